@@ -1,0 +1,454 @@
+//! The item-store contract: DynamoDB's semantics, as Skein relies on them.
+
+use serde_json::{Map, Value, json};
+
+use crate::ports::{
+    Change, Condition, Index, IndexKey, Item, ItemStore, Key, Query, SkRange, StartAfter,
+    StoreError, WriteOp,
+};
+
+fn body(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        other => panic!("test body must be an object, got {other}"),
+    }
+}
+
+fn item(pk: &str, sk: &str, value: Value) -> Item {
+    Item::new(Key::new(pk, sk), body(value))
+}
+
+fn unique(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{prefix}-{nanos}-{}", N.fetch_add(1, Ordering::Relaxed))
+}
+
+fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+pub async fn a_put_item_reads_back_with_version_one(store: &dyn ItemStore) {
+    let pk = unique("put");
+    let written = item(
+        &pk,
+        "a",
+        json!({"name": "x", "n": 1, "nested": {"k": [1, 2]}}),
+    )
+    .with_gsi(Index::Gsi1, Some(IndexKey::new("g", "1")));
+    assert_eq!(
+        store.put(written.clone(), Condition::Always).await.unwrap(),
+        1
+    );
+    let read = store
+        .get(&Key::new(&pk, "a"))
+        .await
+        .unwrap()
+        .expect("item should exist");
+    assert_eq!(read.body, written.body);
+    assert_eq!(read.gsi, written.gsi);
+    assert_eq!(read.version, 1);
+    assert_eq!(store.get(&Key::new(&pk, "b")).await.unwrap(), None);
+}
+
+pub async fn not_exists_refuses_to_overwrite(store: &dyn ItemStore) {
+    let pk = unique("nx");
+    store
+        .put(item(&pk, "a", json!({"v": 1})), Condition::NotExists)
+        .await
+        .unwrap();
+    let again = store
+        .put(item(&pk, "a", json!({"v": 2})), Condition::NotExists)
+        .await;
+    assert_eq!(again, Err(StoreError::ConditionFailed));
+    let read = store.get(&Key::new(&pk, "a")).await.unwrap().unwrap();
+    assert_eq!(read.body["v"], 1, "a refused write must change nothing");
+    let exists = store
+        .put(item(&pk, "missing", json!({})), Condition::Exists)
+        .await;
+    assert_eq!(exists, Err(StoreError::ConditionFailed));
+}
+
+pub async fn version_conditions_give_optimistic_concurrency(store: &dyn ItemStore) {
+    let pk = unique("ver");
+    store
+        .put(item(&pk, "a", json!({"v": 1})), Condition::Always)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .put(item(&pk, "a", json!({"v": 2})), Condition::VersionIs(1))
+            .await,
+        Ok(2)
+    );
+    let stale = store
+        .put(item(&pk, "a", json!({"v": 3})), Condition::VersionIs(1))
+        .await;
+    assert_eq!(stale, Err(StoreError::ConditionFailed));
+    let read = store.get(&Key::new(&pk, "a")).await.unwrap().unwrap();
+    assert_eq!((read.version, read.body["v"].clone()), (2, json!(2)));
+}
+
+pub async fn updates_set_remove_and_count_atomically(store: &dyn ItemStore) {
+    let pk = unique("upd");
+    let key = Key::new(&pk, "a");
+    store
+        .put(
+            item(&pk, "a", json!({"keep": true, "drop": 1}))
+                .with_gsi(Index::Gsi2, Some(IndexKey::new("g2", "s"))),
+            Condition::Always,
+        )
+        .await
+        .unwrap();
+    let changes = vec![
+        Change::Set("name".into(), json!("new")),
+        Change::Remove("drop".into()),
+        Change::Add("count".into(), 5),
+    ];
+    let updated = store
+        .update(&key, changes, Condition::Exists)
+        .await
+        .unwrap();
+    assert_eq!(
+        updated.body,
+        body(json!({"keep": true, "name": "new", "count": 5}))
+    );
+    assert_eq!(updated.version, 2);
+    assert_eq!(
+        updated.gsi[1],
+        Some(IndexKey::new("g2", "s")),
+        "an update keeps index entries"
+    );
+    let again = store
+        .update(
+            &key,
+            vec![Change::Add("count".into(), -2)],
+            Condition::VersionIs(2),
+        )
+        .await
+        .unwrap();
+    assert_eq!(again.body["count"], 3);
+}
+
+pub async fn concurrent_counter_adds_are_never_lost(store: &dyn ItemStore) {
+    let pk = unique("ctr");
+    let key = Key::new(&pk, "c");
+    let adds =
+        (0..25).map(|_| store.update(&key, vec![Change::Add("n".into(), 1)], Condition::Always));
+    for result in futures_join_all(adds).await {
+        result.unwrap();
+    }
+    assert_eq!(store.get(&key).await.unwrap().unwrap().body["n"], 25);
+}
+
+async fn futures_join_all<F: std::future::Future>(
+    futures: impl IntoIterator<Item = F>,
+) -> Vec<F::Output> {
+    // Polls all futures in turn; enough to interleave adapter calls without a runtime dependency.
+    let mut pending: Vec<_> = futures.into_iter().map(Box::pin).collect();
+    let mut outputs: Vec<Option<F::Output>> = pending.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut all_done = true;
+        for (i, future) in pending.iter_mut().enumerate() {
+            if outputs[i].is_none() {
+                match future.as_mut().poll(cx) {
+                    std::task::Poll::Ready(out) => outputs[i] = Some(out),
+                    std::task::Poll::Pending => all_done = false,
+                }
+            }
+        }
+        if all_done {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await;
+    outputs
+        .into_iter()
+        .map(|o| o.expect("every future completed"))
+        .collect()
+}
+
+pub async fn update_of_a_missing_item_obeys_its_condition(store: &dyn ItemStore) {
+    let pk = unique("upm");
+    let key = Key::new(&pk, "a");
+    let refused = store
+        .update(
+            &key,
+            vec![Change::Set("x".into(), json!(1))],
+            Condition::Exists,
+        )
+        .await;
+    assert_eq!(refused, Err(StoreError::ConditionFailed));
+    assert_eq!(
+        store.get(&key).await.unwrap(),
+        None,
+        "a refused update must not create the item"
+    );
+    let created = store
+        .update(
+            &key,
+            vec![Change::Set("x".into(), json!(1))],
+            Condition::NotExists,
+        )
+        .await
+        .unwrap();
+    assert_eq!((created.version, created.body["x"].clone()), (1, json!(1)));
+}
+
+pub async fn deletes_obey_their_condition(store: &dyn ItemStore) {
+    let pk = unique("del");
+    let key = Key::new(&pk, "a");
+    store
+        .put(item(&pk, "a", json!({})), Condition::Always)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.delete(&key, Condition::VersionIs(7)).await,
+        Err(StoreError::ConditionFailed)
+    );
+    store.delete(&key, Condition::VersionIs(1)).await.unwrap();
+    assert_eq!(store.get(&key).await.unwrap(), None);
+    assert_eq!(
+        store.delete(&key, Condition::Exists).await,
+        Err(StoreError::ConditionFailed)
+    );
+    store.delete(&key, Condition::Always).await.unwrap();
+}
+
+async fn put_sorted(store: &dyn ItemStore, pk: &str, sks: &[&str]) {
+    for sk in sks {
+        store
+            .put(item(pk, sk, json!({"sk": sk})), Condition::Always)
+            .await
+            .unwrap();
+    }
+}
+
+fn sks(items: &[Item]) -> Vec<String> {
+    items.iter().map(|i| i.key.sk.clone()).collect()
+}
+
+pub async fn queries_return_a_partition_in_sort_key_order_page_by_page(store: &dyn ItemStore) {
+    let pk = unique("qry");
+    put_sorted(store, &pk, &["c", "a", "e", "b", "d"]).await;
+    store
+        .put(item(&unique("other"), "a", json!({})), Condition::Always)
+        .await
+        .unwrap();
+    let mut query = Query::new(Index::Primary, &pk).limit(2);
+    let mut seen = Vec::new();
+    loop {
+        let page = store.query(&query).await.unwrap();
+        assert!(page.items.len() <= 2);
+        seen.extend(sks(&page.items));
+        match page.next {
+            Some(next) => query.after = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ["a", "b", "c", "d", "e"]);
+}
+
+pub async fn queries_filter_by_prefix_and_range_and_run_backwards(store: &dyn ItemStore) {
+    let pk = unique("rng");
+    put_sorted(store, &pk, &["A#1", "A#2", "B#1", "B#2", "C#1"]).await;
+    let prefix = store
+        .query(&Query::new(Index::Primary, &pk).sk(SkRange::Prefix("B#".into())))
+        .await
+        .unwrap();
+    assert_eq!(sks(&prefix.items), ["B#1", "B#2"]);
+    let range = Query::new(Index::Primary, &pk).sk(SkRange::Between("A#2".into(), "B#2".into()));
+    assert_eq!(
+        sks(&store.query(&range).await.unwrap().items),
+        ["A#2", "B#1", "B#2"]
+    );
+    let mut backwards = Query::new(Index::Primary, &pk).limit(2);
+    backwards.descending = true;
+    let first = store.query(&backwards).await.unwrap();
+    assert_eq!(sks(&first.items), ["C#1", "B#2"]);
+    backwards.after = first.next;
+    assert_eq!(
+        sks(&store.query(&backwards).await.unwrap().items),
+        ["B#1", "A#2"]
+    );
+}
+
+pub async fn secondary_indexes_are_sparse_and_follow_rewrites(store: &dyn ItemStore) {
+    let pk = unique("gsi");
+    let gpk = unique("g");
+    let indexed = |sk: &str, gsk: &str| {
+        item(&pk, sk, json!({})).with_gsi(Index::Gsi1, Some(IndexKey::new(&gpk, gsk)))
+    };
+    store
+        .put(indexed("x", "2"), Condition::Always)
+        .await
+        .unwrap();
+    store
+        .put(indexed("y", "1"), Condition::Always)
+        .await
+        .unwrap();
+    store
+        .put(item(&pk, "z", json!({})), Condition::Always)
+        .await
+        .unwrap();
+    let page = store.query(&Query::new(Index::Gsi1, &gpk)).await.unwrap();
+    assert_eq!(
+        sks(&page.items),
+        ["y", "x"],
+        "ordered by the index sort key; z is not indexed"
+    );
+    store
+        .put(item(&pk, "y", json!({})), Condition::VersionIs(1))
+        .await
+        .unwrap();
+    let page = store.query(&Query::new(Index::Gsi1, &gpk)).await.unwrap();
+    assert_eq!(
+        sks(&page.items),
+        ["x"],
+        "a rewrite without the index entry leaves the index"
+    );
+    assert!(
+        store
+            .query(&Query::new(Index::Gsi2, &gpk))
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+}
+
+pub async fn a_query_resumes_after_any_item(store: &dyn ItemStore) {
+    let gpk = unique("resume");
+    for (i, sk) in ["a", "b", "c", "d"].iter().enumerate() {
+        let entry = IndexKey::new(&gpk, format!("k{i}"));
+        store
+            .put(
+                item(&unique("p"), sk, json!({})).with_gsi(Index::Gsi3, Some(entry)),
+                Condition::Always,
+            )
+            .await
+            .unwrap();
+    }
+    let all = store.query(&Query::new(Index::Gsi3, &gpk)).await.unwrap();
+    let after_second: StartAfter = StartAfter::of(&all.items[1], Index::Gsi3).unwrap();
+    let rest = store
+        .query(&Query::new(Index::Gsi3, &gpk).after(Some(after_second)))
+        .await
+        .unwrap();
+    assert_eq!(sks(&rest.items), ["c", "d"]);
+}
+
+pub async fn transactions_are_all_or_nothing_and_name_the_failed_operations(store: &dyn ItemStore) {
+    let pk = unique("txn");
+    store
+        .put(item(&pk, "taken", json!({"v": 1})), Condition::Always)
+        .await
+        .unwrap();
+    let ops = vec![
+        WriteOp::Put {
+            item: item(&pk, "new", json!({})),
+            condition: Condition::NotExists,
+        },
+        WriteOp::Put {
+            item: item(&pk, "taken", json!({"v": 2})),
+            condition: Condition::NotExists,
+        },
+    ];
+    assert_eq!(
+        store.transact_write(ops).await,
+        Err(StoreError::TransactionCanceled { failed: vec![1] })
+    );
+    assert_eq!(
+        store.get(&Key::new(&pk, "new")).await.unwrap(),
+        None,
+        "nothing of a canceled transaction is written"
+    );
+    let ok = vec![
+        WriteOp::Put {
+            item: item(&pk, "new", json!({})),
+            condition: Condition::NotExists,
+        },
+        WriteOp::Update {
+            key: Key::new(&pk, "taken"),
+            changes: vec![Change::Add("n".into(), 1)],
+            condition: Condition::VersionIs(1),
+        },
+        WriteOp::Check {
+            key: Key::new(&pk, "taken2"),
+            condition: Condition::NotExists,
+        },
+        WriteOp::Delete {
+            key: Key::new(&pk, "gone"),
+            condition: Condition::Always,
+        },
+    ];
+    store.transact_write(ok).await.unwrap();
+    assert_eq!(
+        store
+            .get(&Key::new(&pk, "taken"))
+            .await
+            .unwrap()
+            .unwrap()
+            .body["n"],
+        1
+    );
+    assert!(store.get(&Key::new(&pk, "new")).await.unwrap().is_some());
+}
+
+pub async fn expired_items_are_absent_everywhere(store: &dyn ItemStore) {
+    let pk = unique("ttl");
+    let gpk = unique("ttlg");
+    let expired = item(&pk, "old", json!({}))
+        .with_gsi(Index::Gsi1, Some(IndexKey::new(&gpk, "1")))
+        .expiring_at(now_secs() - 10);
+    store.put(expired, Condition::Always).await.unwrap();
+    store
+        .put(
+            item(&pk, "live", json!({})).expiring_at(now_secs() + 3600),
+            Condition::Always,
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.get(&Key::new(&pk, "old")).await.unwrap(), None);
+    assert_eq!(
+        sks(&store
+            .query(&Query::new(Index::Primary, &pk))
+            .await
+            .unwrap()
+            .items),
+        ["live"]
+    );
+    assert!(
+        store
+            .query(&Query::new(Index::Gsi1, &gpk))
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    store
+        .put(
+            item(&pk, "old", json!({"reborn": true})),
+            Condition::NotExists,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .get(&Key::new(&pk, "old"))
+            .await
+            .unwrap()
+            .unwrap()
+            .body["reborn"],
+        true
+    );
+}

@@ -1,0 +1,43 @@
+//! Skein's domain: types and rules, auth, the use cases, and the ports adapters implement.
+//!
+//! No AWS SDK, no web framework and no async runtime here: this crate also builds for
+//! wasm32 (the edge Worker). Use cases take a [`Context`] of ports and a [`Principal`].
+
+pub mod access;
+pub mod agents;
+pub mod auth;
+pub mod context;
+pub mod cursor;
+pub mod error;
+pub mod ids;
+pub mod ports;
+pub mod records;
+pub mod tasks;
+
+#[cfg(feature = "contract-tests")]
+pub mod contract;
+
+pub use auth::Principal;
+pub use context::Context;
+pub use error::{Error, FieldError, Result};
+
+/// Every use case, wired to one context.
+#[derive(Clone)]
+pub struct Platform {
+    pub access: access::Access,
+    pub agents: agents::Agents,
+    pub tasks: tasks::Tasks,
+}
+
+impl Platform {
+    pub fn new(ctx: Context, tokens: std::sync::Arc<auth::TokenService>) -> Self {
+        let access = access::Access::new(ctx.clone(), tokens);
+        let agents = agents::Agents::new(ctx.clone(), access.clone());
+        let tasks = tasks::Tasks::new(ctx, agents.clone());
+        Self {
+            access,
+            agents,
+            tasks,
+        }
+    }
+}

@@ -1,0 +1,18 @@
+//! The world outside: time, randomness, and wake-ups for waiting claimers.
+
+use chrono::{DateTime, Utc};
+
+pub trait Clock: Send + Sync {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// Cryptographically secure random bytes (ids, secrets, salts).
+pub trait Entropy: Send + Sync {
+    fn fill(&self, buf: &mut [u8]);
+}
+
+/// Told when a task becomes claimable, so that long-polling claimers wake at once
+/// instead of at their next poll. Doing nothing is a correct implementation.
+pub trait TaskEvents: Send + Sync {
+    fn task_ready(&self);
+}

@@ -1,0 +1,98 @@
+//! The single-table layout: how each record maps to keys and indexes. Keeping every key
+//! format here makes the table's access patterns readable in one place.
+//!
+//! | record       | pk                         | sk | gsi1 (claim queue)        | gsi2 (timers)        | gsi3 (listing)        |
+//! |--------------|----------------------------|----|---------------------------|----------------------|-----------------------|
+//! | tenant       | `TENANT#{t}`               | `#`|                           |                      |                       |
+//! | credential   | `CRED#{client}`            | `#`|                           |                      |                       |
+//! | agent        | `T#{t}#AGENT#{id}`         | `#`|                           |                      | `T#{t}#AGENTS` / id   |
+//! | agent name   | `T#{t}#AGENTNAME#{name}`   | `#`|                           |                      |                       |
+//! | task         | `T#{t}#TASK#{id}`          | `#`| `Q#{t}#{target}` / due#id | `TIMER#{n}` / due#pk | `T#{t}#TASKS` / id    |
+//! | idempotency  | `T#{t}#IDEM#{who}#{key}`   | `#`|                           |                      |                       |
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use crate::error::{Error, Result};
+use crate::ids::{AgentId, AgentName, TaskId, TenantId};
+use crate::ports::{Item, Key};
+
+pub const SK: &str = "#";
+/// Timer entries are spread over this many partitions so that no single DynamoDB
+/// partition takes every lease write.
+pub const TIMER_SHARDS: u32 = 8;
+
+pub fn tenant_key(tenant: &TenantId) -> Key {
+    Key::new(format!("TENANT#{tenant}"), SK)
+}
+
+pub fn credential_key(client_id: &str) -> Key {
+    Key::new(format!("CRED#{client_id}"), SK)
+}
+
+pub fn agent_key(tenant: &TenantId, id: &AgentId) -> Key {
+    Key::new(format!("T#{tenant}#AGENT#{id}"), SK)
+}
+
+pub fn agent_name_key(tenant: &TenantId, name: &AgentName) -> Key {
+    Key::new(format!("T#{tenant}#AGENTNAME#{name}"), SK)
+}
+
+pub fn agents_list_pk(tenant: &TenantId) -> String {
+    format!("T#{tenant}#AGENTS")
+}
+
+pub fn task_key(tenant: &TenantId, id: &TaskId) -> Key {
+    Key::new(format!("T#{tenant}#TASK#{id}"), SK)
+}
+
+pub fn tasks_list_pk(tenant: &TenantId) -> String {
+    format!("T#{tenant}#TASKS")
+}
+
+pub fn claim_queue_pk(tenant: &TenantId, target: &str) -> String {
+    format!("Q#{tenant}#{target}")
+}
+
+pub fn timer_pk(shard: u32) -> String {
+    format!("TIMER#{shard}")
+}
+
+pub fn timer_shard(id: &str) -> u32 {
+    id.bytes()
+        .fold(0u32, |acc, b| acc.wrapping_mul(31).wrapping_add(b as u32))
+        % TIMER_SHARDS
+}
+
+/// Milliseconds, zero-padded so that string order is time order.
+pub fn time_sort_key(epoch_ms: i64) -> String {
+    format!("{:013}", epoch_ms.max(0))
+}
+
+pub fn idempotency_key(tenant: &TenantId, who: &str, key: &str) -> Key {
+    Key::new(format!("T#{tenant}#IDEM#{who}#{key}"), SK)
+}
+
+pub fn to_body<T: Serialize>(record: &T) -> Result<Map<String, Value>> {
+    match serde_json::to_value(record) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(Error::Internal(
+            "record did not serialize to an object".into(),
+        )),
+        Err(e) => Err(Error::Internal(format!("record did not serialize: {e}"))),
+    }
+}
+
+pub fn from_item<T: DeserializeOwned>(item: Item) -> Result<(T, u64)> {
+    let version = item.version;
+    let key = item.key.clone();
+    serde_json::from_value(Value::Object(item.body))
+        .map(|record| (record, version))
+        .map_err(|e| {
+            Error::Internal(format!(
+                "stored item {}/{} is unreadable: {e}",
+                key.pk, key.sk
+            ))
+        })
+}

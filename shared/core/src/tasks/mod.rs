@@ -1,0 +1,11 @@
+//! Tasks: work addressed to an agent or to a capability, claimed under a lease.
+
+mod lifecycle;
+mod model;
+mod service;
+
+pub use model::{
+    Lease, NewTask, Task, TaskCompletion, TaskError, TaskFailure, TaskFilter, TaskStatus,
+    TaskTarget,
+};
+pub use service::{CreatedTask, LeaseRef, Tasks};

@@ -1,0 +1,269 @@
+//! Durable queues on SQLite with SQS semantics. A message row carries its visibility
+//! time and receive count; receiving hides it under a fresh receipt, and a message
+//! received more than `max_receives` times moves to the dead-letter queue instead.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use rusqlite::{TransactionBehavior, params};
+use skein_core::ports::{
+    MAX_BATCH, MAX_BODY_BYTES, OutgoingMessage, Queue, QueueError, ReceivedMessage,
+};
+use tokio::sync::Notify;
+
+use crate::db::SqliteDb;
+
+#[derive(Debug, Clone, Default)]
+pub struct QueueSettings {
+    /// Receives after which a message goes to `dead_letter_queue` (SQS maxReceiveCount).
+    pub max_receives: Option<u32>,
+    pub dead_letter_queue: Option<String>,
+}
+
+#[derive(Clone)]
+pub struct SqliteQueue {
+    db: Arc<SqliteDb>,
+    name: String,
+    settings: QueueSettings,
+}
+
+/// How often a waiting receive re-checks for messages whose delay or visibility ended
+/// (sends wake it at once).
+const RECHECK: Duration = Duration::from_millis(100);
+
+/// Wakes long-polling receivers of a queue when a message is sent to it.
+fn bell(db: &SqliteDb, queue: &str) -> Arc<Notify> {
+    static BELLS: OnceLock<Mutex<HashMap<(String, String), Arc<Notify>>>> = OnceLock::new();
+    let key = (db.path().display().to_string(), queue.to_string());
+    let mut bells = BELLS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    bells.entry(key).or_default().clone()
+}
+
+fn unavailable(err: rusqlite::Error) -> QueueError {
+    QueueError::Unavailable(err.to_string())
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+fn new_id() -> String {
+    ulid::Ulid::new().to_string()
+}
+
+impl SqliteQueue {
+    pub fn new(db: Arc<SqliteDb>, name: impl Into<String>, settings: QueueSettings) -> Self {
+        Self {
+            db,
+            name: name.into(),
+            settings,
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn take_visible(
+        &self,
+        max: usize,
+        visibility: Duration,
+    ) -> Result<Vec<ReceivedMessage>, QueueError> {
+        let mut conn = self.db.writer();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(unavailable)?;
+        let now = now_ms();
+        let mut received = Vec::new();
+        let mut dead = 0;
+        {
+            let mut select = tx
+                .prepare_cached(
+                    "SELECT id, body, receive_count FROM queue_messages
+                     WHERE queue = ?1 AND visible_at <= ?2 ORDER BY visible_at, id LIMIT ?3",
+                )
+                .map_err(unavailable)?;
+            let rows = select
+                .query_map(params![self.name, now, (max * 2) as i64], |row| {
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        row.get::<_, String>(1)?,
+                        row.get::<_, u32>(2)?,
+                    ))
+                })
+                .map_err(unavailable)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(unavailable)?;
+            for (id, body, count) in rows {
+                if received.len() == max {
+                    break;
+                }
+                match (
+                    &self.settings.max_receives,
+                    &self.settings.dead_letter_queue,
+                ) {
+                    (Some(limit), Some(dlq)) if count >= *limit => {
+                        tx.prepare_cached(
+                            "UPDATE queue_messages SET queue = ?1, receive_count = 0, receipt = NULL, visible_at = ?2
+                             WHERE queue = ?3 AND id = ?4",
+                        )
+                        .and_then(|mut s| s.execute(params![dlq, now, self.name, id]))
+                        .map_err(unavailable)?;
+                        dead += 1;
+                    }
+                    _ => {
+                        let receipt = format!("{}.{}", id, new_id());
+                        let hidden_until = now + visibility.as_millis() as i64;
+                        tx.prepare_cached(
+                            "UPDATE queue_messages SET receive_count = receive_count + 1, receipt = ?1, visible_at = ?2
+                             WHERE queue = ?3 AND id = ?4",
+                        )
+                        .and_then(|mut s| s.execute(params![receipt, hidden_until, self.name, id]))
+                        .map_err(unavailable)?;
+                        received.push(ReceivedMessage {
+                            id,
+                            body,
+                            receipt,
+                            receive_count: count + 1,
+                        });
+                    }
+                }
+            }
+        }
+        tx.commit().map_err(unavailable)?;
+        if dead > 0 {
+            if let Some(dlq) = &self.settings.dead_letter_queue {
+                bell(&self.db, dlq).notify_waiters();
+            }
+        }
+        Ok(received)
+    }
+}
+
+#[async_trait]
+impl Queue for SqliteQueue {
+    async fn send_batch(&self, messages: Vec<OutgoingMessage>) -> Result<Vec<String>, QueueError> {
+        if messages.is_empty() || messages.len() > MAX_BATCH {
+            return Err(QueueError::BadBatch {
+                got: messages.len(),
+                max: MAX_BATCH,
+            });
+        }
+        if let Some(big) = messages.iter().find(|m| m.body.len() > MAX_BODY_BYTES) {
+            return Err(QueueError::TooLarge {
+                size: big.body.len(),
+                limit: MAX_BODY_BYTES,
+            });
+        }
+        let ids = {
+            let mut conn = self.db.writer();
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(unavailable)?;
+            let now = now_ms();
+            let mut ids = Vec::with_capacity(messages.len());
+            for message in &messages {
+                let id = new_id();
+                tx.prepare_cached(
+                    "INSERT INTO queue_messages (queue, id, body, visible_at, sent_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                )
+                .and_then(|mut s| s.execute(params![self.name, id, message.body, now + message.delay.as_millis() as i64, now]))
+                .map_err(unavailable)?;
+                ids.push(id);
+            }
+            tx.commit().map_err(unavailable)?;
+            ids
+        };
+        bell(&self.db, &self.name).notify_waiters();
+        Ok(ids)
+    }
+
+    async fn receive(
+        &self,
+        max: usize,
+        visibility: Duration,
+        wait: Duration,
+    ) -> Result<Vec<ReceivedMessage>, QueueError> {
+        let max = max.clamp(1, MAX_BATCH);
+        let deadline = Instant::now() + wait;
+        let bell = bell(&self.db, &self.name);
+        loop {
+            // Listen before looking, so a send between the look and the wait still wakes us.
+            let notified = bell.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let received = self.take_visible(max, visibility)?;
+            let left = deadline.saturating_duration_since(Instant::now());
+            if !received.is_empty() || left.is_zero() {
+                return Ok(received);
+            }
+            let _ = tokio::time::timeout(left.min(RECHECK), notified).await;
+        }
+    }
+
+    async fn delete(&self, receipt: &str) -> Result<(), QueueError> {
+        let conn = self.db.writer();
+        let deleted = conn
+            .prepare_cached("DELETE FROM queue_messages WHERE receipt = ?1")
+            .and_then(|mut s| s.execute(params![receipt]))
+            .map_err(unavailable)?;
+        if deleted == 0 {
+            Err(QueueError::StaleReceipt)
+        } else {
+            Ok(())
+        }
+    }
+
+    async fn change_visibility(
+        &self,
+        receipt: &str,
+        visibility: Duration,
+    ) -> Result<(), QueueError> {
+        let changed = {
+            let conn = self.db.writer();
+            conn.prepare_cached("UPDATE queue_messages SET visible_at = ?1 WHERE receipt = ?2")
+                .and_then(|mut s| {
+                    s.execute(params![now_ms() + visibility.as_millis() as i64, receipt])
+                })
+                .map_err(unavailable)?
+        };
+        if changed == 0 {
+            return Err(QueueError::StaleReceipt);
+        }
+        if visibility.is_zero() {
+            bell(&self.db, &self.name).notify_waiters();
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod contract {
+    use std::sync::Arc;
+
+    use skein_core::contract::queue::QueueFixture;
+
+    use super::*;
+
+    fn fresh() -> (tempfile::TempDir, QueueFixture) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Arc::new(SqliteDb::open_dir(dir.path()).unwrap());
+        let settings = QueueSettings {
+            max_receives: Some(3),
+            dead_letter_queue: Some("work-dlq".into()),
+        };
+        let fixture = QueueFixture {
+            queue: Arc::new(SqliteQueue::new(db.clone(), "work", settings)),
+            dead_letters: Arc::new(SqliteQueue::new(db, "work-dlq", QueueSettings::default())),
+            max_receives: 3,
+        };
+        (dir, fixture)
+    }
+
+    skein_core::queue_contract!(fresh());
+}
