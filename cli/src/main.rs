@@ -1,1 +1,67 @@
-fn main() {}
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use skein_cli::config::DevArgs;
+
+mod commands;
+
+#[derive(Parser)]
+#[command(
+    name = "skein",
+    version,
+    about = "Run multi-agent workflows: locally with `skein dev`, serverlessly on AWS"
+)]
+#[command(
+    after_help = "Exit codes: 0 ok, 1 request failed, 2 bad usage, 3 server unreachable, 4 not authorized, 5 not found."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the whole platform locally on SQLite (first start seeds a tenant and an admin).
+    Dev(DevArgs),
+    /// Print an access token.
+    Token(commands::token::TokenArgs),
+    /// Register, list, inspect and manage agents on a running server.
+    #[command(subcommand)]
+    Agents(commands::agents::AgentsCommand),
+    /// Create, claim, complete and inspect tasks on a running server.
+    #[command(subcommand)]
+    Tasks(commands::tasks::TasksCommand),
+    /// Measure the platform: `skein bench api`.
+    #[command(subcommand)]
+    Bench(commands::bench::BenchCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Dev(args) => commands::dev::run(args).await,
+            Command::Token(args) => commands::token::run(args).await,
+            Command::Agents(cmd) => commands::agents::run(cmd).await,
+            Command::Tasks(cmd) => commands::tasks::run(cmd).await,
+            Command::Bench(cmd) => commands::bench::run(cmd).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::from(err.exit_code())
+        }
+    }
+}

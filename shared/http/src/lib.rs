@@ -1,1 +1,17 @@
-pub fn placeholder() {}
+//! Skein's REST API as axum routers: one module per resource, one error type, one auth
+//! extractor. The dev server and every API Lambda serve these same routers.
+
+mod bell;
+mod extract;
+mod problem;
+mod routes;
+mod state;
+
+pub use bell::TaskBell;
+pub use extract::{Caller, JsonBody, QueryParams};
+pub use problem::{ApiError, ApiResult};
+pub use routes::router;
+pub use state::{AppState, ServiceInfo};
+
+/// Largest request body accepted (a task input may be up to 256 KiB of JSON).
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;

@@ -1,0 +1,57 @@
+use std::time::Duration;
+
+use skein_cli::client::CliError;
+use skein_cli::config::DevArgs;
+use skein_cli::dev::{ADMIN_CREDENTIALS_FILE, DevServer};
+
+pub async fn run(args: DevArgs) -> Result<(), CliError> {
+    init_logging();
+    let mut server = DevServer::start(&args)
+        .await
+        .map_err(|e| CliError::Other(e.to_string()))?;
+    let url = server.url();
+    let token = server
+        .local
+        .admin_token(
+            &args.local,
+            &args.local.tenant,
+            Duration::from_secs(12 * 3600),
+        )
+        .map_err(|e| CliError::Other(e.to_string()))?;
+    println!(
+        "Skein is running at {url}  (data: {})",
+        server.data_dir.display()
+    );
+    if let Some(admin) = &server.seeded_admin {
+        println!(
+            "\nFirst start: seeded tenant `{}` with an admin credential (shown once, also saved to {}):",
+            args.local.tenant,
+            server.data_dir.join(ADMIN_CREDENTIALS_FILE).display()
+        );
+        println!(
+            "  client_id:     {}\n  client_secret: {}",
+            admin.client_id, admin.client_secret
+        );
+    }
+    println!(
+        "\nAdmin token (12 h; a fresh one any time with `skein token --admin`):\n  export SKEIN_URL={url}\n  export SKEIN_TOKEN={token}\n"
+    );
+    println!("Try: curl -s $SKEIN_URL/v1/info\nStop with Ctrl-C.");
+    tokio::select! {
+        result = server.wait() => result.map_err(|e| CliError::Other(format!("the server stopped: {e}"))),
+        _ = tokio::signal::ctrl_c() => {
+            eprintln!("stopping...");
+            server.shutdown().await;
+            Ok(())
+        }
+    }
+}
+
+fn init_logging() {
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_env("SKEIN_LOG").unwrap_or_else(|_| "info".into());
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .compact()
+        .init();
+}

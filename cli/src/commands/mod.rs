@@ -1,0 +1,58 @@
+pub mod agents;
+pub mod bench;
+pub mod dev;
+pub mod tasks;
+pub mod token;
+
+use clap::Args;
+use serde_json::Value;
+use skein_cli::client::{ApiClient, CliError};
+
+/// Where the API is and who is calling; shared by the client commands.
+#[derive(Debug, Clone, Args)]
+pub struct Remote {
+    /// Base URL of the Skein API.
+    #[arg(
+        long,
+        env = "SKEIN_URL",
+        default_value = "http://127.0.0.1:8080",
+        global = true
+    )]
+    pub url: String,
+    /// Bearer token (for a local dev server: `export SKEIN_TOKEN=$(skein token --admin)`).
+    #[arg(long, env = "SKEIN_TOKEN", hide_env_values = true, global = true)]
+    pub token: Option<String>,
+    /// Print JSON instead of text, for scripts.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+impl Remote {
+    pub fn client(&self) -> Result<ApiClient, CliError> {
+        if self.token.is_none() {
+            return Err(CliError::Usage(
+                "no token: pass --token or set SKEIN_TOKEN (for a local dev server: export SKEIN_TOKEN=$(skein token --admin))".into(),
+            ));
+        }
+        ApiClient::new(&self.url, self.token.clone())
+    }
+
+    pub fn print(&self, value: &Value, human: impl FnOnce(&Value) -> String) {
+        if self.json {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(value).unwrap_or_default()
+            );
+        } else {
+            println!("{}", human(value));
+        }
+    }
+}
+
+pub fn text(value: &Value, field: &str) -> String {
+    match &value[field] {
+        Value::Null => "-".into(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}

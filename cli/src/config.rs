@@ -1,0 +1,191 @@
+//! Typed configuration for the local platform, from flags or `SKEIN_*` environment
+//! variables, checked once at start with messages that say what to fix.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use skein_core::auth::{KeyConfig, TokenSettings};
+use skein_core::ids::TenantId;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum JwtAlgorithm {
+    #[value(name = "HS256")]
+    Hs256,
+    #[value(name = "RS256")]
+    Rs256,
+    #[value(name = "EdDSA")]
+    EdDsa,
+}
+
+fn parse_tenant(raw: &str) -> Result<TenantId, String> {
+    TenantId::parse(raw).map_err(|e| e.0)
+}
+
+/// Where the local platform keeps its state and how it signs tokens.
+#[derive(Debug, Clone, Args)]
+pub struct LocalArgs {
+    /// Directory for the SQLite database and generated keys.
+    #[arg(long, env = "SKEIN_DATA_DIR", default_value = ".skein")]
+    pub data_dir: PathBuf,
+    /// The tenant seeded on first start.
+    #[arg(long, env = "SKEIN_TENANT", default_value = "default", value_parser = parse_tenant)]
+    pub tenant: TenantId,
+    /// Token signing algorithm.
+    #[arg(long, env = "SKEIN_JWT_ALG", value_enum, default_value = "HS256")]
+    pub jwt_alg: JwtAlgorithm,
+    /// HS256 secret (32+ bytes). Without one, a random secret is kept in the data dir.
+    #[arg(long, env = "SKEIN_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+    /// PEM private key for RS256 or EdDSA; its public key is served at /.well-known/jwks.json.
+    #[arg(long, env = "SKEIN_JWT_PRIVATE_KEY_FILE")]
+    pub jwt_private_key_file: Option<PathBuf>,
+    #[arg(long, env = "SKEIN_JWT_ISSUER", default_value = "skein")]
+    pub jwt_issuer: String,
+    #[arg(long, env = "SKEIN_JWT_AUDIENCE", default_value = "skein-api")]
+    pub jwt_audience: String,
+    /// Lifetime of issued access tokens, in seconds.
+    #[arg(long, env = "SKEIN_TOKEN_TTL_SECONDS", default_value_t = 900, value_parser = clap::value_parser!(u64).range(30..=86400))]
+    pub token_ttl_seconds: u64,
+}
+
+const SECRET_FILE: &str = "jwt-secret";
+
+impl LocalArgs {
+    pub fn token_settings(&self) -> TokenSettings {
+        TokenSettings {
+            issuer: self.jwt_issuer.clone(),
+            audience: self.jwt_audience.clone(),
+            ttl: Duration::from_secs(self.token_ttl_seconds),
+        }
+    }
+
+    /// The signing key, generating and keeping an HS256 secret in the data dir when
+    /// none is configured (so tokens survive restarts of `skein dev`).
+    pub fn key_config(&self) -> Result<KeyConfig, ConfigError> {
+        match self.jwt_alg {
+            JwtAlgorithm::Hs256 => {
+                if self.jwt_private_key_file.is_some() {
+                    return Err(ConfigError::Invalid(
+                        "SKEIN_JWT_PRIVATE_KEY_FILE is set but SKEIN_JWT_ALG is HS256; set SKEIN_JWT_ALG=RS256 or EdDSA".into(),
+                    ));
+                }
+                let secret = match &self.jwt_secret {
+                    Some(secret) => secret.clone().into_bytes(),
+                    None => data_dir_secret(&self.data_dir)?,
+                };
+                Ok(KeyConfig::Hs256 { secret })
+            }
+            alg => {
+                let path = self.jwt_private_key_file.as_ref().ok_or_else(|| {
+                    ConfigError::Invalid(format!(
+                        "SKEIN_JWT_ALG={} needs SKEIN_JWT_PRIVATE_KEY_FILE (a PEM private key)",
+                        if alg == JwtAlgorithm::Rs256 {
+                            "RS256"
+                        } else {
+                            "EdDSA"
+                        }
+                    ))
+                })?;
+                let private_pem = std::fs::read(path).map_err(|source| ConfigError::Read {
+                    path: path.clone(),
+                    source,
+                })?;
+                Ok(if alg == JwtAlgorithm::Rs256 {
+                    KeyConfig::Rs256 { private_pem }
+                } else {
+                    KeyConfig::EdDsa { private_pem }
+                })
+            }
+        }
+    }
+}
+
+fn data_dir_secret(data_dir: &Path) -> Result<Vec<u8>, ConfigError> {
+    let path = data_dir.join(SECRET_FILE);
+    match std::fs::read(&path) {
+        Ok(secret) => Ok(secret),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            use rand::RngCore;
+            let mut bytes = [0u8; 32];
+            rand::rng().fill_bytes(&mut bytes);
+            let secret: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+            write_private(data_dir, &path, secret.as_bytes())?;
+            Ok(secret.into_bytes())
+        }
+        Err(source) => Err(ConfigError::Read { path, source }),
+    }
+}
+
+/// Writes a file only its owner can read.
+pub fn write_private(dir: &Path, path: &Path, contents: &[u8]) -> Result<(), ConfigError> {
+    let write_err = |source| ConfigError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    std::fs::create_dir_all(dir).map_err(write_err)?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    use std::io::Write;
+    options
+        .open(path)
+        .and_then(|mut f| f.write_all(contents))
+        .map_err(write_err)
+}
+
+/// Everything `skein dev` needs, resolved.
+#[derive(Debug, Clone, Args)]
+pub struct DevArgs {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, env = "SKEIN_ADDR", default_value = "127.0.0.1:8080")]
+    pub addr: SocketAddr,
+    #[command(flatten)]
+    pub local: LocalArgs,
+    /// How often lease and deadline timers are checked, in milliseconds.
+    #[arg(
+        long,
+        env = "SKEIN_SWEEP_INTERVAL_MS",
+        default_value_t = 250,
+        hide = true
+    )]
+    pub sweep_interval_ms: u64,
+}
+
+impl DevArgs {
+    /// The defaults, ignoring flags and environment (tests and benchmarks), on a free port.
+    pub fn for_data_dir(data_dir: &Path) -> Self {
+        Self {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            local: LocalArgs {
+                data_dir: data_dir.to_path_buf(),
+                tenant: TenantId::parse("default").expect("valid tenant"),
+                jwt_alg: JwtAlgorithm::Hs256,
+                jwt_secret: None,
+                jwt_private_key_file: None,
+                jwt_issuer: "skein".into(),
+                jwt_audience: "skein-api".into(),
+                token_ttl_seconds: 900,
+            },
+            sweep_interval_ms: 250,
+        }
+    }
+}

@@ -1,0 +1,231 @@
+//! `skein dev`: the whole platform in one process on the embedded adapters.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use skein_core::access::ClientSecret;
+use skein_core::auth::{Principal, Role, TokenService};
+use skein_core::ids::{ClientId, PrincipalId, TenantId};
+use skein_core::{Context, Platform};
+use skein_http::{AppState, ServiceInfo, TaskBell};
+use skein_local::{OsEntropy, SqliteDb, SqliteStore, SystemClock};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::config::{ConfigError, DevArgs, LocalArgs, write_private};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DevError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Database(#[from] skein_local::DbError),
+    #[error("the token signing key is unusable: {0}")]
+    Key(#[from] skein_core::auth::AuthError),
+    #[error(
+        "cannot listen on {addr}: {source} (is another `skein dev` running? pass --addr or SKEIN_ADDR)"
+    )]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot seed the tenant: {0}")]
+    Seed(skein_core::Error),
+}
+
+/// The first admin's credentials, kept in the data dir so `skein token --admin` can name it.
+pub const ADMIN_CREDENTIALS_FILE: &str = "admin-credentials.json";
+
+/// The platform wired on embedded adapters, without a listener.
+pub struct LocalPlatform {
+    pub platform: Platform,
+    pub bell: Arc<TaskBell>,
+    pub tokens: Arc<TokenService>,
+    pub db: Arc<SqliteDb>,
+}
+
+impl LocalPlatform {
+    pub fn open(local: &LocalArgs) -> Result<Self, DevError> {
+        let tokens = Arc::new(TokenService::new(
+            local.key_config()?,
+            local.token_settings(),
+        )?);
+        let db = Arc::new(SqliteDb::open_dir(&local.data_dir)?);
+        let bell = Arc::new(TaskBell::default());
+        let ctx = Context {
+            store: Arc::new(SqliteStore::new(db.clone())),
+            clock: Arc::new(SystemClock),
+            entropy: Arc::new(OsEntropy),
+            events: bell.clone(),
+        };
+        Ok(Self {
+            platform: Platform::new(ctx, tokens.clone()),
+            bell,
+            tokens,
+            db,
+        })
+    }
+
+    /// A token for an admin of `tenant`, minted with this platform's signing key.
+    pub fn admin_token(
+        &self,
+        local: &LocalArgs,
+        tenant: &TenantId,
+        ttl: Duration,
+    ) -> Result<String, DevError> {
+        mint_admin_token(&self.tokens, local, tenant, ttl)
+    }
+}
+
+/// Mints an admin token with the local signing key; no server or database needed.
+pub fn mint_admin_token(
+    tokens: &TokenService,
+    local: &LocalArgs,
+    tenant: &TenantId,
+    ttl: Duration,
+) -> Result<String, DevError> {
+    let client = read_admin_client(&local.data_dir)
+        .unwrap_or_else(|| ClientId::from_ulid(ulid::Ulid::new()));
+    let principal = Principal {
+        tenant: tenant.clone(),
+        id: PrincipalId::client(&client),
+        roles: vec![Role::Admin],
+    };
+    let issued = tokens.issue_for(
+        &principal,
+        chrono::Utc::now(),
+        ulid::Ulid::new().to_string(),
+        ttl,
+    )?;
+    Ok(issued.access_token)
+}
+
+fn read_admin_client(data_dir: &std::path::Path) -> Option<ClientId> {
+    let text = std::fs::read_to_string(data_dir.join(ADMIN_CREDENTIALS_FILE)).ok()?;
+    let secret: ClientSecret = serde_json::from_str(&text).ok()?;
+    ClientId::parse(&secret.client_id).ok()
+}
+
+/// A running dev server.
+pub struct DevServer {
+    pub addr: SocketAddr,
+    pub data_dir: PathBuf,
+    /// Present on the first start of a data dir: the seeded admin's credentials.
+    pub seeded_admin: Option<ClientSecret>,
+    pub local: LocalPlatform,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: JoinHandle<std::io::Result<()>>,
+    sweeper: JoinHandle<()>,
+}
+
+impl DevServer {
+    pub async fn start(args: &DevArgs) -> Result<Self, DevError> {
+        let local = LocalPlatform::open(&args.local)?;
+        let seeded_admin = local
+            .platform
+            .access
+            .bootstrap_tenant(&args.local.tenant)
+            .await
+            .map_err(DevError::Seed)?;
+        if let Some(admin) = &seeded_admin {
+            let path = args.local.data_dir.join(ADMIN_CREDENTIALS_FILE);
+            let json = serde_json::to_vec_pretty(admin).unwrap_or_default();
+            write_private(&args.local.data_dir, &path, &json)?;
+        }
+        let state = AppState {
+            platform: local.platform.clone(),
+            bell: local.bell.clone(),
+            info: Arc::new(ServiceInfo {
+                version: env!("CARGO_PKG_VERSION"),
+                build: build_id(),
+                adapters: serde_json::json!({
+                    "store": "sqlite", "queue": "sqlite", "engine": "local",
+                    "database": local.db.path().display().to_string(),
+                }),
+                jwt_algorithm: local.tokens.algorithm_name(),
+            }),
+            claim_recheck: Duration::from_secs(1),
+        };
+        let listener = tokio::net::TcpListener::bind(args.addr)
+            .await
+            .map_err(|source| DevError::Bind {
+                addr: args.addr,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| DevError::Bind {
+            addr: args.addr,
+            source,
+        })?;
+        let (shutdown, stopped) = oneshot::channel::<()>();
+        let app = skein_http::router(state);
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await
+        });
+        let sweeper = tokio::spawn(sweep_timers(
+            local.platform.clone(),
+            Duration::from_millis(args.sweep_interval_ms),
+        ));
+        Ok(Self {
+            addr,
+            data_dir: args.local.data_dir.clone(),
+            seeded_admin,
+            local,
+            shutdown: Some(shutdown),
+            server,
+            sweeper,
+        })
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting requests, lets in-flight ones finish, and stops the sweeper.
+    pub async fn shutdown(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        self.sweeper.abort();
+        let _ = (&mut self.server).await;
+    }
+
+    /// Runs until the server stops on its own (an I/O error).
+    pub async fn wait(&mut self) -> std::io::Result<()> {
+        match (&mut self.server).await {
+            Ok(result) => result,
+            Err(join) => Err(std::io::Error::other(join)),
+        }
+    }
+}
+
+/// Re-queues tasks whose lease expired and expires tasks past their deadline.
+async fn sweep_timers(platform: Platform, every: Duration) {
+    let mut interval = tokio::time::interval(every);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        match platform.tasks.process_due_timers(200).await {
+            Ok(0) => {}
+            Ok(fired) => tracing::debug!(fired, "task timers fired"),
+            Err(err) => tracing::warn!(error = %err, "task timer sweep failed; retrying"),
+        }
+    }
+}
+
+fn build_id() -> String {
+    format!(
+        "{} {}",
+        env!("CARGO_PKG_NAME"),
+        if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        }
+    )
+}

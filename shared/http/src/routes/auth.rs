@@ -1,0 +1,115 @@
+//! The OAuth 2.0 client-credentials token endpoint, the JWKS, and client credentials.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use serde::Deserialize;
+use serde_json::json;
+use skein_core::Error;
+use skein_core::access::NewClient;
+
+use crate::extract::{Caller, JsonBody, parse_json};
+use crate::problem::{ApiError, ApiResult};
+use crate::state::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/auth/token", post(token))
+        .route("/.well-known/jwks.json", get(jwks))
+        .route("/v1/clients", post(create_client))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokenRequest {
+    grant_type: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    #[allow(dead_code)]
+    scope: Option<String>,
+}
+
+/// Accepts RFC 6749 form bodies and JSON, with the credentials in the body or in HTTP
+/// Basic auth.
+async fn token(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<impl IntoResponse> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let request: TokenRequest = if content_type.starts_with("application/x-www-form-urlencoded") {
+        serde_urlencoded::from_bytes(&body)
+            .map_err(|e| ApiError::bad_request(format!("form body: {e}")))?
+    } else if body.is_empty() {
+        TokenRequest {
+            grant_type: None,
+            client_id: None,
+            client_secret: None,
+            scope: None,
+        }
+    } else {
+        parse_json(&body)?
+    };
+    if let Some(grant) = request
+        .grant_type
+        .as_deref()
+        .filter(|g| *g != "client_credentials")
+    {
+        return Err(Error::invalid(
+            "$.grant_type",
+            format!("`{grant}` is not supported; use `client_credentials`"),
+        )
+        .into());
+    }
+    let (client_id, client_secret) = match (
+        request.client_id,
+        request.client_secret,
+        basic_auth(&headers),
+    ) {
+        (Some(id), Some(secret), _) => (id, secret),
+        (_, _, Some(pair)) => pair,
+        _ => {
+            return Err(Error::Unauthenticated(
+                "send `client_id` and `client_secret` in the body, or HTTP Basic auth".into(),
+            )
+            .into());
+        }
+    };
+    let issued = state
+        .platform
+        .access
+        .exchange(&client_id, &client_secret)
+        .await?;
+    let body = json!({ "access_token": issued.access_token, "token_type": "Bearer", "expires_in": issued.expires_in });
+    Ok(([(header::CACHE_CONTROL, "no-store")], Json(body)))
+}
+
+fn basic_auth(headers: &HeaderMap) -> Option<(String, String)> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let encoded = value.strip_prefix("Basic ")?;
+    let decoded = String::from_utf8(STANDARD.decode(encoded.trim()).ok()?).ok()?;
+    let (id, secret) = decoded.split_once(':')?;
+    Some((id.to_string(), secret.to_string()))
+}
+
+async fn jwks(State(state): State<AppState>) -> impl IntoResponse {
+    let keys = state.platform.access.tokens().jwks().clone();
+    ([(header::CACHE_CONTROL, "public, max-age=300")], Json(keys))
+}
+
+async fn create_client(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    JsonBody(new): JsonBody<NewClient>,
+) -> ApiResult<impl IntoResponse> {
+    let secret = state.platform.access.create_client(&caller, new).await?;
+    Ok((StatusCode::CREATED, Json(secret)))
+}

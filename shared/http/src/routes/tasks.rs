@@ -1,0 +1,208 @@
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use skein_core::Principal;
+use skein_core::cursor::{ListPage, PageRequest};
+use skein_core::ids::{AgentId, LeaseId, TaskId};
+use skein_core::tasks::{NewTask, Task, TaskCompletion, TaskFailure, TaskFilter, TaskStatus};
+use tokio::time::Instant;
+
+use super::MAX_WAIT;
+use super::agents::agent_id;
+use crate::extract::{Caller, JsonBody, QueryParams, parse_json};
+use crate::problem::{ApiError, ApiResult};
+use crate::state::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/tasks", post(create).get(list))
+        .route("/v1/tasks/{id}", get(fetch))
+        .route("/v1/tasks/{id}/heartbeat", post(heartbeat))
+        .route("/v1/tasks/{id}/complete", post(complete))
+        .route("/v1/tasks/{id}/fail", post(fail))
+        .route("/v1/agents/{id}/tasks/claim", post(claim))
+}
+
+fn task_id(raw: &str) -> Result<TaskId, ApiError> {
+    TaskId::parse(raw).map_err(|e| ApiError::bad_request(e.0))
+}
+
+async fn create(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    headers: HeaderMap,
+    JsonBody(new): JsonBody<NewTask>,
+) -> ApiResult<Response> {
+    let key = match headers.get("idempotency-key") {
+        None => None,
+        Some(value) => Some(
+            value
+                .to_str()
+                .map_err(|_| ApiError::bad_request("Idempotency-Key must be ASCII"))?,
+        ),
+    };
+    let created = state.platform.tasks.create(&caller, new, key).await?;
+    let location = format!("/v1/tasks/{}", created.task.id);
+    let status = if created.replayed {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    let mut response = (status, [(header::LOCATION, location)], Json(created.task)).into_response();
+    if created.replayed {
+        response.headers_mut().insert(
+            "idempotent-replayed",
+            header::HeaderValue::from_static("true"),
+        );
+    }
+    Ok(response)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListParams {
+    status: Option<TaskStatus>,
+    agent: Option<AgentId>,
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    QueryParams(params): QueryParams<ListParams>,
+) -> ApiResult<Json<ListPage<Task>>> {
+    let filter = TaskFilter {
+        status: params.status,
+        agent: params.agent,
+    };
+    let page = PageRequest {
+        limit: params.limit,
+        cursor: params.cursor,
+    };
+    Ok(Json(
+        state.platform.tasks.list(&caller, filter, &page).await?,
+    ))
+}
+
+async fn fetch(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Task>> {
+    Ok(Json(
+        state.platform.tasks.get(&caller, &task_id(&id)?).await?,
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClaimParams {
+    /// Seconds to wait for a task when none is ready (0 to 20, default 20).
+    wait: Option<u64>,
+}
+
+/// Long poll: answers as soon as a task is claimable, or 204 after `wait` seconds.
+async fn claim(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+    QueryParams(params): QueryParams<ClaimParams>,
+) -> ApiResult<Response> {
+    let agent = agent_id(&id)?;
+    let wait = Duration::from_secs(params.wait.unwrap_or(MAX_WAIT.as_secs()));
+    if wait > MAX_WAIT {
+        return Err(ApiError::bad_request(format!(
+            "query parameter `wait`: at most {} seconds",
+            MAX_WAIT.as_secs()
+        )));
+    }
+    match claim_within(&state, &caller, &agent, wait).await? {
+        Some(task) => Ok(Json(task).into_response()),
+        None => Ok(StatusCode::NO_CONTENT.into_response()),
+    }
+}
+
+async fn claim_within(
+    state: &AppState,
+    caller: &Principal,
+    agent: &AgentId,
+    wait: Duration,
+) -> ApiResult<Option<Task>> {
+    let deadline = Instant::now() + wait;
+    loop {
+        let rang = state.bell.notified();
+        tokio::pin!(rang);
+        rang.as_mut().enable();
+        if let Some(task) = state.platform.tasks.claim(caller, agent).await? {
+            return Ok(Some(task));
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Ok(None);
+        }
+        let _ = tokio::time::timeout(left.min(state.claim_recheck), rang).await;
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct HeartbeatBody {
+    lease_id: Option<LeaseId>,
+}
+
+async fn heartbeat(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<Task>> {
+    let body: HeartbeatBody = if body.is_empty() {
+        HeartbeatBody::default()
+    } else {
+        parse_json(&body)?
+    };
+    Ok(Json(
+        state
+            .platform
+            .tasks
+            .heartbeat(&caller, &task_id(&id)?, body.lease_id.as_ref())
+            .await?,
+    ))
+}
+
+async fn complete(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+    JsonBody(completion): JsonBody<TaskCompletion>,
+) -> ApiResult<Json<Task>> {
+    Ok(Json(
+        state
+            .platform
+            .tasks
+            .complete(&caller, &task_id(&id)?, completion)
+            .await?,
+    ))
+}
+
+async fn fail(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+    JsonBody(failure): JsonBody<TaskFailure>,
+) -> ApiResult<Json<Task>> {
+    Ok(Json(
+        state
+            .platform
+            .tasks
+            .fail(&caller, &task_id(&id)?, failure)
+            .await?,
+    ))
+}

@@ -1,0 +1,28 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use skein_core::Platform;
+
+use crate::bell::TaskBell;
+
+/// What `GET /v1/info` reports about this deployment.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServiceInfo {
+    pub version: &'static str,
+    pub build: String,
+    /// Which adapters back the ports, e.g. `{"store": "sqlite", ...}`.
+    pub adapters: serde_json::Value,
+    pub jwt_algorithm: String,
+}
+
+/// Shared by every handler; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub platform: Platform,
+    pub bell: Arc<TaskBell>,
+    pub info: Arc<ServiceInfo>,
+    /// How often a long-polling claim re-checks the store when nothing rang the bell
+    /// (tasks created by another process, leases expired by the sweeper elsewhere).
+    pub claim_recheck: Duration,
+}
