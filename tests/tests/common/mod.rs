@@ -1,0 +1,209 @@
+//! Starts the real dev server in-process on port 0 with a fresh data dir, and drives it
+//! over HTTP like any client would.
+#![allow(dead_code)]
+
+use std::time::{Duration, Instant};
+
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use skein_cli::config::DevArgs;
+use skein_cli::dev::DevServer;
+use tempfile::TempDir;
+
+pub const SECRET: &str = "e2e-secret-e2e-secret-e2e-secret-0123";
+
+pub struct TestApp {
+    pub url: String,
+    pub http: reqwest::Client,
+    /// An admin token of the seeded `default` tenant.
+    pub admin: String,
+    pub seeded_admin: skein_core::access::ClientSecret,
+    server: Option<DevServer>,
+    pub dir: TempDir,
+}
+
+pub struct TestAgent {
+    pub id: String,
+    pub secret: String,
+    pub token: String,
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    pub async fn spawn_with(configure: impl FnOnce(&mut DevArgs)) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut args = DevArgs::for_data_dir(dir.path());
+        args.local.jwt_secret = Some(SECRET.into());
+        args.sweep_interval_ms = 50;
+        configure(&mut args);
+        let server = DevServer::start(&args).await.expect("dev server starts");
+        let seeded_admin = server
+            .seeded_admin
+            .clone()
+            .expect("a fresh data dir seeds an admin");
+        let url = server.url();
+        let http = reqwest::Client::new();
+        let mut app = Self {
+            url,
+            http,
+            admin: String::new(),
+            seeded_admin,
+            server: Some(server),
+            dir,
+        };
+        let creds = app.seeded_admin.clone();
+        let (status, body) = app
+            .call(
+                Method::POST,
+                "/v1/auth/token",
+                None,
+                Some(json!({"client_id": creds.client_id, "client_secret": creds.client_secret})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "admin token: {body}");
+        app.admin = body["access_token"].as_str().unwrap().to_string();
+        app
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(server) = self.server.take() {
+            server.shutdown().await;
+        }
+    }
+
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = self.http.request(method, format!("{}{}", self.url, path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("request reaches the server");
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    pub async fn get(&self, token: &str, path: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn post(&self, token: &str, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::POST, path, Some(token), Some(body)).await
+    }
+
+    pub async fn register_agent(&self, name: &str, capabilities: &[&str]) -> TestAgent {
+        let (status, body) = self
+            .post(
+                &self.admin,
+                "/v1/agents",
+                json!({"name": name, "capabilities": capabilities}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "register {name}: {body}");
+        let id = body["agent"]["id"].as_str().unwrap().to_string();
+        let secret = body["credentials"]["client_secret"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let (status, token) = self
+            .call(
+                Method::POST,
+                "/v1/auth/token",
+                None,
+                Some(json!({"client_id": id, "client_secret": secret})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "agent token: {token}");
+        TestAgent {
+            id,
+            secret,
+            token: token["access_token"].as_str().unwrap().to_string(),
+        }
+    }
+
+    pub async fn create_task(&self, body: Value) -> Value {
+        let (status, task) = self.post(&self.admin, "/v1/tasks", body).await;
+        assert_eq!(status, StatusCode::CREATED, "create task: {task}");
+        task
+    }
+
+    pub async fn claim(&self, agent: &TestAgent, wait: u64) -> (StatusCode, Value) {
+        self.post(
+            &agent.token,
+            &format!("/v1/agents/{}/tasks/claim?wait={wait}", agent.id),
+            json!({}),
+        )
+        .await
+    }
+
+    /// Polls the task until `done` holds, failing after 10 s.
+    pub async fn task_until(&self, id: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let (_, task) = self.get(&self.admin, &format!("/v1/tasks/{id}")).await;
+            if done(&task) {
+                return task;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "task never became {what}: {task}"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// Counts every item of a listing by following cursors.
+    pub async fn count_all(&self, token: &str, path: &str) -> usize {
+        let mut count = 0;
+        let mut cursor: Option<String> = None;
+        loop {
+            let sep = if path.contains('?') { '&' } else { '?' };
+            let url = match &cursor {
+                Some(c) => format!("{path}{sep}cursor={c}"),
+                None => path.to_string(),
+            };
+            let (status, page) = self.get(token, &url).await;
+            assert_eq!(status, StatusCode::OK, "{page}");
+            count += page["items"].as_array().unwrap().len();
+            match page["next_cursor"].as_str() {
+                Some(next) => cursor = Some(next.to_string()),
+                None => return count,
+            }
+        }
+    }
+}
+
+/// Signs arbitrary claims, for tokens the server must refuse.
+pub fn forge(claims: &Value, algorithm: Algorithm, key: &EncodingKey) -> String {
+    jsonwebtoken::encode(&Header::new(algorithm), claims, key).unwrap()
+}
+
+pub fn claims(tenant: &str, sub: &str, roles: &[&str], audience: &str, expires_in: i64) -> Value {
+    let now = chrono::Utc::now().timestamp();
+    json!({
+        "iss": "skein", "aud": audience, "sub": sub, "tenant": tenant, "roles": roles,
+        "iat": now, "nbf": now, "exp": now + expires_in, "jti": "forged",
+    })
+}
+
+/// The body of a problem+json response must name the problem and leak nothing.
+pub fn assert_problem(body: &Value, status: StatusCode, kind: &str) {
+    assert_eq!(body["status"], status.as_u16(), "{body}");
+    assert_eq!(body["type"], format!("urn:skein:problem:{kind}"), "{body}");
+    assert!(
+        body["detail"].as_str().is_some_and(|d| !d.is_empty()),
+        "{body}"
+    );
+}
