@@ -54,12 +54,12 @@ impl LocalPlatform {
         )?);
         let db = Arc::new(SqliteDb::open_dir(&local.data_dir)?);
         let bell = Arc::new(TaskBell::default());
-        let ctx = Context {
-            store: Arc::new(SqliteStore::new(db.clone())),
-            clock: Arc::new(SystemClock),
-            entropy: Arc::new(OsEntropy),
-            events: bell.clone(),
-        };
+        let ctx = Context::new(
+            Arc::new(SqliteStore::new(db.clone())),
+            Arc::new(SystemClock),
+            Arc::new(OsEntropy),
+            bell.clone(),
+        );
         Ok(Self {
             platform: Platform::new(ctx, tokens.clone()),
             bell,

@@ -1,4 +1,4 @@
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -28,6 +28,12 @@ pub struct Tasks {
 pub struct CreatedTask {
     pub task: Task,
     pub replayed: bool,
+}
+
+/// What a lease holder's request does to its task.
+enum HolderAction {
+    Unchanged,
+    Apply(Box<dyn FnOnce(&mut Task, DateTime<Utc>) + Send>),
 }
 
 /// Which lease a completing agent believes it holds.
@@ -259,8 +265,11 @@ impl Tasks {
         id: &TaskId,
         lease: LeaseRef<'_>,
     ) -> Result<Task> {
-        self.act_as_holder(caller, id, lease, |task, now| task.extend_lease(now))
-            .await
+        let extend = |task: &mut Task, now| task.extend_lease(now);
+        self.act_as_holder(caller, id, lease, |_, _| {
+            HolderAction::Apply(Box::new(extend))
+        })
+        .await
     }
 
     pub async fn complete(
@@ -276,22 +285,18 @@ impl Tasks {
                 super::model::MAX_RESULT_BYTES
             )));
         }
-        // A retried completion of a task this agent already completed answers the same.
-        let (task, _) = self.load(caller, id).await?;
-        if task.status == TaskStatus::Succeeded
-            && caller.agent().as_ref() == task.claimed_by.as_ref()
-        {
-            if task.result.as_ref() == Some(&completion.result) {
-                return Ok(task);
-            }
-        }
         let result = completion.result;
-        self.act_as_holder(
-            caller,
-            id,
-            completion.lease_id.as_ref(),
-            move |task, now| task.succeed(result, now),
-        )
+        self.act_as_holder(caller, id, completion.lease_id.as_ref(), |task, me| {
+            // A retried completion of a task this agent already completed answers the same.
+            let already_done = task.status == TaskStatus::Succeeded
+                && task.claimed_by.as_ref() == Some(me)
+                && task.result.as_ref() == Some(&result);
+            if already_done {
+                HolderAction::Unchanged
+            } else {
+                HolderAction::Apply(Box::new(move |task, now| task.succeed(result, now)))
+            }
+        })
         .await
     }
 
@@ -306,9 +311,10 @@ impl Tasks {
             retryable,
             lease_id,
         } = failure;
+        let fail = move |task: &mut Task, now| task.fail(error, retryable, now);
         let task = self
-            .act_as_holder(caller, id, lease_id.as_ref(), move |task, now| {
-                task.fail(error, retryable, now)
+            .act_as_holder(caller, id, lease_id.as_ref(), |_, _| {
+                HolderAction::Apply(Box::new(fail))
             })
             .await?;
         if task.status == TaskStatus::Queued {
@@ -317,17 +323,23 @@ impl Tasks {
         Ok(task)
     }
 
+    /// Loads the task, lets `decide` look at it, and applies its change if the caller
+    /// holds the task's lease, in one conditional write.
     async fn act_as_holder(
         &self,
         caller: &Principal,
         id: &TaskId,
         lease: LeaseRef<'_>,
-        change: impl FnOnce(&mut Task, chrono::DateTime<chrono::Utc>),
+        decide: impl FnOnce(&Task, &AgentId) -> HolderAction,
     ) -> Result<Task> {
         let me = caller.agent().ok_or_else(|| {
             Error::Forbidden("only the agent holding the task may do this".into())
         })?;
         let (mut task, version) = self.load(caller, id).await?;
+        let change = match decide(&task, &me) {
+            HolderAction::Unchanged => return Ok(task),
+            HolderAction::Apply(change) => change,
+        };
         task.check_holder(&me, lease)?;
         change(&mut task, self.ctx.now());
         if self.write_if_unchanged(&task, version).await? {
