@@ -2,11 +2,13 @@
 //! mutex queues writers without busy-waiting) and a few readers that WAL lets run
 //! alongside it. Statements are short, so they run on the calling thread.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use rusqlite::{Connection, OpenFlags};
+use tokio::sync::Notify;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
@@ -35,6 +37,8 @@ pub struct SqliteDb {
     writer: Mutex<Connection>,
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
+    /// Per queue: wakes long-polling receivers when a message arrives.
+    queue_bells: Mutex<HashMap<String, Arc<Notify>>>,
 }
 
 const SCHEMA_VERSION: i64 = 1;
@@ -108,6 +112,7 @@ impl SqliteDb {
             writer: Mutex::new(writer),
             readers,
             next_reader: AtomicUsize::new(0),
+            queue_bells: Mutex::default(),
         })
     }
 
@@ -121,6 +126,14 @@ impl SqliteDb {
         self.writer
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub(crate) fn queue_bell(&self, queue: &str) -> Arc<Notify> {
+        let mut bells = self
+            .queue_bells
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        bells.entry(queue.to_string()).or_default().clone()
     }
 
     pub(crate) fn reader(&self) -> MutexGuard<'_, Connection> {

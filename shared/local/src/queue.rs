@@ -2,8 +2,7 @@
 //! time and receive count; receiving hides it under a fresh receipt, and a message
 //! received more than `max_receives` times moves to the dead-letter queue instead.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -33,15 +32,8 @@ pub struct SqliteQueue {
 /// (sends wake it at once).
 const RECHECK: Duration = Duration::from_millis(100);
 
-/// Wakes long-polling receivers of a queue when a message is sent to it.
 fn bell(db: &SqliteDb, queue: &str) -> Arc<Notify> {
-    static BELLS: OnceLock<Mutex<HashMap<(String, String), Arc<Notify>>>> = OnceLock::new();
-    let key = (db.path().display().to_string(), queue.to_string());
-    let mut bells = BELLS
-        .get_or_init(Default::default)
-        .lock()
-        .unwrap_or_else(|p| p.into_inner());
-    bells.entry(key).or_default().clone()
+    db.queue_bell(queue)
 }
 
 fn unavailable(err: rusqlite::Error) -> QueueError {
@@ -136,10 +128,13 @@ impl SqliteQueue {
             }
         }
         tx.commit().map_err(unavailable)?;
-        if dead > 0 {
-            if let Some(dlq) = &self.settings.dead_letter_queue {
-                bell(&self.db, dlq).notify_waiters();
-            }
+        if let Some(dlq) = self
+            .settings
+            .dead_letter_queue
+            .as_ref()
+            .filter(|_| dead > 0)
+        {
+            bell(&self.db, dlq).notify_waiters();
         }
         Ok(received)
     }

@@ -30,10 +30,12 @@ pub struct CreatedTask {
     pub replayed: bool,
 }
 
+type TaskChange = dyn FnOnce(&mut Task, DateTime<Utc>) + Send;
+
 /// What a lease holder's request does to its task.
 enum HolderAction {
     Unchanged,
-    Apply(Box<dyn FnOnce(&mut Task, DateTime<Utc>) + Send>),
+    Apply(Box<TaskChange>),
 }
 
 /// Which lease a completing agent believes it holds.
@@ -64,19 +66,18 @@ impl Tasks {
     ) -> Result<CreatedTask> {
         caller.authorize(Action::CreateTask)?;
         let target = new.validate()?;
-        if let TaskTarget::Agent(id) = &target {
-            if self
+        if let TaskTarget::Agent(id) = &target
+            && self
                 .ctx
                 .store
                 .get(&agent_key(&caller.tenant, id))
                 .await?
                 .is_none()
-            {
-                return Err(Error::invalid(
-                    "$.agent",
-                    format!("there is no agent `{id}` in this tenant"),
-                ));
-            }
+        {
+            return Err(Error::invalid(
+                "$.agent",
+                format!("there is no agent `{id}` in this tenant"),
+            ));
         }
         let now = self.ctx.now();
         let task = Task {

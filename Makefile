@@ -1,0 +1,20 @@
+.PHONY: dev test bench lint fmt
+
+# The platform on its embedded default (SQLite) at http://127.0.0.1:8080.
+dev:
+	cargo run --release -p skein-cli -- dev
+
+# Every check and test; installs what the tests need.
+test:
+	bash scripts/test.sh
+
+# Requests/s and latency of the API and task lifecycles against a fresh dev server.
+bench:
+	cargo run --release -p skein-cli -- bench api
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	cargo fmt --all
