@@ -19,4 +19,7 @@ step "skein-core builds for wasm32-unknown-unknown (the edge Worker)"
 cargo check -p skein-core --target wasm32-unknown-unknown --locked
 
 step "cargo test: unit, adapter contract and end-to-end tests"
-cargo test --workspace --locked
+# cargo prints one summary per test binary (the last is often an empty doc-test run);
+# close with the total so the run's result reads in one line.
+cargo test --workspace --locked 2>&1 | tee /dev/stderr \
+    | awk '/^test result:/ { passed += $4; failed += $6 } END { printf "tests: %d passed, %d failed\n", passed, failed }'
