@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
 
-step "toolchain: rustfmt, clippy and the wasm32 target"
+step "setup: rustfmt, clippy, the wasm32 target, Python tools in .venv"
 bash scripts/setup.sh
 
 step "cargo fmt --check"
@@ -18,8 +18,17 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "skein-core builds for wasm32-unknown-unknown (the edge Worker)"
 cargo check -p skein-core --target wasm32-unknown-unknown --locked
 
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+
+step "the generated OpenAPI document is valid OpenAPI 3.1"
+cargo run --quiet --locked -p skein-cli -- openapi > "$scratch/openapi.json"
+.venv/bin/openapi-spec-validator "$scratch/openapi.json"
+
 step "cargo test: unit, adapter contract and end-to-end tests"
 # cargo prints one summary per test binary (the last is often an empty doc-test run);
-# close with the total so the run's result reads in one line.
-cargo test --workspace --locked 2>&1 | tee /dev/stderr \
-    | awk '/^test result:/ { passed += $4; failed += $6 } END { printf "tests: %d passed, %d failed\n", passed, failed }'
+# close with the total, also when something failed.
+status=0
+cargo test --workspace --locked 2>&1 | tee "$scratch/test.log" || status=$?
+awk '/^test result:/ { passed += $4; failed += $6 } END { printf "tests: %d passed, %d failed\n", passed, failed }' "$scratch/test.log"
+exit "$status"

@@ -31,6 +31,8 @@ enum Command {
     /// Create, claim, complete and inspect tasks on a running server.
     #[command(subcommand)]
     Tasks(commands::tasks::TasksCommand),
+    /// Print the API's OpenAPI 3.1 document (also served at /v1/openapi.json).
+    Openapi,
     /// Measure the platform: `skein bench api`.
     #[command(subcommand)]
     Bench(commands::bench::BenchCommand),
@@ -55,6 +57,14 @@ fn main() -> ExitCode {
             Command::Agents(cmd) => commands::agents::run(cmd).await,
             Command::Tasks(cmd) => commands::tasks::run(cmd).await,
             Command::Bench(cmd) => commands::bench::run(cmd).await,
+            Command::Openapi => {
+                let document = skein_http::openapi_document();
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&document).unwrap_or_default()
+                );
+                Ok(())
+            }
         }
     });
     match result {

@@ -269,3 +269,42 @@ async fn health_and_info_describe_the_deployment() {
     );
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_document_describes_every_route() {
+    let app = TestApp::spawn().await;
+    let (status, doc) = app.call(Method::GET, "/v1/openapi.json", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(doc["openapi"], "3.1.0");
+    let routes = [
+        ("post", "/v1/auth/token"),
+        ("get", "/.well-known/jwks.json"),
+        ("post", "/v1/clients"),
+        ("post", "/v1/agents"),
+        ("get", "/v1/agents"),
+        ("get", "/v1/agents/{id}"),
+        ("patch", "/v1/agents/{id}"),
+        ("delete", "/v1/agents/{id}"),
+        ("post", "/v1/agents/{id}/heartbeat"),
+        ("post", "/v1/agents/{id}/tasks/claim"),
+        ("post", "/v1/tasks"),
+        ("get", "/v1/tasks"),
+        ("get", "/v1/tasks/{id}"),
+        ("post", "/v1/tasks/{id}/heartbeat"),
+        ("post", "/v1/tasks/{id}/complete"),
+        ("post", "/v1/tasks/{id}/fail"),
+        ("get", "/v1/health"),
+        ("get", "/v1/info"),
+    ];
+    for (method, path) in routes {
+        assert!(
+            doc["paths"][path][method].is_object(),
+            "{method} {path} is documented"
+        );
+    }
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+    app.stop().await;
+}

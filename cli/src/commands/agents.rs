@@ -3,7 +3,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use skein_cli::client::{CliError, json_arg};
 
-use super::{Remote, text};
+use super::{Remote, text, with_query};
 
 #[derive(Debug, Subcommand)]
 pub enum AgentsCommand {
@@ -88,13 +88,13 @@ pub async fn run(command: AgentsCommand) -> Result<(), CliError> {
             let mut cursor: Option<String> = None;
             let mut rows = Vec::new();
             loop {
-                let mut query = vec![format!("limit={limit}")];
-                query.extend(capability.iter().map(|c| format!("capability={c}")));
-                query.extend(status.iter().map(|s| format!("status={s}")));
-                query.extend(cursor.iter().map(|c| format!("cursor={c}")));
-                let page = client
-                    .get(&format!("/v1/agents?{}", query.join("&")))
-                    .await?;
+                let params = [
+                    ("limit", Some(limit.to_string())),
+                    ("capability", capability.clone()),
+                    ("status", status.clone()),
+                    ("cursor", cursor.clone()),
+                ];
+                let page = client.get(&with_query("/v1/agents", &params)).await?;
                 rows.extend(page["items"].as_array().cloned().unwrap_or_default());
                 cursor = page["next_cursor"].as_str().map(String::from);
                 if !all || cursor.is_none() {

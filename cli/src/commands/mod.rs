@@ -56,3 +56,14 @@ pub fn text(value: &Value, field: &str) -> String {
         other => other.to_string(),
     }
 }
+
+/// `path?name=value&...` with the given parameters URL-encoded; absent ones left out.
+pub fn with_query(path: &str, params: &[(&str, Option<String>)]) -> String {
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    for (name, value) in params {
+        if let Some(value) = value {
+            query.append_pair(name, value);
+        }
+    }
+    format!("{path}?{}", query.finish())
+}

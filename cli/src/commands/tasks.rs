@@ -3,7 +3,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use skein_cli::client::{CliError, json_arg};
 
-use super::{Remote, text};
+use super::{Remote, text, with_query};
 
 #[derive(Debug, Subcommand)]
 pub enum TasksCommand {
@@ -111,12 +111,14 @@ pub async fn run(command: TasksCommand) -> Result<(), CliError> {
             limit,
             remote,
         } => {
-            let mut query = vec![format!("limit={limit}")];
-            query.extend(status.iter().map(|s| format!("status={s}")));
-            query.extend(agent.iter().map(|a| format!("agent={a}")));
+            let params = [
+                ("limit", Some(limit.to_string())),
+                ("status", status),
+                ("agent", agent),
+            ];
             let page = remote
                 .client()?
-                .get(&format!("/v1/tasks?{}", query.join("&")))
+                .get(&with_query("/v1/tasks", &params))
                 .await?;
             remote.print(&page, |p| {
                 task_table(p["items"].as_array().map(Vec::as_slice).unwrap_or_default())

@@ -35,6 +35,7 @@ pub struct Credential {
 
 /// Shown to the caller exactly once, when the credential is created.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ClientSecret {
     pub client_id: String,
     pub client_secret: String,
@@ -42,6 +43,7 @@ pub struct ClientSecret {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewClient {
     pub roles: Vec<Role>,
     #[serde(default)]

@@ -8,6 +8,7 @@ use crate::ports::{Item, ItemStore, Query, StartAfter};
 
 /// One page of results for an API response.
 #[derive(Debug, Clone, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ListPage<T> {
     pub items: Vec<T>,
     pub next_cursor: Option<String>,

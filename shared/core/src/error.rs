@@ -4,6 +4,7 @@ use crate::ports::StoreError;
 
 /// One bad field of a request: a JSONPath to it and what to fix.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FieldError {
     pub path: String,
     pub message: String,

@@ -3,12 +3,14 @@
 
 mod bell;
 mod extract;
+mod openapi;
 mod problem;
 mod routes;
 mod state;
 
 pub use bell::TaskBell;
 pub use extract::{Caller, JsonBody, QueryParams};
+pub use openapi::document as openapi_document;
 pub use problem::{ApiError, ApiResult};
 pub use routes::router;
 pub use state::{AppState, ServiceInfo};

@@ -27,8 +27,9 @@ impl ApiError {
     }
 }
 
-#[derive(Serialize)]
-struct Problem {
+/// RFC 9457 problem details.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Problem {
     #[serde(rename = "type")]
     kind: String,
     title: &'static str,

@@ -11,6 +11,7 @@ use crate::ids::{AgentId, AgentName, Capability, TenantId};
 /// Set by admins: a paused agent keeps its identity but is offered no tasks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum AgentStatus {
     #[default]
     Active,
@@ -18,6 +19,7 @@ pub enum AgentStatus {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Agent {
     pub id: AgentId,
     pub tenant: TenantId,
@@ -55,6 +57,7 @@ const MAX_CONFIG_BYTES: usize = 64 * 1024;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewAgent {
     pub name: AgentName,
     #[serde(default = "default_kind")]
@@ -86,6 +89,7 @@ impl NewAgent {
 /// A PATCH: absent fields stay as they are.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AgentPatch {
     pub name: Option<AgentName>,
     pub kind: Option<String>,

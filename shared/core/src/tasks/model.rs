@@ -7,6 +7,7 @@ use crate::ids::{AgentId, Capability, LeaseId, PrincipalId, TaskId, TenantId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum TaskStatus {
     /// Waiting for an agent to claim it.
     Queued,
@@ -31,6 +32,7 @@ impl TaskStatus {
 /// Who may claim the task.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum TaskTarget {
     Agent(AgentId),
     Capability(Capability),
@@ -47,6 +49,7 @@ impl TaskTarget {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Lease {
     pub id: LeaseId,
     pub agent: AgentId,
@@ -54,6 +57,7 @@ pub struct Lease {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TaskError {
     /// A short machine-readable reason, e.g. `timeout` or `lease_expired`.
     pub code: String,
@@ -63,6 +67,7 @@ pub struct TaskError {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Task {
     pub id: TaskId,
     pub tenant: TenantId,
@@ -103,6 +108,7 @@ const MAX_TTL_SECONDS: u32 = 30 * 24 * 3600;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewTask {
     pub agent: Option<AgentId>,
     pub capability: Option<Capability>,
@@ -175,6 +181,7 @@ impl NewTask {
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TaskCompletion {
     #[serde(default)]
     pub result: Value,
@@ -184,6 +191,7 @@ pub struct TaskCompletion {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TaskFailure {
     pub error: TaskError,
     /// False ends the task now; true (the default) retries while attempts remain.

@@ -10,18 +10,22 @@ use skein_core::cursor::{ListPage, PageRequest};
 use skein_core::ids::{AgentId, Capability};
 
 use crate::extract::{Caller, JsonBody, QueryParams};
+use crate::problem::Problem;
 use crate::problem::{ApiError, ApiResult};
 use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/v1/agents", post(register).get(list))
-        .route("/v1/agents/{id}", get(fetch).patch(update).delete(remove))
-        .route("/v1/agents/{id}/heartbeat", post(heartbeat))
+        .route("/v1/agents", post(register_agent).get(list_agents))
+        .route(
+            "/v1/agents/{id}",
+            get(get_agent).patch(update_agent).delete(delete_agent),
+        )
+        .route("/v1/agents/{id}/heartbeat", post(agent_heartbeat))
 }
 
 /// An agent as the API shows it: the record plus whether it heartbeated recently.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct AgentView {
     #[serde(flatten)]
     agent: Agent,
@@ -35,11 +39,23 @@ impl From<Agent> for AgentView {
     }
 }
 
+/// What registration returns.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct RegisteredAgentView {
+    agent: AgentView,
+    credentials: skein_core::access::ClientSecret,
+}
+
 pub fn agent_id(raw: &str) -> Result<AgentId, ApiError> {
     AgentId::parse(raw).map_err(|e| ApiError::bad_request(e.0))
 }
 
-async fn register(
+/// Registers an agent; its client credentials are in the response, shown only this once.
+#[utoipa::path(post, path = "/v1/agents", tag = "agents", request_body = NewAgent,
+    responses((status = 201, description = "registered", body = RegisteredAgentView),
+        (status = 409, description = "the name is taken", body = Problem), (status = 422, description = "invalid fields", body = Problem)))]
+async fn register_agent(
     State(state): State<AppState>,
     Caller(caller): Caller,
     JsonBody(new): JsonBody<NewAgent>,
@@ -57,7 +73,8 @@ async fn register(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ListParams {
     capability: Option<Capability>,
@@ -66,7 +83,10 @@ struct ListParams {
     cursor: Option<String>,
 }
 
-async fn list(
+/// Lists the tenant's agents, oldest first.
+#[utoipa::path(get, path = "/v1/agents", tag = "agents", params(ListParams),
+    responses((status = 200, body = ListPage<AgentView>), (status = 400, description = "bad parameter or cursor", body = Problem)))]
+async fn list_agents(
     State(state): State<AppState>,
     Caller(caller): Caller,
     QueryParams(params): QueryParams<ListParams>,
@@ -86,7 +106,10 @@ async fn list(
     }))
 }
 
-async fn fetch(
+/// One agent (an agent may read itself).
+#[utoipa::path(get, path = "/v1/agents/{id}", tag = "agents", params(("id" = AgentId, Path)),
+    responses((status = 200, body = AgentView), (status = 404, description = "no such agent", body = Problem)))]
+async fn get_agent(
     State(state): State<AppState>,
     Caller(caller): Caller,
     Path(id): Path<String>,
@@ -95,7 +118,10 @@ async fn fetch(
     Ok(Json(agent.into()))
 }
 
-async fn update(
+/// Renames, re-describes, pauses or resumes an agent (admin).
+#[utoipa::path(patch, path = "/v1/agents/{id}", tag = "agents", params(("id" = AgentId, Path)), request_body = AgentPatch,
+    responses((status = 200, body = AgentView), (status = 409, description = "name taken or concurrent change", body = Problem)))]
+async fn update_agent(
     State(state): State<AppState>,
     Caller(caller): Caller,
     Path(id): Path<String>,
@@ -109,7 +135,9 @@ async fn update(
     Ok(Json(agent.into()))
 }
 
-async fn remove(
+/// Deletes an agent and its credentials (admin).
+#[utoipa::path(delete, path = "/v1/agents/{id}", tag = "agents", params(("id" = AgentId, Path)), responses((status = 204, description = "deleted")))]
+async fn delete_agent(
     State(state): State<AppState>,
     Caller(caller): Caller,
     Path(id): Path<String>,
@@ -122,7 +150,9 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn heartbeat(
+/// The agent reports that it is alive.
+#[utoipa::path(post, path = "/v1/agents/{id}/heartbeat", tag = "agents", params(("id" = AgentId, Path)), responses((status = 200, body = AgentView)))]
+async fn agent_heartbeat(
     State(state): State<AppState>,
     Caller(caller): Caller,
     Path(id): Path<String>,

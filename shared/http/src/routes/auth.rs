@@ -9,22 +9,22 @@ use axum::{Json, Router};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
-use serde_json::json;
 use skein_core::Error;
-use skein_core::access::NewClient;
+use skein_core::access::{ClientSecret, NewClient};
 
 use crate::extract::{Caller, JsonBody, parse_json};
+use crate::problem::Problem;
 use crate::problem::{ApiError, ApiResult};
 use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/v1/auth/token", post(token))
+        .route("/v1/auth/token", post(issue_token))
         .route("/.well-known/jwks.json", get(jwks))
         .route("/v1/clients", post(create_client))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct TokenRequest {
     grant_type: Option<String>,
@@ -34,9 +34,12 @@ struct TokenRequest {
     scope: Option<String>,
 }
 
-/// Accepts RFC 6749 form bodies and JSON, with the credentials in the body or in HTTP
-/// Basic auth.
-async fn token(
+/// OAuth 2.0 client-credentials grant. Accepts RFC 6749 form bodies and JSON, with the
+/// credentials in the body or in HTTP Basic auth.
+#[utoipa::path(post, path = "/v1/auth/token", tag = "auth", security(),
+    request_body(content = TokenRequest, content_type = "application/json"),
+    responses((status = 200, body = TokenResponse), (status = 401, description = "unknown client or wrong secret", body = Problem)))]
+async fn issue_token(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Bytes,
@@ -88,8 +91,19 @@ async fn token(
         .access
         .exchange(&client_id, &client_secret)
         .await?;
-    let body = json!({ "access_token": issued.access_token, "token_type": "Bearer", "expires_in": issued.expires_in });
+    let body = TokenResponse {
+        access_token: issued.access_token,
+        token_type: "Bearer".into(),
+        expires_in: issued.expires_in,
+    };
     Ok(([(header::CACHE_CONTROL, "no-store")], Json(body)))
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+struct TokenResponse {
+    access_token: String,
+    token_type: String,
+    expires_in: u64,
 }
 
 fn basic_auth(headers: &HeaderMap) -> Option<(String, String)> {
@@ -100,11 +114,16 @@ fn basic_auth(headers: &HeaderMap) -> Option<(String, String)> {
     Some((id.to_string(), secret.to_string()))
 }
 
+/// The public keys that verify this server's tokens (empty for HS256).
+#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "auth", security(), responses((status = 200, description = "a JWK set")))]
 async fn jwks(State(state): State<AppState>) -> impl IntoResponse {
     let keys = state.platform.access.tokens().jwks().clone();
     ([(header::CACHE_CONTROL, "public, max-age=300")], Json(keys))
 }
 
+/// Creates a credential for a person or service of the caller's tenant (admin).
+#[utoipa::path(post, path = "/v1/clients", tag = "auth", request_body = NewClient,
+    responses((status = 201, description = "the secret is shown only this once", body = ClientSecret)))]
 async fn create_client(
     State(state): State<AppState>,
     Caller(caller): Caller,

@@ -13,10 +13,10 @@ use tower_http::trace::TraceLayer;
 use crate::problem::ApiError;
 use crate::state::AppState;
 
-mod agents;
-mod auth;
-mod system;
-mod tasks;
+pub(crate) mod agents;
+pub(crate) mod auth;
+pub(crate) mod system;
+pub(crate) mod tasks;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 

@@ -9,12 +9,17 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/health", get(health))
         .route("/v1/info", get(info))
+        .route("/v1/openapi.json", get(openapi))
 }
 
+/// Liveness.
+#[utoipa::path(get, path = "/v1/health", tag = "system", security(), responses((status = 200, description = "up")))]
 async fn health() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
+/// Version, build, adapters in use and where to authenticate.
+#[utoipa::path(get, path = "/v1/info", tag = "system", security(), responses((status = 200, description = "deployment facts")))]
 async fn info(State(state): State<AppState>) -> Json<Value> {
     let info = &state.info;
     Json(json!({
@@ -31,4 +36,9 @@ async fn info(State(state): State<AppState>) -> Json<Value> {
         },
         "resources": ["/v1/agents", "/v1/tasks", "/v1/clients"],
     }))
+}
+
+/// This API's OpenAPI 3.1 document, generated from the code.
+async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(crate::openapi::document())
 }

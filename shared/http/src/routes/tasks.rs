@@ -16,24 +16,31 @@ use tokio::time::Instant;
 use super::MAX_WAIT;
 use super::agents::agent_id;
 use crate::extract::{Caller, JsonBody, QueryParams, parse_json};
+use crate::problem::Problem;
 use crate::problem::{ApiError, ApiResult};
 use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/v1/tasks", post(create).get(list))
-        .route("/v1/tasks/{id}", get(fetch))
-        .route("/v1/tasks/{id}/heartbeat", post(heartbeat))
-        .route("/v1/tasks/{id}/complete", post(complete))
-        .route("/v1/tasks/{id}/fail", post(fail))
-        .route("/v1/agents/{id}/tasks/claim", post(claim))
+        .route("/v1/tasks", post(create_task).get(list_tasks))
+        .route("/v1/tasks/{id}", get(get_task))
+        .route("/v1/tasks/{id}/heartbeat", post(task_heartbeat))
+        .route("/v1/tasks/{id}/complete", post(complete_task))
+        .route("/v1/tasks/{id}/fail", post(fail_task))
+        .route("/v1/agents/{id}/tasks/claim", post(claim_task))
 }
 
 fn task_id(raw: &str) -> Result<TaskId, ApiError> {
     TaskId::parse(raw).map_err(|e| ApiError::bad_request(e.0))
 }
 
-async fn create(
+/// Creates a task for an agent or a capability. With an `Idempotency-Key`, a repeat of the
+/// same request returns the first task (200, `Idempotent-Replayed: true`).
+#[utoipa::path(post, path = "/v1/tasks", tag = "tasks", request_body = NewTask,
+    params(("Idempotency-Key" = Option<String>, Header, description = "makes retries create the task once")),
+    responses((status = 201, body = Task), (status = 200, description = "replayed", body = Task),
+        (status = 413, description = "input over 256 KiB", body = Problem), (status = 422, description = "invalid fields", body = Problem)))]
+async fn create_task(
     State(state): State<AppState>,
     Caller(caller): Caller,
     headers: HeaderMap,
@@ -64,7 +71,8 @@ async fn create(
     Ok(response)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ListParams {
     status: Option<TaskStatus>,
@@ -73,7 +81,9 @@ struct ListParams {
     cursor: Option<String>,
 }
 
-async fn list(
+/// Lists tasks, newest first; an agent sees only its own.
+#[utoipa::path(get, path = "/v1/tasks", tag = "tasks", params(ListParams), responses((status = 200, body = ListPage<Task>)))]
+async fn list_tasks(
     State(state): State<AppState>,
     Caller(caller): Caller,
     QueryParams(params): QueryParams<ListParams>,
@@ -91,7 +101,10 @@ async fn list(
     ))
 }
 
-async fn fetch(
+/// One task with its result or error.
+#[utoipa::path(get, path = "/v1/tasks/{id}", tag = "tasks", params(("id" = TaskId, Path)),
+    responses((status = 200, body = Task), (status = 404, description = "no such task", body = Problem)))]
+async fn get_task(
     State(state): State<AppState>,
     Caller(caller): Caller,
     Path(id): Path<String>,
@@ -101,7 +114,8 @@ async fn fetch(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ClaimParams {
     /// Seconds to wait for a task when none is ready (0 to 20, default 20).
@@ -109,7 +123,10 @@ struct ClaimParams {
 }
 
 /// Long poll: answers as soon as a task is claimable, or 204 after `wait` seconds.
-async fn claim(
+#[utoipa::path(post, path = "/v1/agents/{id}/tasks/claim", tag = "tasks", params(("id" = AgentId, Path), ClaimParams),
+    responses((status = 200, description = "a task under a new lease", body = Task), (status = 204, description = "nothing to do"),
+        (status = 409, description = "the agent is paused", body = Problem)))]
+async fn claim_task(
     State(state): State<AppState>,
     Caller(caller): Caller,
     Path(id): Path<String>,
@@ -151,13 +168,16 @@ async fn claim_within(
     }
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct HeartbeatBody {
     lease_id: Option<LeaseId>,
 }
 
-async fn heartbeat(
+/// Extends the caller's lease by the task's timeout (the body is optional).
+#[utoipa::path(post, path = "/v1/tasks/{id}/heartbeat", tag = "tasks", params(("id" = TaskId, Path)), request_body(content = Option<HeartbeatBody>),
+    responses((status = 200, body = Task), (status = 409, description = "not claimed, or a stale lease", body = Problem)))]
+async fn task_heartbeat(
     State(state): State<AppState>,
     Caller(caller): Caller,
     Path(id): Path<String>,
@@ -177,7 +197,10 @@ async fn heartbeat(
     ))
 }
 
-async fn complete(
+/// Completes the caller's task with a result; repeating it answers the same.
+#[utoipa::path(post, path = "/v1/tasks/{id}/complete", tag = "tasks", params(("id" = TaskId, Path)), request_body = TaskCompletion,
+    responses((status = 200, body = Task), (status = 409, description = "not claimed, finished, or a stale lease", body = Problem)))]
+async fn complete_task(
     State(state): State<AppState>,
     Caller(caller): Caller,
     Path(id): Path<String>,
@@ -192,7 +215,10 @@ async fn complete(
     ))
 }
 
-async fn fail(
+/// Reports a failure; the task is retried while attempts remain unless `retryable` is false.
+#[utoipa::path(post, path = "/v1/tasks/{id}/fail", tag = "tasks", params(("id" = TaskId, Path)), request_body = TaskFailure,
+    responses((status = 200, body = Task), (status = 409, description = "not claimed or finished", body = Problem)))]
+async fn fail_task(
     State(state): State<AppState>,
     Caller(caller): Caller,
     Path(id): Path<String>,

@@ -1,0 +1,38 @@
+//! The OpenAPI 3.1 document, generated from the handlers' annotations and the domain types.
+
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::routes::{agents, auth, system, tasks};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Skein API", description = "Agents, tasks and (soon) workflows. Errors are RFC 9457 problem+json."),
+    paths(
+        system::health, system::info,
+        auth::issue_token, auth::jwks, auth::create_client,
+        agents::register_agent, agents::list_agents, agents::get_agent, agents::update_agent,
+        agents::delete_agent, agents::agent_heartbeat,
+        tasks::create_task, tasks::list_tasks, tasks::get_task, tasks::claim_task,
+        tasks::task_heartbeat, tasks::complete_task, tasks::fail_task,
+    ),
+    modifiers(&BearerAuth),
+    security(("bearer" = [])),
+    tags((name = "auth"), (name = "agents"), (name = "tasks"), (name = "system")),
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let mut scheme = Http::new(HttpAuthScheme::Bearer);
+        scheme.bearer_format = Some("JWT".into());
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("bearer", SecurityScheme::Http(scheme));
+    }
+}
+
+pub fn document() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
