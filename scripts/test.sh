@@ -23,7 +23,7 @@ trap 'rm -rf "$scratch"' EXIT
 
 step "the generated OpenAPI document is valid OpenAPI 3.1"
 cargo run --quiet --locked -p skein-cli -- openapi > "$scratch/openapi.json"
-.venv/bin/openapi-spec-validator "$scratch/openapi.json"
+"${SKEIN_VENV:-.venv}/bin/openapi-spec-validator" "$scratch/openapi.json"
 
 step "cargo test: unit, adapter contract and end-to-end tests"
 # cargo prints one summary per test binary (the last is often an empty doc-test run);

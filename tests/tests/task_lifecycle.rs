@@ -145,12 +145,13 @@ async fn heartbeats_keep_a_lease_alive() {
     let app = TestApp::spawn().await;
     let agent = app.register_agent("steady", &["slow"]).await;
     let task = app
-        .create_task(json!({"capability": "slow", "timeout_seconds": 1}))
+        .create_task(json!({"capability": "slow", "timeout_seconds": 2}))
         .await;
     let id = task["id"].as_str().unwrap();
     app.claim(&agent, 0).await;
-    for _ in 0..6 {
-        tokio::time::sleep(Duration::from_millis(300)).await;
+    // 8 beats 400 ms apart outlast the 2 s lease several times over, with slack for a slow machine.
+    for _ in 0..8 {
+        tokio::time::sleep(Duration::from_millis(400)).await;
         let (status, body) = app
             .call(
                 Method::POST,

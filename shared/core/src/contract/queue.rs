@@ -62,13 +62,13 @@ pub async fn a_received_message_is_hidden_until_its_visibility_ends(f: &QueueFix
     f.queue.send_batch(messages(&["work"])).await.unwrap();
     let first = f
         .queue
-        .receive(1, Duration::from_secs(1), SHORT)
+        .receive(1, Duration::from_secs(2), SHORT)
         .await
         .unwrap();
     assert_eq!(first.len(), 1);
     assert!(
         f.queue
-            .receive(1, Duration::from_secs(1), NO_WAIT)
+            .receive(1, Duration::from_secs(2), NO_WAIT)
             .await
             .unwrap()
             .is_empty(),
