@@ -433,3 +433,57 @@ async fn operators_create_and_read_but_only_admins_manage() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_wrong_secrets_lock_that_client_out_with_429() {
+    let app = TestApp::spawn().await;
+    let target = app.register_agent("target", &[]).await;
+    let bystander = app.register_agent("bystander", &[]).await;
+    let attempt = |id: String, secret: String| {
+        let app = &app;
+        async move {
+            app.call(
+                Method::POST,
+                "/v1/auth/token",
+                None,
+                Some(json!({"client_id": id, "client_secret": secret})),
+            )
+            .await
+        }
+    };
+    for _ in 0..skein_core::access::MAX_FAILED_LOGINS {
+        assert_eq!(
+            attempt(target.id.clone(), "sks_guess".into()).await.0,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let response = app
+        .http
+        .post(format!("{}/v1/auth/token", app.url))
+        .json(&json!({"client_id": target.id, "client_secret": target.secret}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "even the right secret waits out the window"
+    );
+    let retry_after: u64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=300).contains(&retry_after), "{retry_after}");
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_problem(&body, StatusCode::TOO_MANY_REQUESTS, "rate-limited");
+
+    assert_eq!(
+        attempt(bystander.id.clone(), bystander.secret.clone())
+            .await
+            .0,
+        StatusCode::OK,
+        "other clients are unaffected"
+    );
+    app.stop().await;
+}

@@ -12,7 +12,12 @@ use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::ids::{ClientId, PrincipalId, TenantId};
 use crate::ports::{Condition, Item, StoreError, WriteOp};
-use crate::records::{credential_key, from_item, tenant_key, to_body};
+use crate::records::{credential_key, failed_logins_key, from_item, tenant_key, to_body};
+
+/// Failed client-credential attempts allowed per client id within the current and the
+/// previous window.
+pub const MAX_FAILED_LOGINS: u64 = 10;
+const LOGIN_WINDOW_SECONDS: i64 = 300;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Tenant {
@@ -106,8 +111,68 @@ impl Access {
         Ok(self.ctx.store.get(&tenant_key(tenant)).await?.is_some())
     }
 
-    /// OAuth 2.0 client credentials grant.
+    /// OAuth 2.0 client credentials grant. Failed attempts are counted per client id; past
+    /// a limit the endpoint answers 429 until the window ends, so secrets cannot be
+    /// guessed online and nobody can make the server burn CPU on argon2 for one client.
     pub async fn exchange(&self, client_id: &str, client_secret: &str) -> Result<IssuedToken> {
+        let (window, retry_after) = self.login_window();
+        let attempts_key = failed_logins_key(client_id, window);
+        // This window and the one before it: a burst that straddles a boundary still counts.
+        let mut failures = 0;
+        for key in [
+            failed_logins_key(client_id, window - 1),
+            attempts_key.clone(),
+        ] {
+            if let Some(item) = self.ctx.store.get(&key).await? {
+                failures += item
+                    .body
+                    .get("failures")
+                    .and_then(|v| v.as_u64())
+                    .unwrap_or(0);
+            }
+        }
+        if failures >= MAX_FAILED_LOGINS {
+            return Err(Error::RateLimited {
+                message: format!(
+                    "too many failed attempts for this client; retry in {retry_after} s"
+                ),
+                retry_after_seconds: retry_after,
+            });
+        }
+        let issued = self.verify_and_issue(client_id, client_secret).await;
+        if matches!(issued, Err(Error::Unauthenticated(_))) {
+            self.count_failed_login(attempts_key, window).await?;
+        }
+        issued
+    }
+
+    /// The current failed-login window and the seconds left in it.
+    fn login_window(&self) -> (i64, u64) {
+        let now = self.ctx.now().timestamp();
+        let window = now.div_euclid(LOGIN_WINDOW_SECONDS);
+        (window, ((window + 1) * LOGIN_WINDOW_SECONDS - now) as u64)
+    }
+
+    async fn count_failed_login(&self, key: crate::ports::Key, window: i64) -> Result<()> {
+        let expires = (window + 2) * LOGIN_WINDOW_SECONDS;
+        let first = Item::new(key.clone(), to_body(&serde_json::json!({ "failures": 1 }))?)
+            .expiring_at(expires);
+        match self.ctx.store.put(first, Condition::NotExists).await {
+            Ok(_) => Ok(()),
+            Err(StoreError::ConditionFailed) => {
+                let add = vec![crate::ports::Change::Add("failures".into(), 1)];
+                self.ctx
+                    .store
+                    .update(&key, add, Condition::Exists)
+                    .await
+                    .map(|_| ())
+                    .map_err(Into::into)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn verify_and_issue(&self, client_id: &str, client_secret: &str) -> Result<IssuedToken> {
         let refused = || Error::Unauthenticated("unknown client id or wrong client secret".into());
         let stored = match self.ctx.store.get(&credential_key(client_id)).await? {
             Some(item) => Some(from_item::<Credential>(item)?.0),

@@ -34,6 +34,12 @@ pub enum Error {
     Forbidden(String),
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// Too many requests; retry after this many seconds.
+    #[error("{message}")]
+    RateLimited {
+        message: String,
+        retry_after_seconds: u64,
+    },
     #[error("bad pagination cursor: {0}")]
     BadCursor(String),
     /// A store or crypto failure: logged in full, never shown to callers.

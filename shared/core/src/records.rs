@@ -9,6 +9,7 @@
 //! | agent name   | `T#{t}#AGENTNAME#{name}`   | `#`|                           |                      |                       |
 //! | task         | `T#{t}#TASK#{id}`          | `#`| `Q#{t}#{target}` / due#id | `TIMER#{n}` / due#pk | `T#{t}#TASKS` / id    |
 //! | idempotency  | `T#{t}#IDEM#{who}#{key}`   | `#`|                           |                      |                       |
+//! | failed logins| `AUTHFAIL#{client}#{window}`| `#`|                          |                      |                       |
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -68,6 +69,10 @@ pub fn timer_shard(id: &str) -> u32 {
 /// Milliseconds, zero-padded so that string order is time order.
 pub fn time_sort_key(epoch_ms: i64) -> String {
     format!("{:013}", epoch_ms.max(0))
+}
+
+pub fn failed_logins_key(client_id: &str, window: i64) -> Key {
+    Key::new(format!("AUTHFAIL#{client_id}#{window}"), SK)
 }
 
 pub fn idempotency_key(tenant: &TenantId, who: &str, key: &str) -> Key {

@@ -93,6 +93,23 @@ impl IntoResponse for ApiError {
                     None,
                     vec![],
                 ),
+                Error::RateLimited {
+                    message,
+                    retry_after_seconds,
+                } => {
+                    let mut response = problem(
+                        StatusCode::TOO_MANY_REQUESTS,
+                        "rate-limited",
+                        "Too many requests",
+                        message,
+                        None,
+                        vec![],
+                    );
+                    response
+                        .headers_mut()
+                        .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_seconds));
+                    return response;
+                }
                 Error::BadCursor(message) => (
                     StatusCode::BAD_REQUEST,
                     "bad-request",
