@@ -5,6 +5,11 @@ use skein_cli::config::DevArgs;
 
 mod commands;
 
+// The dev server allocates many small, short-lived JSON values per request; mimalloc
+// handles that pattern with less contention than glibc's malloc.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "skein",

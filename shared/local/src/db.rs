@@ -1,5 +1,5 @@
 //! The database file: one writer connection (SQLite admits one writer at a time, so a
-//! mutex queues writers without busy-waiting) and a few readers that WAL lets run
+//! lock queues writers without busy-waiting) and a few readers that WAL lets run
 //! alongside it. Statements are short, so they run on the calling thread.
 
 use std::collections::HashMap;
@@ -34,7 +34,9 @@ pub enum DbError {
 
 pub struct SqliteDb {
     path: PathBuf,
-    writer: Mutex<Connection>,
+    /// An async lock: a request waiting to write yields its worker thread to others
+    /// instead of blocking it (there are as few workers as cores).
+    writer: tokio::sync::Mutex<Connection>,
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
     /// Per queue: wakes long-polling receivers when a message arrives.
@@ -109,7 +111,7 @@ impl SqliteDb {
             .collect::<Result<Vec<_>, DbError>>()?;
         Ok(Self {
             path: path.to_path_buf(),
-            writer: Mutex::new(writer),
+            writer: tokio::sync::Mutex::new(writer),
             readers,
             next_reader: AtomicUsize::new(0),
             queue_bells: Mutex::default(),
@@ -120,12 +122,10 @@ impl SqliteDb {
         &self.path
     }
 
-    pub(crate) fn writer(&self) -> MutexGuard<'_, Connection> {
-        // A panic while holding the lock leaves no half-done transaction behind (it rolls
-        // back when dropped), so a poisoned lock is still safe to use.
-        self.writer
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    /// The writer connection. Hold it only for synchronous SQLite work, never across an
+    /// await of anything else.
+    pub(crate) async fn writer(&self) -> tokio::sync::MutexGuard<'_, Connection> {
+        self.writer.lock().await
     }
 
     pub(crate) fn queue_bell(&self, queue: &str) -> Arc<Notify> {

@@ -61,12 +61,12 @@ impl SqliteQueue {
         &self.name
     }
 
-    fn take_visible(
+    async fn take_visible(
         &self,
         max: usize,
         visibility: Duration,
     ) -> Result<Vec<ReceivedMessage>, QueueError> {
-        let mut conn = self.db.writer();
+        let mut conn = self.db.writer().await;
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(unavailable)?;
@@ -156,7 +156,7 @@ impl Queue for SqliteQueue {
             });
         }
         let ids = {
-            let mut conn = self.db.writer();
+            let mut conn = self.db.writer().await;
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(unavailable)?;
@@ -192,7 +192,7 @@ impl Queue for SqliteQueue {
             let notified = bell.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            let received = self.take_visible(max, visibility)?;
+            let received = self.take_visible(max, visibility).await?;
             let left = deadline.saturating_duration_since(Instant::now());
             if !received.is_empty() || left.is_zero() {
                 return Ok(received);
@@ -202,7 +202,7 @@ impl Queue for SqliteQueue {
     }
 
     async fn delete(&self, receipt: &str) -> Result<(), QueueError> {
-        let conn = self.db.writer();
+        let conn = self.db.writer().await;
         let deleted = conn
             .prepare_cached("DELETE FROM queue_messages WHERE receipt = ?1")
             .and_then(|mut s| s.execute(params![receipt]))
@@ -220,7 +220,7 @@ impl Queue for SqliteQueue {
         visibility: Duration,
     ) -> Result<(), QueueError> {
         let changed = {
-            let conn = self.db.writer();
+            let conn = self.db.writer().await;
             conn.prepare_cached("UPDATE queue_messages SET visible_at = ?1 WHERE receipt = ?2")
                 .and_then(|mut s| {
                     s.execute(params![now_ms() + visibility.as_millis() as i64, receipt])

@@ -83,12 +83,26 @@ fn read(conn: &Connection, key: &Key, now: i64) -> Result<Option<Item>, StoreErr
     Ok(item.filter(|item| is_live(item, now)))
 }
 
-fn holds(condition: Condition, current: Option<&Item>) -> bool {
+/// The version of the live item at `key`, without reading its body: conditions only
+/// need this.
+fn read_version(conn: &Connection, key: &Key, now: i64) -> Result<Option<u64>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached("SELECT version FROM items WHERE pk = ?1 AND sk = ?2 AND (expires_at IS NULL OR expires_at > ?3)")
+        .map_err(unavailable)?;
+    let version = stmt
+        .query_row(params![key.pk, key.sk, now], |row| row.get::<_, i64>(0))
+        .optional()
+        .map_err(unavailable)?;
+    Ok(version.map(|v| v as u64))
+}
+
+/// Whether `condition` holds for an item whose current version is `current` (None: absent).
+fn holds(condition: Condition, current: Option<u64>) -> bool {
     match condition {
         Condition::Always => true,
         Condition::NotExists => current.is_none(),
         Condition::Exists => current.is_some(),
-        Condition::VersionIs(v) => current.is_some_and(|item| item.version == v),
+        Condition::VersionIs(v) => current == Some(v),
     }
 }
 
@@ -151,8 +165,8 @@ fn apply_changes(
     Ok(item)
 }
 
-fn next_version(current: Option<&Item>) -> u64 {
-    current.map_or(1, |item| item.version + 1)
+fn next_version(current: Option<u64>) -> u64 {
+    current.map_or(1, |version| version + 1)
 }
 
 /// One operation of a transaction, checked against the state before the transaction.
@@ -166,10 +180,9 @@ fn prepare(
             mut item,
             condition,
         } => {
-            let current = read(conn, &item.key, now)?;
-            let ok = holds(condition, current.as_ref());
-            item.version = next_version(current.as_ref());
-            Ok((ok, Some(item), None))
+            let current = read_version(conn, &item.key, now)?;
+            item.version = next_version(current);
+            Ok((holds(condition, current), Some(item), None))
         }
         WriteOp::Update {
             key,
@@ -177,18 +190,19 @@ fn prepare(
             condition,
         } => {
             let current = read(conn, &key, now)?;
-            let ok = holds(condition, current.as_ref());
-            let version = next_version(current.as_ref());
+            let current_version = current.as_ref().map(|item| item.version);
+            let ok = holds(condition, current_version);
+            let version = next_version(current_version);
             let mut item = apply_changes(current, &key, changes)?;
             item.version = version;
             Ok((ok, Some(item), None))
         }
         WriteOp::Delete { key, condition } => {
-            let ok = holds(condition, read(conn, &key, now)?.as_ref());
+            let ok = holds(condition, read_version(conn, &key, now)?);
             Ok((ok, None, Some(key)))
         }
         WriteOp::Check { key, condition } => {
-            let ok = holds(condition, read(conn, &key, now)?.as_ref());
+            let ok = holds(condition, read_version(conn, &key, now)?);
             Ok((ok, None, None))
         }
     }
@@ -205,8 +219,8 @@ fn op_key(op: &WriteOp) -> &Key {
 
 impl SqliteStore {
     /// Runs `ops` atomically; the first element of the error names failed conditions.
-    fn transact(&self, ops: Vec<WriteOp>) -> Result<Vec<Item>, StoreError> {
-        let mut conn = self.db.writer();
+    async fn transact(&self, ops: Vec<WriteOp>) -> Result<Vec<Item>, StoreError> {
+        let mut conn = self.db.writer().await;
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(unavailable)?;
@@ -238,8 +252,8 @@ impl SqliteStore {
     }
 
     /// A single operation: a one-element transaction whose failure is ConditionFailed.
-    fn single(&self, op: WriteOp) -> Result<Option<Item>, StoreError> {
-        match self.transact(vec![op]) {
+    async fn single(&self, op: WriteOp) -> Result<Option<Item>, StoreError> {
+        match self.transact(vec![op]).await {
             Ok(mut written) => Ok(written.pop()),
             Err(StoreError::TransactionCanceled { .. }) => Err(StoreError::ConditionFailed),
             Err(e) => Err(e),
@@ -254,7 +268,7 @@ impl ItemStore for SqliteStore {
     }
 
     async fn put(&self, item: Item, condition: Condition) -> Result<u64, StoreError> {
-        let written = self.single(WriteOp::Put { item, condition })?;
+        let written = self.single(WriteOp::Put { item, condition }).await?;
         Ok(written.map_or(0, |item| item.version))
     }
 
@@ -264,11 +278,13 @@ impl ItemStore for SqliteStore {
         changes: Vec<Change>,
         condition: Condition,
     ) -> Result<Item, StoreError> {
-        let written = self.single(WriteOp::Update {
-            key: key.clone(),
-            changes,
-            condition,
-        })?;
+        let written = self
+            .single(WriteOp::Update {
+                key: key.clone(),
+                changes,
+                condition,
+            })
+            .await?;
         written.ok_or_else(|| StoreError::Unavailable("update wrote nothing".into()))
     }
 
@@ -277,6 +293,7 @@ impl ItemStore for SqliteStore {
             key: key.clone(),
             condition,
         })
+        .await
         .map(|_| ())
     }
 
@@ -355,7 +372,7 @@ impl ItemStore for SqliteStore {
                 "a transaction may touch each key only once".into(),
             ));
         }
-        self.transact(ops).map(|_| ())
+        self.transact(ops).await.map(|_| ())
     }
 }
 
