@@ -3,6 +3,7 @@
 
 pub mod queue;
 pub mod store;
+mod store_queries;
 
 /// Expands to one `#[tokio::test]` per item-store case. `$make` is an expression
 /// producing `(guard, Arc<dyn ItemStore>)`: a fresh store, and whatever must live as

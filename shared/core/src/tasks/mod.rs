@@ -1,5 +1,6 @@
 //! Tasks: work addressed to an agent or to a capability, claimed under a lease.
 
+mod claims;
 mod lifecycle;
 mod model;
 mod service;
