@@ -223,14 +223,7 @@ async fn client_credentials_are_checked_and_accepted_as_json_form_or_basic_auth(
         (agent.id.as_str(), "sks_wrong"),
         ("agt_01M7ZDNZAMYD1P87B7MRN4T17N", agent.secret.as_str()),
     ] {
-        let (status, body) = app
-            .call(
-                Method::POST,
-                "/v1/auth/token",
-                None,
-                Some(json!({"client_id": id, "client_secret": secret})),
-            )
-            .await;
+        let (status, body) = app.exchange(id, secret).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
         assert_eq!(
             body["detail"], "unknown client id or wrong client secret",
@@ -254,21 +247,9 @@ async fn repeated_wrong_secrets_lock_that_client_out_with_429() {
     let app = TestApp::spawn().await;
     let target = app.register_agent("target", &[]).await;
     let bystander = app.register_agent("bystander", &[]).await;
-    let attempt = |id: String, secret: String| {
-        let app = &app;
-        async move {
-            app.call(
-                Method::POST,
-                "/v1/auth/token",
-                None,
-                Some(json!({"client_id": id, "client_secret": secret})),
-            )
-            .await
-        }
-    };
     for _ in 0..skein_core::access::MAX_FAILED_LOGINS {
         assert_eq!(
-            attempt(target.id.clone(), "sks_guess".into()).await.0,
+            app.exchange(&target.id, "sks_guess").await.0,
             StatusCode::UNAUTHORIZED
         );
     }
@@ -294,9 +275,7 @@ async fn repeated_wrong_secrets_lock_that_client_out_with_429() {
     assert_problem(&body, StatusCode::TOO_MANY_REQUESTS, "rate-limited");
 
     assert_eq!(
-        attempt(bystander.id.clone(), bystander.secret.clone())
-            .await
-            .0,
+        app.exchange(&bystander.id, &bystander.secret).await.0,
         StatusCode::OK,
         "other clients are unaffected"
     );

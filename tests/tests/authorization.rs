@@ -146,7 +146,10 @@ async fn operators_create_and_read_but_only_admins_manage() {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{operator}");
     let (_, token) = app
-        .call(Method::POST, "/v1/auth/token", None, Some(json!({"client_id": operator["client_id"], "client_secret": operator["client_secret"]})))
+        .exchange(
+            operator["client_id"].as_str().unwrap(),
+            operator["client_secret"].as_str().unwrap(),
+        )
         .await;
     let operator = token["access_token"].as_str().unwrap().to_string();
 

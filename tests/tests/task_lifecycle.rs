@@ -345,14 +345,7 @@ async fn agents_are_updated_paused_heartbeated_and_deleted() {
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert_eq!(app.get(&app.admin, &path).await.0, StatusCode::NOT_FOUND);
-    let (status, _) = app
-        .call(
-            Method::POST,
-            "/v1/auth/token",
-            None,
-            Some(json!({"client_id": agent.id, "client_secret": agent.secret})),
-        )
-        .await;
+    let (status, _) = app.exchange(&agent.id, &agent.secret).await;
     assert_eq!(
         status,
         StatusCode::UNAUTHORIZED,

@@ -103,6 +103,13 @@ impl TestApp {
         self.call(Method::POST, path, Some(token), Some(body)).await
     }
 
+    /// Exchanges client credentials at the token endpoint.
+    pub async fn exchange(&self, client_id: &str, client_secret: &str) -> (StatusCode, Value) {
+        let body = json!({"client_id": client_id, "client_secret": client_secret});
+        self.call(Method::POST, "/v1/auth/token", None, Some(body))
+            .await
+    }
+
     pub async fn register_agent(&self, name: &str, capabilities: &[&str]) -> TestAgent {
         let (status, body) = self
             .post(
@@ -117,14 +124,7 @@ impl TestApp {
             .as_str()
             .unwrap()
             .to_string();
-        let (status, token) = self
-            .call(
-                Method::POST,
-                "/v1/auth/token",
-                None,
-                Some(json!({"client_id": id, "client_secret": secret})),
-            )
-            .await;
+        let (status, token) = self.exchange(&id, &secret).await;
         assert_eq!(status, StatusCode::OK, "agent token: {token}");
         TestAgent {
             id,
