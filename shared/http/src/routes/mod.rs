@@ -3,12 +3,14 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::{HeaderName, HeaderValue};
+use tower_http::LatencyUnit;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
 };
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
 
 use crate::problem::ApiError;
 use crate::state::AppState;
@@ -20,8 +22,8 @@ pub(crate) mod tasks;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// The whole API. Resource groups are also exposed separately (`agents::routes` ...) so
-/// that each API Lambda can serve only its own.
+/// The whole API. Each resource group is its own module with its own `routes()`, so that
+/// an API Lambda can serve just its group.
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(system::routes())
@@ -51,7 +53,9 @@ pub fn router(state: AppState) -> Router {
                     .unwrap_or("-");
                 tracing::info_span!("request", method = %request.method(), route, request_id = id,
                 tenant = tracing::field::Empty, principal = tracing::field::Empty)
-            }),
+            })
+            // One line per response at info: what a developer watching `skein dev` expects.
+            .on_response(DefaultOnResponse::new().level(Level::INFO).latency_unit(LatencyUnit::Micros)),
         )
         .layer(SetSensitiveRequestHeadersLayer::new([
             axum::http::header::AUTHORIZATION,
