@@ -50,8 +50,11 @@ pub async fn run(args: DevArgs) -> Result<(), CliError> {
 fn init_logging() {
     let filter =
         tracing_subscriber::EnvFilter::try_from_env("SKEIN_LOG").unwrap_or_else(|_| "info".into());
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(colour)
         .compact()
         .init();
 }
