@@ -77,6 +77,19 @@ impl LocalArgs {
         }
     }
 
+    /// The signing key of an existing platform: like `key_config`, but never generates a
+    /// secret, so a token minted outside the data dir fails loudly rather than silently.
+    pub fn existing_key_config(&self) -> Result<KeyConfig, ConfigError> {
+        let generated = self.data_dir.join(SECRET_FILE);
+        if self.jwt_alg == JwtAlgorithm::Hs256 && self.jwt_secret.is_none() && !generated.exists() {
+            return Err(ConfigError::Invalid(format!(
+                "no signing key at {}: run this where `skein dev` runs, or set SKEIN_DATA_DIR (or SKEIN_JWT_SECRET) as it has them",
+                generated.display()
+            )));
+        }
+        self.key_config()
+    }
+
     /// The signing key, generating and keeping an HS256 secret in the data dir when
     /// none is configured (so tokens survive restarts of `skein dev`).
     pub fn key_config(&self) -> Result<KeyConfig, ConfigError> {

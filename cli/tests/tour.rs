@@ -190,6 +190,22 @@ async fn failures_exit_with_the_documented_codes_and_say_what_to_fix() {
         bad_json.stderr
     );
 
+    let elsewhere = tempfile::tempdir().unwrap();
+    let wrong_dir = skein(&url, elsewhere.path(), None, &["token", "--admin"]).await;
+    assert_eq!(wrong_dir.code, 2, "no key is invented outside the data dir");
+    assert!(
+        wrong_dir.stderr.contains("where `skein dev` runs"),
+        "{}",
+        wrong_dir.stderr
+    );
+    assert!(
+        std::fs::read_dir(elsewhere.path())
+            .unwrap()
+            .next()
+            .is_none(),
+        "nothing written"
+    );
+
     let unreachable = skein(
         "http://127.0.0.1:9",
         data,

@@ -2,13 +2,15 @@ use std::time::Duration;
 
 use skein_cli::client::CliError;
 use skein_cli::config::DevArgs;
-use skein_cli::dev::{ADMIN_CREDENTIALS_FILE, DevServer};
+use skein_cli::dev::{ADMIN_CREDENTIALS_FILE, DevError, DevServer};
 
 pub async fn run(args: DevArgs) -> Result<(), CliError> {
     init_logging();
-    let mut server = DevServer::start(&args)
-        .await
-        .map_err(|e| CliError::Other(e.to_string()))?;
+    let mut server = DevServer::start(&args).await.map_err(|e| match e {
+        // Settings the user gave are wrong: bad usage, like a bad flag.
+        DevError::Config(_) | DevError::Key(_) => CliError::Usage(e.to_string()),
+        other => CliError::Other(other.to_string()),
+    })?;
     let url = server.url();
     let token = server
         .local

@@ -38,7 +38,10 @@ pub struct TokenArgs {
 pub async fn run(args: TokenArgs) -> Result<(), CliError> {
     if args.admin {
         let fail = |e: &dyn std::fmt::Display| CliError::Other(e.to_string());
-        let keys = args.local.key_config().map_err(|e| fail(&e))?;
+        let keys = args
+            .local
+            .existing_key_config()
+            .map_err(|e| CliError::Usage(e.to_string()))?;
         let tokens = TokenService::new(keys, args.local.token_settings()).map_err(|e| fail(&e))?;
         let tenant = args.for_tenant.unwrap_or(args.local.tenant.clone());
         let token = mint_admin_token(&tokens, &args.local, &tenant, Duration::from_secs(args.ttl))
