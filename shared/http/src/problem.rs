@@ -45,12 +45,13 @@ const TYPE_PREFIX: &str = "urn:skein:problem:";
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let (status, slug, title, detail, code, errors) = match self {
+        use StatusCode as S;
+        match self {
             ApiError::Domain(err) => match err {
                 Error::Validation(errors) => {
                     let detail = summarize(&errors);
-                    (
-                        StatusCode::UNPROCESSABLE_ENTITY,
+                    problem(
+                        S::UNPROCESSABLE_ENTITY,
                         "validation",
                         "Invalid request",
                         detail,
@@ -58,114 +59,87 @@ impl IntoResponse for ApiError {
                         errors,
                     )
                 }
-                Error::NotFound { what } => (
-                    StatusCode::NOT_FOUND,
+                Error::NotFound { what } => simple(
+                    S::NOT_FOUND,
                     "not-found",
                     "Not found",
                     format!("no such {what} in this tenant"),
-                    None,
-                    vec![],
                 ),
-                Error::Conflict { code, message } => (
-                    StatusCode::CONFLICT,
+                Error::Conflict { code, message } => problem(
+                    S::CONFLICT,
                     "conflict",
                     "Conflict",
                     message,
                     Some(code),
                     vec![],
                 ),
-                Error::Unauthenticated(message) => {
-                    return unauthenticated(message);
+                Error::Unauthenticated(message) => unauthenticated(message),
+                Error::Forbidden(message) => {
+                    simple(S::FORBIDDEN, "forbidden", "Forbidden", message)
                 }
-                Error::Forbidden(message) => (
-                    StatusCode::FORBIDDEN,
-                    "forbidden",
-                    "Forbidden",
-                    message,
-                    None,
-                    vec![],
-                ),
-                Error::PayloadTooLarge(message) => (
-                    StatusCode::PAYLOAD_TOO_LARGE,
+                Error::PayloadTooLarge(message) => simple(
+                    S::PAYLOAD_TOO_LARGE,
                     "payload-too-large",
                     "Payload too large",
                     message,
-                    None,
-                    vec![],
                 ),
                 Error::RateLimited {
                     message,
                     retry_after_seconds,
                 } => {
-                    let mut response = problem(
-                        StatusCode::TOO_MANY_REQUESTS,
+                    let mut response = simple(
+                        S::TOO_MANY_REQUESTS,
                         "rate-limited",
                         "Too many requests",
                         message,
-                        None,
-                        vec![],
                     );
                     response
                         .headers_mut()
                         .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_seconds));
-                    return response;
+                    response
                 }
-                Error::BadCursor(message) => (
-                    StatusCode::BAD_REQUEST,
-                    "bad-request",
-                    "Bad request",
-                    message,
-                    None,
-                    vec![],
-                ),
+                Error::BadCursor(message) => {
+                    simple(S::BAD_REQUEST, "bad-request", "Bad request", message)
+                }
                 Error::Internal(detail) => {
                     tracing::error!(error = %detail, "request failed");
-                    let message = "an internal error occurred; it was logged with this request's x-request-id".to_string();
-                    (
-                        StatusCode::INTERNAL_SERVER_ERROR,
+                    let message = "an internal error occurred; it was logged with this request's x-request-id";
+                    simple(
+                        S::INTERNAL_SERVER_ERROR,
                         "internal",
                         "Internal error",
-                        message,
-                        None,
-                        vec![],
+                        message.into(),
                     )
                 }
             },
-            ApiError::BadRequest(message) => (
-                StatusCode::BAD_REQUEST,
-                "bad-request",
-                "Bad request",
-                message,
-                None,
-                vec![],
-            ),
-            ApiError::UnsupportedMediaType(message) => (
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::BadRequest(message) => {
+                simple(S::BAD_REQUEST, "bad-request", "Bad request", message)
+            }
+            ApiError::UnsupportedMediaType(message) => simple(
+                S::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported-media-type",
                 "Unsupported media type",
                 message,
-                None,
-                vec![],
             ),
-            ApiError::RouteNotFound => (
-                StatusCode::NOT_FOUND,
+            ApiError::RouteNotFound => simple(
+                S::NOT_FOUND,
                 "not-found",
                 "Not found",
                 "no such endpoint; see GET /v1/info for the API's entry points".into(),
-                None,
-                vec![],
             ),
-            ApiError::MethodNotAllowed => (
-                StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::MethodNotAllowed => simple(
+                S::METHOD_NOT_ALLOWED,
                 "method-not-allowed",
                 "Method not allowed",
                 "this path does not accept this method".into(),
-                None,
-                vec![],
             ),
-        };
-        problem(status, slug, title, detail, code, errors)
+        }
     }
+}
+
+/// A problem with no stable code and no field errors: most of them.
+fn simple(status: StatusCode, slug: &str, title: &'static str, detail: String) -> Response {
+    problem(status, slug, title, detail, None, vec![])
 }
 
 fn summarize(errors: &[FieldError]) -> String {
