@@ -1,0 +1,276 @@
+//! Definition -> [`StateMachine`]: parse each state with field-level errors, compile paths,
+//! templates and rules, resolve transitions, then check the graph. Every problem is reported.
+
+mod fields;
+mod graph;
+mod states;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use crate::error::{InvalidDefinition, Problem, Problems, join};
+use crate::machine::{Graph, Kind, State, StateMachine};
+use crate::model::{Definition, StateDef, States};
+
+pub(crate) use fields::Ctx;
+
+const MAX_STATE_NAME_CHARS: usize = 80;
+const STATE_TYPES: &str = "Pass, Task, Choice, Wait, Succeed, Fail, Parallel or Map";
+
+pub(crate) fn parse_json(json: &str) -> Result<StateMachine, InvalidDefinition> {
+    let value: Value = serde_json::from_str(json)
+        .map_err(|e| single("", format!("the definition is not valid JSON: {e}")))?;
+    compile_value(&value)
+}
+
+pub(crate) fn compile_value(value: &Value) -> Result<StateMachine, InvalidDefinition> {
+    let definition: Definition = typed(value, "").map_err(|problem| InvalidDefinition {
+        problems: vec![problem],
+    })?;
+    let mut problems = Problems::default();
+    check_query_language(
+        definition.query_language.as_deref(),
+        "QueryLanguage",
+        &mut problems,
+    );
+    if definition.timeout_seconds == Some(0) {
+        problems.add("TimeoutSeconds", "must be a positive number of seconds");
+    }
+    let graph = compile_graph(&definition.start_at, &definition.states, "", &mut problems);
+    let timeout_seconds = definition.timeout_seconds;
+    problems.into_result(StateMachine {
+        definition: Arc::new(definition),
+        graph: Arc::new(graph),
+        timeout_seconds,
+    })
+}
+
+fn single(location: &str, message: String) -> InvalidDefinition {
+    InvalidDefinition {
+        problems: vec![Problem {
+            location: location.to_owned(),
+            message,
+        }],
+    }
+}
+
+/// Deserializes with the failing field's path in the problem's location.
+pub(crate) fn typed<T: DeserializeOwned>(value: &Value, at: &str) -> Result<T, Problem> {
+    serde_path_to_error::deserialize(value).map_err(|error| {
+        let field = error.path().to_string();
+        let location = if field == "." {
+            at.to_owned()
+        } else {
+            join(at, &field)
+        };
+        Problem {
+            location,
+            message: error.into_inner().to_string(),
+        }
+    })
+}
+
+pub(crate) fn check_query_language(language: Option<&str>, at: &str, problems: &mut Problems) {
+    match language {
+        None | Some("JSONPath") => {}
+        Some("JSONata") => problems.add(
+            at,
+            "JSONata is not supported by skein-asl; write this definition with JSONPath",
+        ),
+        Some(other) => problems.add(
+            at,
+            format!("'{other}' is not a query language; use JSONPath"),
+        ),
+    }
+}
+
+/// Compiles one set of states (the machine, a Parallel branch or a Map processor).
+pub(crate) fn compile_graph(
+    start_at: &str,
+    states: &States,
+    base: &str,
+    problems: &mut Problems,
+) -> Graph {
+    let states_at = join(base, "States");
+    if states.0.is_empty() {
+        problems.add(&states_at, "a state machine needs at least one state");
+    }
+    let names: HashMap<&str, usize> = states.names().enumerate().map(|(i, n)| (n, i)).collect();
+    let start = match names.get(start_at) {
+        Some(index) => *index,
+        None => {
+            problems.add(
+                join(base, "StartAt"),
+                format!("no state named '{start_at}'{}", suggest(start_at, &names)),
+            );
+            0
+        }
+    };
+    let before = problems.list.len();
+    let mut compiled = Vec::with_capacity(states.0.len());
+    for (name, raw) in &states.0 {
+        let at = format!("{states_at}.{name}");
+        if name.is_empty() || name.chars().count() > MAX_STATE_NAME_CHARS {
+            problems.add(
+                &at,
+                format!("state names must be 1 to {MAX_STATE_NAME_CHARS} characters long"),
+            );
+        }
+        let kind = match parse_state(raw, &at) {
+            Ok(def) => {
+                let mut ctx = Ctx {
+                    names: &names,
+                    at: &at,
+                    problems,
+                };
+                states::compile(def, &mut ctx)
+            }
+            Err(problem) => {
+                problems.list.push(problem);
+                Kind::Succeed
+            }
+        };
+        compiled.push(State {
+            name: name.as_str().into(),
+            input_path: kind_input_path(raw, &at, problems),
+            output_path: kind_output_path(raw, &at, problems),
+            kind,
+        });
+    }
+    let graph = Graph {
+        start,
+        states: compiled,
+    };
+    if problems.list.len() == before {
+        graph::check(&graph, &states_at, problems);
+    }
+    graph
+}
+
+fn kind_input_path(raw: &Value, at: &str, problems: &mut Problems) -> crate::machine::InputPath {
+    fields::io_path(raw.get("InputPath"), &join(at, "InputPath"), problems)
+}
+
+fn kind_output_path(raw: &Value, at: &str, problems: &mut Problems) -> crate::machine::InputPath {
+    fields::io_path(raw.get("OutputPath"), &join(at, "OutputPath"), problems)
+}
+
+/// Fields that belong to features skein-asl does not run: a clear "unsupported", not "unknown".
+const UNSUPPORTED_FIELDS: [(&str, &str); 7] = [
+    (
+        "Arguments",
+        "is a JSONata field; skein-asl runs JSONPath definitions (use Parameters)",
+    ),
+    (
+        "Output",
+        "is a JSONata field; skein-asl runs JSONPath definitions (use OutputPath or ResultSelector)",
+    ),
+    (
+        "Items",
+        "is a JSONata field; skein-asl runs JSONPath definitions (use ItemsPath)",
+    ),
+    (
+        "ItemReader",
+        "belongs to Distributed Map, which skein-asl does not run (use an INLINE Map)",
+    ),
+    (
+        "ItemBatcher",
+        "belongs to Distributed Map, which skein-asl does not run (use an INLINE Map)",
+    ),
+    (
+        "ResultWriter",
+        "belongs to Distributed Map, which skein-asl does not run (use an INLINE Map)",
+    ),
+    (
+        "Label",
+        "belongs to Distributed Map, which skein-asl does not run (use an INLINE Map)",
+    ),
+];
+
+fn parse_state(raw: &Value, at: &str) -> Result<StateDef, Problem> {
+    let problem = |field: &str, message: String| Problem {
+        location: join(at, field),
+        message,
+    };
+    let Value::Object(map) = raw else {
+        return Err(Problem {
+            location: at.to_owned(),
+            message: "a state must be an object".into(),
+        });
+    };
+    for (field, why) in UNSUPPORTED_FIELDS {
+        if map.contains_key(field) {
+            return Err(problem(field, format!("'{field}' {why}")));
+        }
+    }
+    let state_type = match map.get("Type") {
+        Some(Value::String(t)) => t.as_str(),
+        Some(_) => {
+            return Err(problem(
+                "Type",
+                format!("'Type' must be a string: {STATE_TYPES}"),
+            ));
+        }
+        None => {
+            return Err(problem(
+                "Type",
+                format!("the state has no 'Type'; it must be one of {STATE_TYPES}"),
+            ));
+        }
+    };
+    let mut fields: Map<String, Value> = map.clone();
+    fields.remove("Type");
+    let body = Value::Object(fields);
+    Ok(match state_type {
+        "Pass" => StateDef::Pass(typed(&body, at)?),
+        "Task" => StateDef::Task(typed(&body, at)?),
+        "Choice" => StateDef::Choice(typed(&body, at)?),
+        "Wait" => StateDef::Wait(typed(&body, at)?),
+        "Succeed" => StateDef::Succeed(typed(&body, at)?),
+        "Fail" => StateDef::Fail(typed(&body, at)?),
+        "Parallel" => StateDef::Parallel(typed(&body, at)?),
+        "Map" => StateDef::Map(typed(&body, at)?),
+        other => {
+            return Err(problem(
+                "Type",
+                format!("'{other}' is not a state type; use {STATE_TYPES}"),
+            ));
+        }
+    })
+}
+
+/// ` (did you mean 'X'?)` when a state name differs only by case or one edit away.
+pub(crate) fn suggest(missing: &str, names: &HashMap<&str, usize>) -> String {
+    let close = names
+        .keys()
+        .find(|name| name.eq_ignore_ascii_case(missing) || edit_distance_is_one(name, missing));
+    close
+        .map(|name| format!(" (did you mean '{name}'?)"))
+        .unwrap_or_default()
+}
+
+fn edit_distance_is_one(a: &str, b: &str) -> bool {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let (short, long) = if a.len() <= b.len() {
+        (&a, &b)
+    } else {
+        (&b, &a)
+    };
+    if long.len() - short.len() > 1 {
+        return false;
+    }
+    let prefix = short
+        .iter()
+        .zip(long.iter())
+        .take_while(|(x, y)| x == y)
+        .count();
+    if short.len() == long.len() {
+        short[prefix + 1.min(short.len() - prefix)..] == long[prefix + 1.min(long.len() - prefix)..]
+            && prefix < short.len()
+    } else {
+        short[prefix..] == long[prefix + 1..]
+    }
+}

@@ -1,0 +1,242 @@
+//! The compiled, validated form of a definition that the interpreter runs: names resolved to
+//! indexes, paths and templates parsed once.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, FixedOffset};
+use serde_json::Value;
+
+use crate::choice::Rule;
+use crate::error::InvalidDefinition;
+use crate::model::Definition;
+use crate::path::{Path, ReferencePath};
+use crate::template::Template;
+
+/// A validated state machine, ready to run.
+#[derive(Debug, Clone)]
+pub struct StateMachine {
+    pub(crate) definition: Arc<Definition>,
+    pub(crate) graph: Arc<Graph>,
+    pub(crate) timeout_seconds: Option<u64>,
+}
+
+impl StateMachine {
+    /// Parses and validates a JSON definition, reporting every problem found.
+    pub fn parse(json: &str) -> Result<StateMachine, InvalidDefinition> {
+        crate::compile::parse_json(json)
+    }
+
+    /// Validates an already-deserialized definition.
+    pub fn from_value(value: &Value) -> Result<StateMachine, InvalidDefinition> {
+        crate::compile::compile_value(value)
+    }
+
+    pub fn definition(&self) -> &Definition {
+        &self.definition
+    }
+
+    /// Number of states, counting those inside Parallel branches and Map processors.
+    pub fn state_count(&self) -> usize {
+        self.graph.state_count()
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct Graph {
+    pub(crate) start: usize,
+    pub(crate) states: Vec<State>,
+}
+
+impl Graph {
+    fn state_count(&self) -> usize {
+        self.states
+            .iter()
+            .map(|state| {
+                1 + match &state.kind {
+                    Kind::Parallel(p) => p.branches.iter().map(|b| b.state_count()).sum(),
+                    Kind::Map(m) => m.processor.state_count(),
+                    _ => 0,
+                }
+            })
+            .sum()
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct State {
+    pub(crate) name: Arc<str>,
+    pub(crate) input_path: InputPath,
+    pub(crate) output_path: InputPath,
+    pub(crate) kind: Kind,
+}
+
+/// `InputPath` / `OutputPath`: absent keeps everything, `null` passes `{}`.
+#[derive(Debug)]
+pub(crate) enum InputPath {
+    Whole,
+    Empty,
+    Select(Path),
+}
+
+/// `ResultPath`: absent or `$` replaces the input, `null` discards the result.
+#[derive(Debug)]
+pub(crate) enum ResultPath {
+    Replace,
+    Discard,
+    At(ReferencePath),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Transition {
+    Next(usize),
+    End,
+}
+
+/// A number given directly or read from the input by a `...Path` field.
+#[derive(Debug)]
+pub(crate) enum Number {
+    Fixed(f64),
+    Path(Path),
+}
+
+/// Text given directly, or read by a path or intrinsic (`ErrorPath`, `CausePath`).
+#[derive(Debug)]
+pub(crate) enum Text {
+    Fixed(String),
+    Dynamic(Template),
+}
+
+#[derive(Debug)]
+pub(crate) enum Kind {
+    Pass(Pass),
+    Task(Task),
+    Choice(Choice),
+    Wait(Wait),
+    Succeed,
+    Fail(Fail),
+    Parallel(Parallel),
+    Map(Map),
+}
+
+impl Kind {
+    pub(crate) fn type_name(&self) -> &'static str {
+        match self {
+            Kind::Pass(_) => "Pass",
+            Kind::Task(_) => "Task",
+            Kind::Choice(_) => "Choice",
+            Kind::Wait(_) => "Wait",
+            Kind::Succeed => "Succeed",
+            Kind::Fail(_) => "Fail",
+            Kind::Parallel(_) => "Parallel",
+            Kind::Map(_) => "Map",
+        }
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct Pass {
+    pub(crate) parameters: Option<Template>,
+    pub(crate) result: Option<Value>,
+    pub(crate) result_path: ResultPath,
+    pub(crate) assign: Option<Template>,
+    pub(crate) next: Transition,
+}
+
+#[derive(Debug)]
+pub(crate) struct Task {
+    pub(crate) resource: Arc<str>,
+    pub(crate) wait_for_token: bool,
+    pub(crate) parameters: Option<Template>,
+    pub(crate) result_selector: Option<Template>,
+    pub(crate) result_path: ResultPath,
+    pub(crate) recovery: Recovery,
+    pub(crate) timeout: Option<Number>,
+    pub(crate) heartbeat: Option<Number>,
+    pub(crate) credentials: Option<Value>,
+    pub(crate) assign: Option<Template>,
+    pub(crate) next: Transition,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Recovery {
+    pub(crate) retry: Vec<Retry>,
+    pub(crate) catch: Vec<Catch>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Retry {
+    pub(crate) errors: Vec<String>,
+    pub(crate) interval_seconds: f64,
+    pub(crate) max_attempts: u64,
+    pub(crate) backoff_rate: f64,
+    pub(crate) max_delay_seconds: Option<f64>,
+    pub(crate) full_jitter: bool,
+}
+
+#[derive(Debug)]
+pub(crate) struct Catch {
+    pub(crate) errors: Vec<String>,
+    pub(crate) next: usize,
+    pub(crate) result_path: ResultPath,
+    pub(crate) assign: Option<Template>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Choice {
+    pub(crate) rules: Vec<ChoiceBranch>,
+    pub(crate) default: Option<usize>,
+    pub(crate) assign: Option<Template>,
+}
+
+#[derive(Debug)]
+pub(crate) struct ChoiceBranch {
+    pub(crate) rule: Rule,
+    pub(crate) next: usize,
+    pub(crate) assign: Option<Template>,
+}
+
+#[derive(Debug)]
+pub(crate) enum WaitFor {
+    Seconds(Number),
+    Timestamp(DateTime<FixedOffset>),
+    TimestampPath(Path),
+}
+
+#[derive(Debug)]
+pub(crate) struct Wait {
+    pub(crate) until: WaitFor,
+    pub(crate) assign: Option<Template>,
+    pub(crate) next: Transition,
+}
+
+#[derive(Debug)]
+pub(crate) struct Fail {
+    pub(crate) error: Option<Text>,
+    pub(crate) cause: Option<Text>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Parallel {
+    pub(crate) branches: Vec<Arc<Graph>>,
+    pub(crate) parameters: Option<Template>,
+    pub(crate) result_selector: Option<Template>,
+    pub(crate) result_path: ResultPath,
+    pub(crate) recovery: Recovery,
+    pub(crate) assign: Option<Template>,
+    pub(crate) next: Transition,
+}
+
+#[derive(Debug)]
+pub(crate) struct Map {
+    pub(crate) processor: Arc<Graph>,
+    pub(crate) items_path: Option<Path>,
+    pub(crate) item_selector: Option<Template>,
+    pub(crate) max_concurrency: Option<Number>,
+    pub(crate) tolerated_count: Option<Number>,
+    pub(crate) tolerated_percentage: Option<Number>,
+    pub(crate) result_selector: Option<Template>,
+    pub(crate) result_path: ResultPath,
+    pub(crate) recovery: Recovery,
+    pub(crate) assign: Option<Template>,
+    pub(crate) next: Transition,
+}

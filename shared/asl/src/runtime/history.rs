@@ -1,0 +1,147 @@
+//! The execution history, with Step Functions' event types. Events carry a flat set of
+//! optional details (state name, input/output, error/cause, resource, index) instead of
+//! AWS's per-type detail objects, which makes them easy to filter and assert on.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum EventType {
+    ExecutionStarted,
+    ExecutionSucceeded,
+    ExecutionFailed,
+    ExecutionAborted,
+    ExecutionTimedOut,
+    PassStateEntered,
+    PassStateExited,
+    TaskStateEntered,
+    TaskStateExited,
+    ChoiceStateEntered,
+    ChoiceStateExited,
+    WaitStateEntered,
+    WaitStateExited,
+    SucceedStateEntered,
+    SucceedStateExited,
+    FailStateEntered,
+    ParallelStateEntered,
+    ParallelStateExited,
+    MapStateEntered,
+    MapStateExited,
+    TaskScheduled,
+    TaskStarted,
+    TaskSubmitted,
+    TaskSucceeded,
+    TaskFailed,
+    TaskTimedOut,
+    ParallelStateStarted,
+    ParallelStateSucceeded,
+    ParallelStateFailed,
+    MapStateStarted,
+    MapStateSucceeded,
+    MapStateFailed,
+    MapIterationStarted,
+    MapIterationSucceeded,
+    MapIterationFailed,
+}
+
+impl EventType {
+    pub(crate) fn entered(state_type: &str) -> EventType {
+        match state_type {
+            "Pass" => EventType::PassStateEntered,
+            "Task" => EventType::TaskStateEntered,
+            "Choice" => EventType::ChoiceStateEntered,
+            "Wait" => EventType::WaitStateEntered,
+            "Succeed" => EventType::SucceedStateEntered,
+            "Fail" => EventType::FailStateEntered,
+            "Parallel" => EventType::ParallelStateEntered,
+            _ => EventType::MapStateEntered,
+        }
+    }
+
+    pub(crate) fn exited(state_type: &str) -> EventType {
+        match state_type {
+            "Pass" => EventType::PassStateExited,
+            "Task" => EventType::TaskStateExited,
+            "Choice" => EventType::ChoiceStateExited,
+            "Wait" => EventType::WaitStateExited,
+            "Succeed" => EventType::SucceedStateExited,
+            "Parallel" => EventType::ParallelStateExited,
+            _ => EventType::MapStateExited,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryEvent {
+    pub id: u64,
+    pub previous_event_id: u64,
+    pub timestamp: DateTime<Utc>,
+    #[serde(rename = "type")]
+    pub event_type: EventType,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state_name: Option<Arc<str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cause: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resource: Option<Arc<str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parameters: Option<Value>,
+    /// Map iteration index, or a Map's item count on MapStateStarted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<usize>,
+}
+
+impl HistoryEvent {
+    pub(crate) fn new(event_type: EventType, timestamp: DateTime<Utc>) -> HistoryEvent {
+        HistoryEvent {
+            id: 0,
+            previous_event_id: 0,
+            timestamp,
+            event_type,
+            state_name: None,
+            input: None,
+            output: None,
+            error: None,
+            cause: None,
+            resource: None,
+            parameters: None,
+            index: None,
+        }
+    }
+
+    pub(crate) fn state(mut self, name: &Arc<str>) -> Self {
+        self.state_name = Some(name.clone());
+        self
+    }
+
+    pub(crate) fn input(mut self, input: Option<Value>) -> Self {
+        self.input = input;
+        self
+    }
+
+    pub(crate) fn output(mut self, output: Option<Value>) -> Self {
+        self.output = output;
+        self
+    }
+
+    pub(crate) fn failure(mut self, error: &str, cause: &str) -> Self {
+        self.error = Some(error.to_owned());
+        self.cause = Some(cause.to_owned());
+        self
+    }
+
+    pub(crate) fn index(mut self, index: usize) -> Self {
+        self.index = Some(index);
+        self
+    }
+}

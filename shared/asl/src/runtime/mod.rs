@@ -1,0 +1,23 @@
+//! The interpreter: runs a [`crate::StateMachine`] on an input with pluggable Task resources,
+//! a pluggable clock, an event history, task tokens, timeouts and stop.
+
+mod clock;
+mod engine;
+mod execution;
+mod failure;
+mod fanout;
+mod history;
+mod payload;
+mod recovery;
+mod resources;
+mod scope;
+mod task;
+
+pub use clock::{Clock, Sleep, SystemClock, VirtualClock};
+pub use execution::{
+    DEFAULT_MAX_HISTORY_EVENTS, DEFAULT_MAX_PAYLOAD_BYTES, Execution, ExecutionConfig,
+    ExecutionHandle, Outcome, Status, TokenError,
+};
+pub use failure::Failure;
+pub use history::{EventType, HistoryEvent};
+pub use resources::{Resources, TaskCall, TaskError, TaskHandler};

@@ -1,0 +1,66 @@
+//! Payload helpers: the size limit, and numbers read by `...Path` fields.
+
+use serde_json::Value;
+
+use super::Failure;
+use super::execution::Shared;
+use super::scope::{RunScope, StateContext, Variables};
+use crate::errors;
+use crate::machine::Number;
+
+/// Counts serialized bytes without building the string.
+struct ByteCounter(usize);
+
+impl std::io::Write for ByteCounter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len();
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+pub(crate) fn serialized_len(value: &Value) -> usize {
+    let mut counter = ByteCounter(0);
+    serde_json::to_writer(&mut counter, value).expect("counting never fails");
+    counter.0
+}
+
+/// `States.DataLimitExceeded` when `value` is larger than the configured limit.
+pub(crate) fn check_size(shared: &Shared, value: &Value, what: &str) -> Result<(), Failure> {
+    let limit = shared.config.max_payload_bytes;
+    let size = serialized_len(value);
+    if size > limit {
+        return Err(Failure::new(
+            errors::DATA_LIMIT_EXCEEDED,
+            format!("{what} is {size} bytes, over the {limit}-byte payload limit"),
+        ));
+    }
+    Ok(())
+}
+
+/// A non-negative number, given directly or read from the input by `field`.
+pub(crate) fn number(
+    number: &Number,
+    input: &Value,
+    ctx: &StateContext,
+    variables: &Variables,
+    field: &str,
+) -> Result<f64, Failure> {
+    match number {
+        Number::Fixed(n) => Ok(*n),
+        Number::Path(path) => {
+            let scope = RunScope::new(input, ctx, variables);
+            let value = path.eval(&scope).map_err(|e| Failure::runtime(e.message))?;
+            match value.as_f64() {
+                Some(n) if n >= 0.0 && n.is_finite() => Ok(n),
+                _ => Err(Failure::runtime(format!(
+                    "{field} '{}' must point to a non-negative number, found {}",
+                    path.text(),
+                    value
+                ))),
+            }
+        }
+    }
+}

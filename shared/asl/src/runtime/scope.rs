@@ -1,0 +1,129 @@
+//! What paths see while a state runs: its input, the `$$` context object (built only when a
+//! path asks for it) and the workflow variables in scope.
+
+use std::cell::OnceCell;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::{Map, Value, json};
+
+use crate::path::Scope;
+
+/// Variables visible to a run of states. A Parallel branch or Map iteration reads its parent's
+/// variables and assigns its own, which are not visible outside it.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Variables {
+    parent: Option<Arc<Variables>>,
+    local: HashMap<String, Value>,
+}
+
+impl Variables {
+    pub(crate) fn get(&self, name: &str) -> Option<&Value> {
+        self.local
+            .get(name)
+            .or_else(|| self.parent.as_ref()?.get(name))
+    }
+
+    pub(crate) fn child_of(parent: &Arc<Variables>) -> Variables {
+        Variables {
+            parent: Some(parent.clone()),
+            local: HashMap::new(),
+        }
+    }
+
+    pub(crate) fn assign(&mut self, values: Map<String, Value>) {
+        self.local.extend(values);
+    }
+}
+
+/// The execution-wide part of the context object.
+#[derive(Debug)]
+pub(crate) struct ExecutionInfo {
+    pub(crate) id: String,
+    pub(crate) name: Arc<str>,
+    pub(crate) input: Value,
+    pub(crate) start_time: DateTime<Utc>,
+    pub(crate) state_machine_id: String,
+    pub(crate) state_machine_name: String,
+    pub(crate) role_arn: String,
+}
+
+/// The per-state part of the context object.
+pub(crate) struct StateContext<'a> {
+    pub(crate) execution: &'a ExecutionInfo,
+    pub(crate) state_name: &'a str,
+    pub(crate) entered_time: DateTime<Utc>,
+    pub(crate) retry_count: u32,
+    pub(crate) task_token: Option<&'a str>,
+    pub(crate) map_item: Option<(usize, &'a Value)>,
+}
+
+pub(crate) fn timestamp(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+impl StateContext<'_> {
+    fn to_value(&self) -> Value {
+        let e = self.execution;
+        let mut context = json!({
+            "Execution": {
+                "Id": e.id,
+                "Input": e.input,
+                "Name": &*e.name,
+                "RoleArn": e.role_arn,
+                "StartTime": timestamp(e.start_time),
+                "RedriveCount": 0,
+            },
+            "State": {
+                "EnteredTime": timestamp(self.entered_time),
+                "Name": self.state_name,
+                "RetryCount": self.retry_count,
+            },
+            "StateMachine": { "Id": e.state_machine_id, "Name": e.state_machine_name },
+        });
+        if let Some(token) = self.task_token {
+            context["Task"] = json!({ "Token": token });
+        }
+        if let Some((index, value)) = self.map_item {
+            context["Map"] = json!({ "Item": { "Index": index, "Value": value } });
+        }
+        context
+    }
+}
+
+pub(crate) struct RunScope<'a> {
+    pub(crate) input: &'a Value,
+    pub(crate) context: &'a StateContext<'a>,
+    pub(crate) variables: &'a Variables,
+    built: OnceCell<Value>,
+}
+
+impl<'a> RunScope<'a> {
+    pub(crate) fn new(
+        input: &'a Value,
+        context: &'a StateContext<'a>,
+        variables: &'a Variables,
+    ) -> Self {
+        RunScope {
+            input,
+            context,
+            variables,
+            built: OnceCell::new(),
+        }
+    }
+}
+
+impl Scope for RunScope<'_> {
+    fn input(&self) -> &Value {
+        self.input
+    }
+
+    fn context(&self) -> &Value {
+        self.built.get_or_init(|| self.context.to_value())
+    }
+
+    fn variable(&self, name: &str) -> Option<&Value> {
+        self.variables.get(name)
+    }
+}

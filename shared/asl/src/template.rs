@@ -1,0 +1,109 @@
+//! Payload templates: `Parameters`, `ItemSelector`, `ResultSelector` and `Assign`. Keys that end
+//! in `.$` take their value from a path or an intrinsic function; everything else is literal.
+//! Templates are compiled once, and a template with nothing dynamic is a plain value.
+
+use serde_json::{Map, Value};
+
+use crate::intrinsics::{EvalError, Intrinsic, looks_like_intrinsic};
+use crate::path::{Path, PathError, Scope};
+
+#[derive(Debug, Clone)]
+pub enum Template {
+    Literal(Value),
+    Object(Vec<(String, Template)>),
+    Path(Path),
+    Intrinsic(Box<Intrinsic>),
+}
+
+/// Why a template could not be filled in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TemplateError {
+    Path(PathError),
+    Intrinsic(String),
+}
+
+impl From<EvalError> for TemplateError {
+    fn from(error: EvalError) -> Self {
+        match error {
+            EvalError::Path(path) => TemplateError::Path(path),
+            EvalError::Failure(message) => TemplateError::Intrinsic(message),
+        }
+    }
+}
+
+impl Template {
+    /// Compiles a template; problems are reported as `(location suffix, message)`.
+    pub fn compile(value: &Value, problems: &mut Vec<(String, String)>) -> Template {
+        compile_at(value, "", problems)
+    }
+
+    pub fn is_literal(&self) -> bool {
+        matches!(self, Template::Literal(_))
+    }
+
+    pub fn eval(&self, scope: &dyn Scope) -> Result<Value, TemplateError> {
+        match self {
+            Template::Literal(value) => Ok(value.clone()),
+            Template::Path(path) => path
+                .eval(scope)
+                .map(|v| v.into_owned())
+                .map_err(TemplateError::Path),
+            Template::Intrinsic(call) => Ok(call.eval(scope)?),
+            Template::Object(fields) => {
+                let mut out = Map::new();
+                for (key, template) in fields {
+                    out.insert(key.clone(), template.eval(scope)?);
+                }
+                Ok(Value::Object(out))
+            }
+        }
+    }
+}
+
+fn compile_at(value: &Value, at: &str, problems: &mut Vec<(String, String)>) -> Template {
+    let Value::Object(map) = value else {
+        return Template::Literal(value.clone());
+    };
+    let mut fields = Vec::with_capacity(map.len());
+    let mut dynamic = false;
+    for (key, field) in map {
+        let location = if at.is_empty() {
+            key.clone()
+        } else {
+            format!("{at}.{key}")
+        };
+        let compiled = match key.strip_suffix(".$") {
+            Some(name) => {
+                dynamic = true;
+                let template = match field {
+                    Value::String(text) => dynamic_value(text).unwrap_or_else(|message| {
+                        problems.push((location, message));
+                        Template::Literal(Value::Null)
+                    }),
+                    _ => {
+                        problems.push((location, format!("'{key}' ends in '.$', so its value must be a path or an intrinsic function (a string)")));
+                        Template::Literal(Value::Null)
+                    }
+                };
+                fields.push((name.to_owned(), template));
+                continue;
+            }
+            None => compile_at(field, &location, problems),
+        };
+        dynamic |= !compiled.is_literal();
+        fields.push((key.clone(), compiled));
+    }
+    if dynamic {
+        Template::Object(fields)
+    } else {
+        Template::Literal(value.clone())
+    }
+}
+
+fn dynamic_value(text: &str) -> Result<Template, String> {
+    if looks_like_intrinsic(text) {
+        Intrinsic::parse(text).map(|call| Template::Intrinsic(Box::new(call)))
+    } else {
+        Path::parse(text).map(Template::Path)
+    }
+}
