@@ -229,35 +229,35 @@ pub fn check(case: &Case, ran: &Ran) -> Vec<String> {
             outcome.error
         ));
     }
-    if let Some(output) = &case.expect.output {
-        if outcome.output.as_ref() != Some(output) {
-            wrong.push(format!(
-                "output {}, expected {output}",
-                outcome.output.clone().unwrap_or(Value::Null)
-            ));
-        }
-    }
     let error = outcome.error.as_ref();
-    if let Some(expected) = &case.expect.error {
-        if error.map(|e| &e.error) != Some(expected) {
-            wrong.push(format!("error {:?}, expected {expected}", error));
-        }
+    if let Some(output) = &case.expect.output
+        && outcome.output.as_ref() != Some(output)
+    {
+        wrong.push(format!(
+            "output {}, expected {output}",
+            outcome.output.clone().unwrap_or(Value::Null)
+        ));
     }
-    if let Some(expected) = &case.expect.cause {
-        if error.map(|e| &e.cause) != Some(expected) {
-            wrong.push(format!(
-                "cause {:?}, expected {expected:?}",
-                error.map(|e| &e.cause)
-            ));
-        }
+    if let Some(expected) = &case.expect.error
+        && error.map(|e| &e.error) != Some(expected)
+    {
+        wrong.push(format!("error {error:?}, expected {expected}"));
     }
-    if let Some(fragment) = &case.expect.cause_contains {
-        if !error.is_some_and(|e| e.cause.contains(fragment.as_str())) {
-            wrong.push(format!(
-                "cause {:?} does not contain {fragment:?}",
-                error.map(|e| &e.cause)
-            ));
-        }
+    if let Some(expected) = &case.expect.cause
+        && error.map(|e| &e.cause) != Some(expected)
+    {
+        wrong.push(format!(
+            "cause {:?}, expected {expected:?}",
+            error.map(|e| &e.cause)
+        ));
+    }
+    if let Some(fragment) = &case.expect.cause_contains
+        && !error.is_some_and(|e| e.cause.contains(fragment.as_str()))
+    {
+        wrong.push(format!(
+            "cause {:?} does not contain {fragment:?}",
+            error.map(|e| &e.cause)
+        ));
     }
     if let Some(seconds) = case.elapsed_seconds {
         let elapsed = (outcome.stop_date - outcome.start_date).num_milliseconds() as f64 / 1000.0;
@@ -290,13 +290,13 @@ pub fn check(case: &Case, ran: &Ran) -> Vec<String> {
             }
         }
     }
-    if let Some(calls) = &case.task_calls {
-        if &ran.task_calls != calls {
-            wrong.push(format!(
-                "task calls {:?}, expected {calls:?}",
-                ran.task_calls
-            ));
-        }
+    if let Some(calls) = &case.task_calls
+        && &ran.task_calls != calls
+    {
+        wrong.push(format!(
+            "task calls {:?}, expected {calls:?}",
+            ran.task_calls
+        ));
     }
     wrong
 }
