@@ -21,15 +21,33 @@ const MAX_STATE_NAME_CHARS: usize = 80;
 const STATE_TYPES: &str = "Pass, Task, Choice, Wait, Succeed, Fail, Parallel or Map";
 
 pub(crate) fn parse_json(json: &str) -> Result<StateMachine, InvalidDefinition> {
-    let value: Value = serde_json::from_str(json)
-        .map_err(|e| single("", format!("the definition is not valid JSON: {e}")))?;
-    compile_value(&value)
+    if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(json) {
+        return Err(single("", format!("the definition is not valid JSON: {e}")));
+    }
+    // Straight from the text, so that duplicate state names are still visible.
+    let mut deserializer = serde_json::Deserializer::from_str(json);
+    let definition: Definition =
+        serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+            let field = error.path().to_string();
+            let location = if field == "." { String::new() } else { field };
+            InvalidDefinition {
+                problems: vec![Problem {
+                    location,
+                    message: error.into_inner().to_string(),
+                }],
+            }
+        })?;
+    compile_definition(definition)
 }
 
 pub(crate) fn compile_value(value: &Value) -> Result<StateMachine, InvalidDefinition> {
     let definition: Definition = typed(value, "").map_err(|problem| InvalidDefinition {
         problems: vec![problem],
     })?;
+    compile_definition(definition)
+}
+
+fn compile_definition(definition: Definition) -> Result<StateMachine, InvalidDefinition> {
     let mut problems = Problems::default();
     check_query_language(
         definition.query_language.as_deref(),
