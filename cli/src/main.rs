@@ -36,6 +36,9 @@ enum Command {
     /// Create, claim, complete and inspect tasks on a running server.
     #[command(subcommand)]
     Tasks(commands::tasks::TasksCommand),
+    /// Validate and run Amazon States Language definitions locally (virtual time by default).
+    #[command(subcommand)]
+    Asl(commands::asl::AslCommand),
     /// Print the API's OpenAPI 3.1 document (also served at /v1/openapi.json).
     Openapi,
     /// Measure the platform: `skein bench api`.
@@ -45,6 +48,11 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // ASL runs choose their own runtime: a paused one gives virtual time.
+    let cli = match cli.command {
+        Command::Asl(command) => return commands::asl::run(command),
+        command => Cli { command },
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -62,6 +70,7 @@ fn main() -> ExitCode {
             Command::Agents(cmd) => commands::agents::run(cmd).await,
             Command::Tasks(cmd) => commands::tasks::run(cmd).await,
             Command::Bench(cmd) => commands::bench::run(cmd).await,
+            Command::Asl(_) => unreachable!("handled before the runtime starts"),
             Command::Openapi => {
                 let document = skein_http::openapi_document();
                 println!(

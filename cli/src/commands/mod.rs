@@ -1,4 +1,5 @@
 pub mod agents;
+pub mod asl;
 pub mod bench;
 pub mod dev;
 pub mod tasks;

@@ -262,9 +262,10 @@ fn parse_state(raw: &Value, at: &str) -> Result<StateDef, Problem> {
 
 /// ` (did you mean 'X'?)` when a state name differs only by case or one edit away.
 pub(crate) fn suggest(missing: &str, names: &HashMap<&str, usize>) -> String {
-    let close = names
-        .keys()
-        .find(|name| name.eq_ignore_ascii_case(missing) || edit_distance_is_one(name, missing));
+    let close = names.keys().find(|name| {
+        name.eq_ignore_ascii_case(missing)
+            || (missing.len() > 3 && edit_distance_is_one(name, missing))
+    });
     close
         .map(|name| format!(" (did you mean '{name}'?)"))
         .unwrap_or_default()

@@ -1,0 +1,168 @@
+//! `skein asl validate|run`: check and run Amazon States Language definitions locally.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::{Arc, OnceLock};
+
+use clap::{Args, Subcommand};
+use serde_json::{Value, json};
+use skein_asl::{
+    Execution, ExecutionConfig, ExecutionHandle, Outcome, Resources, StateMachine, Status,
+    TaskCall, TaskError, TaskHandler, VirtualClock,
+};
+use skein_cli::client::{CliError, json_arg};
+
+#[derive(Subcommand)]
+pub enum AslCommand {
+    /// Check a definition; lists every problem with its state and field (exit 2 if invalid).
+    Validate {
+        /// The state machine definition (JSON).
+        file: PathBuf,
+    },
+    /// Run a definition locally and print its output (exit 1 if the execution fails).
+    Run(RunArgs),
+}
+
+#[derive(Args)]
+pub struct RunArgs {
+    /// The state machine definition (JSON).
+    file: PathBuf,
+    /// Execution input: JSON, or @file.
+    #[arg(long, default_value = "{}")]
+    input: String,
+    /// Also print the execution history, one JSON event per line, on stderr.
+    #[arg(long)]
+    history: bool,
+    /// Make Wait states and back-off really wait (by default time is virtual: instant).
+    #[arg(long)]
+    real_time: bool,
+    /// Give a Task resource a fixed result: ARN=JSON (or ARN=@file). Repeatable. Token
+    /// resources (.waitForTaskToken) are answered with it through their task token.
+    #[arg(long = "task-output", value_name = "ARN=JSON")]
+    task_outputs: Vec<String>,
+    /// Execution name (`$$.Execution.Name`).
+    #[arg(long, default_value = "local")]
+    name: String,
+}
+
+pub fn run(command: AslCommand) -> ExitCode {
+    let result = match command {
+        AslCommand::Validate { file } => validate(&file),
+        AslCommand::Run(args) => run_definition(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::from(error.exit_code())
+        }
+    }
+}
+
+fn load(file: &PathBuf) -> Result<Result<StateMachine, skein_asl::InvalidDefinition>, CliError> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", file.display())))?;
+    Ok(StateMachine::parse(&text))
+}
+
+fn report_invalid(file: &PathBuf, invalid: &skein_asl::InvalidDefinition) -> ExitCode {
+    eprintln!("{}: {invalid}", file.display());
+    ExitCode::from(2)
+}
+
+fn validate(file: &PathBuf) -> Result<ExitCode, CliError> {
+    match load(file)? {
+        Ok(machine) => {
+            println!(
+                "{}: valid ({} states)",
+                file.display(),
+                machine.state_count()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(invalid) => Ok(report_invalid(file, &invalid)),
+    }
+}
+
+/// Answers a resource with a fixed output, directly or through its task token.
+struct FixedOutput {
+    output: Value,
+    handle: Arc<OnceLock<ExecutionHandle>>,
+}
+
+#[async_trait::async_trait]
+impl TaskHandler for FixedOutput {
+    async fn call(&self, call: TaskCall) -> Result<Value, TaskError> {
+        if let (Some(token), Some(handle)) = (&call.task_token, self.handle.get()) {
+            handle
+                .send_task_success(token, self.output.clone())
+                .map_err(|e| TaskError::new("States.Runtime", e.to_string()))?;
+        }
+        Ok(self.output.clone())
+    }
+}
+
+fn resources(
+    task_outputs: &[String],
+    handle: &Arc<OnceLock<ExecutionHandle>>,
+) -> Result<Resources, CliError> {
+    let mut resources = Resources::new();
+    for spec in task_outputs {
+        let (arn, raw) = spec
+            .split_once('=')
+            .ok_or_else(|| CliError::Usage(format!("--task-output '{spec}': write it as ARN=JSON, e.g. arn:aws:lambda:us-east-1:123456789012:function:f={{\"ok\":true}}")))?;
+        let output = json_arg("--task-output", raw)?;
+        resources.register(
+            arn,
+            FixedOutput {
+                output,
+                handle: handle.clone(),
+            },
+        );
+    }
+    Ok(resources)
+}
+
+fn run_definition(args: RunArgs) -> Result<ExitCode, CliError> {
+    let machine = match load(&args.file)? {
+        Ok(machine) => machine,
+        Err(invalid) => return Ok(report_invalid(&args.file, &invalid)),
+    };
+    let input = json_arg("--input", &args.input)?;
+    let handle_slot = Arc::new(OnceLock::new());
+    let mut config = ExecutionConfig::new(Arc::new(resources(&args.task_outputs, &handle_slot)?));
+    config.name = args.name.clone();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(!args.real_time)
+        .build()
+        .map_err(|e| CliError::Other(format!("cannot start the async runtime: {e}")))?;
+    let outcome: Outcome = runtime.block_on(async {
+        if !args.real_time {
+            config.clock = Arc::new(VirtualClock::starting_at(chrono::Utc::now()));
+        }
+        let execution = Execution::new(&machine, input, config);
+        handle_slot.set(execution.handle()).ok();
+        execution.run().await
+    });
+    if args.history {
+        for event in &outcome.history {
+            eprintln!("{}", serde_json::to_string(event).unwrap_or_default());
+        }
+    }
+    let pretty = |value: &Value| serde_json::to_string_pretty(value).unwrap_or_default();
+    match (outcome.status, &outcome.output, &outcome.error) {
+        (Status::Succeeded, Some(output), _) => {
+            println!("{}", pretty(output));
+            Ok(ExitCode::SUCCESS)
+        }
+        (_, _, error) => {
+            let (error, cause) = error
+                .as_ref()
+                .map(|e| (e.error.clone(), e.cause.clone()))
+                .unwrap_or_default();
+            println!("{}", pretty(&json!({ "error": error, "cause": cause })));
+            Ok(ExitCode::from(1))
+        }
+    }
+}

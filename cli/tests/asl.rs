@@ -1,0 +1,129 @@
+//! `skein asl validate|run` through the real binary: outputs and exit codes.
+
+use std::process::Command;
+
+fn skein(args: &[&str]) -> (i32, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_skein"))
+        .args(args)
+        .output()
+        .expect("run skein");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+fn fixture(name: &str) -> String {
+    format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+const TOKEN_QUEUE: &str = "arn:aws:states:::sqs:sendMessage.waitForTaskToken";
+
+#[test]
+fn run_prints_the_output_and_skips_an_hour_long_wait() {
+    let task_output = format!("{TOKEN_QUEUE}={{\"answer\":42}}");
+    let (code, stdout, _) = skein(&[
+        "asl",
+        "run",
+        &fixture("hello.asl.json"),
+        "--input",
+        r#"{"name":"Ada"}"#,
+        "--task-output",
+        &task_output,
+    ]);
+    assert_eq!(code, 0, "{stdout}");
+    let output: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        output,
+        serde_json::json!({"greeting": "Hello, Ada!", "reply": {"answer": 42}})
+    );
+}
+
+#[test]
+fn a_failed_execution_prints_error_and_cause_and_exits_1() {
+    let (code, stdout, _) = skein(&[
+        "asl",
+        "run",
+        &fixture("hello.asl.json"),
+        "--input",
+        r#"{"name":"Ada"}"#,
+    ]);
+    assert_eq!(code, 1);
+    let output: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(output["error"], "States.Runtime");
+    assert!(
+        output["cause"].as_str().unwrap().contains(TOKEN_QUEUE),
+        "{output}"
+    );
+}
+
+#[test]
+fn history_goes_to_stderr_one_event_per_line() {
+    let task_output = format!("{TOKEN_QUEUE}={{}}");
+    let (code, _, stderr) = skein(&[
+        "asl",
+        "run",
+        &fixture("hello.asl.json"),
+        "--history",
+        "--task-output",
+        &task_output,
+        "--input",
+        r#"{"name":"A"}"#,
+    ]);
+    assert_eq!(code, 0);
+    let types: Vec<String> = stderr
+        .lines()
+        .map(|line| {
+            serde_json::from_str::<serde_json::Value>(line).unwrap()["type"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(types.first().map(String::as_str), Some("ExecutionStarted"));
+    assert!(types.contains(&"TaskSubmitted".to_owned()), "{types:?}");
+    assert_eq!(types.last().map(String::as_str), Some("ExecutionSucceeded"));
+}
+
+#[test]
+fn invalid_definitions_list_their_problems_and_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.json");
+    std::fs::write(&file, r#"{"StartAt":"A","States":{"A":{"Type":"Pass","Next":"Finish"},"C":{"Type":"Wait","End":true}}}"#).unwrap();
+    for command in ["validate", "run"] {
+        let (code, stdout, stderr) = skein(&["asl", command, file.to_str().unwrap()]);
+        assert_eq!(code, 2, "{command}: {stdout}");
+        assert!(
+            stderr.contains("States.A.Next: no state named 'Finish'"),
+            "{stderr}"
+        );
+        assert!(stderr.contains("States.C.Seconds"), "{stderr}");
+    }
+}
+
+#[test]
+fn validate_accepts_a_valid_definition() {
+    let (code, stdout, _) = skein(&["asl", "validate", &fixture("hello.asl.json")]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("valid (3 states)"), "{stdout}");
+}
+
+#[test]
+fn bad_arguments_exit_2_with_what_to_fix() {
+    let (code, _, stderr) = skein(&["asl", "run", &fixture("hello.asl.json"), "--input", "{nope"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("--input is not valid JSON"), "{stderr}");
+    let (code, _, stderr) = skein(&[
+        "asl",
+        "run",
+        &fixture("hello.asl.json"),
+        "--task-output",
+        "no-equals-sign",
+    ]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("ARN=JSON"), "{stderr}");
+    let (code, _, stderr) = skein(&["asl", "validate", "/nonexistent.json"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("cannot read"), "{stderr}");
+}
