@@ -59,18 +59,18 @@ pub fn run(command: AslCommand) -> ExitCode {
     }
 }
 
-fn load(file: &PathBuf) -> Result<Result<StateMachine, skein_asl::InvalidDefinition>, CliError> {
+fn load(file: &std::path::Path) -> Result<Result<StateMachine, skein_asl::InvalidDefinition>, CliError> {
     let text = std::fs::read_to_string(file)
         .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", file.display())))?;
     Ok(StateMachine::parse(&text))
 }
 
-fn report_invalid(file: &PathBuf, invalid: &skein_asl::InvalidDefinition) -> ExitCode {
+fn report_invalid(file: &std::path::Path, invalid: &skein_asl::InvalidDefinition) -> ExitCode {
     eprintln!("{}: {invalid}", file.display());
     ExitCode::from(2)
 }
 
-fn validate(file: &PathBuf) -> Result<ExitCode, CliError> {
+fn validate(file: &std::path::Path) -> Result<ExitCode, CliError> {
     match load(file)? {
         Ok(machine) => {
             println!(
