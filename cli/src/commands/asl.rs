@@ -59,7 +59,9 @@ pub fn run(command: AslCommand) -> ExitCode {
     }
 }
 
-fn load(file: &std::path::Path) -> Result<Result<StateMachine, skein_asl::InvalidDefinition>, CliError> {
+fn load(
+    file: &std::path::Path,
+) -> Result<Result<StateMachine, skein_asl::InvalidDefinition>, CliError> {
     let text = std::fs::read_to_string(file)
         .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", file.display())))?;
     Ok(StateMachine::parse(&text))

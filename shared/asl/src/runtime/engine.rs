@@ -155,6 +155,22 @@ pub(crate) fn apply_input_path(
     }
 }
 
+/// Like [`apply_input_path`], without copying the input when the whole of it is selected.
+pub(crate) fn view_input_path<'v>(
+    path: &InputPath,
+    value: &'v Value,
+    shared: &Shared,
+    state: &State,
+    entered: DateTime<Utc>,
+    frame: &Frame,
+) -> Result<std::borrow::Cow<'v, Value>, Failure> {
+    match path {
+        InputPath::Whole => Ok(std::borrow::Cow::Borrowed(value)),
+        other => apply_input_path(other, value, shared, state, entered, frame)
+            .map(std::borrow::Cow::Owned),
+    }
+}
+
 pub(crate) fn path_failure(error: &str, e: PathError) -> Failure {
     Failure::new(error, e.message)
 }

@@ -8,7 +8,7 @@ use rand::Rng;
 use serde_json::Value;
 
 use super::engine::{
-    Frame, Step, Tail, apply_input_path, apply_result_path, context, evaluate_assign, fill, finish,
+    Frame, Step, Tail, apply_result_path, context, evaluate_assign, fill, finish, view_input_path,
 };
 use super::execution::Shared;
 use super::{Failure, fanout, task};
@@ -103,7 +103,7 @@ async fn attempts(
     entered: DateTime<Utc>,
     frame: &mut Frame,
 ) -> Result<Value, Failure> {
-    let effective = apply_input_path(&state.input_path, input, shared, state, entered, frame)?;
+    let effective = view_input_path(&state.input_path, input, shared, state, entered, frame)?;
     let mut retry_count = 0u32;
     let mut used = vec![0u64; parts.recovery.retry.len()];
     loop {

@@ -130,6 +130,7 @@ pub(crate) async fn attempt(
     };
     let started = shared.now();
     let result = match token {
+        None if timeout.is_none() => handler.call(call).await.map_err(Failure::from),
         None => tokio::select! {
             result = handler.call(call) => result.map_err(Failure::from),
             _ = sleep_for(shared, left(shared, started, timeout)) => Err(timed_out(errors::TIMEOUT, state)),
