@@ -11,6 +11,7 @@ use crate::path::{Path, PathError, Scope};
 pub enum Template {
     Literal(Value),
     Object(Vec<(String, Template)>),
+    Array(Vec<Template>),
     Path(Path),
     Intrinsic(Box<Intrinsic>),
 }
@@ -49,6 +50,11 @@ impl Template {
                 .map(|v| v.into_owned())
                 .map_err(TemplateError::Path),
             Template::Intrinsic(call) => Ok(call.eval(scope)?),
+            Template::Array(items) => items
+                .iter()
+                .map(|t| t.eval(scope))
+                .collect::<Result<Vec<_>, _>>()
+                .map(Value::Array),
             Template::Object(fields) => {
                 let mut out = Map::new();
                 for (key, template) in fields {
@@ -61,6 +67,20 @@ impl Template {
 }
 
 fn compile_at(value: &Value, at: &str, problems: &mut Vec<(String, String)>) -> Template {
+    // "However deeply nested" (the ASL spec): objects inside arrays are templates too, as in
+    // a DynamoDB TransactItems list.
+    if let Value::Array(items) = value {
+        let compiled: Vec<Template> = items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| compile_at(item, &format!("{at}[{i}]"), problems))
+            .collect();
+        return if compiled.iter().all(Template::is_literal) {
+            Template::Literal(value.clone())
+        } else {
+            Template::Array(compiled)
+        };
+    }
     let Value::Object(map) = value else {
         return Template::Literal(value.clone());
     };
