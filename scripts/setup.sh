@@ -14,6 +14,18 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
     rustup target add wasm32-unknown-unknown
 fi
 
+# Node tools (npm asl-validator, aws-local-stepfunctions) live in $SKEIN_NODE_TOOLS (default
+# ./.tools/node), reinstalled only when the lockfile changes.
+node_tools=${SKEIN_NODE_TOOLS:-.tools/node}
+node_lock=scripts/node-tools/package-lock.json
+node_wanted=$(sha256sum "$node_lock" | cut -d' ' -f1)
+if [ "$(cat "$node_tools/.lock.sha256" 2>/dev/null)" != "$node_wanted" ]; then
+    mkdir -p "$node_tools"
+    cp scripts/node-tools/package.json "$node_lock" "$node_tools/"
+    (cd "$node_tools" && npm ci --no-audit --no-fund --loglevel=error)
+    echo "$node_wanted" > "$node_tools/.lock.sha256"
+fi
+
 # Python tools live in $SKEIN_VENV (default ./.venv), reinstalled only when the pinned
 # requirements change.
 venv=${SKEIN_VENV:-.venv}

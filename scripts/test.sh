@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
 
-step "setup: rustfmt, clippy, the wasm32 target, Python tools in .venv"
+step "setup: rustfmt, clippy, the wasm32 target, Python tools in .venv, Node tools in .tools"
 bash scripts/setup.sh
 
 step "cargo fmt --check"
@@ -24,6 +24,9 @@ trap 'rm -rf "$scratch"' EXIT
 step "the generated OpenAPI document is valid OpenAPI 3.1"
 cargo run --quiet --locked -p skein-cli -- openapi > "$scratch/openapi.json"
 "${SKEIN_VENV:-.venv}/bin/openapi-spec-validator" "$scratch/openapi.json"
+
+step "npm asl-validator accepts every definition skein-asl runs"
+node scripts/node-tools/agree.mjs shared/asl/tests
 
 step "cargo test: unit, adapter contract and end-to-end tests"
 # cargo prints one summary per test binary (the last is often an empty doc-test run);

@@ -21,6 +21,24 @@ pub enum AslCommand {
     },
     /// Run a definition locally and print its output (exit 1 if the execution fails).
     Run(RunArgs),
+    /// Time repeated executions of a definition in-process (what scripts/asl-compare.sh uses).
+    Bench(BenchArgs),
+}
+
+#[derive(Args)]
+pub struct BenchArgs {
+    /// The state machine definition (JSON).
+    file: PathBuf,
+    /// Execution input: JSON, or @file.
+    #[arg(long, default_value = "{}")]
+    input: String,
+    /// How many executions to time (after a tenth as many warm-up runs).
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..))]
+    iterations: u32,
+    /// Keep event types but not state inputs and outputs in the history (saves a copy of
+    /// the state's data at every transition).
+    #[arg(long)]
+    without_payloads: bool,
 }
 
 #[derive(Args)]
@@ -49,6 +67,7 @@ pub fn run(command: AslCommand) -> ExitCode {
     let result = match command {
         AslCommand::Validate { file } => validate(&file),
         AslCommand::Run(args) => run_definition(args),
+        AslCommand::Bench(args) => bench(args),
     };
     match result {
         Ok(code) => code,
@@ -167,4 +186,44 @@ fn run_definition(args: RunArgs) -> Result<ExitCode, CliError> {
             Ok(ExitCode::from(1))
         }
     }
+}
+
+fn bench(args: BenchArgs) -> Result<ExitCode, CliError> {
+    let machine = match load(&args.file)? {
+        Ok(machine) => machine,
+        Err(invalid) => return Ok(report_invalid(&args.file, &invalid)),
+    };
+    let input = json_arg("--input", &args.input)?;
+    let mut config = ExecutionConfig::new(Arc::new(Resources::new()));
+    config.max_history_events = usize::MAX;
+    config.record_payloads = !args.without_payloads;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Other(format!("cannot start the async runtime: {e}")))?;
+    let run_once = |input: Value| -> Result<(), CliError> {
+        let outcome = runtime.block_on(Execution::new(&machine, input, config.clone()).run());
+        match outcome.status {
+            Status::Succeeded => Ok(()),
+            _ => Err(CliError::Other(format!(
+                "the execution did not succeed: {:?}",
+                outcome.error
+            ))),
+        }
+    };
+    for _ in 0..(args.iterations / 10).max(1) {
+        run_once(input.clone())?;
+    }
+    let inputs: Vec<Value> = (0..args.iterations).map(|_| input.clone()).collect();
+    let started = std::time::Instant::now();
+    for input in inputs {
+        run_once(input)?;
+    }
+    let elapsed = started.elapsed();
+    let per_execution_us = elapsed.as_secs_f64() * 1e6 / f64::from(args.iterations);
+    println!(
+        "{}",
+        json!({ "iterations": args.iterations, "total_ms": elapsed.as_secs_f64() * 1e3, "per_execution_us": per_execution_us })
+    );
+    Ok(ExitCode::SUCCESS)
 }

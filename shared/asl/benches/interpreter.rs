@@ -36,10 +36,11 @@ fn map_over_items() -> StateMachine {
 }
 
 fn parallel(branches: usize) -> StateMachine {
-    let branch = json!({"StartAt": "B", "States": {"B": {"Type": "Pass", "End": true}}});
+    // State names are unique across the whole machine, branches included.
+    let branch = |i: usize| json!({"StartAt": format!("B{i}"), "States": {format!("B{i}"): {"Type": "Pass", "End": true}}});
     StateMachine::from_value(&json!({
         "StartAt": "Par",
-        "States": {"Par": {"Type": "Parallel", "End": true, "Branches": vec![branch; branches]}}
+        "States": {"Par": {"Type": "Parallel", "End": true, "Branches": (0..branches).map(branch).collect::<Vec<_>>()}}
     }))
     .unwrap()
 }

@@ -45,6 +45,8 @@ impl std::fmt::Display for InvalidDefinition {
 #[derive(Debug, Default)]
 pub(crate) struct Problems {
     pub(crate) list: Vec<Problem>,
+    /// Every state name seen so far, with where: names are unique across the whole machine.
+    pub(crate) state_names: std::collections::HashMap<String, String>,
 }
 
 impl Problems {

@@ -15,8 +15,9 @@ use serde_json_path::JsonPath;
 /// What a path is evaluated against.
 pub trait Scope {
     fn input(&self) -> &Value;
-    /// The `$$` context object.
-    fn context(&self) -> &Value;
+    /// The `$$` context object. `with_execution_input` is false when the path cannot reach
+    /// `$$.Execution.Input`, which spares copying the execution's input into it.
+    fn context(&self, with_execution_input: bool) -> &Value;
     fn variable(&self, name: &str) -> Option<&Value>;
 }
 
@@ -87,10 +88,23 @@ impl Path {
         }
     }
 
+    fn reads_execution_input(&self) -> bool {
+        match &self.query {
+            Query::Definite(steps) => match steps.as_slice() {
+                [] | [Step::Key(_)] => true,
+                [Step::Key(first), Step::Key(second), ..] => {
+                    first == "Execution" && second == "Input"
+                }
+                _ => false,
+            },
+            Query::Indefinite(_) => true,
+        }
+    }
+
     pub fn eval<'s>(&self, scope: &'s dyn Scope) -> Result<Cow<'s, Value>, PathError> {
         let base = match &self.root {
             Root::Input => scope.input(),
-            Root::Context => scope.context(),
+            Root::Context => scope.context(self.reads_execution_input()),
             Root::Variable(name) => scope.variable(name).ok_or_else(|| PathError {
                 message: format!(
                     "Invalid path '{}': variable '${name}' is not defined",
@@ -229,7 +243,10 @@ impl ReferencePath {
             let kind = type_name(slot);
             slot = match (step, slot) {
                 (Step::Key(key), Value::Object(map)) => {
-                    map.entry(key.clone()).or_insert(Value::Null)
+                    if !map.contains_key(key) {
+                        map.insert(key.clone(), Value::Null);
+                    }
+                    map.get_mut(key).expect("just inserted")
                 }
                 (Step::Index(index), Value::Array(items)) if *index < items.len() => {
                     &mut items[*index]
@@ -268,7 +285,7 @@ mod tests {
         fn input(&self) -> &Value {
             &self.0
         }
-        fn context(&self) -> &Value {
+        fn context(&self, _: bool) -> &Value {
             &self.1
         }
         fn variable(&self, name: &str) -> Option<&Value> {

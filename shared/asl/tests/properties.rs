@@ -82,6 +82,17 @@ fn choice_rule() -> impl Strategy<Value = Value> {
     })
 }
 
+/// (type, jump target, a path, a dynamic value, a choice rule, a literal, a small number)
+type Spec = (
+    u8,
+    Option<usize>,
+    Option<String>,
+    Option<String>,
+    Value,
+    Value,
+    u8,
+);
+
 /// A state of a random type; `next` is the index it continues to, or None for End.
 fn state(
     count: usize,
@@ -107,17 +118,7 @@ fn state(
     )
 }
 
-fn build(
-    specs: Vec<(
-        u8,
-        Option<usize>,
-        Option<String>,
-        Option<String>,
-        Value,
-        Value,
-        u8,
-    )>,
-) -> Value {
+fn build(specs: Vec<Spec>) -> Value {
     let name = |i: usize| format!("S{i}");
     let mut states = serde_json::Map::new();
     for (i, (kind, next, path, dynamic, rule, literal, small)) in specs.iter().cloned().enumerate()
@@ -140,7 +141,8 @@ fn build(
         } else {
             kind
         };
-        let inner = json!({"StartAt": "I", "States": {"I": {"Type": "Pass", "End": true}}});
+        // State names are unique machine-wide, so each nested state is named after its parent.
+        let inner = |tag: &str| json!({"StartAt": format!("I{i}{tag}"), "States": {format!("I{i}{tag}"): {"Type": "Pass", "End": true}}});
         match kind {
             0 => {
                 state.insert("Type".into(), json!("Pass"));
@@ -201,7 +203,7 @@ fn build(
             }
             6 => {
                 state.insert("Type".into(), json!("Parallel"));
-                state.insert("Branches".into(), json!([inner.clone(), inner]));
+                state.insert("Branches".into(), json!([inner("a"), inner("b")]));
                 flow(&mut state);
             }
             7 => {
@@ -210,7 +212,7 @@ fn build(
                     "ItemsPath".into(),
                     json!(path.clone().unwrap_or("$.c".into())),
                 );
-                state.insert("ItemProcessor".into(), inner);
+                state.insert("ItemProcessor".into(), inner("m"));
                 state.insert("MaxConcurrency".into(), json!(small));
                 if let Some(d) = &dynamic {
                     state.insert(

@@ -131,6 +131,14 @@ pub(crate) fn compile_graph(
     let mut compiled = Vec::with_capacity(states.0.len());
     for (name, raw) in &states.0 {
         let at = format!("{states_at}.{name}");
+        if let Some(first) = problems.state_names.get(name) {
+            let message = format!(
+                "the name '{name}' is already used by {first}; state names must be unique across the whole state machine, Parallel branches and Map processors included"
+            );
+            problems.add(&at, message);
+        } else {
+            problems.state_names.insert(name.clone(), at.clone());
+        }
         if name.is_empty() || name.chars().count() > MAX_STATE_NAME_CHARS {
             problems.add(
                 &at,

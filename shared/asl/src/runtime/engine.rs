@@ -54,28 +54,35 @@ pub(crate) fn run_graph<'a>(
 ) -> BoxFuture<'a, Result<Value, Failure>> {
     Box::pin(async move {
         let mut current = graph.start;
+        // A state's recorded output is the next state's recorded input: record it once.
+        let mut recorded_input = shared.payload(&input);
+        let mut entered = shared.now();
         loop {
             let state = &graph.states[current];
-            if shared.event_count() >= shared.config.max_history_events {
+            // Event ids count every event so far, so the last id this run recorded is enough.
+            if frame.previous as usize >= shared.config.max_history_events {
                 return Err(Failure::runtime(format!(
                     "The execution history reached its limit of {} events (a state loop that never ends?)",
                     shared.config.max_history_events
                 )));
             }
             let type_name = state.kind.type_name();
-            let entered = shared.now();
             frame.steps += 1;
             let event = HistoryEvent::new(EventType::entered(type_name), entered)
                 .state(&state.name)
-                .input(shared.payload(&input));
+                .input(recorded_input.take());
             frame.previous = shared.record(frame.previous, event);
 
             let (next, output) = run_state(shared, state, input, entered, frame).await?;
 
-            let event = HistoryEvent::new(EventType::exited(type_name), shared.now())
+            let exited = shared.now();
+            let recorded_output = shared.payload(&output);
+            let event = HistoryEvent::new(EventType::exited(type_name), exited)
                 .state(&state.name)
-                .output(shared.payload(&output));
+                .output(recorded_output.clone());
             frame.previous = shared.record(frame.previous, event);
+            recorded_input = recorded_output;
+            entered = exited;
             match next {
                 Transition::End => return Ok(output),
                 Transition::Next(index) => {
@@ -97,16 +104,9 @@ async fn run_state(
     match &state.kind {
         Kind::Pass(pass) => run_pass(shared, state, pass, input, entered, frame),
         Kind::Succeed => {
-            let effective =
-                apply_input_path(&state.input_path, &input, shared, state, entered, frame)?;
-            let output = apply_input_path(
-                &state.output_path,
-                &effective,
-                shared,
-                state,
-                entered,
-                frame,
-            )?;
+            let effective = select_owned(&state.input_path, input, shared, state, entered, frame)?;
+            let output =
+                select_owned(&state.output_path, effective, shared, state, entered, frame)?;
             Ok((Transition::End, output))
         }
         Kind::Fail(fail) => Err(run_fail(shared, state, fail, &input, entered, frame)),
@@ -152,6 +152,21 @@ pub(crate) fn apply_input_path(
                 .map(|v| v.into_owned())
                 .map_err(|e| path_failure(errors::RUNTIME, e))
         }
+    }
+}
+
+/// Applies an OutputPath (or InputPath) to a value we own: `$` moves it instead of copying.
+pub(crate) fn select_owned(
+    path: &InputPath,
+    value: Value,
+    shared: &Shared,
+    state: &State,
+    entered: DateTime<Utc>,
+    frame: &Frame,
+) -> Result<Value, Failure> {
+    match path {
+        InputPath::Whole => Ok(value),
+        other => apply_input_path(other, &value, shared, state, entered, frame),
     }
 }
 
@@ -243,7 +258,7 @@ pub(crate) fn finish(
     let ctx = context(shared, state, entered, 0);
     let assigned = evaluate_assign(tail.assign, &result, &ctx, &frame.variables)?;
     let combined = apply_result_path(tail.result_path, raw_input, result)?;
-    let output = apply_input_path(&state.output_path, &combined, shared, state, entered, frame)?;
+    let output = select_owned(&state.output_path, combined, shared, state, entered, frame)?;
     payload::check_size(
         shared,
         &output,
@@ -263,20 +278,35 @@ fn run_pass(
     entered: DateTime<Utc>,
     frame: &mut Frame,
 ) -> Result<Step, Failure> {
-    let effective = apply_input_path(&state.input_path, &input, shared, state, entered, frame)?;
-    let result = match (&pass.result, &pass.parameters) {
-        (Some(result), _) => result.clone(),
+    // ResultPath `$` (the default) does not need the raw input afterwards, so a Pass that
+    // forwards its input can move it instead of copying it.
+    let keeps_raw_input = !matches!(pass.result_path, ResultPath::Replace);
+    let (result, input) = match (&pass.result, &pass.parameters) {
+        (Some(result), _) => (result.clone(), input),
         (None, Some(parameters)) => {
+            let effective =
+                view_input_path(&state.input_path, &input, shared, state, entered, frame)?;
             let ctx = context(shared, state, entered, 0);
-            fill(
+            let result = fill(
                 parameters,
                 &effective,
                 &ctx,
                 &frame.variables,
                 errors::PARAMETER_PATH_FAILURE,
-            )?
+            )?;
+            drop(effective);
+            (result, input)
         }
-        (None, None) => effective,
+        (None, None) if !keeps_raw_input => (
+            select_owned(&state.input_path, input, shared, state, entered, frame)?,
+            Value::Null,
+        ),
+        (None, None) => {
+            let effective =
+                view_input_path(&state.input_path, &input, shared, state, entered, frame)?
+                    .into_owned();
+            (effective, input)
+        }
     };
     let tail = Tail {
         assign: pass.assign.as_ref(),
@@ -325,7 +355,7 @@ fn run_choice(
     entered: DateTime<Utc>,
     frame: &mut Frame,
 ) -> Result<Step, Failure> {
-    let effective = apply_input_path(&state.input_path, &input, shared, state, entered, frame)?;
+    let effective = select_owned(&state.input_path, input, shared, state, entered, frame)?;
     let ctx = context(shared, state, entered, 0);
     let mut chosen = None;
     {
@@ -348,14 +378,7 @@ fn run_choice(
         }
     };
     let assigned = evaluate_assign(assign, &effective, &ctx, &frame.variables)?;
-    let output = apply_input_path(
-        &state.output_path,
-        &effective,
-        shared,
-        state,
-        entered,
-        frame,
-    )?;
+    let output = select_owned(&state.output_path, effective, shared, state, entered, frame)?;
     if let Some(values) = assigned {
         frame.variables.assign(values);
     }
@@ -370,19 +393,12 @@ async fn run_wait(
     entered: DateTime<Utc>,
     frame: &mut Frame,
 ) -> Result<Step, Failure> {
-    let effective = apply_input_path(&state.input_path, &input, shared, state, entered, frame)?;
+    let effective = select_owned(&state.input_path, input, shared, state, entered, frame)?;
     let delay = wait_duration(shared, state, &wait.until, &effective, entered, frame)?;
     shared.config.clock.sleep(delay).await;
     let ctx = context(shared, state, entered, 0);
     let assigned = evaluate_assign(wait.assign.as_ref(), &effective, &ctx, &frame.variables)?;
-    let output = apply_input_path(
-        &state.output_path,
-        &effective,
-        shared,
-        state,
-        entered,
-        frame,
-    )?;
+    let output = select_owned(&state.output_path, effective, shared, state, entered, frame)?;
     if let Some(values) = assigned {
         frame.variables.assign(values);
     }

@@ -126,8 +126,8 @@ impl Shared {
         self.config.clock.now()
     }
 
-    pub(crate) fn payload(&self, value: &Value) -> Option<Value> {
-        self.config.record_payloads.then(|| value.clone())
+    pub(crate) fn payload(&self, value: &Value) -> Option<Arc<Value>> {
+        self.config.record_payloads.then(|| Arc::new(value.clone()))
     }
 }
 
@@ -166,7 +166,9 @@ impl Execution {
             rng: Mutex::new(StdRng::seed_from_u64(config.seed)),
             config,
             info,
-            history: Mutex::new(History { events: Vec::new() }),
+            history: Mutex::new(History {
+                events: Vec::with_capacity(64),
+            }),
             tokens: Mutex::new(HashMap::new()),
             stop: Notify::new(),
             stop_reason: Mutex::new(None),

@@ -85,9 +85,9 @@ pub struct HistoryEvent {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub state_name: Option<Arc<str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub input: Option<Value>,
+    pub input: Option<Arc<Value>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub output: Option<Value>,
+    pub output: Option<Arc<Value>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -95,7 +95,7 @@ pub struct HistoryEvent {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resource: Option<Arc<str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub parameters: Option<Value>,
+    pub parameters: Option<Arc<Value>>,
     /// Map iteration index, or a Map's item count on MapStateStarted.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub index: Option<usize>,
@@ -124,12 +124,12 @@ impl HistoryEvent {
         self
     }
 
-    pub(crate) fn input(mut self, input: Option<Value>) -> Self {
+    pub(crate) fn input(mut self, input: Option<Arc<Value>>) -> Self {
         self.input = input;
         self
     }
 
-    pub(crate) fn output(mut self, output: Option<Value>) -> Self {
+    pub(crate) fn output(mut self, output: Option<Arc<Value>>) -> Self {
         self.output = output;
         self
     }

@@ -27,9 +27,41 @@ pub(crate) fn serialized_len(value: &Value) -> usize {
     counter.0
 }
 
+/// A cheap upper bound of the serialized size (every character escaped as `\uXXXX`, every
+/// number at its longest), stopping once it passes `limit`.
+fn size_bound(value: &Value, limit: usize) -> usize {
+    fn walk(value: &Value, total: &mut usize, limit: usize) {
+        if *total > limit {
+            return;
+        }
+        match value {
+            Value::Null | Value::Bool(_) => *total += 5,
+            Value::Number(_) => *total += 24,
+            Value::String(s) => *total += 2 + 6 * s.len(),
+            Value::Array(items) => {
+                *total += 2 + items.len();
+                items.iter().for_each(|item| walk(item, total, limit));
+            }
+            Value::Object(map) => {
+                *total += 2 + 2 * map.len();
+                for (key, item) in map {
+                    *total += 2 + 6 * key.len();
+                    walk(item, total, limit);
+                }
+            }
+        }
+    }
+    let mut total = 0;
+    walk(value, &mut total, limit);
+    total
+}
+
 /// `States.DataLimitExceeded` when `value` is larger than the configured limit.
 pub(crate) fn check_size(shared: &Shared, value: &Value, what: &str) -> Result<(), Failure> {
     let limit = shared.config.max_payload_bytes;
+    if size_bound(value, limit) <= limit {
+        return Ok(());
+    }
     let size = serialized_len(value);
     if size > limit {
         return Err(Failure::new(

@@ -64,12 +64,17 @@ pub(crate) fn timestamp(at: DateTime<Utc>) -> String {
 }
 
 impl StateContext<'_> {
-    fn to_value(&self) -> Value {
+    fn to_value(&self, with_execution_input: bool) -> Value {
         let e = self.execution;
+        let input = if with_execution_input {
+            e.input.clone()
+        } else {
+            Value::Null
+        };
         let mut context = json!({
             "Execution": {
                 "Id": e.id,
-                "Input": e.input,
+                "Input": input,
                 "Name": &*e.name,
                 "RoleArn": e.role_arn,
                 "StartTime": timestamp(e.start_time),
@@ -97,6 +102,7 @@ pub(crate) struct RunScope<'a> {
     pub(crate) context: &'a StateContext<'a>,
     pub(crate) variables: &'a Variables,
     built: OnceCell<Value>,
+    built_with_input: OnceCell<Value>,
 }
 
 impl<'a> RunScope<'a> {
@@ -110,6 +116,7 @@ impl<'a> RunScope<'a> {
             context,
             variables,
             built: OnceCell::new(),
+            built_with_input: OnceCell::new(),
         }
     }
 }
@@ -119,8 +126,13 @@ impl Scope for RunScope<'_> {
         self.input
     }
 
-    fn context(&self) -> &Value {
-        self.built.get_or_init(|| self.context.to_value())
+    fn context(&self, with_execution_input: bool) -> &Value {
+        if with_execution_input {
+            self.built_with_input
+                .get_or_init(|| self.context.to_value(true))
+        } else {
+            self.built.get_or_init(|| self.context.to_value(false))
+        }
     }
 
     fn variable(&self, name: &str) -> Option<&Value> {

@@ -47,6 +47,10 @@ pub struct Case {
     /// Limits for the data-limit cases.
     #[serde(default)]
     pub max_payload_bytes: Option<usize>,
+    /// Why npm asl-validator refuses this (valid) definition; scripts/node-tools/agree.mjs
+    /// lists these instead of failing.
+    #[serde(default)]
+    pub asl_validator_disagrees: Option<String>,
     /// Stop the execution after this many virtual seconds.
     #[serde(default)]
     pub stop_after_seconds: Option<f64>,
