@@ -2,7 +2,6 @@
 //! Succeed and Fail run here; Task in `task.rs`, Parallel and Map in `fanout.rs`.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures_util::future::BoxFuture;
@@ -11,10 +10,10 @@ use serde_json::{Map, Value};
 use super::execution::Shared;
 use super::history::{EventType, HistoryEvent};
 use super::scope::{RunScope, StateContext, Variables};
-use super::{Failure, clock, fanout, payload, task};
+use super::{Failure, fanout, payload, states, task};
 use crate::StateMachine;
 use crate::errors;
-use crate::machine::{self, Graph, InputPath, Kind, ResultPath, State, Text, Transition, WaitFor};
+use crate::machine::{Graph, InputPath, Kind, ResultPath, State, Transition};
 use crate::path::PathError;
 use crate::template::{Template, TemplateError};
 
@@ -102,16 +101,18 @@ async fn run_state(
     frame: &mut Frame,
 ) -> Result<Step, Failure> {
     match &state.kind {
-        Kind::Pass(pass) => run_pass(shared, state, pass, input, entered, frame),
+        Kind::Pass(pass) => states::run_pass(shared, state, pass, input, entered, frame),
         Kind::Succeed => {
             let effective = select_owned(&state.input_path, input, shared, state, entered, frame)?;
             let output =
                 select_owned(&state.output_path, effective, shared, state, entered, frame)?;
             Ok((Transition::End, output))
         }
-        Kind::Fail(fail) => Err(run_fail(shared, state, fail, &input, entered, frame)),
-        Kind::Choice(choice) => run_choice(shared, state, choice, input, entered, frame),
-        Kind::Wait(wait) => run_wait(shared, state, wait, input, entered, frame).await,
+        Kind::Fail(fail) => Err(states::run_fail(
+            shared, state, fail, &input, entered, frame,
+        )),
+        Kind::Choice(choice) => states::run_choice(shared, state, choice, input, entered, frame),
+        Kind::Wait(wait) => states::run_wait(shared, state, wait, input, entered, frame).await,
         Kind::Task(t) => task::run(shared, state, t, input, entered, frame).await,
         Kind::Parallel(p) => fanout::run_parallel(shared, state, p, input, entered, frame).await,
         Kind::Map(m) => fanout::run_map(shared, state, m, input, entered, frame).await,
@@ -268,175 +269,4 @@ pub(crate) fn finish(
         frame.variables.assign(values);
     }
     Ok(output)
-}
-
-fn run_pass(
-    shared: &Shared,
-    state: &State,
-    pass: &machine::Pass,
-    input: Value,
-    entered: DateTime<Utc>,
-    frame: &mut Frame,
-) -> Result<Step, Failure> {
-    // ResultPath `$` (the default) does not need the raw input afterwards, so a Pass that
-    // forwards its input can move it instead of copying it.
-    let keeps_raw_input = !matches!(pass.result_path, ResultPath::Replace);
-    let (result, input) = match (&pass.result, &pass.parameters) {
-        (Some(result), _) => (result.clone(), input),
-        (None, Some(parameters)) => {
-            let effective =
-                view_input_path(&state.input_path, &input, shared, state, entered, frame)?;
-            let ctx = context(shared, state, entered, 0);
-            let result = fill(
-                parameters,
-                &effective,
-                &ctx,
-                &frame.variables,
-                errors::PARAMETER_PATH_FAILURE,
-            )?;
-            drop(effective);
-            (result, input)
-        }
-        (None, None) if !keeps_raw_input => (
-            select_owned(&state.input_path, input, shared, state, entered, frame)?,
-            Value::Null,
-        ),
-        (None, None) => {
-            let effective =
-                view_input_path(&state.input_path, &input, shared, state, entered, frame)?
-                    .into_owned();
-            (effective, input)
-        }
-    };
-    let tail = Tail {
-        assign: pass.assign.as_ref(),
-        result_path: &pass.result_path,
-    };
-    let output = finish(shared, state, input, result, tail, entered, frame)?;
-    Ok((pass.next, output))
-}
-
-fn run_fail(
-    shared: &Shared,
-    state: &State,
-    fail: &machine::Fail,
-    input: &Value,
-    entered: DateTime<Utc>,
-    frame: &Frame,
-) -> Failure {
-    let ctx = context(shared, state, entered, 0);
-    let text = |text: &Option<Text>| -> Result<String, Failure> {
-        Ok(match text {
-            None => String::new(),
-            Some(Text::Fixed(s)) => s.clone(),
-            Some(Text::Dynamic(template)) => {
-                match fill(template, input, &ctx, &frame.variables, errors::RUNTIME)? {
-                    Value::Object(mut map) => match map.remove("value") {
-                        Some(Value::String(s)) => s,
-                        Some(other) => other.to_string(),
-                        None => String::new(),
-                    },
-                    _ => String::new(),
-                }
-            }
-        })
-    };
-    match (text(&fail.error), text(&fail.cause)) {
-        (Ok(error), Ok(cause)) => Failure::new(error, cause),
-        (Err(failure), _) | (_, Err(failure)) => failure,
-    }
-}
-
-fn run_choice(
-    shared: &Shared,
-    state: &State,
-    choice: &machine::Choice,
-    input: Value,
-    entered: DateTime<Utc>,
-    frame: &mut Frame,
-) -> Result<Step, Failure> {
-    let effective = select_owned(&state.input_path, input, shared, state, entered, frame)?;
-    let ctx = context(shared, state, entered, 0);
-    let mut chosen = None;
-    {
-        let scope = RunScope::new(&effective, &ctx, &frame.variables);
-        for branch in &choice.rules {
-            if branch.rule.matches(&scope).map_err(Failure::runtime)? {
-                chosen = Some((branch.next, branch.assign.as_ref()));
-                break;
-            }
-        }
-    }
-    let (next, assign) = match (chosen, choice.default) {
-        (Some(found), _) => found,
-        (None, Some(default)) => (default, choice.assign.as_ref()),
-        (None, None) => {
-            return Err(Failure::new(
-                errors::NO_CHOICE_MATCHED,
-                format!("No Matches in state '{}' and no Default", state.name),
-            ));
-        }
-    };
-    let assigned = evaluate_assign(assign, &effective, &ctx, &frame.variables)?;
-    let output = select_owned(&state.output_path, effective, shared, state, entered, frame)?;
-    if let Some(values) = assigned {
-        frame.variables.assign(values);
-    }
-    Ok((Transition::Next(next), output))
-}
-
-async fn run_wait(
-    shared: &Arc<Shared>,
-    state: &State,
-    wait: &machine::Wait,
-    input: Value,
-    entered: DateTime<Utc>,
-    frame: &mut Frame,
-) -> Result<Step, Failure> {
-    let effective = select_owned(&state.input_path, input, shared, state, entered, frame)?;
-    let delay = wait_duration(shared, state, &wait.until, &effective, entered, frame)?;
-    shared.config.clock.sleep(delay).await;
-    let ctx = context(shared, state, entered, 0);
-    let assigned = evaluate_assign(wait.assign.as_ref(), &effective, &ctx, &frame.variables)?;
-    let output = select_owned(&state.output_path, effective, shared, state, entered, frame)?;
-    if let Some(values) = assigned {
-        frame.variables.assign(values);
-    }
-    Ok((wait.next, output))
-}
-
-fn wait_duration(
-    shared: &Shared,
-    state: &State,
-    until: &WaitFor,
-    input: &Value,
-    entered: DateTime<Utc>,
-    frame: &Frame,
-) -> Result<Duration, Failure> {
-    let ctx = context(shared, state, entered, 0);
-    let clock = shared.config.clock.as_ref();
-    match until {
-        WaitFor::Seconds(number) => {
-            let seconds = payload::number(number, input, &ctx, &frame.variables, "SecondsPath")?;
-            Ok(Duration::from_secs_f64(seconds))
-        }
-        WaitFor::Timestamp(at) => Ok(clock::until(clock, at.with_timezone(&Utc))),
-        WaitFor::TimestampPath(path) => {
-            let scope = RunScope::new(input, &ctx, &frame.variables);
-            let value = path
-                .eval(&scope)
-                .map_err(|e| path_failure(errors::RUNTIME, e))?;
-            let at = value
-                .as_str()
-                .and_then(crate::choice::timestamp)
-                .ok_or_else(|| {
-                    Failure::runtime(format!(
-                        "TimestampPath '{}' gave {}, which is not an RFC 3339 timestamp",
-                        path.text(),
-                        value
-                    ))
-                })?;
-            Ok(clock::until(clock, at.with_timezone(&Utc)))
-        }
-    }
 }

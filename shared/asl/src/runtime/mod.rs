@@ -11,6 +11,7 @@ mod payload;
 mod recovery;
 mod resources;
 mod scope;
+mod states;
 mod task;
 
 pub use clock::{Clock, Sleep, SystemClock, VirtualClock};
