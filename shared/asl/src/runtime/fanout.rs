@@ -166,14 +166,6 @@ pub(crate) async fn map_attempt(
         count: tolerated_count.unwrap_or(f64::INFINITY),
         percentage: tolerated_percentage.unwrap_or(100.0),
     };
-    let tolerance = if tolerated_count.is_none() && tolerated_percentage.is_none() {
-        Tolerance {
-            configured: false,
-            ..tolerance
-        }
-    } else {
-        tolerance
-    };
 
     let total = items.len();
     let mut inputs = Vec::with_capacity(total);
