@@ -93,20 +93,8 @@ type Spec = (
     u8,
 );
 
-/// A state of a random type; `next` is the index it continues to, or None for End.
-fn state(
-    count: usize,
-) -> impl Strategy<
-    Value = (
-        u8,
-        Option<usize>,
-        Option<String>,
-        Option<String>,
-        Value,
-        Value,
-        u8,
-    ),
-> {
+/// The ingredients of one random state; `build` turns them into ASL.
+fn state(count: usize) -> impl Strategy<Value = Spec> {
     (
         0u8..9,
         prop::option::of(0..count),
