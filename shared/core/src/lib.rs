@@ -13,6 +13,7 @@ pub mod ids;
 pub mod ports;
 pub mod records;
 pub mod tasks;
+pub mod workflows;
 
 #[cfg(feature = "contract-tests")]
 pub mod contract;

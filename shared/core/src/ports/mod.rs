@@ -1,10 +1,12 @@
 //! Ports: the narrow traits core's use cases are written against. Adapters live in
 //! skein-local (SQLite) and skein-aws (DynamoDB, SQS); both pass the same contract suites.
 
+mod agents;
 mod queue;
 mod store;
 mod system;
 
+pub use agents::{AgentFailure, BuiltinAgents, BuiltinCall};
 pub use queue::{MAX_BATCH, MAX_BODY_BYTES, OutgoingMessage, Queue, QueueError, ReceivedMessage};
 pub use store::{
     Change, Condition, Index, IndexKey, Item, ItemStore, Key, Page, Query, SkRange, StartAfter,

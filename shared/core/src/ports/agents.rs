@@ -1,0 +1,48 @@
+//! Builtin agents: work Skein does itself (echo, template, transform, decision, http, llm),
+//! so that a workflow runs with no external service. Implemented outside core because
+//! some of them need an HTTP client.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde_json::Value;
+
+/// One run of a builtin agent for one step attempt.
+#[derive(Debug, Clone)]
+pub struct BuiltinCall {
+    pub name: String,
+    /// The step's `with` section (null when absent).
+    pub config: Value,
+    pub input: Value,
+    /// Stable across re-runs of the same step attempt; side effects use it to dedupe.
+    pub idempotency_key: String,
+    pub timeout: Option<Duration>,
+}
+
+/// A failed builtin call: `error` is a Skein error name (see `workflows::compile::errors`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentFailure {
+    pub error: String,
+    pub message: String,
+}
+
+impl AgentFailure {
+    pub fn new(error: &str, message: impl Into<String>) -> Self {
+        Self {
+            error: error.to_string(),
+            message: message.into(),
+        }
+    }
+}
+
+#[async_trait]
+pub trait BuiltinAgents: Send + Sync {
+    /// Names every builtin (for messages that list them).
+    fn names(&self) -> Vec<&'static str>;
+
+    /// Checks a step's use of a builtin when the workflow is registered: the name, and
+    /// its `with` settings. Each problem is (path under the step, e.g. `.with.program`, message).
+    fn check(&self, name: &str, config: Option<&Value>) -> Result<(), Vec<(String, String)>>;
+
+    async fn invoke(&self, call: BuiltinCall) -> Result<Value, AgentFailure>;
+}

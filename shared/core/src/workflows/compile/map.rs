@@ -1,0 +1,67 @@
+//! A map step's states, shared by both modes: `{id}` resolves the list and answers with
+//! item indexes, `{id}.each` runs `{id}.item` once per index, `{id}.collect` gathers.
+
+use serde_json::{Map, Value, json};
+
+use super::{helper_state, phase, retry};
+use crate::workflows::definition::{OnFailure, Step, Tolerance};
+
+/// Builds one Task state for a phase; `payload` is where its result sits (`$` for a task
+/// token's answer, `$.Payload` for a Lambda invoke).
+pub(super) struct TaskMaker<'a> {
+    pub make: &'a dyn Fn(&str) -> Value,
+    pub payload: &'a str,
+}
+
+/// The states, and the name of the last one (which the caller links onward or ends).
+pub(super) fn map_states(step: &Step, tasks: &TaskMaker) -> (Map<String, Value>, String) {
+    let each = helper_state(&step.id, "each");
+    let item = helper_state(&step.id, "item");
+    let collect = helper_state(&step.id, "collect");
+    let mut states = Map::new();
+
+    let mut items = (tasks.make)(phase::ITEMS);
+    items["ResultSelector"] = json!({ "indices.$": format!("{}.indices", tasks.payload) });
+    items["ResultPath"] = json!("$.fanout");
+    items["Next"] = json!(each);
+    states.insert(step.id.clone(), items);
+
+    let mut per_item = (tasks.make)(phase::ITEM);
+    per_item["ResultSelector"] = json!({ "status.$": format!("{}.status", tasks.payload) });
+    if let Some(retry) = retry(step) {
+        per_item["Retry"] = retry;
+    }
+    per_item["End"] = json!(true);
+    let spec = step.map.as_ref();
+    let mut map = json!({
+        "Type": "Map",
+        "ItemsPath": "$.fanout.indices",
+        "ItemSelector": { "index.$": "$$.Map.Item.Value" },
+        "MaxConcurrency": spec.and_then(|m| m.max_concurrency).unwrap_or(0),
+        "ItemProcessor": {
+            "ProcessorConfig": { "Mode": "INLINE" },
+            "StartAt": item,
+            "States": { item.clone(): per_item }
+        },
+        "ResultPath": null,
+        "Next": collect,
+    });
+    match spec.and_then(|m| m.tolerated_failures.as_ref()) {
+        Some(Tolerance::Count(n)) => map["ToleratedFailureCount"] = json!(n),
+        Some(Tolerance::Percentage(p)) => {
+            let number: f64 = p.trim_end_matches('%').trim().parse().unwrap_or(0.0);
+            map["ToleratedFailurePercentage"] = json!(number);
+        }
+        None => {}
+    }
+    if step.on_failure == OnFailure::Continue {
+        map["Catch"] =
+            json!([{ "ErrorEquals": ["States.ALL"], "ResultPath": "$.failure", "Next": collect }]);
+    }
+    states.insert(each, map);
+
+    let mut gather = (tasks.make)(phase::COLLECT);
+    gather["ResultPath"] = json!(null);
+    states.insert(collect.clone(), gather);
+    (states, collect)
+}

@@ -1,0 +1,87 @@
+//! Pictures of a workflow: Mermaid (GitHub and most docs render it) and Graphviz DOT.
+
+use std::fmt::Write;
+
+use super::definition::{Step, StepKind};
+use super::validate::Workflow;
+
+fn label(step: &Step) -> String {
+    let who = match step.kind {
+        StepKind::Approval => "approval".to_string(),
+        StepKind::Workflow => format!(
+            "workflow {}",
+            step.workflow.as_ref().map_or("?", |w| w.name.as_str())
+        ),
+        StepKind::Task | StepKind::Map => {
+            let performer = step
+                .agent
+                .as_deref()
+                .map(|a| format!("agent {a}"))
+                .or_else(|| {
+                    step.capability
+                        .as_deref()
+                        .map(|c| format!("capability {c}"))
+                })
+                .or_else(|| step.builtin.as_deref().map(|b| format!("builtin {b}")))
+                .unwrap_or_default();
+            if step.kind == StepKind::Map {
+                format!("map: {performer}")
+            } else {
+                performer
+            }
+        }
+    };
+    format!("{}<br/><small>{}</small>", step.id, who)
+}
+
+/// Node ids are `s0`, `s1`...: step ids may hold `-`, which Mermaid reads as an edge.
+pub fn mermaid(workflow: &Workflow) -> String {
+    let mut out = String::from("flowchart TD\n");
+    for (i, step) in workflow.definition.steps.iter().enumerate() {
+        let text = label(step).replace('"', "'");
+        let _ = match step.kind {
+            StepKind::Approval => writeln!(out, "    s{i}{{{{\"{text}\"}}}}"),
+            StepKind::Map => writeln!(out, "    s{i}[[\"{text}\"]]"),
+            StepKind::Workflow => writeln!(out, "    s{i}[/\"{text}\"/]"),
+            StepKind::Task => writeln!(out, "    s{i}[\"{text}\"]"),
+        };
+    }
+    for (i, deps) in workflow.dag.deps.iter().enumerate() {
+        for d in deps {
+            let _ = writeln!(out, "    s{d} --> s{i}");
+        }
+    }
+    out
+}
+
+pub fn dot(workflow: &Workflow) -> String {
+    let mut out = format!(
+        "digraph \"{}\" {{\n    rankdir=TB;\n    node [shape=box, style=rounded, fontname=\"Helvetica\"];\n",
+        workflow.definition.name
+    );
+    for step in &workflow.definition.steps {
+        let shape = match step.kind {
+            StepKind::Approval => ", shape=hexagon",
+            StepKind::Map => ", shape=box3d",
+            StepKind::Workflow => ", shape=component",
+            StepKind::Task => "",
+        };
+        let text = label(step)
+            .replace("<br/><small>", "\\n")
+            .replace("</small>", "");
+        let _ = writeln!(
+            out,
+            "    \"{}\" [label=\"{}\"{shape}];",
+            step.id,
+            text.replace('"', "'")
+        );
+    }
+    for (i, deps) in workflow.dag.deps.iter().enumerate() {
+        for &d in deps {
+            let ids = &workflow.dag.ids;
+            let _ = writeln!(out, "    \"{}\" -> \"{}\";", ids[d], ids[i]);
+        }
+    }
+    out.push_str("}\n");
+    out
+}

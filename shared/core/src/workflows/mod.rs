@@ -1,0 +1,21 @@
+//! Workflows: definitions, their validation, their graph, and their compilation to ASL.
+
+pub mod compile;
+pub mod dag;
+pub mod definition;
+pub mod deps;
+pub mod duration;
+pub mod graph;
+pub mod parse;
+pub mod schedule;
+pub mod template;
+pub mod validate;
+
+pub use compile::{Target, compile};
+pub use dag::Dag;
+pub use definition::{Definition, Mode, OnFailure, Step, StepKind};
+pub use parse::{parse_definition, parse_value};
+pub use validate::{Known, Workflow, validate};
+
+/// The JSON Schema of a workflow definition, served at `/v1/schemas/workflow.json`.
+pub const WORKFLOW_SCHEMA: &str = include_str!("../../schemas/workflow.schema.json");
