@@ -1,0 +1,121 @@
+//! Skein's builtin agents, so that workflows run with no external service:
+//!
+//! | name      | does                                                      | `with`                                   |
+//! |-----------|-----------------------------------------------------------|------------------------------------------|
+//! | echo      | returns its input                                         | —                                        |
+//! | template  | renders a template against its input                      | `template`                               |
+//! | transform | runs a jq program over its input                          | `program`                                |
+//! | decision  | picks the outcome of the first rule whose jq test is true | `rules: [{when, outcome}]`, `default`    |
+//! | http      | sends its input to a URL; retries 5xx and network errors  | `url`, `method`, `headers`, `timeout`, `retries` |
+//! | llm       | OpenAI-compatible chat completion                         | `model`, `system`, `prompt`, `temperature`, `max_tokens` |
+
+mod basic;
+mod config;
+mod http;
+mod jq;
+mod llm;
+
+use async_trait::async_trait;
+use serde_json::Value;
+use skein_core::ports::{AgentFailure, BuiltinAgents, BuiltinCall};
+use skein_core::workflows::compile::errors;
+
+pub use config::{BuiltinSettings, LlmSettings};
+pub use jq::Program as JqProgram;
+
+pub const NAMES: [&str; 6] = ["echo", "template", "transform", "decision", "http", "llm"];
+
+/// The builtin agents, with their HTTP client built once.
+pub struct Builtins {
+    settings: BuiltinSettings,
+    client: reqwest::Client,
+}
+
+impl Builtins {
+    pub fn new(settings: BuiltinSettings) -> Builtins {
+        let client = reqwest::Client::builder()
+            .user_agent(concat!("skein/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .unwrap_or_default();
+        Builtins { settings, client }
+    }
+}
+
+#[async_trait]
+impl BuiltinAgents for Builtins {
+    fn names(&self) -> Vec<&'static str> {
+        NAMES.to_vec()
+    }
+
+    fn check(&self, name: &str, config: Option<&Value>) -> Result<(), Vec<(String, String)>> {
+        let problem = match name {
+            "echo" => basic::check_echo(config),
+            "template" => basic::check_template(config),
+            "transform" => basic::check_transform(config),
+            "decision" => basic::check_decision(config),
+            "http" => http::check(config),
+            "llm" => llm::check(config),
+            other => Err((
+                ".builtin".to_string(),
+                format!(
+                    "`{other}` is not a builtin agent; use one of {}",
+                    NAMES.join(", ")
+                ),
+            )),
+        };
+        problem.map_err(|(path, message)| {
+            let message = if path.starts_with(".with") {
+                format!("{name}: {message}")
+            } else {
+                message
+            };
+            vec![(path, message)]
+        })
+    }
+
+    async fn invoke(&self, call: BuiltinCall) -> Result<Value, AgentFailure> {
+        let work = async {
+            match call.name.as_str() {
+                "echo" => Ok(call.input.clone()),
+                "template" => basic::template(&call),
+                "transform" => basic::transform(&call),
+                "decision" => basic::decision(&call),
+                "http" => http::call(&self.client, &call).await,
+                "llm" => llm::call(&self.client, &self.settings, &call).await,
+                other => Err(AgentFailure::new(
+                    errors::NON_RETRYABLE,
+                    format!("`{other}` is not a builtin agent"),
+                )),
+            }
+        };
+        match call.timeout {
+            None => work.await,
+            Some(limit) => tokio::time::timeout(limit, work).await.unwrap_or_else(|_| {
+                Err(AgentFailure::new(
+                    errors::TIMEOUT,
+                    format!(
+                        "builtin `{}` took longer than {} ms",
+                        call.name,
+                        limit.as_millis()
+                    ),
+                ))
+            }),
+        }
+    }
+}
+
+/// Reads a builtin's `with` section into its typed settings; errors name the field.
+pub(crate) fn settings<T: serde::de::DeserializeOwned>(
+    config: Option<&Value>,
+) -> Result<T, (String, String)> {
+    let value = config.cloned().unwrap_or(Value::Object(Default::default()));
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let path = if path == "." {
+            String::new()
+        } else {
+            format!(".{path}")
+        };
+        (format!(".with{path}"), e.into_inner().to_string())
+    })
+}

@@ -1,0 +1,208 @@
+//! The builtins against real local HTTP servers: one that counts calls by idempotency key
+//! and fails on demand, and one that speaks OpenAI's chat completions protocol.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use serde_json::{Value, json};
+use skein_agents::{BuiltinSettings, Builtins, LlmSettings};
+use skein_core::ports::{BuiltinAgents, BuiltinCall};
+
+fn call(name: &str, config: Value, input: Value) -> BuiltinCall {
+    BuiltinCall {
+        name: name.into(),
+        config,
+        input,
+        idempotency_key: "run1:step1:0".into(),
+        timeout: Some(Duration::from_secs(5)),
+    }
+}
+
+#[derive(Default)]
+struct Upstream {
+    calls: Mutex<Vec<(String, Value)>>,
+    failures_left: Mutex<u32>,
+}
+
+async fn serve(app: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}")
+}
+
+async fn upstream() -> (Arc<Upstream>, String) {
+    let state = Arc::new(Upstream::default());
+    let app =
+        axum::Router::new()
+            .route(
+                "/orders",
+                post(
+                    |State(s): State<Arc<Upstream>>,
+                     headers: HeaderMap,
+                     Json(body): Json<Value>| async move {
+                        let key = headers
+                            .get("idempotency-key")
+                            .map(|v| v.to_str().unwrap().to_string())
+                            .unwrap_or_default();
+                        s.calls.lock().unwrap().push((key, body.clone()));
+                        let mut left = s.failures_left.lock().unwrap();
+                        if *left > 0 {
+                            *left -= 1;
+                            return (
+                                StatusCode::SERVICE_UNAVAILABLE,
+                                Json(json!({"error": "busy"})),
+                            );
+                        }
+                        (StatusCode::CREATED, Json(json!({"id": 7, "echo": body})))
+                    },
+                ),
+            )
+            .route(
+                "/bad",
+                post(|| async { (StatusCode::UNPROCESSABLE_ENTITY, "missing sku") }),
+            )
+            .with_state(state.clone());
+    (state, serve(app).await)
+}
+
+#[tokio::test]
+async fn http_sends_the_input_with_the_idempotency_key_and_retries_5xx() {
+    let (state, base) = upstream().await;
+    *state.failures_left.lock().unwrap() = 2;
+    let builtins = Builtins::new(BuiltinSettings::default());
+    let out = builtins
+        .invoke(call(
+            "http",
+            json!({"url": format!("{base}/orders"), "retries": 2}),
+            json!({"sku": "a1"}),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        out,
+        json!({"status": 201, "body": {"id": 7, "echo": {"sku": "a1"}}})
+    );
+    let calls = state.calls.lock().unwrap();
+    assert_eq!(calls.len(), 3);
+    assert!(calls.iter().all(|(key, _)| key == "run1:step1:0"));
+}
+
+#[tokio::test]
+async fn http_fails_retryably_after_its_retries_and_at_once_on_4xx() {
+    let (state, base) = upstream().await;
+    *state.failures_left.lock().unwrap() = 10;
+    let builtins = Builtins::new(BuiltinSettings::default());
+    let err = builtins
+        .invoke(call(
+            "http",
+            json!({"url": format!("{base}/orders"), "retries": 1}),
+            json!({}),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.error, "Skein.AgentFailed");
+    assert!(
+        err.message.contains("503") && err.message.contains("after 2 tries"),
+        "{}",
+        err.message
+    );
+    let err = builtins
+        .invoke(call(
+            "http",
+            json!({"url": format!("{base}/bad")}),
+            json!({}),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.error, "Skein.NonRetryable");
+    assert!(err.message.contains("missing sku"), "{}", err.message);
+}
+
+#[tokio::test]
+async fn llm_speaks_openai_chat_completions() {
+    let seen: Arc<Mutex<HashMap<String, Value>>> = Arc::default();
+    let app = axum::Router::new()
+        .route(
+            "/v1/chat/completions",
+            post(|State(seen): State<Arc<Mutex<HashMap<String, Value>>>>, headers: HeaderMap, Json(body): Json<Value>| async move {
+                let auth = headers.get("authorization").unwrap().to_str().unwrap().to_string();
+                seen.lock().unwrap().insert(auth, body.clone());
+                let prompt = body["messages"].as_array().unwrap().last().unwrap()["content"].as_str().unwrap().to_string();
+                Json(json!({
+                    "id": "chatcmpl-1", "object": "chat.completion", "model": body["model"],
+                    "choices": [{"index": 0, "message": {"role": "assistant", "content": format!("summary of: {prompt}")}, "finish_reason": "stop"}],
+                    "usage": {"prompt_tokens": 9, "completion_tokens": 4, "total_tokens": 13}
+                }))
+            }),
+        )
+        .with_state(seen.clone());
+    let base = serve(app).await;
+    let builtins = Builtins::new(BuiltinSettings {
+        llm: Some(LlmSettings {
+            base_url: format!("{base}/v1"),
+            api_key: Some("sk-test".into()),
+            default_model: "gpt-test".into(),
+        }),
+    });
+    let out = builtins
+        .invoke(call("llm", json!({"system": "Be brief.", "prompt": "Summarize {{ input.topic }}", "temperature": 0.2}), json!({"topic": "tides"})))
+        .await
+        .unwrap();
+    assert_eq!(out["text"], "summary of: Summarize tides");
+    assert_eq!(out["usage"]["total_tokens"], 13);
+    let seen = seen.lock().unwrap();
+    let body = &seen["Bearer sk-test"];
+    assert_eq!(body["model"], "gpt-test");
+    assert_eq!(
+        body["messages"][0],
+        json!({"role": "system", "content": "Be brief."})
+    );
+    assert_eq!(body["temperature"], 0.2);
+}
+
+#[tokio::test]
+async fn transform_template_and_decision_work_on_the_input() {
+    let b = Builtins::new(BuiltinSettings::default());
+    let input = json!({"scores": [3, 9, 4], "name": "Ada"});
+    let t = b
+        .invoke(call(
+            "transform",
+            json!({"program": ".scores | max"}),
+            input.clone(),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(t, json!(9));
+    let r = b.invoke(call("template", json!({"template": {"greeting": "Hi {{ input.name }}", "best": "{{ input.scores[1] }}"}}), input.clone())).await.unwrap();
+    assert_eq!(r, json!({"greeting": "Hi Ada", "best": 9}));
+    let rules = json!({"rules": [{"when": ".scores | max > 10", "outcome": "escalate"}, {"when": ".scores | max > 5", "outcome": "review"}], "default": "accept"});
+    let d = b.invoke(call("decision", rules, input)).await.unwrap();
+    assert_eq!(d, json!({"outcome": "review", "rule": 1}));
+}
+
+#[tokio::test]
+async fn a_slow_builtin_times_out_with_a_retryable_error() {
+    let app = axum::Router::new().route(
+        "/slow",
+        post(|| async {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            "late"
+        }),
+    );
+    let base = serve(app).await;
+    let b = Builtins::new(BuiltinSettings::default());
+    let mut c = call(
+        "http",
+        json!({"url": format!("{base}/slow"), "retries": 0}),
+        json!({}),
+    );
+    c.timeout = Some(Duration::from_millis(200));
+    let err = b.invoke(c).await.unwrap_err();
+    assert_eq!(err.error, "Skein.Timeout");
+}
