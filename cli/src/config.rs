@@ -64,11 +64,32 @@ pub struct LocalArgs {
     /// Lifetime of issued access tokens, in seconds.
     #[arg(long, env = "SKEIN_TOKEN_TTL_SECONDS", default_value_t = 900, value_parser = clap::value_parser!(u64).range(30..=86400))]
     pub token_ttl_seconds: u64,
+    /// OpenAI-compatible API root for the `llm` builtin, e.g. https://api.openai.com/v1.
+    #[arg(long, env = "SKEIN_LLM_BASE_URL")]
+    pub llm_base_url: Option<String>,
+    #[arg(long, env = "SKEIN_LLM_API_KEY", hide_env_values = true)]
+    pub llm_api_key: Option<String>,
+    /// The model `llm` steps use when they name none.
+    #[arg(long, env = "SKEIN_LLM_MODEL", default_value = "gpt-4o-mini")]
+    pub llm_model: String,
 }
 
 const SECRET_FILE: &str = "jwt-secret";
 
 impl LocalArgs {
+    pub fn builtin_settings(&self) -> skein_agents::BuiltinSettings {
+        skein_agents::BuiltinSettings {
+            llm: self
+                .llm_base_url
+                .as_ref()
+                .map(|base_url| skein_agents::LlmSettings {
+                    base_url: base_url.clone(),
+                    api_key: self.llm_api_key.clone(),
+                    default_model: self.llm_model.clone(),
+                }),
+        }
+    }
+
     pub fn token_settings(&self) -> TokenSettings {
         TokenSettings {
             issuer: self.jwt_issuer.clone(),
@@ -197,6 +218,9 @@ impl DevArgs {
                 jwt_issuer: "skein".into(),
                 jwt_audience: "skein-api".into(),
                 token_ttl_seconds: 900,
+                llm_base_url: None,
+                llm_api_key: None,
+                llm_model: "gpt-4o-mini".into(),
             },
             sweep_interval_ms: 250,
         }

@@ -5,12 +5,15 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use skein_agents::Builtins;
 use skein_core::access::ClientSecret;
 use skein_core::auth::{Principal, Role, TokenService};
 use skein_core::ids::{ClientId, PrincipalId, TenantId};
+use skein_core::runs::WorkflowPorts;
+use skein_core::workflows::compile::{LOCAL_STEP_QUEUE, LOCAL_WORKER_FUNCTION};
 use skein_core::{Context, Platform};
 use skein_http::{AppState, ServiceInfo, TaskBell};
-use skein_local::{OsEntropy, SqliteDb, SqliteStore, SystemClock};
+use skein_local::{LocalEngine, OsEntropy, PlatformLink, SqliteDb, SqliteStore, SystemClock};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -44,6 +47,7 @@ pub struct LocalPlatform {
     pub bell: Arc<TaskBell>,
     pub tokens: Arc<TokenService>,
     pub db: Arc<SqliteDb>,
+    pub engine: Arc<LocalEngine>,
 }
 
 impl LocalPlatform {
@@ -60,11 +64,25 @@ impl LocalPlatform {
             Arc::new(OsEntropy),
             bell.clone(),
         );
+        let engine = LocalEngine::new(db.clone());
+        let link = PlatformLink::default();
+        let ports = WorkflowPorts {
+            engine: engine.clone(),
+            dispatch: Arc::new(link.clone()),
+            builtins: Arc::new(Builtins::new(local.builtin_settings())),
+            step_queue_url: LOCAL_STEP_QUEUE.to_string(),
+            worker_function: LOCAL_WORKER_FUNCTION.to_string(),
+            worker_instance: ulid::Ulid::new().to_string(),
+        };
+        let platform = Platform::new(ctx, tokens.clone(), ports);
+        link.connect(platform.clone(), engine.clone());
+        engine.connect(Arc::new(link));
         Ok(Self {
-            platform: Platform::new(ctx, tokens.clone()),
+            platform,
             bell,
             tokens,
             db,
+            engine,
         })
     }
 
@@ -167,6 +185,11 @@ impl DevServer {
                 })
                 .await
         });
+        match local.engine.resume_all() {
+            Ok(0) => {}
+            Ok(resumed) => tracing::info!(resumed, "resumed the runs that were in flight"),
+            Err(e) => tracing::error!(error = %e, "could not resume runs"),
+        }
         let sweeper = tokio::spawn(sweep_timers(
             local.platform.clone(),
             Duration::from_millis(args.sweep_interval_ms),
@@ -204,7 +227,8 @@ impl DevServer {
     }
 }
 
-/// Re-queues tasks whose lease expired and expires tasks past their deadline.
+/// Re-queues tasks whose lease expired, expires tasks past their deadline, times out
+/// approvals and starts scheduled runs.
 async fn sweep_timers(platform: Platform, every: Duration) {
     let mut interval = tokio::time::interval(every);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -214,6 +238,16 @@ async fn sweep_timers(platform: Platform, every: Duration) {
             Ok(0) => {}
             Ok(fired) => tracing::debug!(fired, "task timers fired"),
             Err(err) => tracing::warn!(error = %err, "task timer sweep failed; retrying"),
+        }
+        match platform.runs.expire_approvals().await {
+            Ok(0) => {}
+            Ok(expired) => tracing::info!(expired, "approvals timed out"),
+            Err(err) => tracing::warn!(error = %err, "approval sweep failed; retrying"),
+        }
+        match platform.runs.fire_schedules().await {
+            Ok(0) => {}
+            Ok(fired) => tracing::info!(fired, "scheduled runs started"),
+            Err(err) => tracing::warn!(error = %err, "schedule sweep failed; retrying"),
         }
     }
 }

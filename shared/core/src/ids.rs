@@ -75,6 +75,10 @@ macro_rules! prefixed_ulid_id {
 }
 
 prefixed_ulid_id!(
+    /// One run of a workflow; also its execution's name in the engine.
+    RunId, "run", "a run id"
+);
+prefixed_ulid_id!(
     /// An agent registered in a tenant. Also the agent's OAuth client id.
     AgentId, "agt", "an agent id"
 );
@@ -162,6 +166,11 @@ impl PrincipalId {
                 truncate(raw)
             )))
         }
+    }
+
+    /// Skein itself, for work nobody requested directly (scheduled runs).
+    pub fn scheduler() -> Self {
+        Self("skein:scheduler".to_string())
     }
 
     /// The agent this principal is, if it is one.

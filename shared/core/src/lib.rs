@@ -12,6 +12,7 @@ pub mod error;
 pub mod ids;
 pub mod ports;
 pub mod records;
+pub mod runs;
 pub mod tasks;
 pub mod workflows;
 
@@ -28,17 +29,28 @@ pub struct Platform {
     pub access: access::Access,
     pub agents: agents::Agents,
     pub tasks: tasks::Tasks,
+    pub workflows: workflows::Workflows,
+    pub runs: runs::Runs,
 }
 
 impl Platform {
-    pub fn new(ctx: Context, tokens: std::sync::Arc<auth::TokenService>) -> Self {
+    pub fn new(
+        ctx: Context,
+        tokens: std::sync::Arc<auth::TokenService>,
+        ports: runs::WorkflowPorts,
+    ) -> Self {
         let access = access::Access::new(ctx.clone(), tokens);
         let agents = agents::Agents::new(ctx.clone(), access.clone());
-        let tasks = tasks::Tasks::new(ctx, agents.clone());
+        let tasks = tasks::Tasks::new(ctx.clone(), agents.clone());
+        let workflows = workflows::Workflows::new(ctx.clone(), ports.clone());
+        let runs = runs::Runs::new(ctx, ports, workflows.clone(), tasks.clone());
+        tasks.observe(std::sync::Arc::new(runs.clone()));
         Self {
             access,
             agents,
             tasks,
+            workflows,
+            runs,
         }
     }
 }

@@ -10,13 +10,21 @@
 //! | task         | `T#{t}#TASK#{id}`          | `#`| `Q#{t}#{target}` / due#id | `TIMER#{n}` / due#pk | `T#{t}#TASKS` / id    |
 //! | idempotency  | `T#{t}#IDEM#{who}#{key}`   | `#`|                           |                      |                       |
 //! | failed logins| `AUTHFAIL#{client}#{window}`| `#`|                          |                      |                       |
+//! | workflow     | `T#{t}#WF#{name}`          | `#`|                           |                      | `T#{t}#WORKFLOWS` / name |
+//! | wf version   | `T#{t}#WF#{name}`          | `V#{000001}` |                 |                      |                       |
+//! | wf schedule  | `T#{t}#WF#{name}`          | `SCHEDULE` |                   | `SCHEDULES` / next#t#name |                  |
+//! | run          | `T#{t}#RUN#{id}`           | `#`|                           |                      | `T#{t}#RUNS` / id     |
+//! | run step     | `T#{t}#RUN#{id}`           | `S#{step}` |                   |                      |                       |
+//! | map item     | `T#{t}#RUN#{id}`           | `S#{step}#I#{000042}` |        |                      |                       |
+//! | run event    | `T#{t}#RUN#{id}`           | `E#{ulid}` |                   |                      |                       |
+//! | approval     | `T#{t}#RUN#{id}`           | `A#{step}` | `APPROVALS#{t}` / at#run#step | `APPROVALS-DUE` / due#pk#step |   |
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
-use crate::ids::{AgentId, AgentName, TaskId, TenantId};
+use crate::ids::{AgentId, AgentName, RunId, TaskId, TenantId};
 use crate::ports::{Item, Key};
 
 pub const SK: &str = "#";
@@ -101,3 +109,62 @@ pub fn from_item<T: DeserializeOwned>(item: Item) -> Result<(T, u64)> {
             ))
         })
 }
+
+pub fn workflow_pk(tenant: &TenantId, name: &str) -> String {
+    format!("T#{tenant}#WF#{name}")
+}
+
+pub fn workflow_key(tenant: &TenantId, name: &str) -> Key {
+    Key::new(workflow_pk(tenant, name), SK)
+}
+
+pub fn workflow_version_key(tenant: &TenantId, name: &str, version: u32) -> Key {
+    Key::new(workflow_pk(tenant, name), format!("V#{version:06}"))
+}
+
+pub fn workflows_list_pk(tenant: &TenantId) -> String {
+    format!("T#{tenant}#WORKFLOWS")
+}
+
+pub fn schedule_key(tenant: &TenantId, name: &str) -> Key {
+    Key::new(workflow_pk(tenant, name), "SCHEDULE")
+}
+
+pub const SCHEDULES_DUE_PK: &str = "SCHEDULES";
+
+pub fn run_pk(tenant: &TenantId, run: &RunId) -> String {
+    format!("T#{tenant}#RUN#{run}")
+}
+
+pub fn run_key(tenant: &TenantId, run: &RunId) -> Key {
+    Key::new(run_pk(tenant, run), SK)
+}
+
+pub fn runs_list_pk(tenant: &TenantId) -> String {
+    format!("T#{tenant}#RUNS")
+}
+
+pub fn step_key(tenant: &TenantId, run: &RunId, step: &str) -> Key {
+    Key::new(run_pk(tenant, run), format!("S#{step}"))
+}
+
+pub fn item_key(tenant: &TenantId, run: &RunId, step: &str, index: u32) -> Key {
+    Key::new(run_pk(tenant, run), format!("S#{step}#I#{index:06}"))
+}
+
+pub fn item_prefix(step: &str) -> String {
+    format!("S#{step}#I#")
+}
+
+pub const STEP_PREFIX: &str = "S#";
+pub const EVENT_PREFIX: &str = "E#";
+
+pub fn approval_key(tenant: &TenantId, run: &RunId, step: &str) -> Key {
+    Key::new(run_pk(tenant, run), format!("A#{step}"))
+}
+
+pub fn approvals_pending_pk(tenant: &TenantId) -> String {
+    format!("APPROVALS#{tenant}")
+}
+
+pub const APPROVALS_DUE_PK: &str = "APPROVALS-DUE";

@@ -1,4 +1,5 @@
-//! Wakes long-polling claimers when a task becomes claimable in this process.
+//! Wakes long-polling claimers when a task becomes claimable in this process, and live
+//! run streams when a run changes.
 
 use skein_core::ports::TaskEvents;
 use tokio::sync::Notify;
@@ -6,6 +7,7 @@ use tokio::sync::Notify;
 #[derive(Default)]
 pub struct TaskBell {
     notify: Notify,
+    runs: Notify,
 }
 
 impl TaskBell {
@@ -16,8 +18,19 @@ impl TaskBell {
     }
 }
 
+impl TaskBell {
+    /// Completes at the next change to any run (live event streams wait on it).
+    pub fn run_changed_notified(&self) -> tokio::sync::futures::Notified<'_> {
+        self.runs.notified()
+    }
+}
+
 impl TaskEvents for TaskBell {
     fn task_ready(&self) {
         self.notify.notify_waiters();
+    }
+
+    fn run_changed(&self, _run: &str) {
+        self.runs.notify_waiters();
     }
 }

@@ -3,11 +3,11 @@
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{agents, auth, system, tasks};
+use crate::routes::{agents, auth, runs, system, tasks, workflows};
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Skein API", description = "Agents, tasks and (soon) workflows. Errors are RFC 9457 problem+json."),
+    info(title = "Skein API", description = "Agents, tasks, workflows and runs. Errors are RFC 9457 problem+json."),
     paths(
         system::health, system::info,
         auth::issue_token, auth::jwks, auth::create_client,
@@ -15,10 +15,15 @@ use crate::routes::{agents, auth, system, tasks};
         agents::delete_agent, agents::agent_heartbeat,
         tasks::create_task, tasks::list_tasks, tasks::get_task, tasks::claim_task,
         tasks::task_heartbeat, tasks::complete_task, tasks::fail_task,
+        workflows::register_workflow, workflows::list_workflows, workflows::get_workflow,
+        workflows::list_versions, workflows::get_version, workflows::get_asl, workflows::get_graph,
+        workflows::workflow_schema,
+        runs::start_run, runs::list_runs, runs::get_run, runs::run_events, runs::cancel_run,
+        runs::list_approvals, runs::approve_step, runs::reject_step,
     ),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
-    tags((name = "auth"), (name = "agents"), (name = "tasks"), (name = "system")),
+    tags((name = "auth"), (name = "agents"), (name = "tasks"), (name = "workflows"), (name = "runs"), (name = "system")),
 )]
 struct ApiDoc;
 

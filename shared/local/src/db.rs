@@ -43,7 +43,7 @@ pub struct SqliteDb {
     queue_bells: Mutex<HashMap<String, Arc<Notify>>>,
 }
 
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 const READERS: usize = 4;
 
 const SCHEMA: &str = "
@@ -73,6 +73,31 @@ CREATE TABLE IF NOT EXISTS queue_messages (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS queue_messages_visible ON queue_messages (queue, visible_at, id);
 CREATE UNIQUE INDEX IF NOT EXISTS queue_messages_receipt ON queue_messages (receipt) WHERE receipt IS NOT NULL;
+CREATE TABLE IF NOT EXISTS engine_machines (
+    name TEXT PRIMARY KEY,
+    asl TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS engine_executions (
+    name TEXT PRIMARY KEY,
+    machine TEXT NOT NULL,
+    input TEXT NOT NULL,
+    secret TEXT NOT NULL,
+    status TEXT NOT NULL,
+    error TEXT,
+    cause TEXT,
+    started_at INTEGER NOT NULL,
+    stopped_at INTEGER
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS engine_executions_running ON engine_executions (status) WHERE status = 'RUNNING';
+CREATE TABLE IF NOT EXISTS engine_task_results (
+    execution TEXT NOT NULL,
+    token TEXT NOT NULL,
+    ok INTEGER NOT NULL,
+    output TEXT,
+    error TEXT,
+    cause TEXT,
+    PRIMARY KEY (execution, token)
+) WITHOUT ROWID;
 ";
 
 impl SqliteDb {

@@ -35,6 +35,8 @@ pub enum Action {
     CreateTask,
     ReadAnyTask,
     ManageClients,
+    ManageWorkflows,
+    RunWorkflows,
 }
 
 impl Action {
@@ -43,6 +45,7 @@ impl Action {
         match self {
             Action::CreateAgent | Action::ReadAnyAgent => &[Admin, Operator],
             Action::CreateTask | Action::ReadAnyTask => &[Admin, Operator],
+            Action::ManageWorkflows | Action::RunWorkflows => &[Admin, Operator],
             Action::UpdateAgent | Action::DeleteAgent | Action::ManageClients => &[Admin],
         }
     }
@@ -56,6 +59,8 @@ impl Action {
             Action::CreateTask => "create tasks",
             Action::ReadAnyTask => "read tasks of other agents",
             Action::ManageClients => "manage client credentials",
+            Action::ManageWorkflows => "register workflows",
+            Action::RunWorkflows => "start, read and cancel runs",
         }
     }
 }

@@ -2,11 +2,13 @@
 //! skein-local (SQLite) and skein-aws (DynamoDB, SQS); both pass the same contract suites.
 
 mod agents;
+mod engine;
 mod queue;
 mod store;
 mod system;
 
 pub use agents::{AgentFailure, BuiltinAgents, BuiltinCall};
+pub use engine::{EngineError, ExecutionEnded, ExecutionStatus, StepDispatch, WorkflowEngine};
 pub use queue::{MAX_BATCH, MAX_BODY_BYTES, OutgoingMessage, Queue, QueueError, ReceivedMessage};
 pub use store::{
     Change, Condition, Index, IndexKey, Item, ItemStore, Key, Page, Query, SkRange, StartAfter,

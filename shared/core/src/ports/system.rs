@@ -15,4 +15,7 @@ pub trait Entropy: Send + Sync {
 /// instead of at their next poll. Doing nothing is a correct implementation.
 pub trait TaskEvents: Send + Sync {
     fn task_ready(&self);
+
+    /// A run changed (a step moved, the run ended): live watchers should look again.
+    fn run_changed(&self, _run: &str) {}
 }

@@ -105,18 +105,21 @@ impl Tasks {
             )));
         }
         let result = completion.result;
-        self.act_as_holder(caller, id, completion.lease_id.as_ref(), |task, me| {
-            // A retried completion of a task this agent already completed answers the same.
-            let already_done = task.status == TaskStatus::Succeeded
-                && task.claimed_by.as_ref() == Some(me)
-                && task.result.as_ref() == Some(&result);
-            if already_done {
-                HolderAction::Unchanged
-            } else {
-                HolderAction::Apply(Box::new(move |task, now| task.succeed(result, now)))
-            }
-        })
-        .await
+        let task = self
+            .act_as_holder(caller, id, completion.lease_id.as_ref(), |task, me| {
+                // A retried completion of a task this agent already completed answers the same.
+                let already_done = task.status == TaskStatus::Succeeded
+                    && task.claimed_by.as_ref() == Some(me)
+                    && task.result.as_ref() == Some(&result);
+                if already_done {
+                    HolderAction::Unchanged
+                } else {
+                    HolderAction::Apply(Box::new(move |task, now| task.succeed(result, now)))
+                }
+            })
+            .await?;
+        self.notify_if_finished(&task).await;
+        Ok(task)
     }
 
     pub async fn fail(
@@ -139,6 +142,7 @@ impl Tasks {
         if task.status == TaskStatus::Queued {
             self.ctx.events.task_ready();
         }
+        self.notify_if_finished(&task).await;
         Ok(task)
     }
 

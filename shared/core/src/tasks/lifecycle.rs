@@ -207,6 +207,7 @@ mod tests {
             updated_at: now,
             available_at: now,
             finished_at: None,
+            origin: None,
         }
     }
 

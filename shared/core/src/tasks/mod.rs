@@ -2,11 +2,11 @@
 
 mod claims;
 mod lifecycle;
-mod model;
+pub(crate) mod model;
 mod service;
 
 pub use model::{
-    Lease, NewTask, Task, TaskCompletion, TaskError, TaskFailure, TaskFilter, TaskStatus,
-    TaskTarget,
+    Lease, NewTask, Task, TaskCompletion, TaskError, TaskFailure, TaskFilter, TaskOrigin,
+    TaskStatus, TaskTarget,
 };
-pub use service::{CreatedTask, LeaseRef, Tasks};
+pub use service::{CreatedTask, LeaseRef, TaskObserver, Tasks};

@@ -3,7 +3,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::{Error, FieldErrors, Result};
-use crate::ids::{AgentId, Capability, LeaseId, PrincipalId, TaskId, TenantId};
+use crate::ids::{AgentId, Capability, LeaseId, PrincipalId, RunId, TaskId, TenantId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -91,6 +91,21 @@ pub struct Task {
     /// When it (re)entered the queue; claimers take the oldest first.
     pub available_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
+    /// Set when a workflow step created the task: finishing it finishes the step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<TaskOrigin>,
+}
+
+/// The run step (or map item) a task does the work of.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TaskOrigin {
+    pub run: RunId,
+    pub step: String,
+    /// The step's retry count (0 on the first try).
+    pub attempt: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<u32>,
 }
 
 impl Task {

@@ -3,7 +3,11 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::lifecycle::TimerOutcome;
-use super::model::{NewTask, Task, TaskFilter, TaskStatus, TaskTarget};
+use std::sync::{Arc, OnceLock};
+
+use async_trait::async_trait;
+
+use super::model::{NewTask, Task, TaskFilter, TaskOrigin, TaskStatus, TaskTarget};
 use crate::agents::Agents;
 use crate::auth::{Action, Principal};
 use crate::context::Context;
@@ -20,6 +24,14 @@ use crate::records::{
 pub struct Tasks {
     pub(super) ctx: Context,
     pub(super) agents: Agents,
+    observer: Arc<OnceLock<Arc<dyn TaskObserver>>>,
+}
+
+/// Told when a task ends (succeeded, failed for good, or expired), e.g. so that the
+/// workflow step it belongs to can go on.
+#[async_trait]
+pub trait TaskObserver: Send + Sync {
+    async fn task_finished(&self, task: &Task);
 }
 
 /// A created task, or the one an earlier request with the same Idempotency-Key created.
@@ -43,7 +55,24 @@ const MAX_SCANNED_PER_LIST: usize = 2000;
 
 impl Tasks {
     pub fn new(ctx: Context, agents: Agents) -> Self {
-        Self { ctx, agents }
+        Self {
+            ctx,
+            agents,
+            observer: Arc::default(),
+        }
+    }
+
+    /// Sets who hears of finished tasks; the first call wins.
+    pub fn observe(&self, observer: Arc<dyn TaskObserver>) {
+        let _ = self.observer.set(observer);
+    }
+
+    pub(super) async fn notify_if_finished(&self, task: &Task) {
+        if task.status.is_terminal()
+            && let Some(observer) = self.observer.get()
+        {
+            observer.task_finished(task).await;
+        }
     }
 
     pub async fn create(
@@ -51,6 +80,17 @@ impl Tasks {
         caller: &Principal,
         new: NewTask,
         idempotency_key: Option<&str>,
+    ) -> Result<CreatedTask> {
+        self.create_with_origin(caller, new, idempotency_key, None)
+            .await
+    }
+
+    pub(crate) async fn create_with_origin(
+        &self,
+        caller: &Principal,
+        new: NewTask,
+        idempotency_key: Option<&str>,
+        origin: Option<TaskOrigin>,
     ) -> Result<CreatedTask> {
         caller.authorize(Action::CreateTask)?;
         let target = new.validate()?;
@@ -89,6 +129,7 @@ impl Tasks {
             updated_at: now,
             available_at: now,
             finished_at: None,
+            origin,
         };
         let put_task = WriteOp::Put {
             item: task.to_item()?,
@@ -212,6 +253,7 @@ impl Tasks {
                 {
                     fired += 1;
                     requeued |= outcome == TimerOutcome::Requeued;
+                    self.notify_if_finished(&task).await;
                 }
             }
         }

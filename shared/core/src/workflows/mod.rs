@@ -7,6 +7,7 @@ pub mod deps;
 pub mod duration;
 pub mod graph;
 pub mod parse;
+pub mod registry;
 pub mod schedule;
 pub mod template;
 pub mod validate;
@@ -15,6 +16,7 @@ pub use compile::{Target, compile};
 pub use dag::Dag;
 pub use definition::{Definition, Mode, OnFailure, Step, StepKind};
 pub use parse::{parse_definition, parse_value};
+pub use registry::{Registered, WorkflowSummary, WorkflowVersion, Workflows};
 pub use validate::{Known, Workflow, validate};
 
 /// The JSON Schema of a workflow definition, served at `/v1/schemas/workflow.json`.

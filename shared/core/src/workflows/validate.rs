@@ -187,6 +187,10 @@ fn check_kind_spec(definition: &Definition, i: usize, known: &Known, errors: &mu
     let step = &definition.steps[i];
     let at = format!("$.steps[{i}]");
     let who = format!("step `{}`", step.id);
+    let performers = [&step.agent, &step.capability, &step.builtin]
+        .iter()
+        .filter(|p| p.is_some())
+        .count();
     let specs = [
         ("approval", step.approval.is_some(), StepKind::Approval),
         ("map", step.map.is_some(), StepKind::Map),
@@ -211,6 +215,14 @@ fn check_kind_spec(definition: &Definition, i: usize, known: &Known, errors: &mu
             format!("{at}.type"),
             format!("{who}: express workflows cannot wait for a person; use `mode: standard`"),
         ),
+        StepKind::Task | StepKind::Map
+            if definition.mode == Mode::Express && step.builtin.is_none() && performers == 1 =>
+        {
+            errors.push(
+                format!("{at}.{}", if step.agent.is_some() { "agent" } else { "capability" }),
+                format!("{who}: express workflows run builtin agents only (a remote agent needs a task token to answer); use `mode: standard`"),
+            )
+        }
         StepKind::Workflow if definition.mode == Mode::Express => errors.push(
             format!("{at}.type"),
             format!(

@@ -17,8 +17,10 @@ use crate::state::AppState;
 
 pub(crate) mod agents;
 pub(crate) mod auth;
+pub(crate) mod runs;
 pub(crate) mod system;
 pub(crate) mod tasks;
+pub(crate) mod workflows;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -30,6 +32,8 @@ pub fn router(state: AppState) -> Router {
         .merge(auth::routes())
         .merge(agents::routes())
         .merge(tasks::routes())
+        .merge(workflows::routes())
+        .merge(runs::routes())
         .fallback(|| async { ApiError::RouteNotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .with_state(state)

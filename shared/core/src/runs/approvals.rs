@@ -1,0 +1,313 @@
+//! Approval steps: a person approves or rejects, or the step times out.
+
+use chrono::Duration;
+use serde_json::{Value, json};
+
+use super::Runs;
+use super::model::{Approval, Run, RunError, StepMessage, StepStatus};
+use super::outcome::Reply;
+use super::scope::StepScope;
+use super::worker::set;
+use crate::auth::{Principal, Role};
+use crate::error::{Error, Result};
+use crate::ids::RunId;
+use crate::ports::{Condition, Index, IndexKey, Item, Query, SkRange, StoreError};
+use crate::records::{
+    APPROVALS_DUE_PK, approval_key, approvals_pending_pk, from_item, run_pk, step_key,
+    time_sort_key, to_body,
+};
+use crate::workflows::Workflow;
+use crate::workflows::compile::errors;
+use crate::workflows::template::render;
+
+impl Runs {
+    pub(crate) async fn request_approval(
+        &self,
+        message: &StepMessage,
+        workflow: &Workflow,
+        index: usize,
+        scope: &StepScope,
+        reply: Reply,
+    ) -> Result<()> {
+        let Reply::Token(token) = reply else {
+            return Err(Error::Internal(
+                "approvals need a task token (standard mode)".into(),
+            ));
+        };
+        let step = &workflow.definition.steps[index];
+        let spec = step
+            .approval
+            .clone()
+            .unwrap_or(crate::workflows::definition::ApprovalSpec {
+                message: None,
+                assignees: vec![],
+                timeout: None,
+            });
+        let now = self.ctx.now();
+        let due_at = spec
+            .timeout
+            .and_then(|t| Duration::from_std(t.0).ok())
+            .map(|d| now + d);
+        let approval = Approval {
+            run: message.run.clone(),
+            step: step.id.clone(),
+            workflow: message.workflow.clone(),
+            message: spec.message.as_ref().map(|m| render(m, scope)),
+            assignees: spec.assignees.clone(),
+            requested_at: now,
+            due_at,
+            token,
+            attempt: message.attempt,
+        };
+        let key = approval_key(&message.tenant, &message.run, &step.id);
+        let mut body = to_body(&approval)?;
+        body.insert("token".into(), json!(approval.token));
+        body.insert("attempt".into(), json!(approval.attempt));
+        let pending = IndexKey::new(
+            approvals_pending_pk(&message.tenant),
+            format!(
+                "{}#{}#{}",
+                time_sort_key(now.timestamp_millis()),
+                message.run,
+                step.id
+            ),
+        );
+        let mut item = Item::new(key.clone(), body).with_gsi(Index::Gsi1, Some(pending));
+        if let Some(due) = due_at {
+            let sk = format!(
+                "{}#{}#{}",
+                time_sort_key(due.timestamp_millis()),
+                key.pk,
+                step.id
+            );
+            item = item.with_gsi(Index::Gsi2, Some(IndexKey::new(APPROVALS_DUE_PK, sk)));
+        }
+        self.ctx.store.put(item, Condition::Always).await?;
+        let step_changes = vec![set("status", StepStatus::AwaitingApproval)];
+        self.ctx
+            .store
+            .update(
+                &step_key(&message.tenant, &message.run, &step.id),
+                step_changes,
+                Condition::Exists,
+            )
+            .await?;
+        let data = json!({ "message": approval.message, "assignees": approval.assignees, "due_at": due_at });
+        self.event(
+            &message.tenant,
+            &message.run,
+            "approval.requested",
+            Some(&step.id),
+            data,
+        )
+        .await
+    }
+
+    /// Approvals the caller may decide, oldest first.
+    pub async fn pending_approvals(&self, caller: &Principal) -> Result<Vec<Approval>> {
+        let query = Query::new(Index::Gsi1, approvals_pending_pk(&caller.tenant)).limit(500);
+        let page = self.ctx.store.query(&query).await?;
+        Ok(page
+            .items
+            .into_iter()
+            .filter_map(|item| from_item::<Approval>(item).ok().map(|(a, _)| a))
+            .filter(|a| may_decide(caller, a))
+            .collect())
+    }
+
+    /// Approves or rejects; exactly one decision counts.
+    pub async fn decide(
+        &self,
+        caller: &Principal,
+        run: &RunId,
+        step: &str,
+        approve: bool,
+        comment: Option<String>,
+    ) -> Result<Run> {
+        let key = approval_key(&caller.tenant, run, step);
+        let item = self.ctx.store.get(&key).await?;
+        let Some(item) = item else {
+            self.run_record(&caller.tenant, run).await?;
+            return Err(Error::NotFound {
+                what: "pending approval",
+            });
+        };
+        let token = item
+            .body
+            .get("token")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let (approval, version) = from_item::<Approval>(item)?;
+        if !may_decide(caller, &approval) {
+            return Err(Error::Forbidden(format!(
+                "this approval is assigned to {}",
+                approval.assignees.join(", ")
+            )));
+        }
+        match self
+            .ctx
+            .store
+            .delete(&key, Condition::VersionIs(version))
+            .await
+        {
+            Ok(()) => {}
+            Err(StoreError::ConditionFailed) => {
+                return Err(Error::conflict(
+                    "already-decided",
+                    "someone decided this approval a moment ago",
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let by = caller.id.to_string();
+        let decision = json!({ "approved": approve, "by": by, "comment": comment });
+        self.event(
+            &caller.tenant,
+            run,
+            "approval.decided",
+            Some(step),
+            decision.clone(),
+        )
+        .await?;
+        let outcome = if approve {
+            Ok(decision)
+        } else {
+            let why = comment.map(|c| format!(": {c}")).unwrap_or_default();
+            Err(RunError {
+                error: errors::APPROVAL_REJECTED.into(),
+                cause: format!("rejected by {by}{why}"),
+            })
+        };
+        self.finish_approval(
+            caller.tenant.clone(),
+            run,
+            step,
+            approval.attempt,
+            token,
+            outcome,
+        )
+        .await?;
+        self.run_record(&caller.tenant, run).await
+    }
+
+    async fn finish_approval(
+        &self,
+        tenant: crate::ids::TenantId,
+        run: &RunId,
+        step: &str,
+        attempt: u32,
+        token: String,
+        outcome: std::result::Result<Value, RunError>,
+    ) -> Result<()> {
+        let record = self.run_record(&tenant, run).await?;
+        let workflow = self
+            .workflows
+            .compiled(&tenant, &record.workflow, record.version)
+            .await?;
+        let index = workflow
+            .dag
+            .index(step)
+            .ok_or(Error::NotFound { what: "step" })?;
+        let message = StepMessage {
+            v: 1,
+            tenant,
+            workflow: record.workflow.clone(),
+            version: record.version,
+            run: run.clone(),
+            step: step.to_string(),
+            phase: crate::workflows::compile::phase::RUN.into(),
+            attempt,
+            index: None,
+            token: Some(token.clone()),
+        };
+        let reply = Reply::Token(token);
+        let _step_outcome = match outcome {
+            Ok(output) => {
+                self.complete(&message, &workflow, index, output, reply)
+                    .await?
+            }
+            Err(failure) => {
+                self.fail(&message, &workflow, index, failure, reply)
+                    .await?
+            }
+        };
+        Ok(())
+    }
+
+    /// Fails every approval whose timeout passed. Returns how many.
+    pub async fn expire_approvals(&self) -> Result<usize> {
+        let now = self.ctx.now();
+        let upper = format!("{}~", time_sort_key(now.timestamp_millis()));
+        let query = Query::new(Index::Gsi2, APPROVALS_DUE_PK)
+            .sk(SkRange::Between(String::new(), upper))
+            .limit(100);
+        let mut expired = 0;
+        for item in self.ctx.store.query(&query).await?.items {
+            let key = item.key.clone();
+            let token = item
+                .body
+                .get("token")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            let tenant = key
+                .pk
+                .strip_prefix("T#")
+                .and_then(|rest| rest.split('#').next())
+                .unwrap_or_default()
+                .to_string();
+            let (approval, version) = from_item::<Approval>(item)?;
+            if self
+                .ctx
+                .store
+                .delete(&key, Condition::VersionIs(version))
+                .await
+                .is_err()
+            {
+                continue;
+            }
+            let Ok(tenant) = crate::ids::TenantId::parse(&tenant) else {
+                continue;
+            };
+            debug_assert_eq!(key.pk, run_pk(&tenant, &approval.run));
+            let cause = format!(
+                "nobody decided within the approval's timeout (due {})",
+                approval.due_at.map(|d| d.to_rfc3339()).unwrap_or_default()
+            );
+            self.event(
+                &tenant,
+                &approval.run,
+                "approval.timed_out",
+                Some(&approval.step),
+                json!({}),
+            )
+            .await?;
+            let failure = RunError {
+                error: errors::APPROVAL_TIMED_OUT.into(),
+                cause,
+            };
+            self.finish_approval(
+                tenant,
+                &approval.run,
+                &approval.step,
+                approval.attempt,
+                token,
+                Err(failure),
+            )
+            .await?;
+            expired += 1;
+        }
+        Ok(expired)
+    }
+}
+
+fn may_decide(caller: &Principal, approval: &Approval) -> bool {
+    if caller.has_role(Role::Admin) {
+        return true;
+    }
+    if approval.assignees.is_empty() {
+        return caller.has_role(Role::Operator);
+    }
+    approval.assignees.iter().any(|a| a == caller.id.as_str())
+}

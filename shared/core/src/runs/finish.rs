@@ -1,0 +1,457 @@
+//! Ends: of an execution (the engine reports it), of a remote agent's task, of a
+//! sub-workflow's run; and scheduled starts.
+
+use async_trait::async_trait;
+use serde_json::{Value, json};
+
+use super::Runs;
+use super::model::{ParentStep, Run, RunError, RunStatus, StepMessage, StepRecord, StepStatus};
+use super::outcome::Reply;
+use super::service::StartRun;
+use super::worker::set;
+use crate::error::{Error, Result};
+use crate::ids::{PrincipalId, RunId, TenantId};
+use crate::ports::{Condition, ExecutionEnded, ExecutionStatus, Index, Query, SkRange, StoreError};
+use crate::records::{
+    SCHEDULES_DUE_PK, STEP_PREFIX, from_item, run_key, run_pk, step_key, time_sort_key,
+};
+use crate::tasks::{Task, TaskObserver, TaskStatus};
+use crate::workflows::compile::{errors, phase};
+use crate::workflows::schedule::next_fire;
+use crate::workflows::template::render;
+use crate::workflows::{Definition, Workflow};
+
+impl Runs {
+    /// Records how the run ended; tells a parent run's step.
+    pub async fn execution_ended(&self, ended: ExecutionEnded) -> Result<()> {
+        let tenant = ended
+            .input
+            .get("tenant")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let tenant = TenantId::parse(tenant)
+            .map_err(|e| Error::Internal(format!("execution input has no tenant: {}", e.0)))?;
+        let run_id = RunId::parse(&ended.run).map_err(|e| Error::Internal(e.0))?;
+        let key = run_key(&tenant, &run_id);
+        let (mut run, version) = from_item::<Run>(
+            self.ctx
+                .store
+                .get(&key)
+                .await?
+                .ok_or(Error::NotFound { what: "run" })?,
+        )?;
+        if run.status.is_terminal() {
+            return Ok(());
+        }
+        let workflow = self
+            .workflows
+            .compiled(&tenant, &run.workflow, run.version)
+            .await?;
+        run.status = match ended.status {
+            ExecutionStatus::Succeeded => RunStatus::Succeeded,
+            ExecutionStatus::Failed => RunStatus::Failed,
+            ExecutionStatus::TimedOut => RunStatus::TimedOut,
+            ExecutionStatus::Aborted => RunStatus::Cancelled,
+        };
+        if run.status == RunStatus::Succeeded {
+            let scope = self.scope_for(run.clone(), &workflow, None).await?;
+            run.output = Some(match &workflow.definition.output {
+                Some(template) => render(template, &scope),
+                None => Value::Object(
+                    scope
+                        .steps
+                        .iter()
+                        .map(|(id, s)| (id.clone(), s.output.clone().unwrap_or(Value::Null)))
+                        .collect(),
+                ),
+            });
+        } else {
+            run.error = Some(RunError {
+                error: ended
+                    .error
+                    .clone()
+                    .unwrap_or_else(|| "States.Runtime".into()),
+                cause: ended.cause.clone().unwrap_or_default(),
+            });
+        }
+        run.finished_at = Some(self.ctx.now());
+        match self
+            .ctx
+            .store
+            .put(self.run_store_item(&run)?, Condition::VersionIs(version))
+            .await
+        {
+            Ok(_) => {}
+            Err(StoreError::ConditionFailed) => return Box::pin(self.execution_ended(ended)).await,
+            Err(e) => return Err(e.into()),
+        }
+        self.cancel_unfinished_steps(&run, &workflow).await?;
+        let kind = format!(
+            "run.{}",
+            serde_json::to_value(run.status)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default()
+        );
+        self.event(&tenant, &run.id, &kind, None, json!({ "error": run.error }))
+            .await?;
+        if let Some(parent) = &run.parent {
+            self.child_ended(&tenant, parent, &run).await?;
+        }
+        Ok(())
+    }
+
+    fn run_store_item(&self, run: &Run) -> Result<crate::ports::Item> {
+        let listing =
+            crate::ports::IndexKey::new(crate::records::runs_list_pk(&run.tenant), run.id.as_str());
+        Ok(
+            crate::ports::Item::new(run_key(&run.tenant, &run.id), crate::records::to_body(run)?)
+                .with_gsi(Index::Gsi3, Some(listing)),
+        )
+    }
+
+    async fn cancel_unfinished_steps(&self, run: &Run, workflow: &Workflow) -> Result<()> {
+        for id in &workflow.dag.ids {
+            let key = step_key(&run.tenant, &run.id, id);
+            let Some(item) = self.ctx.store.get(&key).await? else {
+                continue;
+            };
+            let (record, version) = from_item::<StepRecord>(item)?;
+            if !record.status.is_some_and(|s| s.is_terminal()) {
+                let changes = vec![
+                    set("status", StepStatus::Cancelled),
+                    set("finished_at", self.ctx.now()),
+                ];
+                let _ = self
+                    .ctx
+                    .store
+                    .update(&key, changes, Condition::VersionIs(version))
+                    .await;
+            }
+            if record.status == Some(StepStatus::AwaitingApproval) {
+                let _ = self
+                    .ctx
+                    .store
+                    .delete(
+                        &crate::records::approval_key(&run.tenant, &run.id, id),
+                        Condition::Always,
+                    )
+                    .await;
+            }
+        }
+        Ok(())
+    }
+
+    /// A `workflow` step: start the child run (once: the key names the parent step).
+    pub(crate) async fn start_child(
+        &self,
+        message: &StepMessage,
+        workflow: &Workflow,
+        index: usize,
+        run: &Run,
+        input: Value,
+        reply: Reply,
+    ) -> Result<std::result::Result<Value, RunError>> {
+        let step = &workflow.definition.steps[index];
+        let sub = step
+            .workflow
+            .clone()
+            .ok_or_else(|| Error::Internal("workflow step without its spec".into()))?;
+        let parent = ParentStep {
+            run: message.run.clone(),
+            step: step.id.clone(),
+        };
+        let key = format!("child:{}:{}:{}", message.run, step.id, message.attempt);
+        let request = StartRun {
+            input,
+            version: sub.version,
+        };
+        let started = Box::pin(self.start_as(
+            &message.tenant,
+            &run.started_by,
+            &sub.name,
+            request,
+            Some(&key),
+            Some(parent.clone()),
+        ))
+        .await;
+        let child = match started {
+            Ok(started) => started.run,
+            Err(e) => {
+                let failure = RunError {
+                    error: errors::SUB_WORKFLOW_FAILED.into(),
+                    cause: format!("could not start workflow `{}`: {e}", sub.name),
+                };
+                return self.fail(message, workflow, index, failure, reply).await;
+            }
+        };
+        self.ctx
+            .store
+            .update(
+                &step_key(&message.tenant, &message.run, &step.id),
+                vec![set("child_run", &child.id)],
+                Condition::Exists,
+            )
+            .await?;
+        if child.status.is_terminal() {
+            self.child_ended(&message.tenant, &parent, &child).await?;
+        }
+        Ok(Ok(Value::Null))
+    }
+
+    async fn child_ended(&self, tenant: &TenantId, parent: &ParentStep, child: &Run) -> Result<()> {
+        let outcome = match child.status {
+            RunStatus::Succeeded => Ok(child.output.clone().unwrap_or(Value::Null)),
+            status => {
+                let why = child
+                    .error
+                    .as_ref()
+                    .map(|e| format!(": {} {}", e.error, e.cause))
+                    .unwrap_or_default();
+                Err(RunError {
+                    error: errors::SUB_WORKFLOW_FAILED.into(),
+                    cause: format!(
+                        "run {} of `{}` ended {:?}{why}",
+                        child.id, child.workflow, status
+                    )
+                    .to_lowercase(),
+                })
+            }
+        };
+        self.step_result(tenant, &parent.run, &parent.step, None, None, outcome)
+            .await
+    }
+
+    /// Delivers a result that arrived from outside (a task, a child run) to its step or item.
+    async fn step_result(
+        &self,
+        tenant: &TenantId,
+        run: &RunId,
+        step: &str,
+        attempt: Option<u32>,
+        item: Option<u32>,
+        outcome: std::result::Result<Value, RunError>,
+    ) -> Result<()> {
+        let record = self.run_record(tenant, run).await?;
+        if record.status.is_terminal() {
+            return Ok(());
+        }
+        let workflow = self
+            .workflows
+            .compiled(tenant, &record.workflow, record.version)
+            .await?;
+        let index = workflow
+            .dag
+            .index(step)
+            .ok_or(Error::NotFound { what: "step" })?;
+        let (token, current) = match item {
+            Some(i) => {
+                let item = self
+                    .ctx
+                    .store
+                    .get(&crate::records::item_key(tenant, run, step, i))
+                    .await?
+                    .ok_or(Error::NotFound { what: "map item" })?;
+                let (r, _) = from_item::<super::items::ItemRecord>(item)?;
+                (r.token, r.attempt)
+            }
+            None => {
+                let item = self
+                    .ctx
+                    .store
+                    .get(&step_key(tenant, run, step))
+                    .await?
+                    .ok_or(Error::NotFound { what: "step" })?;
+                let (r, _) = from_item::<StepRecord>(item)?;
+                if r.status.is_some_and(|s| s.is_terminal()) {
+                    return Ok(());
+                }
+                (r.token, r.started_attempt)
+            }
+        };
+        if attempt.is_some() && attempt != current {
+            return Ok(()); // a task from an earlier attempt; that attempt already ended
+        }
+        let reply = match token {
+            Some(t) => Reply::Token(t),
+            None => Reply::Now,
+        };
+        let message = StepMessage {
+            v: 1,
+            tenant: tenant.clone(),
+            workflow: record.workflow.clone(),
+            version: record.version,
+            run: run.clone(),
+            step: step.to_string(),
+            phase: phase::RUN.into(),
+            attempt: current.unwrap_or(0),
+            index: item,
+            token: None,
+        };
+        let _step_outcome = match (item, outcome) {
+            (Some(i), outcome) => {
+                self.item_finished(&message, &workflow, index, i, outcome, reply)
+                    .await?
+            }
+            (None, Ok(output)) => {
+                self.complete(&message, &workflow, index, output, reply)
+                    .await?
+            }
+            (None, Err(failure)) => {
+                self.fail(&message, &workflow, index, failure, reply)
+                    .await?
+            }
+        };
+        Ok(())
+    }
+
+    pub(crate) async fn tasks_finished_now(&self, task: &Task) -> Result<()> {
+        let Some(origin) = &task.origin else {
+            return Ok(());
+        };
+        let outcome = match task.status {
+            TaskStatus::Succeeded => Ok(task.result.clone().unwrap_or(Value::Null)),
+            TaskStatus::Expired => Err(RunError {
+                error: errors::TIMEOUT.into(),
+                cause: "no agent claimed the step's task in time".into(),
+            }),
+            _ => {
+                let e = task.error.clone();
+                let timeout = e.as_ref().is_some_and(|e| e.code == "lease_expired");
+                let error = if timeout {
+                    errors::TIMEOUT
+                } else {
+                    errors::AGENT_FAILED
+                };
+                let cause = e
+                    .map(|e| format!("{}: {}", e.code, e.message))
+                    .unwrap_or_else(|| "the agent failed the task".into());
+                Err(RunError {
+                    error: error.into(),
+                    cause,
+                })
+            }
+        };
+        self.step_result(
+            &task.tenant,
+            &origin.run,
+            &origin.step,
+            Some(origin.attempt),
+            origin.index,
+            outcome,
+        )
+        .await
+    }
+
+    /// Starts a run for every schedule that is due, and moves each to its next time.
+    pub async fn fire_schedules(&self) -> Result<usize> {
+        let now = self.ctx.now();
+        let upper = format!("{}~", time_sort_key(now.timestamp_millis()));
+        let query = Query::new(Index::Gsi2, SCHEDULES_DUE_PK)
+            .sk(SkRange::Between(String::new(), upper))
+            .limit(100);
+        let mut fired = 0;
+        for item in self.ctx.store.query(&query).await?.items {
+            let key = item.key.clone();
+            let version = item.version;
+            let (Some(tenant), Some(name), Some(due)) = (
+                item.body
+                    .get("tenant")
+                    .and_then(Value::as_str)
+                    .and_then(|t| TenantId::parse(t).ok()),
+                item.body
+                    .get("workflow")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
+                item.body
+                    .get("next_at")
+                    .cloned()
+                    .and_then(|v| serde_json::from_value::<chrono::DateTime<chrono::Utc>>(v).ok()),
+            ) else {
+                continue;
+            };
+            let latest = self.workflows.load_version(&tenant, &name, None).await?;
+            let definition: Definition = serde_json::from_value(latest.definition)
+                .map_err(|e| Error::Internal(e.to_string()))?;
+            let Some(schedule) = definition.schedule else {
+                continue;
+            };
+            let next = next_fire(&schedule, now.max(due)).unwrap_or(now);
+            let sk = format!("{}#{tenant}#{name}", time_sort_key(next.timestamp_millis()));
+            let mut moved = crate::ports::Item::new(key.clone(), item.body.clone()).with_gsi(
+                Index::Gsi2,
+                Some(crate::ports::IndexKey::new(SCHEDULES_DUE_PK, sk)),
+            );
+            moved.body.insert("next_at".into(), json!(next));
+            if self
+                .ctx
+                .store
+                .put(moved, Condition::VersionIs(version))
+                .await
+                .is_err()
+            {
+                continue; // another process fired it
+            }
+            let request = StartRun {
+                input: schedule.input.clone().unwrap_or(Value::Null),
+                version: None,
+            };
+            let idempotency = format!("schedule:{}", due.timestamp_millis());
+            match self
+                .start_as(
+                    &tenant,
+                    &PrincipalId::scheduler(),
+                    &name,
+                    request,
+                    Some(&idempotency),
+                    None,
+                )
+                .await
+            {
+                Ok(_) => fired += 1,
+                Err(e) => {
+                    tracing::warn!(workflow = %name, error = %e, "a scheduled run did not start")
+                }
+            }
+        }
+        Ok(fired)
+    }
+
+    /// Steps of the run, in store order.
+    pub(crate) async fn step_records(
+        &self,
+        tenant: &TenantId,
+        run: &RunId,
+    ) -> Result<Vec<(String, StepRecord)>> {
+        let query = Query::new(Index::Primary, run_pk(tenant, run))
+            .sk(SkRange::Prefix(STEP_PREFIX.into()))
+            .limit(1000);
+        let mut out = Vec::new();
+        let mut after = None;
+        loop {
+            let page = self.ctx.store.query(&query.clone().after(after)).await?;
+            for item in page.items {
+                let sk = item.key.sk.clone();
+                let id = sk.trim_start_matches(STEP_PREFIX);
+                if id.contains("#I#") {
+                    continue;
+                }
+                let id = id.to_string();
+                out.push((id, from_item::<StepRecord>(item)?.0));
+            }
+            match page.next {
+                Some(next) => after = Some(next),
+                None => return Ok(out),
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl TaskObserver for Runs {
+    async fn task_finished(&self, task: &Task) {
+        if let Err(e) = self.tasks_finished_now(task).await {
+            tracing::error!(task = %task.id, error = %e, "a finished task could not finish its workflow step");
+        }
+    }
+}

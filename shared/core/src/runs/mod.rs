@@ -1,0 +1,59 @@
+//! Runs of workflows: starting them, the step-worker that carries out their steps,
+//! approvals, the event log, and what happens when the engine reports an end.
+
+mod approvals;
+mod events;
+mod finish;
+mod items;
+mod model;
+mod outcome;
+mod scope;
+mod service;
+mod view;
+mod worker;
+
+use std::sync::Arc;
+
+pub use model::{
+    Approval, Attempt, ItemCounts, ParentStep, Run, RunError, RunEvent, RunStatus, RunView,
+    StepMessage, StepRecord, StepStatus, StepView,
+};
+pub use service::{RunFilter, StartRun, Started};
+
+use crate::context::Context;
+use crate::ports::{BuiltinAgents, StepDispatch, WorkflowEngine};
+use crate::tasks::Tasks;
+use crate::workflows::Workflows;
+
+/// What running workflows needs beyond the store: the engine, a way to hand steps to the
+/// worker, the builtin agents, and where compiled steps send their work.
+#[derive(Clone)]
+pub struct WorkflowPorts {
+    pub engine: Arc<dyn WorkflowEngine>,
+    pub dispatch: Arc<dyn StepDispatch>,
+    pub builtins: Arc<dyn BuiltinAgents>,
+    pub step_queue_url: String,
+    pub worker_function: String,
+    /// Names this worker process: after a restart, steps a previous process had started
+    /// are run again (at least once), and idempotency keys keep their effects single.
+    pub worker_instance: String,
+}
+
+#[derive(Clone)]
+pub struct Runs {
+    pub(crate) ctx: Context,
+    pub(crate) ports: WorkflowPorts,
+    pub(crate) workflows: Workflows,
+    pub(crate) tasks: Tasks,
+}
+
+impl Runs {
+    pub fn new(ctx: Context, ports: WorkflowPorts, workflows: Workflows, tasks: Tasks) -> Self {
+        Self {
+            ctx,
+            ports,
+            workflows,
+            tasks,
+        }
+    }
+}

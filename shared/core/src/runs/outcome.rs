@@ -1,0 +1,255 @@
+//! How a step ends: record the outcome, release the steps waiting on it, answer the
+//! engine. Recording comes first, so a crash before the answer is repaired by the
+//! engine's re-dispatch finding the recorded outcome.
+
+use serde_json::{Value, json};
+
+use super::Runs;
+use super::model::{Attempt, RunError, StepMessage, StepRecord, StepStatus};
+use super::worker::{done_flag, read_step, set, write_condition};
+use crate::error::Result;
+use crate::ports::{Condition, StoreError};
+use crate::records::step_key;
+use crate::workflows::Workflow;
+use crate::workflows::compile::{errors, phase};
+use crate::workflows::definition::OnFailure;
+
+/// Where a step's outcome goes: the engine's task token (standard), or straight back to
+/// the caller (express: the synchronous invoke's result).
+pub(crate) enum Reply {
+    Token(String),
+    Now,
+}
+
+type Outcome = std::result::Result<Value, RunError>;
+
+fn retryable(error: &str) -> bool {
+    error == errors::AGENT_FAILED || error == errors::TIMEOUT
+}
+
+impl Runs {
+    pub(crate) async fn complete(
+        &self,
+        message: &StepMessage,
+        workflow: &Workflow,
+        index: usize,
+        output: Value,
+        reply: Reply,
+    ) -> Result<Outcome> {
+        let step = &workflow.definition.steps[index];
+        let key = step_key(&message.tenant, &message.run, &step.id);
+        let now = self.ctx.now();
+        loop {
+            let (record, version, _) = read_step(self, &key).await?;
+            let attempts = close_attempt(&record, message.attempt, now, None);
+            let changes = vec![
+                set("status", StepStatus::Succeeded),
+                set("output", &output),
+                set("error", Value::Null),
+                set("finished_at", now),
+                set("attempts", attempts),
+            ];
+            match self
+                .ctx
+                .store
+                .update(&key, changes, write_condition(version))
+                .await
+            {
+                Ok(_) => break,
+                Err(StoreError::ConditionFailed) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        self.event(
+            &message.tenant,
+            &message.run,
+            "step.succeeded",
+            Some(&step.id),
+            json!({ "attempt": message.attempt + 1 }),
+        )
+        .await?;
+        self.release(message, workflow, index).await?;
+        let answer = json!({ "step": step.id, "status": "succeeded" });
+        self.answer(reply, Ok(answer)).await
+    }
+
+    /// A failed attempt: retried by the engine while attempts remain and the error is
+    /// retryable; otherwise the step fails, and the run with it unless `on_failure: continue`.
+    pub(crate) async fn fail(
+        &self,
+        message: &StepMessage,
+        workflow: &Workflow,
+        index: usize,
+        failure: RunError,
+        reply: Reply,
+    ) -> Result<Outcome> {
+        let step = &workflow.definition.steps[index];
+        let last = !retryable(&failure.error) || message.attempt + 1 >= step.max_attempts();
+        let key = step_key(&message.tenant, &message.run, &step.id);
+        let now = self.ctx.now();
+        loop {
+            let (record, version, _) = read_step(self, &key).await?;
+            let attempts = close_attempt(&record, message.attempt, now, Some(failure.clone()));
+            let mut changes = vec![set("attempts", attempts), set("error", &failure)];
+            if last {
+                changes.push(set("status", StepStatus::Failed));
+                changes.push(set("finished_at", now));
+            } else {
+                changes.push(set("status", StepStatus::Waiting));
+            }
+            match self
+                .ctx
+                .store
+                .update(&key, changes, write_condition(version))
+                .await
+            {
+                Ok(_) => break,
+                Err(StoreError::ConditionFailed) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let kind = if last { "step.failed" } else { "step.retrying" };
+        let data = json!({ "attempt": message.attempt + 1, "error": failure.error, "cause": failure.cause });
+        self.event(&message.tenant, &message.run, kind, Some(&step.id), data)
+            .await?;
+        if last && step.on_failure == OnFailure::Continue {
+            self.release(message, workflow, index).await?;
+            return self
+                .answer(reply, Ok(json!({ "step": step.id, "status": "failed" })))
+                .await;
+        }
+        self.answer(reply, Err(failure)).await
+    }
+
+    /// Answers again for an attempt that already ended (a redelivered message).
+    pub(crate) async fn resend(
+        &self,
+        workflow: &Workflow,
+        index: usize,
+        record: &StepRecord,
+        attempt: u32,
+        reply: Reply,
+    ) -> Result<()> {
+        let step = &workflow.definition.steps[index];
+        let error = record
+            .attempts
+            .iter()
+            .find(|a| a.number == attempt + 1)
+            .and_then(|a| a.error.clone());
+        let last = error
+            .as_ref()
+            .is_none_or(|e| !retryable(&e.error) || attempt + 1 >= step.max_attempts());
+        let outcome = match error {
+            None => Ok(json!({ "step": step.id, "status": "succeeded" })),
+            Some(_) if last && step.on_failure == OnFailure::Continue => {
+                Ok(json!({ "step": step.id, "status": "failed" }))
+            }
+            Some(e) => Err(e),
+        };
+        self.answer(reply, outcome).await.map(drop)
+    }
+
+    pub(crate) async fn answer(&self, reply: Reply, outcome: Outcome) -> Result<Outcome> {
+        if let Reply::Token(token) = &reply {
+            match &outcome {
+                Ok(value) => self.send_success(token, value).await,
+                Err(e) => self.send_failure(token, &e.error, &e.cause).await,
+            }
+        }
+        Ok(outcome)
+    }
+
+    pub(crate) async fn send_success(&self, token: &str, value: &Value) {
+        if let Err(e) = self.ports.engine.send_task_success(token, value).await {
+            tracing::info!(error = %e, "the engine no longer waits for this step (run ended or stopped)");
+        }
+    }
+
+    pub(crate) async fn send_failure(&self, token: &str, error: &str, cause: &str) {
+        if let Err(e) = self
+            .ports
+            .engine
+            .send_task_failure(token, error, cause)
+            .await
+        {
+            tracing::info!(error = %e, "the engine no longer waits for this step (run ended or stopped)");
+        }
+    }
+
+    /// Marks this step done in each dependent's record; a dependent whose dependencies
+    /// are now all done and whose message has arrived is woken through the dispatcher.
+    pub(crate) async fn release(
+        &self,
+        message: &StepMessage,
+        workflow: &Workflow,
+        index: usize,
+    ) -> Result<()> {
+        let flag = done_flag(&workflow.dag.ids[index]);
+        for &dependent in &workflow.dag.dependents[index] {
+            let id = &workflow.dag.ids[dependent];
+            let key = step_key(&message.tenant, &message.run, id);
+            let item = self
+                .ctx
+                .store
+                .update(
+                    &key,
+                    vec![crate::ports::Change::Set(flag.clone(), Value::Bool(true))],
+                    Condition::Always,
+                )
+                .await?;
+            let ready = workflow.dag.deps[dependent]
+                .iter()
+                .all(|&d| item.body.contains_key(&done_flag(&workflow.dag.ids[d])));
+            let record: StepRecord =
+                serde_json::from_value(Value::Object(item.body)).unwrap_or_default();
+            let (Some(token), Some(attempt)) = (record.token, record.token_attempt) else {
+                continue;
+            };
+            if ready && record.started_attempt != Some(attempt) {
+                let wake = StepMessage {
+                    step: id.clone(),
+                    phase: if workflow.definition.steps[dependent].kind
+                        == crate::workflows::StepKind::Map
+                    {
+                        phase::ITEMS
+                    } else {
+                        phase::RUN
+                    }
+                    .to_string(),
+                    attempt,
+                    index: None,
+                    token: Some(token),
+                    ..message.clone()
+                };
+                if let Err(e) = self.ports.dispatch.dispatch(wake).await {
+                    tracing::warn!(error = %e, step = %id, "could not wake a ready step; the engine's redelivery will");
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The attempts with this one closed (and given its error, if any).
+fn close_attempt(
+    record: &StepRecord,
+    attempt: u32,
+    now: chrono::DateTime<chrono::Utc>,
+    error: Option<RunError>,
+) -> Vec<Attempt> {
+    let number = attempt + 1;
+    let mut attempts = record.attempts.clone();
+    match attempts.iter_mut().find(|a| a.number == number) {
+        Some(a) => {
+            a.finished_at = Some(now);
+            a.error = error;
+        }
+        None => attempts.push(Attempt {
+            number,
+            started_at: now,
+            finished_at: Some(now),
+            error,
+        }),
+    }
+    attempts
+}

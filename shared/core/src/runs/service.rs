@@ -1,0 +1,292 @@
+//! Starting, reading, listing and cancelling runs.
+
+use chrono::Duration;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use super::Runs;
+use super::model::{ParentStep, Run, RunStatus};
+use crate::auth::{Action, Principal};
+use crate::cursor::{ListPage, PageRequest, list_filtered};
+use crate::error::{Error, FieldError, Result};
+use crate::ids::{PrincipalId, RunId, TenantId};
+use crate::ports::{Condition, Index, IndexKey, Item, Query, StoreError, WriteOp};
+use crate::records::{from_item, idempotency_key, run_key, runs_list_pk, to_body};
+use crate::tasks::model::{MAX_INPUT_BYTES, json_size};
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct StartRun {
+    #[serde(default)]
+    pub input: Value,
+    /// Run this version; the latest when absent.
+    #[serde(default)]
+    pub version: Option<u32>,
+}
+
+pub struct Started {
+    pub run: Run,
+    pub replayed: bool,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct RunFilter {
+    pub workflow: Option<String>,
+    pub status: Option<RunStatus>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct IdempotencyRecord {
+    run: RunId,
+    fingerprint: String,
+}
+
+const IDEMPOTENCY_WINDOW: Duration = Duration::hours(24);
+
+impl Runs {
+    pub async fn start(
+        &self,
+        caller: &Principal,
+        workflow: &str,
+        request: StartRun,
+        idempotency: Option<&str>,
+    ) -> Result<Started> {
+        caller.authorize(Action::RunWorkflows)?;
+        self.start_as(
+            &caller.tenant,
+            &caller.id,
+            workflow,
+            request,
+            idempotency,
+            None,
+        )
+        .await
+    }
+
+    /// Starts a run on anyone's behalf: the API, a schedule, a parent run.
+    pub(crate) async fn start_as(
+        &self,
+        tenant: &TenantId,
+        who: &PrincipalId,
+        workflow: &str,
+        request: StartRun,
+        idempotency: Option<&str>,
+        parent: Option<ParentStep>,
+    ) -> Result<Started> {
+        let size = json_size(&request.input);
+        if size > MAX_INPUT_BYTES {
+            return Err(Error::PayloadTooLarge(format!(
+                "the run input is {size} bytes; the limit is {MAX_INPUT_BYTES}: pass a reference to large data"
+            )));
+        }
+        let version = self
+            .workflows
+            .load_version(tenant, workflow, request.version)
+            .await?;
+        let compiled = self
+            .workflows
+            .compiled(tenant, workflow, version.version)
+            .await?;
+        if let Some(schema) = &compiled.definition.input_schema {
+            check_input(schema, &request.input)?;
+        }
+        let now = self.ctx.now();
+        let run = Run {
+            id: RunId::from_ulid(self.ctx.ulid()),
+            tenant: tenant.clone(),
+            workflow: workflow.to_string(),
+            version: version.version,
+            status: RunStatus::Running,
+            input: request.input.clone(),
+            output: None,
+            error: None,
+            started_by: who.clone(),
+            started_at: now,
+            finished_at: None,
+            parent,
+        };
+        let listing = IndexKey::new(runs_list_pk(tenant), run.id.as_str());
+        let mut ops = vec![WriteOp::Put {
+            item: Item::new(run_key(tenant, &run.id), to_body(&run)?)
+                .with_gsi(Index::Gsi3, Some(listing)),
+            condition: Condition::NotExists,
+        }];
+        let record_key = idempotency
+            .map(|key| idempotency_key(tenant, who.as_str(), &format!("run:{workflow}:{key}")));
+        let fingerprint = fingerprint(&request);
+        if let Some(key) = &record_key {
+            let record = IdempotencyRecord {
+                run: run.id.clone(),
+                fingerprint: fingerprint.clone(),
+            };
+            ops.push(WriteOp::Put {
+                item: Item::new(key.clone(), to_body(&record)?)
+                    .expiring_at((now + IDEMPOTENCY_WINDOW).timestamp()),
+                condition: Condition::NotExists,
+            });
+        }
+        match self.ctx.store.transact_write(ops).await {
+            Ok(()) => {}
+            Err(StoreError::TransactionCanceled { failed }) if failed.contains(&1) => {
+                let key = record_key
+                    .ok_or_else(|| Error::Internal("idempotency conflict without a key".into()))?;
+                return self.replay(tenant, &key, &fingerprint).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+        self.event(
+            tenant,
+            &run.id,
+            "run.started",
+            None,
+            json!({ "workflow": workflow, "version": run.version }),
+        )
+        .await?;
+        let execution_input = json!({ "run": run.id, "tenant": tenant });
+        if let Err(e) = self
+            .ports
+            .engine
+            .start(&version.machine, run.id.as_str(), &execution_input)
+            .await
+        {
+            tracing::error!(run = %run.id, error = %e, "the engine did not start the run");
+            let ended = crate::ports::ExecutionEnded {
+                run: run.id.to_string(),
+                input: execution_input,
+                status: crate::ports::ExecutionStatus::Failed,
+                error: Some(crate::workflows::compile::errors::INTERNAL.into()),
+                cause: Some("the workflow engine could not start the run".into()),
+            };
+            self.execution_ended(ended).await?;
+        }
+        Ok(Started {
+            run,
+            replayed: false,
+        })
+    }
+
+    async fn replay(
+        &self,
+        tenant: &TenantId,
+        key: &crate::ports::Key,
+        fingerprint: &str,
+    ) -> Result<Started> {
+        let item = self
+            .ctx
+            .store
+            .get(key)
+            .await?
+            .ok_or_else(|| Error::Internal("idempotency record vanished".into()))?;
+        let (earlier, _) = from_item::<IdempotencyRecord>(item)?;
+        if earlier.fingerprint != fingerprint {
+            return Err(Error::Validation(vec![FieldError::new(
+                "header.Idempotency-Key",
+                "this key was already used to start a run with a different input; use a new key",
+            )]));
+        }
+        let run = self.run_record(tenant, &earlier.run).await?;
+        Ok(Started {
+            run,
+            replayed: true,
+        })
+    }
+
+    pub async fn list(
+        &self,
+        caller: &Principal,
+        filter: RunFilter,
+        page: &PageRequest,
+    ) -> Result<ListPage<Run>> {
+        caller.authorize(Action::RunWorkflows)?;
+        let mut query = Query::new(Index::Gsi3, runs_list_pk(&caller.tenant));
+        query.descending = true;
+        list_filtered(self.ctx.store.as_ref(), query, page, 5000, |item| {
+            let (run, _) = from_item::<Run>(item)?;
+            let keep = filter.workflow.as_ref().is_none_or(|w| &run.workflow == w)
+                && filter.status.is_none_or(|s| run.status == s);
+            Ok(keep.then_some(run))
+        })
+        .await
+    }
+
+    /// Asks the engine to stop the run; it ends as `cancelled` when the engine confirms.
+    pub async fn cancel(&self, caller: &Principal, id: &RunId) -> Result<Run> {
+        caller.authorize(Action::RunWorkflows)?;
+        let run = self.load_run(caller, id).await?;
+        if run.status.is_terminal() {
+            return Err(Error::conflict(
+                "run-finished",
+                format!("the run already ended as {:?}", run.status).to_lowercase(),
+            ));
+        }
+        let cause = format!("cancelled by {}", caller.id);
+        self.ports
+            .engine
+            .stop(
+                id.as_str(),
+                crate::workflows::compile::errors::CANCELLED,
+                &cause,
+            )
+            .await
+            .map_err(|e| Error::Internal(format!("engine stop failed: {e}")))?;
+        self.event(
+            &caller.tenant,
+            id,
+            "run.cancelling",
+            None,
+            json!({ "by": caller.id }),
+        )
+        .await?;
+        self.run_record(&caller.tenant, id).await
+    }
+
+    pub(crate) async fn load_run(&self, caller: &Principal, id: &RunId) -> Result<Run> {
+        caller.authorize(Action::RunWorkflows)?;
+        self.run_record(&caller.tenant, id).await
+    }
+
+    pub(crate) async fn run_record(&self, tenant: &TenantId, id: &RunId) -> Result<Run> {
+        let item = self.ctx.store.get(&run_key(tenant, id)).await?;
+        Ok(from_item(item.ok_or(Error::NotFound { what: "run" })?)?.0)
+    }
+}
+
+fn fingerprint(request: &StartRun) -> String {
+    let bytes = serde_json::to_vec(request).unwrap_or_default();
+    Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[cfg(feature = "input-schemas")]
+fn check_input(schema: &Value, input: &Value) -> Result<()> {
+    let validator = jsonschema::validator_for(schema).map_err(|e| {
+        Error::invalid(
+            "$.input_schema",
+            format!("the workflow's input_schema is not a valid JSON Schema: {e}"),
+        )
+    })?;
+    let errors: Vec<FieldError> = validator
+        .iter_errors(input)
+        .take(20)
+        .map(|e| {
+            let pointer = e.instance_path().to_string();
+            let path = format!("$.input{}", pointer.replace('/', "."));
+            FieldError::new(path, e.to_string())
+        })
+        .collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Validation(errors))
+    }
+}
+
+/// Builds without a JSON Schema validator (the wasm32 edge) accept any input.
+#[cfg(not(feature = "input-schemas"))]
+fn check_input(_schema: &Value, _input: &Value) -> Result<()> {
+    Ok(())
+}

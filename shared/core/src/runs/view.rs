@@ -1,0 +1,70 @@
+//! `GET /v1/runs/{id}`: the run and every step, in the workflow's order.
+
+use super::Runs;
+use super::model::{ItemCounts, RunView, StepMessage, StepStatus, StepView};
+use crate::auth::Principal;
+use crate::error::Result;
+use crate::ids::RunId;
+use crate::workflows::definition::StepKind;
+
+impl Runs {
+    pub async fn view(&self, caller: &Principal, id: &RunId) -> Result<RunView> {
+        let run = self.load_run(caller, id).await?;
+        let workflow = self
+            .workflows
+            .compiled(&run.tenant, &run.workflow, run.version)
+            .await?;
+        let mut records: std::collections::HashMap<String, _> = self
+            .step_records(&run.tenant, &run.id)
+            .await?
+            .into_iter()
+            .collect();
+        let mut steps = Vec::with_capacity(workflow.definition.steps.len());
+        for (i, step) in workflow.definition.steps.iter().enumerate() {
+            let record = records.remove(&step.id).unwrap_or_default();
+            let started_at = record.attempts.first().map(|a| a.started_at);
+            let duration_ms = match (started_at, record.finished_at) {
+                (Some(s), Some(f)) => Some((f - s).num_milliseconds()),
+                _ => None,
+            };
+            let items = if step.kind == StepKind::Map && record.items_total.is_some() {
+                let message = StepMessage {
+                    v: 1,
+                    tenant: run.tenant.clone(),
+                    workflow: run.workflow.clone(),
+                    version: run.version,
+                    run: run.id.clone(),
+                    step: step.id.clone(),
+                    phase: String::new(),
+                    attempt: 0,
+                    index: None,
+                    token: None,
+                };
+                Some(self.item_outputs(&message, &step.id).await?.1)
+            } else {
+                None::<ItemCounts>
+            };
+            steps.push(StepView {
+                id: step.id.clone(),
+                kind: format!("{:?}", step.kind).to_lowercase(),
+                status: record.status.unwrap_or(StepStatus::Pending),
+                depends_on: workflow.dag.deps[i]
+                    .iter()
+                    .map(|&d| workflow.dag.ids[d].clone())
+                    .collect(),
+                attempts: record.attempts,
+                queued_at: record.queued_at,
+                started_at,
+                finished_at: record.finished_at,
+                duration_ms,
+                input: record.input,
+                output: record.output,
+                error: record.error,
+                task: record.task,
+                child_run: record.child_run,
+                items,
+            });
+        }
+        Ok(RunView { run, steps })
+    }
+}

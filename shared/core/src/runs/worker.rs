@@ -1,0 +1,388 @@
+//! The step-worker: takes a step message, waits for the step's dependencies, starts it
+//! exactly once per attempt per worker instance, and runs it.
+
+use chrono::Utc;
+use serde_json::{Map, Value, json};
+
+use super::Runs;
+use super::model::{Attempt, RunError, StepMessage, StepRecord, StepStatus};
+use super::outcome::Reply;
+use crate::error::{Error, Result};
+use crate::ports::{BuiltinCall, Change, Condition, Item, Key, StoreError};
+use crate::records::{from_item, step_key};
+use crate::tasks::{NewTask, TaskOrigin};
+use crate::workflows::Workflow;
+use crate::workflows::compile::{errors, phase};
+use crate::workflows::definition::StepKind;
+use crate::workflows::template::render;
+
+/// The attribute a step's record gets when dependency `dep` is done.
+pub(crate) fn done_flag(dep: &str) -> String {
+    format!("done:{dep}")
+}
+
+pub(crate) fn set<T: serde::Serialize>(name: &str, value: T) -> Change {
+    Change::Set(
+        name.to_string(),
+        serde_json::to_value(value).unwrap_or(Value::Null),
+    )
+}
+
+pub(crate) fn write_condition(version: u64) -> Condition {
+    if version == 0 {
+        Condition::NotExists
+    } else {
+        Condition::VersionIs(version)
+    }
+}
+
+/// A step's record, its store version (0 when absent) and its raw attributes.
+pub(crate) async fn read_step(
+    runs: &Runs,
+    key: &Key,
+) -> Result<(StepRecord, u64, Map<String, Value>)> {
+    match runs.ctx.store.get(key).await? {
+        None => Ok((StepRecord::default(), 0, Map::new())),
+        Some(item) => {
+            let body = item.body.clone();
+            let (record, version) = from_item::<StepRecord>(item)?;
+            Ok((record, version, body))
+        }
+    }
+}
+
+impl Runs {
+    /// Handles one step message of a standard workflow (the SQS consumer's job).
+    pub async fn handle_step(&self, message: StepMessage) -> Result<()> {
+        let token = message.token.clone().ok_or_else(|| {
+            Error::invalid("$.token", "a standard step message carries its task token")
+        })?;
+        let workflow = self
+            .workflows
+            .compiled(&message.tenant, &message.workflow, message.version)
+            .await?;
+        let Some(index) = workflow.dag.index(&message.step) else {
+            let cause = format!(
+                "workflow {} v{} has no step `{}`",
+                message.workflow, message.version, message.step
+            );
+            self.send_failure(&token, errors::INTERNAL, &cause).await;
+            return Ok(());
+        };
+        let run = self.run_record(&message.tenant, &message.run).await?;
+        if run.status.is_terminal() {
+            return Ok(());
+        }
+        let reply = Reply::Token(token);
+        match message.phase.as_str() {
+            phase::RUN | phase::ITEMS => self.on_dispatch(&message, &workflow, index, reply).await,
+            phase::ITEM => self
+                .run_item(&message, &workflow, index, reply)
+                .await
+                .map(drop),
+            phase::COLLECT => self
+                .collect(&message, &workflow, index, reply)
+                .await
+                .map(drop),
+            other => Err(Error::invalid(
+                "$.phase",
+                format!("unknown step phase `{other}`"),
+            )),
+        }
+    }
+
+    /// Runs one step message of an express workflow to its result, with no token.
+    pub async fn run_step_now(
+        &self,
+        message: StepMessage,
+    ) -> Result<std::result::Result<Value, RunError>> {
+        let workflow = self
+            .workflows
+            .compiled(&message.tenant, &message.workflow, message.version)
+            .await?;
+        let index = workflow
+            .dag
+            .index(&message.step)
+            .ok_or(Error::NotFound { what: "step" })?;
+        match message.phase.as_str() {
+            phase::ITEM => self.run_item(&message, &workflow, index, Reply::Now).await,
+            phase::COLLECT => self.collect(&message, &workflow, index, Reply::Now).await,
+            _ => {
+                let key = step_key(&message.tenant, &message.run, &message.step);
+                let (record, version, _) = read_step(self, &key).await?;
+                let changes = start_changes(
+                    &record,
+                    &message,
+                    &self.ports.worker_instance,
+                    self.ctx.now(),
+                );
+                self.ctx
+                    .store
+                    .update(&key, changes, write_condition(version))
+                    .await?;
+                self.event(
+                    &message.tenant,
+                    &message.run,
+                    "step.started",
+                    Some(&message.step),
+                    json!({ "attempt": message.attempt + 1 }),
+                )
+                .await?;
+                self.execute(&message, &workflow, index, Reply::Now).await
+            }
+        }
+    }
+
+    /// Records the step's token; starts the step if its dependencies are done.
+    async fn on_dispatch(
+        &self,
+        message: &StepMessage,
+        workflow: &Workflow,
+        index: usize,
+        reply: Reply,
+    ) -> Result<()> {
+        let Reply::Token(token) = &reply else {
+            return Err(Error::Internal("dispatch without a token".into()));
+        };
+        let key = step_key(&message.tenant, &message.run, &message.step);
+        loop {
+            let (record, version, body) = read_step(self, &key).await?;
+            if let Some(attempt) = finished_attempt(&record, message.attempt) {
+                return self.resend(workflow, index, &record, attempt, reply).await;
+            }
+            let mine = record.token.as_deref() == Some(token.as_str())
+                && record.started_attempt == Some(message.attempt)
+                && record.started_by.as_deref() == Some(self.ports.worker_instance.as_str());
+            if mine {
+                return Ok(());
+            }
+            let ready = workflow.dag.deps[index]
+                .iter()
+                .all(|&d| body.contains_key(&done_flag(&workflow.dag.ids[d])));
+            let mut changes = vec![set("token", token), set("token_attempt", message.attempt)];
+            if record.queued_at.is_none() {
+                changes.push(set("queued_at", self.ctx.now()));
+            }
+            if !ready {
+                if record.status.is_none() {
+                    changes.push(set("status", StepStatus::Waiting));
+                }
+            } else {
+                changes.extend(start_changes(
+                    &record,
+                    message,
+                    &self.ports.worker_instance,
+                    self.ctx.now(),
+                ));
+            }
+            match self
+                .ctx
+                .store
+                .update(&key, changes, write_condition(version))
+                .await
+            {
+                Ok(_) if !ready => return Ok(()),
+                Ok(_) => break,
+                Err(StoreError::ConditionFailed) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        self.event(
+            &message.tenant,
+            &message.run,
+            "step.started",
+            Some(&message.step),
+            json!({ "attempt": message.attempt + 1 }),
+        )
+        .await?;
+        self.execute(message, workflow, index, reply)
+            .await
+            .map(drop)
+    }
+
+    /// Does the step's work, or sets it going (remote agents, approvals, sub-workflows
+    /// and map fan-outs finish later).
+    async fn execute(
+        &self,
+        message: &StepMessage,
+        workflow: &Workflow,
+        index: usize,
+        reply: Reply,
+    ) -> Result<std::result::Result<Value, RunError>> {
+        let step = &workflow.definition.steps[index];
+        let run = self.run_record(&message.tenant, &message.run).await?;
+        if step.kind == StepKind::Map {
+            return self.fan_out(message, workflow, index, run, reply).await;
+        }
+        let scope = self.scope_for(run.clone(), workflow, Some(index)).await?;
+        let input = step
+            .input
+            .as_ref()
+            .map_or(Value::Null, |t| render(t, &scope));
+        let key = step_key(&message.tenant, &message.run, &message.step);
+        self.ctx
+            .store
+            .update(&key, vec![set("input", &input)], Condition::Exists)
+            .await?;
+        match step.kind {
+            StepKind::Approval => {
+                self.request_approval(message, workflow, index, &scope, reply)
+                    .await?;
+                Ok(Ok(Value::Null))
+            }
+            StepKind::Workflow => {
+                self.start_child(message, workflow, index, &run, input, reply)
+                    .await
+            }
+            _ => match self.perform(message, workflow, index, input, None).await? {
+                Some(Ok(output)) => self.complete(message, workflow, index, output, reply).await,
+                Some(Err(failure)) => self.fail(message, workflow, index, failure, reply).await,
+                None => Ok(Ok(Value::Null)),
+            },
+        }
+    }
+
+    /// Runs a task or map step's agent on `input`: a builtin in-process (Some result), or
+    /// a task for a remote agent (None: the task's completion finishes it).
+    pub(crate) async fn perform(
+        &self,
+        message: &StepMessage,
+        workflow: &Workflow,
+        index: usize,
+        input: Value,
+        item: Option<u32>,
+    ) -> Result<Option<std::result::Result<Value, RunError>>> {
+        let step = &workflow.definition.steps[index];
+        let idempotency_key = match item {
+            Some(i) => format!("{}:{}:{}:{}", message.run, step.id, i, message.attempt),
+            None => format!("{}:{}:{}", message.run, step.id, message.attempt),
+        };
+        if let Some(name) = &step.builtin {
+            let call = BuiltinCall {
+                name: name.clone(),
+                config: step.config.clone().unwrap_or(Value::Null),
+                input,
+                idempotency_key,
+                timeout: step.timeout.map(|t| t.0),
+            };
+            let result = self.ports.builtins.invoke(call).await;
+            return Ok(Some(result.map_err(|f| RunError {
+                error: f.error,
+                cause: f.message,
+            })));
+        }
+        let run = self.run_record(&message.tenant, &message.run).await?;
+        let target_agent = match &step.agent {
+            Some(name) => Some(self.agent_named(&message.tenant, name).await?),
+            None => None,
+        };
+        let capability = match &step.capability {
+            Some(c) => Some(
+                crate::ids::Capability::parse(c)
+                    .map_err(|e| Error::invalid("$.capability", e.0))?,
+            ),
+            None => None,
+        };
+        let new = NewTask {
+            agent: target_agent,
+            capability,
+            input,
+            timeout_seconds: step
+                .timeout
+                .map_or(300, |t| t.ceil_seconds().min(12 * 3600) as u32),
+            max_attempts: 1,
+            ttl_seconds: None,
+        };
+        let origin = TaskOrigin {
+            run: message.run.clone(),
+            step: step.id.clone(),
+            attempt: message.attempt,
+            index: item,
+        };
+        let owner = crate::auth::Principal {
+            tenant: message.tenant.clone(),
+            id: run.started_by.clone(),
+            roles: vec![crate::auth::Role::Admin],
+        };
+        let created = self
+            .tasks
+            .create_with_origin(
+                &owner,
+                new,
+                Some(&format!("step:{idempotency_key}")),
+                Some(origin),
+            )
+            .await?;
+        if item.is_none() {
+            let key = step_key(&message.tenant, &message.run, &step.id);
+            self.ctx
+                .store
+                .update(&key, vec![set("task", &created.task.id)], Condition::Exists)
+                .await?;
+        }
+        if created.task.status.is_terminal() {
+            // A re-run found the task already finished: its completion may have been lost.
+            self.tasks_finished_now(&created.task).await?;
+        }
+        Ok(None)
+    }
+
+    async fn agent_named(
+        &self,
+        tenant: &crate::ids::TenantId,
+        name: &str,
+    ) -> Result<crate::ids::AgentId> {
+        let name =
+            crate::ids::AgentName::parse(name).map_err(|e| Error::invalid("$.agent", e.0))?;
+        let item = self
+            .ctx
+            .store
+            .get(&crate::records::agent_name_key(tenant, &name))
+            .await?;
+        let item: Item = item
+            .ok_or_else(|| Error::invalid("$.agent", format!("agent `{name}` no longer exists")))?;
+        let id = item
+            .body
+            .get("agent")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        crate::ids::AgentId::parse(id).map_err(|e| Error::Internal(e.0))
+    }
+}
+
+/// The changes that mark the step running for this message's attempt.
+fn start_changes(
+    record: &StepRecord,
+    message: &StepMessage,
+    worker: &str,
+    now: chrono::DateTime<Utc>,
+) -> Vec<Change> {
+    let number = message.attempt + 1;
+    let mut attempts: Vec<Attempt> = record
+        .attempts
+        .iter()
+        .filter(|a| a.number < number)
+        .cloned()
+        .collect();
+    attempts.push(Attempt {
+        number,
+        started_at: now,
+        finished_at: None,
+        error: None,
+    });
+    vec![
+        set("started_attempt", message.attempt),
+        set("started_by", worker),
+        set("status", StepStatus::Running),
+        set("attempts", attempts),
+    ]
+}
+
+/// The attempt (retry count) if it already finished: its outcome only needs resending.
+fn finished_attempt(record: &StepRecord, attempt: u32) -> Option<u32> {
+    record
+        .attempts
+        .iter()
+        .find(|a| a.number == attempt + 1 && a.finished_at.is_some())
+        .map(|_| attempt)
+}

@@ -1,0 +1,395 @@
+//! Registered workflows: every registration of a name is a new immutable version with its
+//! compiled ASL, registered with the engine as its own state machine.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use super::definition::{Definition, Mode};
+use super::schedule::next_fire;
+use super::{Known, Target, Workflow, compile, parse_definition, validate};
+use crate::auth::{Action, Principal};
+use crate::context::Context;
+use crate::cursor::{ListPage, PageRequest, list_filtered};
+use crate::error::{Error, Result};
+use crate::ids::TenantId;
+use crate::ports::{Condition, Index, IndexKey, Item, Query, SkRange, StoreError, WriteOp};
+use crate::records::{
+    SCHEDULES_DUE_PK, agents_list_pk, from_item, schedule_key, time_sort_key, to_body,
+    workflow_key, workflow_pk, workflow_version_key, workflows_list_pk,
+};
+use crate::runs::WorkflowPorts;
+
+/// A workflow's head record: what `GET /v1/workflows` lists.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct WorkflowSummary {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub mode: Mode,
+    pub latest_version: u32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// One immutable version: the definition as registered and the ASL it compiled to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct WorkflowVersion {
+    pub workflow: String,
+    pub version: u32,
+    /// The state machine this version runs as.
+    pub machine: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub definition: Value,
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub asl: Value,
+    pub fingerprint: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The registered version, and whether this call created it (an unchanged definition
+/// returns the latest version instead of adding a copy).
+pub struct Registered {
+    pub version: WorkflowVersion,
+    pub created: bool,
+}
+
+#[derive(Clone)]
+pub struct Workflows {
+    ctx: Context,
+    ports: WorkflowPorts,
+    compiled: Arc<Mutex<HashMap<VersionRef, Arc<Workflow>>>>,
+}
+
+/// (tenant, workflow, version): names one immutable version.
+type VersionRef = (TenantId, String, u32);
+
+const MAX_AGENTS_SCANNED: usize = 5000;
+
+impl Workflows {
+    pub fn new(ctx: Context, ports: WorkflowPorts) -> Self {
+        Self {
+            ctx,
+            ports,
+            compiled: Arc::default(),
+        }
+    }
+
+    pub async fn register(&self, caller: &Principal, text: &str) -> Result<Registered> {
+        caller.authorize(Action::ManageWorkflows)?;
+        let definition = parse_definition(text)?;
+        let known = self.known(&caller.tenant).await?;
+        let known = Known {
+            builtins: Some(self.ports.builtins.as_ref()),
+            ..known
+        };
+        let workflow = validate(definition, &known)?;
+        let definition_json = serde_json::to_value(&workflow.definition)
+            .map_err(|e| Error::Internal(format!("definition did not serialize: {e}")))?;
+        let fingerprint = fingerprint(&definition_json);
+        let name = workflow.definition.name.clone();
+        let head = self
+            .ctx
+            .store
+            .get(&workflow_key(&caller.tenant, &name))
+            .await?;
+        let (previous, head_version) = match head {
+            Some(item) => {
+                let (summary, v) = from_item::<WorkflowSummary>(item)?;
+                (Some(summary), v)
+            }
+            None => (None, 0),
+        };
+        if let Some(summary) = &previous {
+            let latest = self
+                .version(caller, &name, Some(summary.latest_version))
+                .await?;
+            if latest.fingerprint == fingerprint {
+                return Ok(Registered {
+                    version: latest,
+                    created: false,
+                });
+            }
+        }
+        let number = previous.as_ref().map_or(1, |s| s.latest_version + 1);
+        let now = self.ctx.now();
+        let machine = machine_name(&caller.tenant, &name, number);
+        let target = Target {
+            tenant: caller.tenant.to_string(),
+            workflow: name.clone(),
+            version: number,
+            step_queue_url: self.ports.step_queue_url.clone(),
+            worker_function: self.ports.worker_function.clone(),
+        };
+        let asl = compile(&workflow, &target);
+        self.ports
+            .engine
+            .register(&machine, &asl)
+            .await
+            .map_err(|e| {
+                Error::Internal(format!("engine refused workflow {name} v{number}: {e}"))
+            })?;
+        let version = WorkflowVersion {
+            workflow: name.clone(),
+            version: number,
+            machine,
+            definition: definition_json,
+            asl,
+            fingerprint,
+            created_at: now,
+        };
+        let summary = WorkflowSummary {
+            name: name.clone(),
+            description: workflow.definition.description.clone(),
+            mode: workflow.definition.mode,
+            latest_version: number,
+            created_at: previous.as_ref().map_or(now, |p| p.created_at),
+            updated_at: now,
+        };
+        let listing = IndexKey::new(workflows_list_pk(&caller.tenant), name.clone());
+        let mut ops = vec![
+            WriteOp::Put {
+                item: Item::new(workflow_key(&caller.tenant, &name), to_body(&summary)?)
+                    .with_gsi(Index::Gsi3, Some(listing)),
+                condition: if previous.is_some() {
+                    Condition::VersionIs(head_version)
+                } else {
+                    Condition::NotExists
+                },
+            },
+            WriteOp::Put {
+                item: Item::new(
+                    workflow_version_key(&caller.tenant, &name, number),
+                    to_body(&version)?,
+                ),
+                condition: Condition::NotExists,
+            },
+        ];
+        ops.push(self.schedule_op(&caller.tenant, &workflow.definition, now)?);
+        match self.ctx.store.transact_write(ops).await {
+            Ok(()) => Ok(Registered {
+                version,
+                created: true,
+            }),
+            Err(StoreError::TransactionCanceled { .. }) => Err(Error::conflict(
+                "concurrent-update",
+                format!(
+                    "workflow `{name}` was registered by someone else at the same moment; apply it again"
+                ),
+            )),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The schedule entry follows the latest version: set when it has a schedule, removed when not.
+    fn schedule_op(
+        &self,
+        tenant: &TenantId,
+        definition: &Definition,
+        now: DateTime<Utc>,
+    ) -> Result<WriteOp> {
+        let key = schedule_key(tenant, &definition.name);
+        let Some(schedule) = &definition.schedule else {
+            return Ok(WriteOp::Delete {
+                key,
+                condition: Condition::Always,
+            });
+        };
+        let next = next_fire(schedule, now).unwrap_or(now);
+        let due = IndexKey::new(
+            SCHEDULES_DUE_PK,
+            format!(
+                "{}#{tenant}#{}",
+                time_sort_key(next.timestamp_millis()),
+                definition.name
+            ),
+        );
+        let body = to_body(&serde_json::json!({
+            "tenant": tenant, "workflow": definition.name, "next_at": next,
+        }))?;
+        Ok(WriteOp::Put {
+            item: Item::new(key, body).with_gsi(Index::Gsi2, Some(due)),
+            condition: Condition::Always,
+        })
+    }
+
+    pub async fn list(
+        &self,
+        caller: &Principal,
+        page: &PageRequest,
+    ) -> Result<ListPage<WorkflowSummary>> {
+        caller.authorize(Action::RunWorkflows)?;
+        let query = Query::new(Index::Gsi3, workflows_list_pk(&caller.tenant));
+        list_filtered(self.ctx.store.as_ref(), query, page, 1000, |item| {
+            from_item::<WorkflowSummary>(item).map(|(w, _)| Some(w))
+        })
+        .await
+    }
+
+    pub async fn get(&self, caller: &Principal, name: &str) -> Result<WorkflowSummary> {
+        caller.authorize(Action::RunWorkflows)?;
+        let item = self
+            .ctx
+            .store
+            .get(&workflow_key(&caller.tenant, name))
+            .await?;
+        Ok(from_item(item.ok_or(Error::NotFound { what: "workflow" })?)?.0)
+    }
+
+    /// Every version, oldest first, without their (large) definitions and ASL.
+    pub async fn versions(&self, caller: &Principal, name: &str) -> Result<Vec<WorkflowVersion>> {
+        let summary = self.get(caller, name).await?;
+        let query = Query::new(Index::Primary, workflow_pk(&caller.tenant, name))
+            .sk(SkRange::Prefix("V#".into()))
+            .limit(summary.latest_version as usize + 1);
+        let page = self.ctx.store.query(&query).await?;
+        page.items
+            .into_iter()
+            .map(|item| {
+                let (mut v, _) = from_item::<WorkflowVersion>(item)?;
+                v.definition = Value::Null;
+                v.asl = Value::Null;
+                Ok(v)
+            })
+            .collect()
+    }
+
+    /// A version (the latest when `None`), with its definition and ASL.
+    pub async fn version(
+        &self,
+        caller: &Principal,
+        name: &str,
+        version: Option<u32>,
+    ) -> Result<WorkflowVersion> {
+        caller.authorize(Action::RunWorkflows)?;
+        self.load_version(&caller.tenant, name, version).await
+    }
+
+    pub(crate) async fn load_version(
+        &self,
+        tenant: &TenantId,
+        name: &str,
+        version: Option<u32>,
+    ) -> Result<WorkflowVersion> {
+        let number = match version {
+            Some(v) => v,
+            None => {
+                let item = self.ctx.store.get(&workflow_key(tenant, name)).await?;
+                from_item::<WorkflowSummary>(item.ok_or(Error::NotFound { what: "workflow" })?)?
+                    .0
+                    .latest_version
+            }
+        };
+        let item = self
+            .ctx
+            .store
+            .get(&workflow_version_key(tenant, name, number))
+            .await?;
+        Ok(from_item(item.ok_or(Error::NotFound {
+            what: "workflow version",
+        })?)?
+        .0)
+    }
+
+    /// The validated workflow of a version; versions never change, so this is cached.
+    pub(crate) async fn compiled(
+        &self,
+        tenant: &TenantId,
+        name: &str,
+        version: u32,
+    ) -> Result<Arc<Workflow>> {
+        let key = (tenant.clone(), name.to_string(), version);
+        if let Some(found) = self
+            .compiled
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+        {
+            return Ok(found.clone());
+        }
+        let stored = self.load_version(tenant, name, Some(version)).await?;
+        let definition: Definition = serde_json::from_value(stored.definition)
+            .map_err(|e| Error::Internal(format!("stored definition unreadable: {e}")))?;
+        let workflow = Arc::new(validate(definition, &Known::default())?);
+        self.compiled
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key, workflow.clone());
+        Ok(workflow)
+    }
+
+    /// The validated form of a stored version (for its graph).
+    pub fn validated(&self, version: &WorkflowVersion) -> Result<Workflow> {
+        let definition: Definition = serde_json::from_value(version.definition.clone())
+            .map_err(|e| Error::Internal(format!("stored definition unreadable: {e}")))?;
+        validate(definition, &Known::default())
+    }
+
+    /// Agent names, capabilities and workflows of the tenant, for validation.
+    async fn known(&self, tenant: &TenantId) -> Result<Known<'static>> {
+        let mut agents = BTreeSet::new();
+        let mut capabilities = BTreeSet::new();
+        let mut after = None;
+        let mut scanned = 0;
+        loop {
+            let query = Query::new(Index::Gsi3, agents_list_pk(tenant))
+                .limit(500)
+                .after(after);
+            let page = self.ctx.store.query(&query).await?;
+            for item in page.items {
+                scanned += 1;
+                let (agent, _) = from_item::<crate::agents::Agent>(item)?;
+                agents.insert(agent.name.to_string());
+                capabilities.extend(agent.capabilities.iter().map(|c| c.to_string()));
+            }
+            match page.next {
+                Some(next) if scanned < MAX_AGENTS_SCANNED => after = Some(next),
+                _ => break,
+            }
+        }
+        let query = Query::new(Index::Gsi3, workflows_list_pk(tenant)).limit(1000);
+        let workflows: BTreeMap<String, u32> = self
+            .ctx
+            .store
+            .query(&query)
+            .await?
+            .items
+            .into_iter()
+            .filter_map(|item| from_item::<WorkflowSummary>(item).ok())
+            .map(|(w, _)| (w.name, w.latest_version))
+            .collect();
+        Ok(Known {
+            agents: Some(agents),
+            capabilities: Some(capabilities),
+            workflows: Some(workflows),
+            builtins: None,
+        })
+    }
+}
+
+/// One state machine per version. Step Functions allows 80 characters of [A-Za-z0-9-_].
+pub fn machine_name(tenant: &TenantId, workflow: &str, version: u32) -> String {
+    let name = format!("skein-{tenant}-{workflow}-v{version}");
+    if name.len() <= 80 {
+        return name;
+    }
+    let hash: String = Sha256::digest(name.as_bytes())
+        .iter()
+        .take(6)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("{}-{hash}-v{version}", &name[..60])
+}
+
+fn fingerprint(definition: &Value) -> String {
+    Sha256::digest(definition.to_string().as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}

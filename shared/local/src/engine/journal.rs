@@ -1,0 +1,162 @@
+//! The engine's checkpoints in SQLite: machines, executions, and every task result
+//! before the interpreter sees it. Replaying an execution from its input with its
+//! recorded results brings it back to where it was (task tokens are derived from the
+//! execution's secret and the task's position, so the replay asks for the same tokens).
+
+use rusqlite::{OptionalExtension, params};
+use serde_json::Value;
+
+use crate::SqliteDb;
+
+#[derive(Debug, thiserror::Error)]
+#[error("engine checkpoint failed: {0}")]
+pub struct JournalError(#[from] rusqlite::Error);
+
+pub struct ExecutionRow {
+    pub name: String,
+    pub machine: String,
+    pub input: Value,
+    pub secret: String,
+}
+
+/// A recorded task outcome.
+pub enum Recorded {
+    Success(Value),
+    Failure { error: String, cause: String },
+}
+
+pub async fn save_machine(db: &SqliteDb, name: &str, asl: &Value) -> Result<(), JournalError> {
+    let conn = db.writer().await;
+    conn.execute(
+        "INSERT INTO engine_machines (name, asl) VALUES (?1, ?2)
+         ON CONFLICT (name) DO UPDATE SET asl = excluded.asl",
+        params![name, asl.to_string()],
+    )?;
+    Ok(())
+}
+
+pub fn load_machine(db: &SqliteDb, name: &str) -> Result<Option<Value>, JournalError> {
+    let conn = db.reader();
+    let text: Option<String> = conn
+        .query_row(
+            "SELECT asl FROM engine_machines WHERE name = ?1",
+            [name],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
+}
+
+/// True when this call created the execution (false: it already existed).
+pub async fn insert_execution(
+    db: &SqliteDb,
+    row: &ExecutionRow,
+    now_ms: i64,
+) -> Result<bool, JournalError> {
+    let conn = db.writer().await;
+    let changed = conn.execute(
+        "INSERT OR IGNORE INTO engine_executions (name, machine, input, secret, status, started_at)
+         VALUES (?1, ?2, ?3, ?4, 'RUNNING', ?5)",
+        params![
+            row.name,
+            row.machine,
+            row.input.to_string(),
+            row.secret,
+            now_ms
+        ],
+    )?;
+    Ok(changed == 1)
+}
+
+pub fn load_execution(db: &SqliteDb, name: &str) -> Result<Option<ExecutionRow>, JournalError> {
+    let conn = db.reader();
+    conn.query_row(
+        "SELECT name, machine, input, secret FROM engine_executions WHERE name = ?1",
+        [name],
+        |r| {
+            let input: String = r.get(2)?;
+            Ok(ExecutionRow {
+                name: r.get(0)?,
+                machine: r.get(1)?,
+                input: serde_json::from_str(&input).unwrap_or(Value::Null),
+                secret: r.get(3)?,
+            })
+        },
+    )
+    .optional()
+    .map_err(JournalError::from)
+}
+
+pub fn running_executions(db: &SqliteDb) -> Result<Vec<String>, JournalError> {
+    let conn = db.reader();
+    let mut statement =
+        conn.prepare("SELECT name FROM engine_executions WHERE status = 'RUNNING'")?;
+    let names = statement
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<Vec<String>, _>>()?;
+    Ok(names)
+}
+
+pub async fn finish_execution(
+    db: &SqliteDb,
+    name: &str,
+    status: &str,
+    error: Option<&str>,
+    cause: Option<&str>,
+    now_ms: i64,
+) -> Result<(), JournalError> {
+    let conn = db.writer().await;
+    conn.execute(
+        "UPDATE engine_executions SET status = ?2, error = ?3, cause = ?4, stopped_at = ?5 WHERE name = ?1",
+        params![name, status, error, cause, now_ms],
+    )?;
+    conn.execute(
+        "DELETE FROM engine_task_results WHERE execution = ?1",
+        [name],
+    )?;
+    Ok(())
+}
+
+/// Records a task's outcome once; false when one was already recorded.
+pub async fn record_result(
+    db: &SqliteDb,
+    execution: &str,
+    token: &str,
+    outcome: &Recorded,
+) -> Result<bool, JournalError> {
+    let conn = db.writer().await;
+    let changed = match outcome {
+        Recorded::Success(output) => conn.execute(
+            "INSERT OR IGNORE INTO engine_task_results (execution, token, ok, output) VALUES (?1, ?2, 1, ?3)",
+            params![execution, token, output.to_string()],
+        )?,
+        Recorded::Failure { error, cause } => conn.execute(
+            "INSERT OR IGNORE INTO engine_task_results (execution, token, ok, error, cause) VALUES (?1, ?2, 0, ?3, ?4)",
+            params![execution, token, error, cause],
+        )?,
+    };
+    Ok(changed == 1)
+}
+
+pub fn recorded_result(
+    db: &SqliteDb,
+    execution: &str,
+    token: &str,
+) -> Result<Option<Recorded>, JournalError> {
+    let conn = db.reader();
+    conn.query_row(
+        "SELECT ok, output, error, cause FROM engine_task_results WHERE execution = ?1 AND token = ?2",
+        params![execution, token],
+        |r| {
+            let ok: bool = r.get(0)?;
+            Ok(if ok {
+                let output: Option<String> = r.get(1)?;
+                Recorded::Success(output.and_then(|o| serde_json::from_str(&o).ok()).unwrap_or(Value::Null))
+            } else {
+                Recorded::Failure { error: r.get::<_, Option<String>>(2)?.unwrap_or_default(), cause: r.get::<_, Option<String>>(3)?.unwrap_or_default() }
+            })
+        },
+    )
+    .optional()
+    .map_err(JournalError::from)
+}

@@ -1,0 +1,251 @@
+//! The local workflow engine: runs compiled ASL with skein-asl, checkpoints every
+//! execution in SQLite, and resumes running executions when `skein dev` starts again.
+
+mod journal;
+mod link;
+mod resources;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use async_trait::async_trait;
+use serde_json::Value;
+use skein_asl::StateMachine;
+use skein_asl::{Execution, ExecutionConfig, ExecutionHandle, Status, TokenError};
+use skein_core::ports::{EngineError, ExecutionEnded, ExecutionStatus, WorkflowEngine};
+
+pub use journal::JournalError;
+pub use link::{EngineHooks, PlatformLink};
+
+use crate::SqliteDb;
+use journal::{ExecutionRow, Recorded};
+
+pub struct LocalEngine {
+    me: std::sync::Weak<LocalEngine>,
+    db: Arc<SqliteDb>,
+    hooks: Arc<OnceLock<Arc<dyn EngineHooks>>>,
+    machines: Mutex<HashMap<String, Arc<StateMachine>>>,
+    running: Mutex<HashMap<String, ExecutionHandle>>,
+    /// Which execution waits for each outstanding token.
+    tokens: Arc<Mutex<HashMap<String, String>>>,
+    resources: Arc<skein_asl::Resources>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn unavailable(e: JournalError) -> EngineError {
+    EngineError::Unavailable(e.to_string())
+}
+
+impl LocalEngine {
+    pub fn new(db: Arc<SqliteDb>) -> Arc<LocalEngine> {
+        Arc::new_cyclic(|me: &std::sync::Weak<LocalEngine>| {
+            let hooks: Arc<OnceLock<Arc<dyn EngineHooks>>> = Arc::default();
+            let tokens: Arc<Mutex<HashMap<String, String>>> = Arc::default();
+            let resources = resources::build(me.clone(), db.clone(), hooks.clone(), tokens.clone());
+            LocalEngine {
+                me: me.clone(),
+                db,
+                hooks,
+                machines: Mutex::default(),
+                running: Mutex::default(),
+                tokens,
+                resources: Arc::new(resources),
+            }
+        })
+    }
+
+    /// Connects the engine to the platform that runs its steps; call once at start.
+    pub fn connect(&self, hooks: Arc<dyn EngineHooks>) {
+        let _ = self.hooks.set(hooks);
+    }
+
+    /// Restarts every execution that was running when the process stopped.
+    pub fn resume_all(&self) -> Result<usize, EngineError> {
+        let names = journal::running_executions(&self.db).map_err(unavailable)?;
+        for name in &names {
+            self.launch(name)?;
+        }
+        Ok(names.len())
+    }
+
+    fn machine(&self, name: &str) -> Result<Arc<StateMachine>, EngineError> {
+        if let Some(found) = lock(&self.machines).get(name) {
+            return Ok(found.clone());
+        }
+        let asl = journal::load_machine(&self.db, name)
+            .map_err(unavailable)?
+            .ok_or_else(|| EngineError::NotFound(format!("state machine {name}")))?;
+        let machine = Arc::new(
+            StateMachine::from_value(&asl)
+                .map_err(|e| EngineError::InvalidDefinition(e.to_string()))?,
+        );
+        lock(&self.machines).insert(name.to_string(), machine.clone());
+        Ok(machine)
+    }
+
+    fn launch(&self, name: &str) -> Result<(), EngineError> {
+        let row = journal::load_execution(&self.db, name)
+            .map_err(unavailable)?
+            .ok_or_else(|| EngineError::NotFound(format!("execution {name}")))?;
+        let machine = self.machine(&row.machine)?;
+        let mut config = ExecutionConfig::new(self.resources.clone());
+        config.name = row.name.clone();
+        config.state_machine_name = row.machine.clone();
+        config.token_secret = row.secret.clone();
+        config.record_payloads = false;
+        let execution = Execution::new(&machine, row.input.clone(), config);
+        lock(&self.running).insert(row.name.clone(), execution.handle());
+        let engine = self
+            .me
+            .upgrade()
+            .ok_or_else(|| EngineError::Unavailable("engine shut down".into()))?;
+        tokio::spawn(async move {
+            let outcome = execution.run().await;
+            let status = match outcome.status {
+                Status::Succeeded => ExecutionStatus::Succeeded,
+                Status::Failed => ExecutionStatus::Failed,
+                Status::TimedOut => ExecutionStatus::TimedOut,
+                Status::Aborted => ExecutionStatus::Aborted,
+            };
+            let (error, cause) = match &outcome.error {
+                Some(f) => (Some(f.error.clone()), Some(f.cause.clone())),
+                None => (None, None),
+            };
+            engine.ended(&row, status, error, cause).await;
+        });
+        Ok(())
+    }
+
+    async fn ended(
+        &self,
+        row: &ExecutionRow,
+        status: ExecutionStatus,
+        error: Option<String>,
+        cause: Option<String>,
+    ) {
+        let label = format!("{status:?}").to_uppercase();
+        let now = chrono::Utc::now().timestamp_millis();
+        if let Err(e) = journal::finish_execution(
+            &self.db,
+            &row.name,
+            &label,
+            error.as_deref(),
+            cause.as_deref(),
+            now,
+        )
+        .await
+        {
+            tracing::error!(execution = %row.name, error = %e, "could not record the end of an execution; it will be resumed on restart");
+            return;
+        }
+        lock(&self.running).remove(&row.name);
+        lock(&self.tokens).retain(|_, execution| execution != &row.name);
+        if let Some(hooks) = self.hooks.get() {
+            let ended = ExecutionEnded {
+                run: row.name.clone(),
+                input: row.input.clone(),
+                status,
+                error,
+                cause,
+            };
+            hooks.execution_ended(ended).await;
+        }
+    }
+
+    pub(crate) fn handle(&self, execution: &str) -> Option<ExecutionHandle> {
+        lock(&self.running).get(execution).cloned()
+    }
+
+    async fn complete(&self, token: &str, outcome: Recorded) -> Result<(), EngineError> {
+        let execution = lock(&self.tokens)
+            .get(token)
+            .cloned()
+            .ok_or(EngineError::TaskDoesNotExist)?;
+        if !journal::record_result(&self.db, &execution, token, &outcome)
+            .await
+            .map_err(unavailable)?
+        {
+            return Err(EngineError::TaskDoesNotExist);
+        }
+        lock(&self.tokens).remove(token);
+        let handle = self
+            .handle(&execution)
+            .ok_or(EngineError::TaskDoesNotExist)?;
+        deliver(&handle, token, outcome)
+    }
+}
+
+pub(crate) fn deliver(
+    handle: &ExecutionHandle,
+    token: &str,
+    outcome: Recorded,
+) -> Result<(), EngineError> {
+    let result = match outcome {
+        Recorded::Success(output) => handle.send_task_success(token, output),
+        Recorded::Failure { error, cause } => handle.send_task_failure(token, &error, &cause),
+    };
+    result.map_err(|TokenError::TaskDoesNotExist| EngineError::TaskDoesNotExist)
+}
+
+#[async_trait]
+impl WorkflowEngine for LocalEngine {
+    async fn register(&self, machine: &str, asl: &Value) -> Result<(), EngineError> {
+        let parsed = StateMachine::from_value(asl)
+            .map_err(|e| EngineError::InvalidDefinition(e.to_string()))?;
+        journal::save_machine(&self.db, machine, asl)
+            .await
+            .map_err(unavailable)?;
+        lock(&self.machines).insert(machine.to_string(), Arc::new(parsed));
+        Ok(())
+    }
+
+    async fn start(&self, machine: &str, run: &str, input: &Value) -> Result<(), EngineError> {
+        self.machine(machine)?;
+        let row = ExecutionRow {
+            name: run.to_string(),
+            machine: machine.to_string(),
+            input: input.clone(),
+            secret: ulid::Ulid::new().to_string() + &ulid::Ulid::new().to_string(),
+        };
+        let now = chrono::Utc::now().timestamp_millis();
+        if journal::insert_execution(&self.db, &row, now)
+            .await
+            .map_err(unavailable)?
+        {
+            self.launch(run)?;
+        }
+        Ok(())
+    }
+
+    async fn stop(&self, run: &str, error: &str, cause: &str) -> Result<(), EngineError> {
+        let handle = self
+            .handle(run)
+            .ok_or_else(|| EngineError::NotFound(format!("running execution {run}")))?;
+        handle.stop(Some(error.to_string()), Some(cause.to_string()));
+        Ok(())
+    }
+
+    async fn send_task_success(&self, token: &str, output: &Value) -> Result<(), EngineError> {
+        self.complete(token, Recorded::Success(output.clone()))
+            .await
+    }
+
+    async fn send_task_failure(
+        &self,
+        token: &str,
+        error: &str,
+        cause: &str,
+    ) -> Result<(), EngineError> {
+        self.complete(
+            token,
+            Recorded::Failure {
+                error: error.to_string(),
+                cause: cause.to_string(),
+            },
+        )
+        .await
+    }
+}
