@@ -11,6 +11,8 @@ use skein_cli::config::DevArgs;
 use skein_cli::dev::DevServer;
 use tempfile::TempDir;
 
+pub mod upstream;
+
 pub const SECRET: &str = "e2e-secret-e2e-secret-e2e-secret-0123";
 
 pub struct TestApp {
@@ -164,6 +166,63 @@ impl TestApp {
         }
     }
 
+    /// Registers a workflow from YAML text, as `skein workflows apply` does.
+    pub async fn apply(&self, yaml: &str) -> (StatusCode, Value) {
+        let response = self
+            .http
+            .post(format!("{}/v1/workflows", self.url))
+            .bearer_auth(&self.admin)
+            .header("content-type", "application/yaml")
+            .body(yaml.to_string())
+            .send()
+            .await
+            .expect("request reaches the server");
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn apply_ok(&self, yaml: &str) -> Value {
+        let (status, body) = self.apply(yaml).await;
+        assert!(status.is_success(), "apply: {status} {body}");
+        body
+    }
+
+    /// Starts a run and returns its id.
+    pub async fn start_run(&self, workflow: &str, input: Value) -> String {
+        let (status, run) = self
+            .post(
+                &self.admin,
+                &format!("/v1/workflows/{workflow}/runs"),
+                json!({"input": input}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "start {workflow}: {run}");
+        run["id"].as_str().unwrap().to_string()
+    }
+
+    /// Polls the run view until `done` holds, failing after 30 s.
+    pub async fn run_until(&self, id: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let (status, run) = self.get(&self.admin, &format!("/v1/runs/{id}")).await;
+            assert_eq!(status, StatusCode::OK, "{run}");
+            if done(&run) {
+                return run;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "run never became {what}: {run:#}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Waits for the run to end, whichever way.
+    pub async fn finished_run(&self, id: &str) -> Value {
+        self.run_until(id, "finished", |r| r["status"] != "running")
+            .await
+    }
+
     /// Counts every item of a listing by following cursors.
     pub async fn count_all(&self, token: &str, path: &str) -> usize {
         let mut count = 0;
@@ -206,4 +265,22 @@ pub fn assert_problem(body: &Value, status: StatusCode, kind: &str) {
         body["detail"].as_str().is_some_and(|d| !d.is_empty()),
         "{body}"
     );
+}
+
+/// One step of a run view.
+pub fn step<'a>(run: &'a Value, id: &str) -> &'a Value {
+    run["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == id)
+        .unwrap_or_else(|| panic!("no step {id} in {run}"))
+}
+
+pub fn time_of(value: &Value) -> chrono::DateTime<chrono::Utc> {
+    value
+        .as_str()
+        .unwrap_or_else(|| panic!("not a time: {value}"))
+        .parse()
+        .unwrap()
 }

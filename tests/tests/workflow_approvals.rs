@@ -1,0 +1,432 @@
+//! Approvals, cancellation, live events, schedules, and every way a definition or a run
+//! input can be refused, over HTTP against the real dev server.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{TestApp, step};
+use reqwest::StatusCode;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+const REVIEWED: &str = "
+name: reviewed
+steps:
+  - { id: draft, builtin: template, with: { template: 'Report on {{ input.topic }}' }, input: '{{ input }}' }
+  - id: review
+    type: approval
+    approval: { message: 'Publish \"{{ steps.draft.output }}\"?', timeout: TIMEOUT }
+    depends_on: [draft]
+  - { id: publish, builtin: echo, input: { text: '{{ steps.draft.output }}', by: '{{ steps.review.output.by }}' } }
+";
+
+async fn waiting_for_review(app: &TestApp) -> String {
+    app.apply_ok(&REVIEWED.replace("TIMEOUT", "1h")).await;
+    let id = app.start_run("reviewed", json!({"topic": "tides"})).await;
+    app.run_until(&id, "awaiting approval", |r| {
+        step(r, "review")["status"] == "awaiting_approval"
+    })
+    .await;
+    id
+}
+
+#[tokio::test]
+async fn an_approved_step_lets_the_run_go_on() {
+    let app = TestApp::spawn().await;
+    let id = waiting_for_review(&app).await;
+    let (_, pending) = app.get(&app.admin, "/v1/approvals").await;
+    let pending = pending.as_array().unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0]["message"], "Publish \"Report on tides\"?");
+    assert!(
+        pending[0].get("token").is_none(),
+        "the task token must not leak"
+    );
+    let (status, _) = app
+        .post(
+            &app.admin,
+            &format!("/v1/runs/{id}/steps/review/approve"),
+            json!({"comment": "ship it"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let run = app.finished_run(&id).await;
+    assert_eq!(run["status"], "succeeded", "{run:#}");
+    assert_eq!(step(&run, "review")["output"]["comment"], "ship it");
+    assert_eq!(
+        run["output"]["publish"]["by"],
+        app.seeded_admin.client_id.as_str()
+    );
+    let (status, body) = app
+        .post(
+            &app.admin,
+            &format!("/v1/runs/{id}/steps/review/approve"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "a second decision: {body}");
+    assert!(
+        app.get(&app.admin, "/v1/approvals")
+            .await
+            .1
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn a_rejected_step_fails_the_run_with_the_comment() {
+    let app = TestApp::spawn().await;
+    let id = waiting_for_review(&app).await;
+    let (status, _) = app
+        .post(
+            &app.admin,
+            &format!("/v1/runs/{id}/steps/review/reject"),
+            json!({"comment": "wrong numbers"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let run = app.finished_run(&id).await;
+    assert_eq!(run["status"], "failed");
+    assert_eq!(run["error"]["error"], "Skein.ApprovalRejected");
+    assert!(
+        run["error"]["cause"]
+            .as_str()
+            .unwrap()
+            .ends_with(": wrong numbers")
+    );
+    assert_eq!(step(&run, "publish")["status"], "cancelled");
+}
+
+#[tokio::test]
+async fn an_undecided_approval_times_out() {
+    let app = TestApp::spawn().await;
+    app.apply_ok(&REVIEWED.replace("TIMEOUT", "1s")).await;
+    let id = app.start_run("reviewed", json!({"topic": "tides"})).await;
+    let run = app.finished_run(&id).await;
+    assert_eq!(run["status"], "failed");
+    assert_eq!(run["error"]["error"], "Skein.ApprovalTimedOut");
+}
+
+#[tokio::test]
+async fn only_an_assignee_may_decide_an_assigned_approval() {
+    let app = TestApp::spawn().await;
+    let agent = app.register_agent("reviewer", &["review"]).await;
+    app.apply_ok(&format!(
+        "
+name: assigned
+steps:
+  - {{ id: ok, type: approval, approval: {{ assignees: ['{}'] }} }}
+",
+        agent.id
+    ))
+    .await;
+    let id = app.start_run("assigned", json!({})).await;
+    app.run_until(&id, "awaiting approval", |r| {
+        step(r, "ok")["status"] == "awaiting_approval"
+    })
+    .await;
+    let other = app.register_agent("bystander", &["x"]).await;
+    assert!(
+        app.get(&other.token, "/v1/approvals")
+            .await
+            .1
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    let (status, _) = app
+        .post(
+            &other.token,
+            &format!("/v1/runs/{id}/steps/ok/approve"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        app.get(&agent.token, "/v1/approvals")
+            .await
+            .1
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let (status, body) = app
+        .post(
+            &agent.token,
+            &format!("/v1/runs/{id}/steps/ok/approve"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(app.finished_run(&id).await["status"], "succeeded");
+}
+
+#[tokio::test]
+async fn a_cancelled_run_ends_cancelled_and_so_do_its_waiting_steps() {
+    let app = TestApp::spawn().await;
+    let id = waiting_for_review(&app).await;
+    let (status, body) = app
+        .post(&app.admin, &format!("/v1/runs/{id}/cancel"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let run = app.finished_run(&id).await;
+    assert_eq!(run["status"], "cancelled");
+    assert_eq!(step(&run, "review")["status"], "cancelled");
+    assert!(
+        app.get(&app.admin, "/v1/approvals")
+            .await
+            .1
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    let (status, _) = app
+        .post(&app.admin, &format!("/v1/runs/{id}/cancel"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+}
+
+/// Reads an SSE stream until it ends, returning (id, event type) pairs.
+async fn read_events(
+    app: &TestApp,
+    id: &str,
+    last_event_id: Option<&str>,
+) -> Vec<(String, String)> {
+    let mut request = app
+        .http
+        .get(format!("{}/v1/runs/{id}/events", app.url))
+        .bearer_auth(&app.admin);
+    if let Some(last) = last_event_id {
+        request = request.header("last-event-id", last);
+    }
+    let response = request.send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    let mut body = String::new();
+    let mut response = response;
+    let read = async {
+        while let Some(chunk) = response.chunk().await.unwrap() {
+            body.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(20), read)
+        .await
+        .expect("the stream ends when the run does");
+    body.split("\n\n")
+        .filter_map(|frame| {
+            let field = |name: &str| {
+                frame
+                    .lines()
+                    .find_map(|l| l.strip_prefix(name))
+                    .map(|v| v.trim().to_string())
+            };
+            Some((field("id:")?, field("event:")?))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn run_events_stream_live_and_resume_after_last_event_id() {
+    let app = TestApp::spawn().await;
+    let id = waiting_for_review(&app).await;
+    let approve = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        app.post(
+            &app.admin,
+            &format!("/v1/runs/{id}/steps/review/approve"),
+            json!({}),
+        )
+        .await
+    };
+    let (events, _) = tokio::join!(read_events(&app, &id, None), approve);
+    let kinds: Vec<&str> = events.iter().map(|(_, k)| k.as_str()).collect();
+    assert_eq!(kinds.first(), Some(&"run.started"));
+    assert_eq!(kinds.last(), Some(&"run.succeeded"), "{kinds:?}");
+    for expected in [
+        "step.started",
+        "step.succeeded",
+        "approval.requested",
+        "approval.decided",
+    ] {
+        assert!(
+            kinds.contains(&expected),
+            "{expected} missing from {kinds:?}"
+        );
+    }
+    let (middle_id, _) = &events[events.len() / 2];
+    let resumed = read_events(&app, &id, Some(middle_id)).await;
+    assert_eq!(resumed, events[events.len() / 2 + 1..].to_vec());
+}
+
+#[tokio::test]
+async fn a_rate_schedule_starts_runs_by_itself() {
+    let app = TestApp::spawn().await;
+    app.apply_ok(
+        "
+name: ticker
+schedule: { rate: 1s, input: { source: schedule } }
+steps:
+  - { id: tick, builtin: echo, input: '{{ input.source }}' }
+",
+    )
+    .await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let (_, page) = app
+            .get(&app.admin, "/v1/runs?workflow=ticker&status=succeeded")
+            .await;
+        if page["items"].as_array().unwrap().len() >= 2 {
+            assert_eq!(page["items"][0]["output"], json!({"tick": "schedule"}));
+            assert_eq!(page["items"][0]["started_by"], "skein:scheduler");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no scheduled runs: {page}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[derive(Deserialize)]
+struct InvalidCase {
+    name: String,
+    path: String,
+    message: String,
+    workflow: Value,
+}
+
+#[tokio::test]
+async fn every_invalid_definition_is_refused_with_its_step_and_field() {
+    let app = TestApp::spawn().await;
+    app.register_agent("writer", &["summarize"]).await;
+    app.apply_ok("name: child\nsteps:\n  - { id: a, builtin: echo }\n")
+        .await;
+    let cases: Vec<InvalidCase> = serde_norway::from_str(include_str!(
+        "../../shared/core/tests/workflows/invalid.yaml"
+    ))
+    .unwrap();
+    for case in cases {
+        let (status, body) = app
+            .apply(&serde_json::to_string(&case.workflow).unwrap())
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{}: {body}",
+            case.name
+        );
+        let errors = body["errors"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{}: {body}", case.name));
+        assert!(
+            errors.iter().any(|e| e["path"] == case.path.as_str()
+                && e["message"].as_str().unwrap().contains(&case.message)),
+            "{}: wanted {} {:?}, got {body:#}",
+            case.name,
+            case.path,
+            case.message
+        );
+        let name = case.workflow["name"].as_str().unwrap_or("w");
+        let (status, _) = app.get(&app.admin, &format!("/v1/workflows/{name}")).await;
+        assert_eq!(
+            status,
+            StatusCode::NOT_FOUND,
+            "{}: nothing is written",
+            case.name
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_run_input_that_fails_the_input_schema_is_refused_with_its_path() {
+    let app = TestApp::spawn().await;
+    app.apply_ok(
+        "
+name: typed
+input_schema:
+  type: object
+  required: [topic]
+  properties:
+    topic: { type: string, minLength: 3 }
+    depth: { type: integer, maximum: 5 }
+steps:
+  - { id: a, builtin: echo }
+",
+    )
+    .await;
+    let (status, body) = app
+        .post(
+            &app.admin,
+            "/v1/workflows/typed/runs",
+            json!({"input": {"topic": "ab", "depth": 9}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let paths: Vec<&str> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["path"].as_str().unwrap())
+        .collect();
+    assert!(
+        paths.contains(&"$.input.topic") && paths.contains(&"$.input.depth"),
+        "{body:#}"
+    );
+    assert_eq!(
+        app.count_all(&app.admin, "/v1/runs?workflow=typed").await,
+        0,
+        "nothing is started"
+    );
+    let (status, _) = app
+        .post(
+            &app.admin,
+            "/v1/workflows/typed/runs",
+            json!({"input": {"topic": "tides"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn registering_again_makes_a_version_only_when_the_definition_changed() {
+    let app = TestApp::spawn().await;
+    let yaml = "name: versioned\nsteps:\n  - { id: a, builtin: echo }\n";
+    assert_eq!(app.apply(yaml).await.0, StatusCode::CREATED);
+    assert_eq!(app.apply(yaml).await.0, StatusCode::OK);
+    let (status, v2) = app
+        .apply(&yaml.replace("echo", "transform, with: { program: '.' }"))
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(v2["version"], 2);
+    let (_, versions) = app
+        .get(&app.admin, "/v1/workflows/versioned/versions")
+        .await;
+    assert_eq!(versions.as_array().unwrap().len(), 2);
+    let (_, asl) = app
+        .get(&app.admin, "/v1/workflows/versioned/versions/1/asl")
+        .await;
+    assert_eq!(asl["States"]["Run steps"]["Branches"][0]["StartAt"], "a");
+    let graph = app
+        .http
+        .get(format!("{}/v1/workflows/versioned/graph", app.url))
+        .bearer_auth(&app.admin)
+        .send()
+        .await
+        .unwrap();
+    assert!(graph.text().await.unwrap().starts_with("flowchart TD"));
+    let schema: Value = app
+        .http
+        .get(format!("{}/v1/schemas/workflow.json", app.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(schema["title"], "Skein workflow");
+}
