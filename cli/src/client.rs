@@ -80,6 +80,50 @@ impl ApiClient {
         if let Some(body) = body {
             request = request.json(body);
         }
+        self.read(request).await
+    }
+
+    /// Posts a text body (a YAML or JSON workflow definition).
+    pub async fn post_text(
+        &self,
+        path: &str,
+        text: String,
+        content_type: &str,
+    ) -> Result<Option<Value>, CliError> {
+        let mut request = self
+            .http
+            .post(format!("{}{}", self.base, path))
+            .header("content-type", content_type)
+            .body(text);
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        self.read(request).await
+    }
+
+    /// Opens a response to read as it arrives (Server-Sent Events); errors as `send`'s.
+    pub async fn stream(&self, path: &str) -> Result<reqwest::Response, CliError> {
+        let mut request = self
+            .http
+            .get(format!("{}{}", self.base, path))
+            .timeout(Duration::from_secs(24 * 3600));
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.map_err(|e| CliError::Unreachable {
+            url: self.base.clone(),
+            reason: root_cause(&e),
+        })?;
+        if response.status().is_success() {
+            return Ok(response);
+        }
+        Err(problem(
+            response.status(),
+            &response.text().await.unwrap_or_default(),
+        ))
+    }
+
+    async fn read(&self, request: reqwest::RequestBuilder) -> Result<Option<Value>, CliError> {
         let response = request.send().await.map_err(|e| CliError::Unreachable {
             url: self.base.clone(),
             reason: root_cause(&e),
@@ -92,36 +136,12 @@ impl ApiClient {
             .text()
             .await
             .map_err(|e| CliError::Other(e.to_string()))?;
-        let json: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
         if status.is_success() {
-            return Ok(Some(json));
+            return Ok(Some(
+                serde_json::from_str(&text).unwrap_or(Value::String(text)),
+            ));
         }
-        let detail = json
-            .get("detail")
-            .and_then(Value::as_str)
-            .unwrap_or("request failed")
-            .to_string();
-        let fields = json
-            .get("errors")
-            .and_then(Value::as_array)
-            .map(|errors| {
-                errors
-                    .iter()
-                    .map(|e| {
-                        format!(
-                            "\n  {}: {}",
-                            e["path"].as_str().unwrap_or("?"),
-                            e["message"].as_str().unwrap_or("?")
-                        )
-                    })
-                    .collect::<String>()
-            })
-            .unwrap_or_default();
-        Err(CliError::Api {
-            status,
-            detail,
-            fields,
-        })
+        Err(problem(status, &text))
     }
 
     pub async fn get(&self, path: &str) -> Result<Value, CliError> {
@@ -132,6 +152,37 @@ impl ApiClient {
 
     pub async fn post(&self, path: &str, body: &Value) -> Result<Option<Value>, CliError> {
         self.send(Method::POST, path, Some(body), &[]).await
+    }
+}
+
+/// A failed response as a CliError, with the problem's detail and field errors.
+fn problem(status: StatusCode, text: &str) -> CliError {
+    let json: Value = serde_json::from_str(text).unwrap_or(Value::String(text.to_string()));
+    let detail = json
+        .get("detail")
+        .and_then(Value::as_str)
+        .unwrap_or("request failed")
+        .to_string();
+    let fields = json
+        .get("errors")
+        .and_then(Value::as_array)
+        .map(|errors| {
+            errors
+                .iter()
+                .map(|e| {
+                    format!(
+                        "\n  {}: {}",
+                        e["path"].as_str().unwrap_or("?"),
+                        e["message"].as_str().unwrap_or("?")
+                    )
+                })
+                .collect::<String>()
+        })
+        .unwrap_or_default();
+    CliError::Api {
+        status,
+        detail,
+        fields,
     }
 }
 

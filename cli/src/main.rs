@@ -36,6 +36,22 @@ enum Command {
     /// Create, claim, complete and inspect tasks on a running server.
     #[command(subcommand)]
     Tasks(commands::tasks::TasksCommand),
+    /// Register, list and show workflows on a running server.
+    #[command(subcommand)]
+    Workflows(commands::workflows::WorkflowsCommand),
+    /// Start a workflow run (from a file or a registered name); --watch follows it live.
+    Run(commands::runs::RunArgs),
+    /// List, show, watch and cancel runs.
+    #[command(subcommand)]
+    Runs(commands::runs::RunsCommand),
+    /// Approve (or --reject) a run's approval step.
+    Approve(commands::runs::ApproveArgs),
+    /// Approvals waiting for you.
+    Approvals(commands::Remote),
+    /// Print the ASL a workflow file compiles to (no server needed).
+    Compile(commands::workflows::CompileArgs),
+    /// Draw a workflow's DAG as Mermaid or DOT, from a file or a registered workflow.
+    Graph(commands::workflows::GraphArgs),
     /// Validate and run Amazon States Language definitions locally (virtual time by default).
     #[command(subcommand)]
     Asl(commands::asl::AslCommand),
@@ -70,6 +86,13 @@ fn main() -> ExitCode {
             Command::Agents(cmd) => commands::agents::run(cmd).await,
             Command::Tasks(cmd) => commands::tasks::run(cmd).await,
             Command::Bench(cmd) => commands::bench::run(cmd).await,
+            Command::Workflows(cmd) => commands::workflows::run(cmd).await,
+            Command::Run(args) => commands::runs::start(args).await,
+            Command::Runs(cmd) => commands::runs::run(cmd).await,
+            Command::Approve(args) => commands::runs::approve(args).await,
+            Command::Approvals(remote) => commands::runs::approvals(remote).await,
+            Command::Compile(args) => commands::workflows::compile_file(args),
+            Command::Graph(args) => commands::workflows::graph_of(args).await,
             Command::Asl(_) => unreachable!("handled before the runtime starts"),
             Command::Openapi => {
                 let document = skein_http::openapi_document();

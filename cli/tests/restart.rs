@@ -67,20 +67,32 @@ async fn until<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
 }
 
 fn step<'a>(run: &'a Value, id: &str) -> &'a Value {
-    run["steps"].as_array().unwrap().iter().find(|s| s["id"] == id).unwrap()
+    run["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == id)
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_survives_a_crash_of_the_dev_server_without_repeating_finished_steps() {
     let (upstream, calls) = upstream().await;
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let addr = format!("127.0.0.1:{port}");
     let base = format!("http://{addr}");
     let http = reqwest::Client::new();
 
     let mut server = start_server(dir.path(), &addr);
-    until("the server", async || http.get(format!("{base}/v1/health")).send().await.ok()).await;
+    until("the server", async || {
+        http.get(format!("{base}/v1/health")).send().await.ok()
+    })
+    .await;
     let token = std::process::Command::new(env!("CARGO_BIN_EXE_skein"))
         .args(["token", "--admin"])
         .env("SKEIN_DATA_DIR", dir.path())
@@ -98,8 +110,18 @@ steps:
   - {{ id: last, builtin: http, with: {{ url: '{upstream}/work?ms=50', retries: 0 }}, depends_on: [slow, side] }}
 "
     );
-    let response = http.post(format!("{base}/v1/workflows")).bearer_auth(&token).body(workflow).send().await.unwrap();
-    assert!(response.status().is_success(), "{}", response.text().await.unwrap());
+    let response = http
+        .post(format!("{base}/v1/workflows"))
+        .bearer_auth(&token)
+        .body(workflow)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        response.status().is_success(),
+        "{}",
+        response.text().await.unwrap()
+    );
     let run: Value = http
         .post(format!("{base}/v1/workflows/durable/runs"))
         .bearer_auth(&token)
@@ -112,17 +134,27 @@ steps:
         .unwrap();
     let id = run["id"].as_str().unwrap().to_string();
     let view = async || -> Option<Value> {
-        let response = http.get(format!("{base}/v1/runs/{id}")).bearer_auth(&token).send().await.ok()?;
+        let response = http
+            .get(format!("{base}/v1/runs/{id}"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .ok()?;
         response.json().await.ok()
     };
     until("the slow step to be running", async || {
         let run = view().await?;
-        (step(&run, "slow")["status"] == "running" && step(&run, "side")["status"] == "succeeded").then_some(())
+        (step(&run, "slow")["status"] == "running" && step(&run, "side")["status"] == "succeeded")
+            .then_some(())
     })
     .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     server.kill().await.unwrap(); // SIGKILL: no shutdown, no flush
-    assert_eq!(calls.lock().unwrap().get(&format!("{id}:last:0")), None, "killed before the last step");
+    assert_eq!(
+        calls.lock().unwrap().get(&format!("{id}:last:0")),
+        None,
+        "killed before the last step"
+    );
 
     let _restarted = start_server(dir.path(), &addr);
     let run = until("the run to finish after the restart", async || {
@@ -133,10 +165,25 @@ steps:
     assert_eq!(run["status"], "succeeded", "{run:#}");
     let calls = calls.lock().unwrap().clone();
     for done_before_crash in ["a", "side"] {
-        assert_eq!(calls[&format!("{id}:{done_before_crash}:0")], 1, "{done_before_crash} ran again: {calls:?}");
+        assert_eq!(
+            calls[&format!("{id}:{done_before_crash}:0")],
+            1,
+            "{done_before_crash} ran again: {calls:?}"
+        );
     }
     assert_eq!(calls[&format!("{id}:last:0")], 1);
-    let slow_keys: Vec<_> = calls.keys().filter(|k| k.starts_with(&format!("{id}:slow:"))).collect();
-    assert_eq!(slow_keys, vec![&format!("{id}:slow:0")], "the re-run reused the idempotency key");
-    assert_eq!(step(&run, "slow")["attempts"].as_array().unwrap().len(), 1, "{run:#}");
+    let slow_keys: Vec<_> = calls
+        .keys()
+        .filter(|k| k.starts_with(&format!("{id}:slow:")))
+        .collect();
+    assert_eq!(
+        slow_keys,
+        vec![&format!("{id}:slow:0")],
+        "the re-run reused the idempotency key"
+    );
+    assert_eq!(
+        step(&run, "slow")["attempts"].as_array().unwrap().len(),
+        1,
+        "{run:#}"
+    );
 }

@@ -2,8 +2,11 @@ pub mod agents;
 pub mod asl;
 pub mod bench;
 pub mod dev;
+pub mod runs;
 pub mod tasks;
 pub mod token;
+pub mod watch;
+pub mod workflows;
 
 use clap::Args;
 use serde_json::Value;

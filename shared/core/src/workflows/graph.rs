@@ -34,6 +34,24 @@ fn label(step: &Step) -> String {
     format!("{}<br/><small>{}</small>", step.id, who)
 }
 
+/// The edges worth drawing: a dependency that another dependency already implies
+/// (transitively) is left out, so the picture shows the shape, not every reference.
+fn drawn_edges(workflow: &Workflow) -> Vec<(usize, usize)> {
+    let dag = &workflow.dag;
+    let mut edges = Vec::new();
+    for (step, deps) in dag.deps.iter().enumerate() {
+        for &d in deps {
+            let implied = deps
+                .iter()
+                .any(|&other| other != d && dag.is_ancestor(d, other));
+            if !implied {
+                edges.push((d, step));
+            }
+        }
+    }
+    edges
+}
+
 /// Node ids are `s0`, `s1`...: step ids may hold `-`, which Mermaid reads as an edge.
 pub fn mermaid(workflow: &Workflow) -> String {
     let mut out = String::from("flowchart TD\n");
@@ -46,10 +64,8 @@ pub fn mermaid(workflow: &Workflow) -> String {
             StepKind::Task => writeln!(out, "    s{i}[\"{text}\"]"),
         };
     }
-    for (i, deps) in workflow.dag.deps.iter().enumerate() {
-        for d in deps {
-            let _ = writeln!(out, "    s{d} --> s{i}");
-        }
+    for (from, to) in drawn_edges(workflow) {
+        let _ = writeln!(out, "    s{from} --> s{to}");
     }
     out
 }
@@ -76,11 +92,9 @@ pub fn dot(workflow: &Workflow) -> String {
             text.replace('"', "'")
         );
     }
-    for (i, deps) in workflow.dag.deps.iter().enumerate() {
-        for &d in deps {
-            let ids = &workflow.dag.ids;
-            let _ = writeln!(out, "    \"{}\" -> \"{}\";", ids[d], ids[i]);
-        }
+    let ids = &workflow.dag.ids;
+    for (from, to) in drawn_edges(workflow) {
+        let _ = writeln!(out, "    \"{}\" -> \"{}\";", ids[from], ids[to]);
     }
     out.push_str("}\n");
     out
