@@ -28,6 +28,15 @@ cargo run --quiet --locked -p skein-cli -- openapi > "$scratch/openapi.json"
 step "npm asl-validator accepts every definition skein-asl runs"
 node scripts/node-tools/agree.mjs shared/asl/tests
 
+step "the ASL of every example and fixture workflow passes skein-asl and npm asl-validator"
+mkdir -p "$scratch/asl"
+for workflow in examples/*.yaml shared/core/tests/workflows/valid/*.yaml; do
+  compiled="$scratch/asl/$(basename "$workflow" .yaml).json"
+  cargo run --quiet --locked -p skein-cli -- compile "$workflow" > "$compiled"
+  cargo run --quiet --locked -p skein-cli -- asl validate "$compiled" > /dev/null
+done
+node scripts/node-tools/validate-asl.mjs "$scratch/asl"
+
 step "cargo test: unit, adapter contract and end-to-end tests"
 # cargo prints one summary per test binary (the last is often an empty doc-test run);
 # close with the total, also when something failed.

@@ -272,12 +272,14 @@ fn check_map(map: &super::definition::MapSpec, at: &str, who: &str, errors: &mut
         )
     });
     if let Some(Tolerance::Percentage(p)) = &map.tolerated_failures {
+        // Step Functions takes any number; whole percentages keep the ASL valid for
+        // every tool (npm asl-validator wants an integer).
         let valid = p
             .strip_suffix('%')
-            .and_then(|n| n.trim().parse::<f64>().ok())
-            .is_some_and(|n| (0.0..=100.0).contains(&n));
+            .and_then(|n| n.trim().parse::<u32>().ok())
+            .is_some_and(|n| n <= 100);
         errors.check(valid, &format!("{at}.map.tolerated_failures"), || {
-            format!("{who}: write a count (2) or a percentage (\"10%\")")
+            format!("{who}: write a count (2) or a whole percentage from 0% to 100% (\"10%\")")
         });
     }
     errors.check(

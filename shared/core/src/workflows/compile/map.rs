@@ -49,7 +49,7 @@ pub(super) fn map_states(step: &Step, tasks: &TaskMaker) -> (Map<String, Value>,
     match spec.and_then(|m| m.tolerated_failures.as_ref()) {
         Some(Tolerance::Count(n)) => map["ToleratedFailureCount"] = json!(n),
         Some(Tolerance::Percentage(p)) => {
-            let number: f64 = p.trim_end_matches('%').trim().parse().unwrap_or(0.0);
+            let number: u32 = p.trim_end_matches('%').trim().parse().unwrap_or(0);
             map["ToleratedFailurePercentage"] = json!(number);
         }
         None => {}

@@ -75,7 +75,7 @@ steps:
     assert_eq!(states["each"]["Next"], "each.each");
     let map = &states["each.each"];
     assert_eq!(map["MaxConcurrency"], 4);
-    assert_eq!(map["ToleratedFailurePercentage"], 25.0);
+    assert_eq!(map["ToleratedFailurePercentage"], 25);
     assert_eq!(map["Catch"][0]["Next"], "each.collect");
     assert_eq!(map["ItemProcessor"]["StartAt"], "each.item");
     assert_eq!(states["each.collect"]["End"], true);
