@@ -1,7 +1,8 @@
-//! `skein bench api`: requests/s and latency of `GET /v1/agents/{id}`, and full task
+//! `skein bench api` and `skein bench dag` (see dag.rs). `api`: requests/s and latency of `GET /v1/agents/{id}`, and full task
 //! lifecycles/s (create, claim, complete), against an in-process dev server on a fresh
 //! data dir, or against `--url`.
 
+pub mod dag;
 mod load;
 
 use std::net::SocketAddr;

@@ -10,6 +10,33 @@ use skein_cli::dev::DevServer;
 pub enum BenchCommand {
     /// Requests/s and p50/p99 of GET /v1/agents/{id}, and task lifecycles/s.
     Api(ApiArgs),
+    /// Scheduling of random DAGs against their critical path, engine overhead per step,
+    /// and 3-step workflow runs/s and latency over HTTP.
+    Dag(DagArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DagArgs {
+    /// How many random DAGs.
+    #[arg(long, default_value_t = 3)]
+    dags: usize,
+    #[arg(long, default_value_t = 200)]
+    steps: usize,
+    #[arg(long, default_value_t = 50)]
+    max_width: usize,
+    #[arg(long, default_value_t = 7)]
+    seed: u64,
+    /// Steps in the no-op chain that measures overhead.
+    #[arg(long, default_value_t = 200)]
+    chain: usize,
+    /// Seconds of the HTTP phase.
+    #[arg(long, default_value_t = 10)]
+    duration: u64,
+    /// Concurrent clients in the HTTP phase.
+    #[arg(long, default_value_t = 4)]
+    clients: usize,
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -34,7 +61,85 @@ pub struct ApiArgs {
 }
 
 pub async fn run(command: BenchCommand) -> Result<(), CliError> {
-    let BenchCommand::Api(args) = command;
+    match command {
+        BenchCommand::Api(args) => run_api_bench(args).await,
+        BenchCommand::Dag(args) => run_dag_bench(args).await,
+    }
+}
+
+async fn run_dag_bench(args: DagArgs) -> Result<(), CliError> {
+    let fail = |e: &dyn std::fmt::Display| CliError::Other(e.to_string());
+    let dir = tempfile_dir().map_err(|e| fail(&e))?;
+    let dev = DevArgs::for_data_dir(&dir);
+    let server = DevServer::start(&dev).await.map_err(|e| fail(&e))?;
+    let token = server
+        .local
+        .admin_token(&dev.local, &dev.local.tenant, Duration::from_secs(3600))
+        .map_err(|e| fail(&e))?;
+    let plan = skein_cli::bench::dag::DagBenchPlan {
+        base: server.url(),
+        token,
+        dags: args.dags,
+        steps: args.steps,
+        max_width: args.max_width,
+        seed: args.seed,
+        chain: args.chain.max(2),
+        http_duration: Duration::from_secs(args.duration.max(1)),
+        http_clients: args.clients,
+    };
+    let bar = if args.json {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::new_spinner()
+    };
+    bar.enable_steady_tick(Duration::from_millis(120));
+    let report =
+        skein_cli::bench::dag::run_dag(&plan, &|phase| bar.set_message(phase.to_string())).await;
+    bar.finish_and_clear();
+    server.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+    let report = report.map_err(|e| fail(&e))?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).unwrap_or_default()
+        );
+        return Ok(());
+    }
+    println!(
+        "random DAGs ({} steps, width <= {}, steps sleep 10-100 ms)",
+        args.steps, args.max_width
+    );
+    println!(
+        "{:>6} {:>6} {:>14} {:>12} {:>10} {:>16} {:>10}",
+        "levels", "widest", "critical (ms)", "makespan", "ratio", "level-by-level", "ratio"
+    );
+    for d in &report.dags {
+        println!(
+            "{:>6} {:>6} {:>14.0} {:>12.0} {:>10.3} {:>16.0} {:>10.3}",
+            d.levels,
+            d.widest,
+            d.critical_path_ms,
+            d.makespan_ms,
+            d.makespan_over_critical_path,
+            d.level_by_level_ms,
+            d.level_by_level_over_critical_path
+        );
+    }
+    let o = &report.overhead;
+    println!(
+        "engine overhead: {} no-op steps in a chain took {:.1} ms: {:.0} us per step (SQLite checkpoints included)",
+        o.steps, o.run_ms, o.per_step_us
+    );
+    let h = &report.http;
+    println!(
+        "3-step workflow over HTTP: {} runs, {:.0} runs/s, client latency p50 {:.2} ms p99 {:.2} ms (engine p50 {:.2} ms)",
+        h.runs, h.runs_per_second, h.p50_ms, h.p99_ms, h.engine_p50_ms
+    );
+    Ok(())
+}
+
+async fn run_api_bench(args: ApiArgs) -> Result<(), CliError> {
     let fail = |e: &dyn std::fmt::Display| CliError::Other(e.to_string());
     let mut scratch = None;
     let (addr, admin_token, server) = match (args.addr, args.token.clone()) {

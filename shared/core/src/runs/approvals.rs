@@ -224,11 +224,11 @@ impl Runs {
         let reply = Reply::Token(token);
         let _step_outcome = match outcome {
             Ok(output) => {
-                self.complete(&message, &workflow, index, output, reply)
+                self.complete(&message, &workflow, index, output, None, reply)
                     .await?
             }
             Err(failure) => {
-                self.fail(&message, &workflow, index, failure, reply)
+                self.fail(&message, &workflow, index, failure, None, reply)
                     .await?
             }
         };

@@ -182,7 +182,9 @@ impl Runs {
                     error: errors::SUB_WORKFLOW_FAILED.into(),
                     cause: format!("could not start workflow `{}`: {e}", sub.name),
                 };
-                return self.fail(message, workflow, index, failure, reply).await;
+                return self
+                    .fail(message, workflow, index, failure, None, reply)
+                    .await;
             }
         };
         self.ctx
@@ -294,11 +296,11 @@ impl Runs {
                     .await?
             }
             (None, Ok(output)) => {
-                self.complete(&message, &workflow, index, output, reply)
+                self.complete(&message, &workflow, index, output, None, reply)
                     .await?
             }
             (None, Err(failure)) => {
-                self.fail(&message, &workflow, index, failure, reply)
+                self.fail(&message, &workflow, index, failure, None, reply)
                     .await?
             }
         };

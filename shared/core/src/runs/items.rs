@@ -70,6 +70,7 @@ impl Runs {
                             error: errors::NON_RETRYABLE.into(),
                             cause,
                         },
+                        None,
                         reply,
                     )
                     .await;
@@ -91,6 +92,7 @@ impl Runs {
                             error: errors::NON_RETRYABLE.into(),
                             cause,
                         },
+                        None,
                         reply,
                     )
                     .await;
@@ -302,9 +304,11 @@ impl Runs {
                 error: "States.ExceedToleratedFailureThreshold".into(),
                 cause,
             };
-            return self.fail(message, workflow, index, failure, reply).await;
+            return self
+                .fail(message, workflow, index, failure, None, reply)
+                .await;
         }
-        self.complete(message, workflow, index, Value::Array(outputs), reply)
+        self.complete(message, workflow, index, Value::Array(outputs), None, reply)
             .await
     }
 

@@ -8,7 +8,7 @@ use super::Runs;
 use super::model::{Attempt, RunError, StepMessage, StepRecord, StepStatus};
 use super::worker::{done_flag, read_step, set, write_condition};
 use crate::error::Result;
-use crate::ports::{Condition, StoreError};
+use crate::ports::{Change, Condition, Key, StoreError};
 use crate::records::step_key;
 use crate::workflows::Workflow;
 use crate::workflows::compile::{errors, phase};
@@ -34,32 +34,20 @@ impl Runs {
         workflow: &Workflow,
         index: usize,
         output: Value,
+        started: Option<&[Attempt]>,
         reply: Reply,
     ) -> Result<Outcome> {
         let step = &workflow.definition.steps[index];
         let key = step_key(&message.tenant, &message.run, &step.id);
         let now = self.ctx.now();
-        loop {
-            let (record, version, _) = read_step(self, &key).await?;
-            let attempts = close_attempt(&record, message.attempt, now, None);
-            let changes = vec![
-                set("status", StepStatus::Succeeded),
-                set("output", &output),
-                set("error", Value::Null),
-                set("finished_at", now),
-                set("attempts", attempts),
-            ];
-            match self
-                .ctx
-                .store
-                .update(&key, changes, write_condition(version))
-                .await
-            {
-                Ok(_) => break,
-                Err(StoreError::ConditionFailed) => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
+        let changes = vec![
+            set("status", StepStatus::Succeeded),
+            set("output", &output),
+            set("error", Value::Null),
+            set("finished_at", now),
+        ];
+        self.record_attempt(&key, message.attempt, started, None, changes)
+            .await?;
         self.event(
             &message.tenant,
             &message.run,
@@ -81,33 +69,28 @@ impl Runs {
         workflow: &Workflow,
         index: usize,
         failure: RunError,
+        started: Option<&[Attempt]>,
         reply: Reply,
     ) -> Result<Outcome> {
         let step = &workflow.definition.steps[index];
         let last = !retryable(&failure.error) || message.attempt + 1 >= step.max_attempts();
         let key = step_key(&message.tenant, &message.run, &step.id);
         let now = self.ctx.now();
-        loop {
-            let (record, version, _) = read_step(self, &key).await?;
-            let attempts = close_attempt(&record, message.attempt, now, Some(failure.clone()));
-            let mut changes = vec![set("attempts", attempts), set("error", &failure)];
-            if last {
-                changes.push(set("status", StepStatus::Failed));
-                changes.push(set("finished_at", now));
-            } else {
-                changes.push(set("status", StepStatus::Waiting));
-            }
-            match self
-                .ctx
-                .store
-                .update(&key, changes, write_condition(version))
-                .await
-            {
-                Ok(_) => break,
-                Err(StoreError::ConditionFailed) => continue,
-                Err(e) => return Err(e.into()),
-            }
+        let mut changes = vec![set("error", &failure)];
+        if last {
+            changes.push(set("status", StepStatus::Failed));
+            changes.push(set("finished_at", now));
+        } else {
+            changes.push(set("status", StepStatus::Waiting));
         }
+        self.record_attempt(
+            &key,
+            message.attempt,
+            started,
+            Some(failure.clone()),
+            changes,
+        )
+        .await?;
         let kind = if last { "step.failed" } else { "step.retrying" };
         let data = json!({ "attempt": message.attempt + 1, "error": failure.error, "cause": failure.cause });
         self.event(&message.tenant, &message.run, kind, Some(&step.id), data)
@@ -119,6 +102,49 @@ impl Runs {
                 .await;
         }
         self.answer(reply, Err(failure)).await
+    }
+
+    /// Writes `changes` with the attempt closed. The worker that started the attempt knows
+    /// the attempts (`started`) and writes at once; anyone else reads them first.
+    async fn record_attempt(
+        &self,
+        key: &Key,
+        attempt: u32,
+        started: Option<&[Attempt]>,
+        error: Option<RunError>,
+        mut changes: Vec<Change>,
+    ) -> Result<()> {
+        let now = self.ctx.now();
+        if let Some(started) = started {
+            let record = StepRecord {
+                attempts: started.to_vec(),
+                ..StepRecord::default()
+            };
+            changes.push(set("attempts", close_attempt(&record, attempt, now, error)));
+            self.ctx
+                .store
+                .update(key, changes, Condition::Exists)
+                .await?;
+            return Ok(());
+        }
+        loop {
+            let (record, version, _) = read_step(self, key).await?;
+            let mut all = changes.clone();
+            all.push(set(
+                "attempts",
+                close_attempt(&record, attempt, now, error.clone()),
+            ));
+            match self
+                .ctx
+                .store
+                .update(key, all, write_condition(version))
+                .await
+            {
+                Ok(_) => return Ok(()),
+                Err(StoreError::ConditionFailed) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
 
     /// Answers again for an attempt that already ended (a redelivered message).

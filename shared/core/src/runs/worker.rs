@@ -75,7 +75,10 @@ impl Runs {
         }
         let reply = Reply::Token(token);
         match message.phase.as_str() {
-            phase::RUN | phase::ITEMS => self.on_dispatch(&message, &workflow, index, reply).await,
+            phase::RUN | phase::ITEMS => {
+                self.on_dispatch(&message, &workflow, index, run, reply)
+                    .await
+            }
             phase::ITEM => self
                 .run_item(&message, &workflow, index, reply)
                 .await
@@ -110,12 +113,9 @@ impl Runs {
             _ => {
                 let key = step_key(&message.tenant, &message.run, &message.step);
                 let (record, version, _) = read_step(self, &key).await?;
-                let changes = start_changes(
-                    &record,
-                    &message,
-                    &self.ports.worker_instance,
-                    self.ctx.now(),
-                );
+                let (starting, changes) = self
+                    .prepare(&message, &workflow, index, &record, None)
+                    .await?;
                 self.ctx
                     .store
                     .update(&key, changes, write_condition(version))
@@ -128,7 +128,8 @@ impl Runs {
                     json!({ "attempt": message.attempt + 1 }),
                 )
                 .await?;
-                self.execute(&message, &workflow, index, Reply::Now).await
+                self.execute(&message, &workflow, index, starting, Reply::Now)
+                    .await
             }
         }
     }
@@ -139,13 +140,14 @@ impl Runs {
         message: &StepMessage,
         workflow: &Workflow,
         index: usize,
+        run: super::model::Run,
         reply: Reply,
     ) -> Result<()> {
         let Reply::Token(token) = &reply else {
             return Err(Error::Internal("dispatch without a token".into()));
         };
         let key = step_key(&message.tenant, &message.run, &message.step);
-        loop {
+        let starting = loop {
             let (record, version, body) = read_step(self, &key).await?;
             if let Some(attempt) = finished_attempt(&record, message.attempt) {
                 return self.resend(workflow, index, &record, attempt, reply).await;
@@ -163,17 +165,17 @@ impl Runs {
             if record.queued_at.is_none() {
                 changes.push(set("queued_at", self.ctx.now()));
             }
+            let mut starting = None;
             if !ready {
                 if record.status.is_none() {
                     changes.push(set("status", StepStatus::Waiting));
                 }
             } else {
-                changes.extend(start_changes(
-                    &record,
-                    message,
-                    &self.ports.worker_instance,
-                    self.ctx.now(),
-                ));
+                let (prepared, start) = self
+                    .prepare(message, workflow, index, &record, Some(run.clone()))
+                    .await?;
+                changes.extend(start);
+                starting = Some(prepared);
             }
             match self
                 .ctx
@@ -181,12 +183,14 @@ impl Runs {
                 .update(&key, changes, write_condition(version))
                 .await
             {
-                Ok(_) if !ready => return Ok(()),
-                Ok(_) => break,
+                Ok(_) => match starting {
+                    Some(starting) => break starting,
+                    None => return Ok(()),
+                },
                 Err(StoreError::ConditionFailed) => continue,
                 Err(e) => return Err(e.into()),
             }
-        }
+        };
         self.event(
             &message.tenant,
             &message.run,
@@ -195,9 +199,54 @@ impl Runs {
             json!({ "attempt": message.attempt + 1 }),
         )
         .await?;
-        self.execute(message, workflow, index, reply)
+        self.execute(message, workflow, index, starting, reply)
             .await
             .map(drop)
+    }
+
+    /// Reads what the step starts with and renders its input, so that one write records
+    /// the start, the attempt and the input together.
+    async fn prepare(
+        &self,
+        message: &StepMessage,
+        workflow: &Workflow,
+        index: usize,
+        record: &StepRecord,
+        run: Option<super::model::Run>,
+    ) -> Result<(Starting, Vec<Change>)> {
+        let step = &workflow.definition.steps[index];
+        let run = match run {
+            Some(run) => run,
+            None => self.run_record(&message.tenant, &message.run).await?,
+        };
+        let scope = self.scope_for(run.clone(), workflow, Some(index)).await?;
+        let input = match step.kind {
+            StepKind::Map => Value::Null,
+            _ => step
+                .input
+                .as_ref()
+                .map_or(Value::Null, |t| render(t, &scope)),
+        };
+        let mut changes =
+            start_changes(record, message, &self.ports.worker_instance, self.ctx.now());
+        let attempts = match changes.last() {
+            Some(Change::Set(_, value)) => {
+                serde_json::from_value(value.clone()).unwrap_or_default()
+            }
+            _ => Vec::new(),
+        };
+        if step.kind != StepKind::Map {
+            changes.push(set("input", &input));
+        }
+        Ok((
+            Starting {
+                run,
+                scope,
+                input,
+                attempts,
+            },
+            changes,
+        ))
     }
 
     /// Does the step's work, or sets it going (remote agents, approvals, sub-workflows
@@ -207,23 +256,19 @@ impl Runs {
         message: &StepMessage,
         workflow: &Workflow,
         index: usize,
+        starting: Starting,
         reply: Reply,
     ) -> Result<std::result::Result<Value, RunError>> {
         let step = &workflow.definition.steps[index];
-        let run = self.run_record(&message.tenant, &message.run).await?;
+        let Starting {
+            run,
+            scope,
+            input,
+            attempts,
+        } = starting;
         if step.kind == StepKind::Map {
             return self.fan_out(message, workflow, index, run, reply).await;
         }
-        let scope = self.scope_for(run.clone(), workflow, Some(index)).await?;
-        let input = step
-            .input
-            .as_ref()
-            .map_or(Value::Null, |t| render(t, &scope));
-        let key = step_key(&message.tenant, &message.run, &message.step);
-        self.ctx
-            .store
-            .update(&key, vec![set("input", &input)], Condition::Exists)
-            .await?;
         match step.kind {
             StepKind::Approval => {
                 self.request_approval(message, workflow, index, &scope, reply)
@@ -235,8 +280,14 @@ impl Runs {
                     .await
             }
             _ => match self.perform(message, workflow, index, input, None).await? {
-                Some(Ok(output)) => self.complete(message, workflow, index, output, reply).await,
-                Some(Err(failure)) => self.fail(message, workflow, index, failure, reply).await,
+                Some(Ok(output)) => {
+                    self.complete(message, workflow, index, output, Some(&attempts), reply)
+                        .await
+                }
+                Some(Err(failure)) => {
+                    self.fail(message, workflow, index, failure, Some(&attempts), reply)
+                        .await
+                }
                 None => Ok(Ok(Value::Null)),
             },
         }
@@ -350,7 +401,16 @@ impl Runs {
     }
 }
 
-/// The changes that mark the step running for this message's attempt.
+/// What a started step needs: read once, before its start is recorded.
+struct Starting {
+    run: super::model::Run,
+    scope: super::scope::StepScope,
+    input: Value,
+    /// The attempts as the start recorded them.
+    attempts: Vec<Attempt>,
+}
+
+/// The changes that mark the step running for this message's attempt (attempts last).
 fn start_changes(
     record: &StepRecord,
     message: &StepMessage,
