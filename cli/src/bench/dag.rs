@@ -264,7 +264,7 @@ pub async fn run_dag(plan: &DagBenchPlan, progress: &dyn Fn(&str)) -> Result<Dag
     }
     api.apply(chain).await?;
     let mut best = f64::INFINITY;
-    for _ in 0..3 {
+    for _ in 0..5 {
         let id = api.start("bench-chain").await?;
         best = best.min(millis_between(
             &api.finished(&id, Duration::from_millis(5)).await?,

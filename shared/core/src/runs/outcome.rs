@@ -8,7 +8,7 @@ use super::Runs;
 use super::model::{Attempt, RunError, StepMessage, StepRecord, StepStatus};
 use super::worker::{done_flag, read_step, set, write_condition};
 use crate::error::Result;
-use crate::ports::{Change, Condition, Key, StoreError};
+use crate::ports::{Change, Condition, StoreError};
 use crate::records::step_key;
 use crate::workflows::Workflow;
 use crate::workflows::compile::{errors, phase};
@@ -38,7 +38,6 @@ impl Runs {
         reply: Reply,
     ) -> Result<Outcome> {
         let step = &workflow.definition.steps[index];
-        let key = step_key(&message.tenant, &message.run, &step.id);
         let now = self.ctx.now();
         let changes = vec![
             set("status", StepStatus::Succeeded),
@@ -46,16 +45,9 @@ impl Runs {
             set("error", Value::Null),
             set("finished_at", now),
         ];
-        self.record_attempt(&key, message.attempt, started, None, changes)
+        let logged = ("step.succeeded", json!({ "attempt": message.attempt + 1 }));
+        self.record_attempt(message, started, None, changes, logged)
             .await?;
-        self.event(
-            &message.tenant,
-            &message.run,
-            "step.succeeded",
-            Some(&step.id),
-            json!({ "attempt": message.attempt + 1 }),
-        )
-        .await?;
         self.release(message, workflow, index).await?;
         let answer = json!({ "step": step.id, "status": "succeeded" });
         self.answer(reply, Ok(answer)).await
@@ -74,7 +66,6 @@ impl Runs {
     ) -> Result<Outcome> {
         let step = &workflow.definition.steps[index];
         let last = !retryable(&failure.error) || message.attempt + 1 >= step.max_attempts();
-        let key = step_key(&message.tenant, &message.run, &step.id);
         let now = self.ctx.now();
         let mut changes = vec![set("error", &failure)];
         if last {
@@ -83,18 +74,16 @@ impl Runs {
         } else {
             changes.push(set("status", StepStatus::Waiting));
         }
+        let kind = if last { "step.failed" } else { "step.retrying" };
+        let data = json!({ "attempt": message.attempt + 1, "error": failure.error, "cause": failure.cause });
         self.record_attempt(
-            &key,
-            message.attempt,
+            message,
             started,
             Some(failure.clone()),
             changes,
+            (kind, data),
         )
         .await?;
-        let kind = if last { "step.failed" } else { "step.retrying" };
-        let data = json!({ "attempt": message.attempt + 1, "error": failure.error, "cause": failure.cause });
-        self.event(&message.tenant, &message.run, kind, Some(&step.id), data)
-            .await?;
         if last && step.on_failure == OnFailure::Continue {
             self.release(message, workflow, index).await?;
             return self
@@ -108,39 +97,37 @@ impl Runs {
     /// the attempts (`started`) and writes at once; anyone else reads them first.
     async fn record_attempt(
         &self,
-        key: &Key,
-        attempt: u32,
+        message: &StepMessage,
         started: Option<&[Attempt]>,
         error: Option<RunError>,
         mut changes: Vec<Change>,
+        (kind, data): (&str, Value),
     ) -> Result<()> {
         let now = self.ctx.now();
+        let attempt = message.attempt;
         if let Some(started) = started {
             let record = StepRecord {
                 attempts: started.to_vec(),
                 ..StepRecord::default()
             };
             changes.push(set("attempts", close_attempt(&record, attempt, now, error)));
-            self.ctx
-                .store
-                .update(key, changes, Condition::Exists)
+            self.update_logged(message, changes, Condition::Exists, kind, data)
                 .await?;
             return Ok(());
         }
+        let key = step_key(&message.tenant, &message.run, &message.step);
         loop {
-            let (record, version, _) = read_step(self, key).await?;
+            let (record, version, _) = read_step(self, &key).await?;
             let mut all = changes.clone();
             all.push(set(
                 "attempts",
                 close_attempt(&record, attempt, now, error.clone()),
             ));
             match self
-                .ctx
-                .store
-                .update(key, all, write_condition(version))
+                .update_logged(message, all, write_condition(version), kind, data.clone())
                 .await
             {
-                Ok(_) => return Ok(()),
+                Ok(()) => return Ok(()),
                 Err(StoreError::ConditionFailed) => continue,
                 Err(e) => return Err(e.into()),
             }

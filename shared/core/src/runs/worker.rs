@@ -116,16 +116,13 @@ impl Runs {
                 let (starting, changes) = self
                     .prepare(&message, &workflow, index, &record, None)
                     .await?;
-                self.ctx
-                    .store
-                    .update(&key, changes, write_condition(version))
-                    .await?;
-                self.event(
-                    &message.tenant,
-                    &message.run,
+                let data = json!({ "attempt": message.attempt + 1 });
+                self.update_logged(
+                    &message,
+                    changes,
+                    write_condition(version),
                     "step.started",
-                    Some(&message.step),
-                    json!({ "attempt": message.attempt + 1 }),
+                    data,
                 )
                 .await?;
                 self.execute(&message, &workflow, index, starting, Reply::Now)
@@ -177,13 +174,27 @@ impl Runs {
                 changes.extend(start);
                 starting = Some(prepared);
             }
-            match self
-                .ctx
-                .store
-                .update(&key, changes, write_condition(version))
-                .await
-            {
-                Ok(_) => match starting {
+            let written = match starting {
+                None => self
+                    .ctx
+                    .store
+                    .update(&key, changes, write_condition(version))
+                    .await
+                    .map(drop),
+                Some(_) => {
+                    let data = json!({ "attempt": message.attempt + 1 });
+                    self.update_logged(
+                        message,
+                        changes,
+                        write_condition(version),
+                        "step.started",
+                        data,
+                    )
+                    .await
+                }
+            };
+            match written {
+                Ok(()) => match starting {
                     Some(starting) => break starting,
                     None => return Ok(()),
                 },
@@ -191,14 +202,6 @@ impl Runs {
                 Err(e) => return Err(e.into()),
             }
         };
-        self.event(
-            &message.tenant,
-            &message.run,
-            "step.started",
-            Some(&message.step),
-            json!({ "attempt": message.attempt + 1 }),
-        )
-        .await?;
         self.execute(message, workflow, index, starting, reply)
             .await
             .map(drop)
