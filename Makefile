@@ -11,6 +11,7 @@ test:
 # Requests/s and latency of the API and task lifecycles against a fresh dev server.
 bench:
 	cargo run --release -p skein-cli -- bench api
+	cargo run --release -p skein-cli -- bench dag
 
 lint:
 	cargo fmt --all -- --check
