@@ -10,16 +10,13 @@ use super::outcome::Reply;
 use super::service::StartRun;
 use super::worker::set;
 use crate::error::{Error, Result};
-use crate::ids::{PrincipalId, RunId, TenantId};
-use crate::ports::{Condition, ExecutionEnded, ExecutionStatus, Index, Query, SkRange, StoreError};
-use crate::records::{
-    SCHEDULES_DUE_PK, STEP_PREFIX, from_item, run_key, run_pk, step_key, time_sort_key,
-};
+use crate::ids::{RunId, TenantId};
+use crate::ports::{Condition, ExecutionEnded, ExecutionStatus, Index, StoreError};
+use crate::records::{from_item, run_key, step_key};
 use crate::tasks::{Task, TaskObserver, TaskStatus};
+use crate::workflows::Workflow;
 use crate::workflows::compile::{errors, phase};
-use crate::workflows::schedule::next_fire;
 use crate::workflows::template::render;
-use crate::workflows::{Definition, Workflow};
 
 impl Runs {
     /// Records how the run ended; tells a parent run's step.
@@ -343,109 +340,6 @@ impl Runs {
             outcome,
         )
         .await
-    }
-
-    /// Starts a run for every schedule that is due, and moves each to its next time.
-    pub async fn fire_schedules(&self) -> Result<usize> {
-        let now = self.ctx.now();
-        let upper = format!("{}~", time_sort_key(now.timestamp_millis()));
-        let query = Query::new(Index::Gsi2, SCHEDULES_DUE_PK)
-            .sk(SkRange::Between(String::new(), upper))
-            .limit(100);
-        let mut fired = 0;
-        for item in self.ctx.store.query(&query).await?.items {
-            let key = item.key.clone();
-            let version = item.version;
-            let (Some(tenant), Some(name), Some(due)) = (
-                item.body
-                    .get("tenant")
-                    .and_then(Value::as_str)
-                    .and_then(|t| TenantId::parse(t).ok()),
-                item.body
-                    .get("workflow")
-                    .and_then(Value::as_str)
-                    .map(str::to_string),
-                item.body
-                    .get("next_at")
-                    .cloned()
-                    .and_then(|v| serde_json::from_value::<chrono::DateTime<chrono::Utc>>(v).ok()),
-            ) else {
-                continue;
-            };
-            let latest = self.workflows.load_version(&tenant, &name, None).await?;
-            let definition: Definition = serde_json::from_value(latest.definition)
-                .map_err(|e| Error::Internal(e.to_string()))?;
-            let Some(schedule) = definition.schedule else {
-                continue;
-            };
-            let next = next_fire(&schedule, now.max(due)).unwrap_or(now);
-            let sk = format!("{}#{tenant}#{name}", time_sort_key(next.timestamp_millis()));
-            let mut moved = crate::ports::Item::new(key.clone(), item.body.clone()).with_gsi(
-                Index::Gsi2,
-                Some(crate::ports::IndexKey::new(SCHEDULES_DUE_PK, sk)),
-            );
-            moved.body.insert("next_at".into(), json!(next));
-            if self
-                .ctx
-                .store
-                .put(moved, Condition::VersionIs(version))
-                .await
-                .is_err()
-            {
-                continue; // another process fired it
-            }
-            let request = StartRun {
-                input: schedule.input.clone().unwrap_or(Value::Null),
-                version: None,
-            };
-            let idempotency = format!("schedule:{}", due.timestamp_millis());
-            match self
-                .start_as(
-                    &tenant,
-                    &PrincipalId::scheduler(),
-                    &name,
-                    request,
-                    Some(&idempotency),
-                    None,
-                )
-                .await
-            {
-                Ok(_) => fired += 1,
-                Err(e) => {
-                    tracing::warn!(workflow = %name, error = %e, "a scheduled run did not start")
-                }
-            }
-        }
-        Ok(fired)
-    }
-
-    /// Steps of the run, in store order.
-    pub(crate) async fn step_records(
-        &self,
-        tenant: &TenantId,
-        run: &RunId,
-    ) -> Result<Vec<(String, StepRecord)>> {
-        let query = Query::new(Index::Primary, run_pk(tenant, run))
-            .sk(SkRange::Prefix(STEP_PREFIX.into()))
-            .limit(1000);
-        let mut out = Vec::new();
-        let mut after = None;
-        loop {
-            let page = self.ctx.store.query(&query.clone().after(after)).await?;
-            for item in page.items {
-                let sk = item.key.sk.clone();
-                let id = sk.trim_start_matches(STEP_PREFIX);
-                if id.contains("#I#") {
-                    continue;
-                }
-                let id = id.to_string();
-                out.push((id, from_item::<StepRecord>(item)?.0));
-            }
-            match page.next {
-                Some(next) => after = Some(next),
-                None => return Ok(out),
-            }
-        }
     }
 }
 

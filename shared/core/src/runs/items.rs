@@ -6,8 +6,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::Runs;
-use super::model::{ItemCounts, Run, RunError, StepMessage, StepStatus};
+use super::model::{ItemCounts, RunError, StepMessage, StepStatus};
 use super::outcome::Reply;
+use super::scope::StepScope;
 use super::worker::{set, write_condition};
 use crate::error::{Error, Result};
 use crate::ports::{Condition, Index, Item, Query, SkRange, StoreError, WriteOp};
@@ -42,59 +43,46 @@ pub(crate) struct ItemRecord {
     pub started_by: Option<String>,
 }
 
+/// The items of a map step, or why `over` did not give a usable list.
+fn as_list(over: &str, value: Value) -> std::result::Result<Vec<Value>, String> {
+    match value {
+        Value::Array(items) if items.len() <= MAX_MAP_ITEMS => Ok(items),
+        Value::Array(items) => Err(format!(
+            "`{over}` has {} items; a map step takes at most {MAX_MAP_ITEMS}",
+            items.len()
+        )),
+        other => {
+            let kind = match other {
+                Value::Null => "null",
+                Value::Object(_) => "an object",
+                Value::String(_) => "a string",
+                _ => "a scalar",
+            };
+            Err(format!("`{over}` is {kind}, not a list"))
+        }
+    }
+}
+
 impl Runs {
     pub(crate) async fn fan_out(
         &self,
         message: &StepMessage,
         workflow: &Workflow,
         index: usize,
-        run: Run,
+        scope: &StepScope,
         reply: Reply,
     ) -> Result<Outcome> {
         let step = &workflow.definition.steps[index];
-        let scope = self.scope_for(run, workflow, Some(index)).await?;
         let over = step.map.as_ref().map_or(String::new(), |m| m.over.clone());
-        let items = match render(&Value::String(over.clone()), &scope) {
-            Value::Array(items) if items.len() <= MAX_MAP_ITEMS => items,
-            Value::Array(items) => {
-                let cause = format!(
-                    "`{over}` has {} items; a map step takes at most {MAX_MAP_ITEMS}",
-                    items.len()
-                );
-                return self
-                    .fail(
-                        message,
-                        workflow,
-                        index,
-                        RunError {
-                            error: errors::NON_RETRYABLE.into(),
-                            cause,
-                        },
-                        None,
-                        reply,
-                    )
-                    .await;
-            }
-            other => {
-                let kind = match other {
-                    Value::Null => "null",
-                    Value::Object(_) => "an object",
-                    Value::String(_) => "a string",
-                    _ => "a scalar",
+        let items = match as_list(&over, render(&Value::String(over.clone()), scope)) {
+            Ok(items) => items,
+            Err(cause) => {
+                let failure = RunError {
+                    error: errors::NON_RETRYABLE.into(),
+                    cause,
                 };
-                let cause = format!("`{over}` is {kind}, not a list");
                 return self
-                    .fail(
-                        message,
-                        workflow,
-                        index,
-                        RunError {
-                            error: errors::NON_RETRYABLE.into(),
-                            cause,
-                        },
-                        None,
-                        reply,
-                    )
+                    .fail(message, workflow, index, failure, None, reply)
                     .await;
             }
         };

@@ -7,6 +7,8 @@ mod finish;
 mod items;
 mod model;
 mod outcome;
+mod perform;
+mod schedules;
 mod scope;
 mod service;
 mod view;

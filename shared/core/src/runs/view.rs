@@ -1,10 +1,12 @@
 //! `GET /v1/runs/{id}`: the run and every step, in the workflow's order.
 
 use super::Runs;
-use super::model::{ItemCounts, RunView, StepMessage, StepStatus, StepView};
+use super::model::{ItemCounts, RunView, StepMessage, StepRecord, StepStatus, StepView};
 use crate::auth::Principal;
 use crate::error::Result;
-use crate::ids::RunId;
+use crate::ids::{RunId, TenantId};
+use crate::ports::{Index, Query, SkRange};
+use crate::records::{STEP_PREFIX, from_item, run_pk};
 use crate::workflows::definition::StepKind;
 
 impl Runs {
@@ -66,5 +68,34 @@ impl Runs {
             });
         }
         Ok(RunView { run, steps })
+    }
+
+    /// Steps of the run, in store order.
+    pub(crate) async fn step_records(
+        &self,
+        tenant: &TenantId,
+        run: &RunId,
+    ) -> Result<Vec<(String, StepRecord)>> {
+        let query = Query::new(Index::Primary, run_pk(tenant, run))
+            .sk(SkRange::Prefix(STEP_PREFIX.into()))
+            .limit(1000);
+        let mut out = Vec::new();
+        let mut after = None;
+        loop {
+            let page = self.ctx.store.query(&query.clone().after(after)).await?;
+            for item in page.items {
+                let sk = item.key.sk.clone();
+                let id = sk.trim_start_matches(STEP_PREFIX);
+                if id.contains("#I#") {
+                    continue;
+                }
+                let id = id.to_string();
+                out.push((id, from_item::<StepRecord>(item)?.0));
+            }
+            match page.next {
+                Some(next) => after = Some(next),
+                None => return Ok(out),
+            }
+        }
     }
 }

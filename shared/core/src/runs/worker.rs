@@ -8,9 +8,8 @@ use super::Runs;
 use super::model::{Attempt, RunError, StepMessage, StepRecord, StepStatus};
 use super::outcome::Reply;
 use crate::error::{Error, Result};
-use crate::ports::{BuiltinCall, Change, Condition, Item, Key, StoreError};
+use crate::ports::{Change, Condition, Key, StoreError};
 use crate::records::{from_item, step_key};
-use crate::tasks::{NewTask, TaskOrigin};
 use crate::workflows::Workflow;
 use crate::workflows::compile::{errors, phase};
 use crate::workflows::definition::StepKind;
@@ -270,7 +269,7 @@ impl Runs {
             attempts,
         } = starting;
         if step.kind == StepKind::Map {
-            return self.fan_out(message, workflow, index, run, reply).await;
+            return self.fan_out(message, workflow, index, &scope, reply).await;
         }
         match step.kind {
             StepKind::Approval => {
@@ -294,113 +293,6 @@ impl Runs {
                 None => Ok(Ok(Value::Null)),
             },
         }
-    }
-
-    /// Runs a task or map step's agent on `input`: a builtin in-process (Some result), or
-    /// a task for a remote agent (None: the task's completion finishes it).
-    pub(crate) async fn perform(
-        &self,
-        message: &StepMessage,
-        workflow: &Workflow,
-        index: usize,
-        input: Value,
-        item: Option<u32>,
-    ) -> Result<Option<std::result::Result<Value, RunError>>> {
-        let step = &workflow.definition.steps[index];
-        let idempotency_key = match item {
-            Some(i) => format!("{}:{}:{}:{}", message.run, step.id, i, message.attempt),
-            None => format!("{}:{}:{}", message.run, step.id, message.attempt),
-        };
-        if let Some(name) = &step.builtin {
-            let call = BuiltinCall {
-                name: name.clone(),
-                config: step.config.clone().unwrap_or(Value::Null),
-                input,
-                idempotency_key,
-                timeout: step.timeout.map(|t| t.0),
-            };
-            let result = self.ports.builtins.invoke(call).await;
-            return Ok(Some(result.map_err(|f| RunError {
-                error: f.error,
-                cause: f.message,
-            })));
-        }
-        let run = self.run_record(&message.tenant, &message.run).await?;
-        let target_agent = match &step.agent {
-            Some(name) => Some(self.agent_named(&message.tenant, name).await?),
-            None => None,
-        };
-        let capability = match &step.capability {
-            Some(c) => Some(
-                crate::ids::Capability::parse(c)
-                    .map_err(|e| Error::invalid("$.capability", e.0))?,
-            ),
-            None => None,
-        };
-        let new = NewTask {
-            agent: target_agent,
-            capability,
-            input,
-            timeout_seconds: step
-                .timeout
-                .map_or(300, |t| t.ceil_seconds().min(12 * 3600) as u32),
-            max_attempts: 1,
-            ttl_seconds: None,
-        };
-        let origin = TaskOrigin {
-            run: message.run.clone(),
-            step: step.id.clone(),
-            attempt: message.attempt,
-            index: item,
-        };
-        let owner = crate::auth::Principal {
-            tenant: message.tenant.clone(),
-            id: run.started_by.clone(),
-            roles: vec![crate::auth::Role::Admin],
-        };
-        let created = self
-            .tasks
-            .create_with_origin(
-                &owner,
-                new,
-                Some(&format!("step:{idempotency_key}")),
-                Some(origin),
-            )
-            .await?;
-        if item.is_none() {
-            let key = step_key(&message.tenant, &message.run, &step.id);
-            self.ctx
-                .store
-                .update(&key, vec![set("task", &created.task.id)], Condition::Exists)
-                .await?;
-        }
-        if created.task.status.is_terminal() {
-            // A re-run found the task already finished: its completion may have been lost.
-            self.tasks_finished_now(&created.task).await?;
-        }
-        Ok(None)
-    }
-
-    async fn agent_named(
-        &self,
-        tenant: &crate::ids::TenantId,
-        name: &str,
-    ) -> Result<crate::ids::AgentId> {
-        let name =
-            crate::ids::AgentName::parse(name).map_err(|e| Error::invalid("$.agent", e.0))?;
-        let item = self
-            .ctx
-            .store
-            .get(&crate::records::agent_name_key(tenant, &name))
-            .await?;
-        let item: Item = item
-            .ok_or_else(|| Error::invalid("$.agent", format!("agent `{name}` no longer exists")))?;
-        let id = item
-            .body
-            .get("agent")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        crate::ids::AgentId::parse(id).map_err(|e| Error::Internal(e.0))
     }
 }
 

@@ -79,5 +79,40 @@ impl MakeRequestId for UlidRequestId {
     }
 }
 
+/// 201 with `Location` for something new; 200 with `Idempotent-Replayed: true` when an
+/// `Idempotency-Key` returned what an earlier request created.
+pub(crate) fn created_or_replayed<T: serde::Serialize>(
+    replayed: bool,
+    location: String,
+    body: T,
+) -> axum::response::Response {
+    use axum::http::{StatusCode, header};
+    use axum::response::IntoResponse;
+    let status = if replayed {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    let mut response = (status, [(header::LOCATION, location)], axum::Json(body)).into_response();
+    if replayed {
+        response.headers_mut().insert(
+            "idempotent-replayed",
+            header::HeaderValue::from_static("true"),
+        );
+    }
+    response
+}
+
+/// The `Idempotency-Key` header, if sent.
+pub(crate) fn idempotency_key(headers: &axum::http::HeaderMap) -> Result<Option<&str>, ApiError> {
+    headers
+        .get("idempotency-key")
+        .map(|v| {
+            v.to_str()
+                .map_err(|_| ApiError::bad_request("Idempotency-Key must be ASCII"))
+        })
+        .transpose()
+}
+
 /// Long polls wait at most this long, like SQS's ReceiveMessage.
 pub const MAX_WAIT: Duration = Duration::from_secs(20);

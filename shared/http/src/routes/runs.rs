@@ -3,7 +3,7 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -34,16 +34,6 @@ fn run_id(raw: &str) -> Result<RunId, ApiError> {
     RunId::parse(raw).map_err(|e| ApiError::bad_request(e.0))
 }
 
-fn idempotency_key(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
-    headers
-        .get("idempotency-key")
-        .map(|v| {
-            v.to_str()
-                .map_err(|_| ApiError::bad_request("Idempotency-Key must be ASCII"))
-        })
-        .transpose()
-}
-
 /// Starts a run of the workflow's latest (or given) version. With an `Idempotency-Key`,
 /// a repeat of the same request returns the first run (200, `Idempotent-Replayed: true`).
 #[utoipa::path(post, path = "/v1/workflows/{id}/runs", tag = "runs", request_body = StartRun,
@@ -60,22 +50,14 @@ async fn start_run(
     let started = state
         .platform
         .runs
-        .start(&caller, &id, request, idempotency_key(&headers)?)
+        .start(&caller, &id, request, super::idempotency_key(&headers)?)
         .await?;
     let location = format!("/v1/runs/{}", started.run.id);
-    let status = if started.replayed {
-        StatusCode::OK
-    } else {
-        StatusCode::CREATED
-    };
-    let mut response = (status, [(header::LOCATION, location)], Json(started.run)).into_response();
-    if started.replayed {
-        response.headers_mut().insert(
-            "idempotent-replayed",
-            header::HeaderValue::from_static("true"),
-        );
-    }
-    Ok(response)
+    Ok(super::created_or_replayed(
+        started.replayed,
+        location,
+        started.run,
+    ))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -239,6 +221,23 @@ struct Decision {
     comment: Option<String>,
 }
 
+async fn decide(
+    state: &AppState,
+    caller: &Principal,
+    id: &str,
+    step: &str,
+    body: &[u8],
+    approve: bool,
+) -> ApiResult<Json<Run>> {
+    let comment = decision(body)?.comment;
+    let run = state
+        .platform
+        .runs
+        .decide(caller, &run_id(id)?, step, approve, comment)
+        .await?;
+    Ok(Json(run))
+}
+
 /// The body is optional: `{"comment": "..."}`.
 fn decision(body: &[u8]) -> Result<Decision, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
@@ -257,14 +256,7 @@ async fn approve_step(
     Path((id, step)): Path<(String, String)>,
     body: Bytes,
 ) -> ApiResult<Json<Run>> {
-    let comment = decision(&body)?.comment;
-    Ok(Json(
-        state
-            .platform
-            .runs
-            .decide(&caller, &run_id(&id)?, &step, true, comment)
-            .await?,
-    ))
+    decide(&state, &caller, &id, &step, &body, true).await
 }
 
 #[utoipa::path(post, path = "/v1/runs/{id}/steps/{step}/reject", tag = "runs", request_body = Decision,
@@ -276,12 +268,5 @@ async fn reject_step(
     Path((id, step)): Path<(String, String)>,
     body: Bytes,
 ) -> ApiResult<Json<Run>> {
-    let comment = decision(&body)?.comment;
-    Ok(Json(
-        state
-            .platform
-            .runs
-            .decide(&caller, &run_id(&id)?, &step, false, comment)
-            .await?,
-    ))
+    decide(&state, &caller, &id, &step, &body, false).await
 }

@@ -2,7 +2,7 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -46,29 +46,17 @@ async fn create_task(
     headers: HeaderMap,
     JsonBody(new): JsonBody<NewTask>,
 ) -> ApiResult<Response> {
-    let key = match headers.get("idempotency-key") {
-        None => None,
-        Some(value) => Some(
-            value
-                .to_str()
-                .map_err(|_| ApiError::bad_request("Idempotency-Key must be ASCII"))?,
-        ),
-    };
-    let created = state.platform.tasks.create(&caller, new, key).await?;
+    let created = state
+        .platform
+        .tasks
+        .create(&caller, new, super::idempotency_key(&headers)?)
+        .await?;
     let location = format!("/v1/tasks/{}", created.task.id);
-    let status = if created.replayed {
-        StatusCode::OK
-    } else {
-        StatusCode::CREATED
-    };
-    let mut response = (status, [(header::LOCATION, location)], Json(created.task)).into_response();
-    if created.replayed {
-        response.headers_mut().insert(
-            "idempotent-replayed",
-            header::HeaderValue::from_static("true"),
-        );
-    }
-    Ok(response)
+    Ok(super::created_or_replayed(
+        created.replayed,
+        location,
+        created.task,
+    ))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
