@@ -69,13 +69,7 @@ pub async fn run(command: BenchCommand) -> Result<(), CliError> {
 
 async fn run_dag_bench(args: DagArgs) -> Result<(), CliError> {
     let fail = |e: &dyn std::fmt::Display| CliError::Other(e.to_string());
-    let dir = tempfile_dir().map_err(|e| fail(&e))?;
-    let dev = DevArgs::for_data_dir(&dir);
-    let server = DevServer::start(&dev).await.map_err(|e| fail(&e))?;
-    let token = server
-        .local
-        .admin_token(&dev.local, &dev.local.tenant, Duration::from_secs(3600))
-        .map_err(|e| fail(&e))?;
+    let (server, token, dir) = fresh_server().await?;
     let plan = skein_cli::bench::dag::DagBenchPlan {
         base: server.url(),
         token,
@@ -145,13 +139,7 @@ async fn run_api_bench(args: ApiArgs) -> Result<(), CliError> {
     let (addr, admin_token, server) = match (args.addr, args.token.clone()) {
         (Some(addr), Some(token)) => (addr, token, None),
         _ => {
-            let dir = tempfile_dir().map_err(|e| fail(&e))?;
-            let dev = DevArgs::for_data_dir(&dir);
-            let server = DevServer::start(&dev).await.map_err(|e| fail(&e))?;
-            let token = server
-                .local
-                .admin_token(&dev.local, &dev.local.tenant, Duration::from_secs(3600))
-                .map_err(|e| fail(&e))?;
+            let (server, token, dir) = fresh_server().await?;
             scratch = Some(dir);
             (server.addr, token, Some(server))
         }
@@ -189,6 +177,20 @@ async fn run_api_bench(args: ApiArgs) -> Result<(), CliError> {
         );
     }
     Ok(())
+}
+
+/// A dev server on a fresh data dir and a free port, with an admin token; the caller
+/// shuts it down and removes the dir.
+async fn fresh_server() -> Result<(DevServer, String, std::path::PathBuf), CliError> {
+    let fail = |e: &dyn std::fmt::Display| CliError::Other(e.to_string());
+    let dir = tempfile_dir().map_err(|e| fail(&e))?;
+    let dev = DevArgs::for_data_dir(&dir);
+    let server = DevServer::start(&dev).await.map_err(|e| fail(&e))?;
+    let token = server
+        .local
+        .admin_token(&dev.local, &dev.local.tenant, Duration::from_secs(3600))
+        .map_err(|e| fail(&e))?;
+    Ok((server, token, dir))
 }
 
 fn tempfile_dir() -> std::io::Result<std::path::PathBuf> {
