@@ -163,22 +163,24 @@ fn problem(status: StatusCode, text: &str) -> CliError {
         .and_then(Value::as_str)
         .unwrap_or("request failed")
         .to_string();
-    let fields = json
+    let errors: Vec<String> = json
         .get("errors")
         .and_then(Value::as_array)
-        .map(|errors| {
-            errors
-                .iter()
-                .map(|e| {
-                    format!(
-                        "\n  {}: {}",
-                        e["path"].as_str().unwrap_or("?"),
-                        e["message"].as_str().unwrap_or("?")
-                    )
-                })
-                .collect::<String>()
+        .into_iter()
+        .flatten()
+        .map(|e| {
+            format!(
+                "{}: {}",
+                e["path"].as_str().unwrap_or("?"),
+                e["message"].as_str().unwrap_or("?")
+            )
         })
-        .unwrap_or_default();
+        .collect();
+    // A single field error is already the problem's detail; list only several.
+    let fields = match errors.as_slice() {
+        [only] if detail.ends_with(only.as_str()) => String::new(),
+        all => all.iter().map(|e| format!("\n  {e}")).collect(),
+    };
     CliError::Api {
         status,
         detail,
