@@ -6,7 +6,7 @@ use skein_core::ports::{AgentFailure, BuiltinCall};
 use skein_core::workflows::compile::errors;
 use skein_core::workflows::template::{self, Root, Scope};
 
-use crate::jq::Program;
+use crate::jq::{Program, ProgramCache};
 use crate::settings;
 
 type Check = Result<(), (String, String)>;
@@ -69,9 +69,9 @@ pub fn check_transform(config: Option<&Value>) -> Check {
 }
 
 /// One output is the result; none is null; several are an array.
-pub fn transform(call: &BuiltinCall) -> Result<Value, AgentFailure> {
+pub fn transform(call: &BuiltinCall, programs: &ProgramCache) -> Result<Value, AgentFailure> {
     let s: TransformSettings = settings(Some(&call.config)).map_err(bad_settings)?;
-    let program = Program::compile(&s.program).map_err(non_retryable)?;
+    let program = programs.get(&s.program).map_err(non_retryable)?;
     let mut outputs = program.run(&call.input).map_err(non_retryable)?;
     Ok(match outputs.len() {
         0 => Value::Null,
@@ -111,10 +111,10 @@ pub fn check_decision(config: Option<&Value>) -> Check {
 }
 
 /// `{outcome, rule}`: the first matching rule's outcome and index, else the default.
-pub fn decision(call: &BuiltinCall) -> Result<Value, AgentFailure> {
+pub fn decision(call: &BuiltinCall, programs: &ProgramCache) -> Result<Value, AgentFailure> {
     let s: DecisionSettings = settings(Some(&call.config)).map_err(bad_settings)?;
     for (i, rule) in s.rules.iter().enumerate() {
-        let test = Program::compile(&rule.when).map_err(non_retryable)?;
+        let test = programs.get(&rule.when).map_err(non_retryable)?;
         let out = test.run(&call.input).map_err(non_retryable)?;
         if out.first() == Some(&Value::Bool(true)) {
             return Ok(json!({ "outcome": rule.outcome, "rule": i }));

@@ -1,9 +1,38 @@
 //! jq programs through the jaq crates: compiled once per call site, run over JSON.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use jaq_core::load::{Arena, File, Loader};
 use jaq_core::{Compiler, Ctx, Vars, data, unwrap_valr};
 use jaq_json::Val;
 use serde_json::Value;
+
+/// Compiled programs by source: compiling loads jaq's standard library, which costs far
+/// more than running a typical step's program, and a workflow runs the same few programs
+/// over and over (a map step once per item).
+#[derive(Default)]
+pub struct ProgramCache {
+    programs: Mutex<HashMap<String, Arc<Program>>>,
+}
+
+const MAX_CACHED_PROGRAMS: usize = 512;
+
+impl ProgramCache {
+    pub fn get(&self, code: &str) -> Result<Arc<Program>, String> {
+        let lock = || self.programs.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(found) = lock().get(code) {
+            return Ok(found.clone());
+        }
+        let program = Arc::new(Program::compile(code)?);
+        let mut programs = lock();
+        if programs.len() >= MAX_CACHED_PROGRAMS {
+            programs.clear();
+        }
+        programs.insert(code.to_string(), program.clone());
+        Ok(program)
+    }
+}
 
 pub struct Program {
     filter: jaq_core::Filter<data::JustLut<Val>>,
@@ -68,6 +97,14 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn a_program_is_compiled_once_per_source() {
+        let cache = ProgramCache::default();
+        let first = cache.get(".a").unwrap();
+        assert!(Arc::ptr_eq(&first, &cache.get(".a").unwrap()));
+        assert!(!Arc::ptr_eq(&first, &cache.get(".b").unwrap()));
+    }
 
     #[test]
     fn programs_use_the_standard_library() {

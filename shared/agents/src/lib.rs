@@ -29,6 +29,7 @@ pub const NAMES: [&str; 6] = ["echo", "template", "transform", "decision", "http
 pub struct Builtins {
     settings: BuiltinSettings,
     client: reqwest::Client,
+    programs: jq::ProgramCache,
 }
 
 impl Builtins {
@@ -37,7 +38,11 @@ impl Builtins {
             .user_agent(concat!("skein/", env!("CARGO_PKG_VERSION")))
             .build()
             .unwrap_or_default();
-        Builtins { settings, client }
+        Builtins {
+            settings,
+            client,
+            programs: jq::ProgramCache::default(),
+        }
     }
 }
 
@@ -78,8 +83,8 @@ impl BuiltinAgents for Builtins {
             match call.name.as_str() {
                 "echo" => Ok(call.input.clone()),
                 "template" => basic::template(&call),
-                "transform" => basic::transform(&call),
-                "decision" => basic::decision(&call),
+                "transform" => basic::transform(&call, &self.programs),
+                "decision" => basic::decision(&call, &self.programs),
                 "http" => http::call(&self.client, &call).await,
                 "llm" => llm::call(&self.client, &self.settings, &call).await,
                 other => Err(AgentFailure::new(
