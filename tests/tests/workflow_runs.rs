@@ -357,3 +357,44 @@ steps:
     assert_eq!(run["output"], json!({"publish": "Tides follow the moon."}));
     assert_eq!(step(&run, "draft")["task"], task["id"]);
 }
+
+#[tokio::test]
+async fn a_step_fails_clearly_when_its_agent_was_deleted_or_its_output_is_too_big() {
+    let app = TestApp::spawn().await;
+    let agent = app.register_agent("writer", &["write"]).await;
+    app.apply_ok("name: gone\nsteps:\n  - { id: draft, agent: writer }\n")
+        .await;
+    let (status, _) = app
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/v1/agents/{}", agent.id),
+            Some(&app.admin),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let run = app
+        .finished_run(&app.start_run("gone", json!({})).await)
+        .await;
+    assert_eq!(run["status"], "failed");
+    assert!(
+        run["error"]["cause"]
+            .as_str()
+            .unwrap()
+            .contains("agent `writer` no longer exists"),
+        "{run:#}"
+    );
+
+    app.apply_ok("name: huge\nsteps:\n  - { id: big, builtin: transform, with: { program: '[range(0; 40000)] | map(\"0123456789\")' } }\n").await;
+    let run = app
+        .finished_run(&app.start_run("huge", json!({})).await)
+        .await;
+    assert_eq!(run["status"], "failed");
+    assert!(
+        run["error"]["cause"]
+            .as_str()
+            .unwrap()
+            .contains("a step output is at most 262144"),
+        "{run:#}"
+    );
+}

@@ -6,10 +6,12 @@ use super::Runs;
 use super::model::{RunError, StepMessage};
 use super::worker::set;
 use crate::error::{Error, Result};
-use crate::ports::{BuiltinCall, Condition, Item};
+use crate::ports::{BuiltinCall, Condition};
 use crate::records::step_key;
+use crate::tasks::model::{MAX_RESULT_BYTES, json_size};
 use crate::tasks::{NewTask, TaskOrigin};
 use crate::workflows::Workflow;
+use crate::workflows::compile::errors;
 
 impl Runs {
     /// Runs a task or map step's agent on `input`: a builtin in-process (Some result), or
@@ -36,14 +38,26 @@ impl Runs {
                 timeout: step.timeout.map(|t| t.0),
             };
             let result = self.ports.builtins.invoke(call).await;
-            return Ok(Some(result.map_err(|f| RunError {
+            let result = result.map_err(|f| RunError {
                 error: f.error,
                 cause: f.message,
-            })));
+            });
+            return Ok(Some(result.and_then(|output| within_limit(name, output))));
         }
         let run = self.run_record(&message.tenant, &message.run).await?;
         let target_agent = match &step.agent {
-            Some(name) => Some(self.agent_named(&message.tenant, name).await?),
+            Some(name) => match self.agent_named(&message.tenant, name).await? {
+                Some(id) => Some(id),
+                None => {
+                    let cause = format!(
+                        "agent `{name}` no longer exists; register it again or change the step"
+                    );
+                    return Ok(Some(Err(RunError {
+                        error: errors::NON_RETRYABLE.into(),
+                        cause,
+                    })));
+                }
+            },
             None => None,
         };
         let capability = match &step.capability {
@@ -97,25 +111,43 @@ impl Runs {
         Ok(None)
     }
 
+    /// The id of the tenant's agent with this name, if it still exists.
     async fn agent_named(
         &self,
         tenant: &crate::ids::TenantId,
         name: &str,
-    ) -> Result<crate::ids::AgentId> {
+    ) -> Result<Option<crate::ids::AgentId>> {
         let name =
             crate::ids::AgentName::parse(name).map_err(|e| Error::invalid("$.agent", e.0))?;
-        let item = self
+        let Some(item) = self
             .ctx
             .store
             .get(&crate::records::agent_name_key(tenant, &name))
-            .await?;
-        let item: Item = item
-            .ok_or_else(|| Error::invalid("$.agent", format!("agent `{name}` no longer exists")))?;
+            .await?
+        else {
+            return Ok(None);
+        };
         let id = item
             .body
             .get("agent")
             .and_then(Value::as_str)
             .unwrap_or_default();
-        crate::ids::AgentId::parse(id).map_err(|e| Error::Internal(e.0))
+        crate::ids::AgentId::parse(id)
+            .map(Some)
+            .map_err(|e| Error::Internal(e.0))
     }
+}
+
+/// Step outputs are stored with the step, so they get the same limit as task results.
+fn within_limit(builtin: &str, output: Value) -> std::result::Result<Value, RunError> {
+    let size = json_size(&output);
+    if size <= MAX_RESULT_BYTES {
+        return Ok(output);
+    }
+    Err(RunError {
+        error: errors::NON_RETRYABLE.into(),
+        cause: format!(
+            "builtin `{builtin}` produced {size} bytes; a step output is at most {MAX_RESULT_BYTES}: narrow it (e.g. with a transform) or store it elsewhere"
+        ),
+    })
 }
