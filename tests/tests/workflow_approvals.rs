@@ -41,6 +41,20 @@ async fn an_approved_step_lets_the_run_go_on() {
         pending[0].get("token").is_none(),
         "the task token must not leak"
     );
+    let graph = app
+        .http
+        .get(format!("{}/v1/runs/{id}/graph", app.url))
+        .bearer_auth(&app.admin)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        graph.contains("class s0 succeeded") && graph.contains("class s1 awaiting_approval"),
+        "{graph}"
+    );
     let (status, _) = app
         .post(
             &app.admin,

@@ -96,6 +96,12 @@ pub enum RunsCommand {
         #[command(flatten)]
         remote: Remote,
     },
+    /// The run's DAG as Mermaid, each step coloured by its status.
+    Graph {
+        id: String,
+        #[command(flatten)]
+        remote: Remote,
+    },
     /// Follow a run live until it ends.
     Watch {
         id: String,
@@ -148,6 +154,14 @@ pub async fn run(command: RunsCommand) -> Result<(), CliError> {
         RunsCommand::Show { id, remote } => {
             let run = remote.client()?.get(&format!("/v1/runs/{id}")).await?;
             remote.print(&run, summary);
+            Ok(())
+        }
+        RunsCommand::Graph { id, remote } => {
+            let picture = remote
+                .client()?
+                .get(&format!("/v1/runs/{id}/graph"))
+                .await?;
+            print!("{}", picture.as_str().unwrap_or_default());
             Ok(())
         }
         RunsCommand::Watch { id, remote } => {

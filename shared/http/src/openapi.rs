@@ -18,7 +18,7 @@ use crate::routes::{agents, auth, runs, system, tasks, workflows};
         workflows::register_workflow, workflows::list_workflows, workflows::get_workflow,
         workflows::list_versions, workflows::get_version, workflows::get_asl, workflows::get_graph,
         workflows::workflow_schema,
-        runs::start_run, runs::list_runs, runs::get_run, runs::run_events, runs::cancel_run,
+        runs::start_run, runs::list_runs, runs::get_run, runs::run_events, runs::run_graph, runs::cancel_run,
         runs::list_approvals, runs::approve_step, runs::reject_step,
     ),
     modifiers(&BearerAuth),

@@ -70,6 +70,25 @@ impl Runs {
         Ok(RunView { run, steps })
     }
 
+    /// The run's DAG as Mermaid, each step coloured by its status.
+    pub async fn graph(&self, caller: &Principal, id: &RunId) -> Result<String> {
+        let view = self.view(caller, id).await?;
+        let workflow = self
+            .workflows
+            .compiled(&view.run.tenant, &view.run.workflow, view.run.version)
+            .await?;
+        let status_of = |step: &str| {
+            let found = view.steps.iter().find(|s| s.id == step)?;
+            serde_json::to_value(found.status)
+                .ok()?
+                .as_str()
+                .map(str::to_string)
+        };
+        Ok(crate::workflows::graph::mermaid_with_status(
+            &workflow, status_of,
+        ))
+    }
+
     /// Steps of the run, in store order.
     pub(crate) async fn step_records(
         &self,

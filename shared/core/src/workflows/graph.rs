@@ -70,6 +70,33 @@ pub fn mermaid(workflow: &Workflow) -> String {
     out
 }
 
+/// Colours for a run's picture, by step status.
+const STATUS_STYLES: [(&str, &str); 6] = [
+    ("succeeded", "fill:#d3f9d8,stroke:#2b8a3e"),
+    ("failed", "fill:#ffe3e3,stroke:#c92a2a"),
+    ("running", "fill:#d0ebff,stroke:#1864ab"),
+    ("awaiting_approval", "fill:#fff3bf,stroke:#e67700"),
+    ("waiting", "fill:#f1f3f5,stroke:#868e96"),
+    (
+        "cancelled",
+        "fill:#e9ecef,stroke:#495057,stroke-dasharray: 4 2",
+    ),
+];
+
+/// The workflow's picture with each step coloured by its status in a run (`status(id)`).
+pub fn mermaid_with_status(workflow: &Workflow, status: impl Fn(&str) -> Option<String>) -> String {
+    let mut out = mermaid(workflow);
+    for (name, style) in STATUS_STYLES {
+        let _ = writeln!(out, "    classDef {name} {style}");
+    }
+    for (i, id) in workflow.dag.ids.iter().enumerate() {
+        if let Some(status) = status(id).filter(|s| STATUS_STYLES.iter().any(|(n, _)| n == s)) {
+            let _ = writeln!(out, "    class s{i} {status}");
+        }
+    }
+    out
+}
+
 pub fn dot(workflow: &Workflow) -> String {
     let mut out = format!(
         "digraph \"{}\" {{\n    rankdir=TB;\n    node [shape=box, style=rounded, fontname=\"Helvetica\"];\n",

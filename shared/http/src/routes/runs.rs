@@ -3,7 +3,7 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -24,6 +24,7 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/runs", get(list_runs))
         .route("/v1/runs/{id}", get(get_run))
         .route("/v1/runs/{id}/events", get(run_events))
+        .route("/v1/runs/{id}/graph", get(run_graph))
         .route("/v1/runs/{id}/cancel", post(cancel_run))
         .route("/v1/approvals", get(list_approvals))
         .route("/v1/runs/{id}/steps/{step}/approve", post(approve_step))
@@ -100,6 +101,22 @@ async fn get_run(
     Ok(Json(
         state.platform.runs.view(&caller, &run_id(&id)?).await?,
     ))
+}
+
+/// The run's DAG as a Mermaid flowchart, each step coloured by its status.
+#[utoipa::path(get, path = "/v1/runs/{id}/graph", tag = "runs", params(("id" = RunId, Path)),
+    responses((status = 200, description = "text/vnd.mermaid", body = String), (status = 404, body = Problem)))]
+async fn run_graph(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let picture = state.platform.runs.graph(&caller, &run_id(&id)?).await?;
+    Ok((
+        [(header::CONTENT_TYPE, "text/vnd.mermaid; charset=utf-8")],
+        picture,
+    )
+        .into_response())
 }
 
 /// Asks the engine to stop the run; it ends as `cancelled`.
