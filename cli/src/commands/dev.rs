@@ -38,7 +38,9 @@ pub async fn run(args: DevArgs) -> Result<(), CliError> {
     println!(
         "\nAdmin token (12 h; a fresh one any time with `skein token --admin`):\n  export SKEIN_URL={url}\n  export SKEIN_TOKEN={token}\n"
     );
-    println!("Try: curl -s $SKEIN_URL/v1/info\nStop with Ctrl-C.");
+    println!(
+        "Try:\n  skein workflows apply examples/*.yaml\n  skein run research-report --input @examples/research-input.json --watch\nStop with Ctrl-C (runs in flight resume at the next start)."
+    );
     tokio::select! {
         result = server.wait() => result.map_err(|e| CliError::Other(format!("the server stopped: {e}"))),
         _ = tokio::signal::ctrl_c() => {
