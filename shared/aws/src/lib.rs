@@ -1,0 +1,13 @@
+//! AWS adapters for the ports in skein-core. SDK clients are built once per process from
+//! the shared AWS configuration; `AWS_ENDPOINT_URL` (or a per-service variable such as
+//! `AWS_ENDPOINT_URL_SQS`) points them at a local AWS-protocol server like moto.
+
+mod sqs;
+
+pub use sqs::{IAM_ACTIONS as SQS_IAM_ACTIONS, SqsQueue};
+
+/// The AWS configuration from the environment (region, credentials, endpoints), loaded
+/// once at start and shared by every client.
+pub async fn load_config() -> aws_config::SdkConfig {
+    aws_config::load_from_env().await
+}
