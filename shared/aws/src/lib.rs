@@ -1,9 +1,11 @@
-//! AWS adapters for the ports in skein-core. SDK clients are built once per process from
+//! AWS adapters for the ports in skein-core: the item store on DynamoDB, queues on SQS. SDK clients are built once per process from
 //! the shared AWS configuration; `AWS_ENDPOINT_URL` (or a per-service variable such as
 //! `AWS_ENDPOINT_URL_SQS`) points them at a local AWS-protocol server like moto.
 
+mod dynamo;
 mod sqs;
 
+pub use dynamo::{DynamoStore, IAM_ACTIONS as DYNAMODB_IAM_ACTIONS};
 pub use sqs::{IAM_ACTIONS as SQS_IAM_ACTIONS, SqsQueue};
 
 /// The AWS configuration from the environment (region, credentials, endpoints), loaded

@@ -42,11 +42,13 @@ pub fn moto() -> &'static Moto {
             moto_server().display(),
             parent = std::process::id()
         );
-        Command::new("bash")
+        let mut watcher = Command::new("bash")
             .args(["-c", &script])
             .stdin(Stdio::null())
             .spawn()
             .expect("bash starts moto");
+        // Reaped when it exits, which is after this process ends.
+        std::thread::spawn(move || watcher.wait());
         let deadline = Instant::now() + Duration::from_secs(30);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(
