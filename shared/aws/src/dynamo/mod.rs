@@ -10,7 +10,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::ReturnValue;
 use skein_core::ports::{
     Change, Condition, Item, ItemStore, Key, Page, Query, SkRange, StartAfter, StoreError, WriteOp,
@@ -47,6 +47,21 @@ fn unavailable<E: std::error::Error + 'static, R: std::fmt::Debug>(
     e: SdkError<E, R>,
 ) -> StoreError {
     StoreError::Unavailable(DisplayErrorContext(e).to_string())
+}
+
+/// `ConditionFailed` when the write's condition did not hold, `Unavailable` otherwise.
+fn conditional<O, E, R>(result: Result<O, SdkError<E, R>>) -> Result<O, StoreError>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    result.map_err(|err| {
+        if err.code() == Some("ConditionalCheckFailedException") {
+            StoreError::ConditionFailed
+        } else {
+            unavailable(err)
+        }
+    })
 }
 
 fn is_live(attributes: &Attributes, now: i64) -> bool {
@@ -100,16 +115,10 @@ impl DynamoStore {
             .set_expression_attribute_values(e.values())
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(err) => Err(unavailable(err)),
+        // Not expired (or already gone): nothing to reap.
+        match conditional(result) {
+            Ok(_) | Err(StoreError::ConditionFailed) => Ok(()),
+            Err(e) => Err(e),
         }
     }
 
@@ -132,17 +141,7 @@ impl DynamoStore {
             .set_expression_attribute_values(e.values())
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Err(StoreError::ConditionFailed)
-            }
-            Err(err) => Err(unavailable(err)),
-        }
+        conditional(result).map(drop)
     }
 }
 
@@ -216,25 +215,19 @@ impl ItemStore for DynamoStore {
                 .return_values(ReturnValue::AllNew)
                 .send()
                 .await;
-            match result {
+            match conditional(result) {
                 Ok(written) => return from_attributes(written.attributes.unwrap_or_default()),
-                Err(err)
-                    if err
-                        .as_service_error()
-                        .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-                {
-                    match condition {
-                        Condition::Always | Condition::NotExists => {
-                            let present = self.read(key_of).await?;
-                            if condition == Condition::NotExists && present.is_some() {
-                                return Err(StoreError::ConditionFailed);
-                            }
-                            self.reap_expired(key_of).await?;
+                Err(StoreError::ConditionFailed) => match condition {
+                    Condition::Always | Condition::NotExists => {
+                        let present = self.read(key_of).await?;
+                        if condition == Condition::NotExists && present.is_some() {
+                            return Err(StoreError::ConditionFailed);
                         }
-                        _ => return Err(StoreError::ConditionFailed),
+                        self.reap_expired(key_of).await?;
                     }
-                }
-                Err(err) => return Err(unavailable(err)),
+                    _ => return Err(StoreError::ConditionFailed),
+                },
+                Err(other) => return Err(other),
             }
         }
         Err(StoreError::Unavailable(
@@ -255,17 +248,7 @@ impl ItemStore for DynamoStore {
             .set_expression_attribute_values(e.values())
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Err(StoreError::ConditionFailed)
-            }
-            Err(err) => Err(unavailable(err)),
-        }
+        conditional(result).map(drop)
     }
 
     async fn query(&self, query: &Query) -> Result<Page<Item>, StoreError> {
