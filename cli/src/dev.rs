@@ -73,6 +73,7 @@ impl LocalPlatform {
             step_queue_url: LOCAL_STEP_QUEUE.to_string(),
             worker_function: LOCAL_WORKER_FUNCTION.to_string(),
             worker_instance: ulid::Ulid::new().to_string(),
+            step_lease: chrono::Duration::zero(),
         };
         let platform = Platform::new(ctx, tokens.clone(), ports);
         link.connect(platform.clone(), engine.clone());

@@ -1,12 +1,22 @@
-//! AWS adapters for the ports in skein-core: the item store on DynamoDB, queues on SQS. SDK clients are built once per process from
-//! the shared AWS configuration; `AWS_ENDPOINT_URL` (or a per-service variable such as
+//! AWS adapters for the ports in skein-core: the item store on DynamoDB, queues on SQS,
+//! the workflow engine on Step Functions. SDK clients are built once per process from the
+//! shared AWS configuration; `AWS_ENDPOINT_URL` (or a per-service variable such as
 //! `AWS_ENDPOINT_URL_SQS`) points them at a local AWS-protocol server like moto.
 
 mod dynamo;
+#[cfg(feature = "moto")]
+pub mod moto;
+pub mod provision;
+mod sfn;
 mod sqs;
+mod step_queue;
 
 pub use dynamo::{DynamoStore, IAM_ACTIONS as DYNAMODB_IAM_ACTIONS};
+pub use sfn::{
+    ExecutionState, IAM_ACTIONS as STATES_IAM_ACTIONS, StateMachines, StepFunctionsEngine,
+};
 pub use sqs::{IAM_ACTIONS as SQS_IAM_ACTIONS, SqsQueue};
+pub use step_queue::StepQueue;
 
 /// The AWS configuration from the environment (region, credentials, endpoints), loaded
 /// once at start and shared by every client.

@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use serde_json::Value;
 
 use crate::runs::StepMessage;
+use crate::workflows::definition::Mode;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EngineError {
@@ -23,13 +24,20 @@ pub enum EngineError {
 pub trait WorkflowEngine: Send + Sync {
     /// Makes `asl` runnable under `machine` (one state machine per workflow version).
     /// Registering the same machine again with the same definition is a no-op.
-    async fn register(&self, machine: &str, asl: &Value) -> Result<(), EngineError>;
+    async fn register(&self, machine: &str, mode: Mode, asl: &Value) -> Result<(), EngineError>;
 
     /// Starts an execution named `run`. Starting a name that already exists is a no-op,
     /// which makes starting a run idempotent.
     async fn start(&self, machine: &str, run: &str, input: &Value) -> Result<(), EngineError>;
 
-    async fn stop(&self, run: &str, error: &str, cause: &str) -> Result<(), EngineError>;
+    /// Stops the execution of `run` (of state machine `machine`).
+    async fn stop(
+        &self,
+        machine: &str,
+        run: &str,
+        error: &str,
+        cause: &str,
+    ) -> Result<(), EngineError>;
 
     async fn send_task_success(&self, token: &str, output: &Value) -> Result<(), EngineError>;
 

@@ -39,6 +39,12 @@ pub struct WorkflowPorts {
     /// Names this worker process: after a restart, steps a previous process had started
     /// are run again (at least once), and idempotency keys keep their effects single.
     pub worker_instance: String,
+    /// How long a started attempt belongs to the worker that started it. A redelivered
+    /// message inside the lease is refused (the queue brings it back later); after it, the
+    /// step is run again. On Lambda this is the worker's timeout, past which the first
+    /// worker cannot still be running; `skein dev` uses zero, as its restart is the only
+    /// redelivery.
+    pub step_lease: chrono::Duration,
 }
 
 #[derive(Clone)]

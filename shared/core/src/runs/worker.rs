@@ -1,5 +1,6 @@
 //! The step-worker: takes a step message, waits for the step's dependencies, starts it
-//! exactly once per attempt per worker instance, and runs it.
+//! exactly once per attempt (a redelivered message finds the attempt started and leased),
+//! and runs it.
 
 use chrono::Utc;
 use serde_json::{Map, Value, json};
@@ -148,11 +149,20 @@ impl Runs {
             if let Some(attempt) = finished_attempt(&record, message.attempt) {
                 return self.resend(workflow, index, &record, attempt, reply).await;
             }
-            let mine = record.token.as_deref() == Some(token.as_str())
-                && record.started_attempt == Some(message.attempt)
-                && record.started_by.as_deref() == Some(self.ports.worker_instance.as_str());
-            if mine {
-                return Ok(());
+            if let Some(started_at) = started_with(&record, token, message.attempt) {
+                if record.started_by.as_deref() == Some(self.ports.worker_instance.as_str()) {
+                    return Ok(());
+                }
+                if self.ctx.now() < started_at + self.ports.step_lease {
+                    return Err(Error::conflict(
+                        "step-running",
+                        format!(
+                            "step `{}` attempt {} is running on another worker; retry after its lease",
+                            message.step,
+                            message.attempt + 1
+                        ),
+                    ));
+                }
             }
             let ready = workflow.dag.deps[index]
                 .iter()
@@ -331,6 +341,18 @@ fn start_changes(
         set("status", StepStatus::Running),
         set("attempts", attempts),
     ]
+}
+
+/// When this token's attempt was started, if it was: a redelivered message finds it so.
+fn started_with(record: &StepRecord, token: &str, attempt: u32) -> Option<chrono::DateTime<Utc>> {
+    if record.token.as_deref() != Some(token) || record.started_attempt != Some(attempt) {
+        return None;
+    }
+    record
+        .attempts
+        .iter()
+        .find(|a| a.number == attempt + 1)
+        .map(|a| a.started_at)
 }
 
 /// The attempt (retry count) if it already finished: its outcome only needs resending.

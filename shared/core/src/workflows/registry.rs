@@ -130,7 +130,7 @@ impl Workflows {
         let asl = compile(&workflow, &target);
         self.ports
             .engine
-            .register(&machine, &asl)
+            .register(&machine, workflow.definition.mode, &asl)
             .await
             .map_err(|e| {
                 Error::Internal(format!("engine refused workflow {name} v{number}: {e}"))

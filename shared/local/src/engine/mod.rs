@@ -13,6 +13,7 @@ use serde_json::Value;
 use skein_asl::StateMachine;
 use skein_asl::{Execution, ExecutionConfig, ExecutionHandle, Status, TokenError};
 use skein_core::ports::{EngineError, ExecutionEnded, ExecutionStatus, WorkflowEngine};
+use skein_core::workflows::Mode;
 
 pub use journal::JournalError;
 pub use link::{EngineHooks, PlatformLink};
@@ -192,7 +193,7 @@ pub(crate) fn deliver(
 
 #[async_trait]
 impl WorkflowEngine for LocalEngine {
-    async fn register(&self, machine: &str, asl: &Value) -> Result<(), EngineError> {
+    async fn register(&self, machine: &str, _mode: Mode, asl: &Value) -> Result<(), EngineError> {
         let parsed = StateMachine::from_value(asl)
             .map_err(|e| EngineError::InvalidDefinition(e.to_string()))?;
         journal::save_machine(&self.db, machine, asl)
@@ -220,7 +221,13 @@ impl WorkflowEngine for LocalEngine {
         Ok(())
     }
 
-    async fn stop(&self, run: &str, error: &str, cause: &str) -> Result<(), EngineError> {
+    async fn stop(
+        &self,
+        _machine: &str,
+        run: &str,
+        error: &str,
+        cause: &str,
+    ) -> Result<(), EngineError> {
         let handle = self
             .handle(run)
             .ok_or_else(|| EngineError::NotFound(format!("running execution {run}")))?;

@@ -1,7 +1,6 @@
-//! A real moto server for the adapter tests: one per test binary, on a free loopback
-//! port, started from the project's venv (scripts/setup.sh installs it). It stops by itself
-//! when the test process ends: a small shell watches the parent and kills moto.
-#![allow(dead_code)]
+//! A real moto server for tests: one per test process, on a free loopback port, started
+//! from the project's venv (scripts/setup.sh installs it). It stops by itself when the
+//! test process ends: a small shell watches the parent and kills moto.
 
 use std::net::TcpStream;
 use std::path::PathBuf;
@@ -28,14 +27,17 @@ fn moto_server() -> PathBuf {
     bin
 }
 
-/// The shared moto server, started on first use.
+/// The shared moto server, started on first use, with Step Functions executing state
+/// machines for real (moto only pretends unless told, and must be told before any
+/// state machine is created).
 pub fn moto() -> &'static Moto {
     MOTO.get_or_init(|| {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
+            .expect("a free loopback port")
             .local_addr()
-            .unwrap()
+            .expect("a bound address")
             .port();
+        // MOTO_PORT must equal the port: service integrations call back to it.
         let script = format!(
             "MOTO_PORT={port} '{}' -H 127.0.0.1 -p {port} >/dev/null 2>&1 & moto=$!; \
              while kill -0 {parent} 2>/dev/null; do sleep 1; done; kill $moto",
@@ -57,10 +59,33 @@ pub fn moto() -> &'static Moto {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
-        Moto {
-            endpoint: format!("http://127.0.0.1:{port}"),
-        }
+        let endpoint = format!("http://127.0.0.1:{port}");
+        configure_execution(port);
+        Moto { endpoint }
     })
+}
+
+/// `POST /moto-api/config {"stepfunctions":{"execute_state_machine":true}}`, by hand
+/// over a socket: this runs before any async runtime exists.
+fn configure_execution(port: u16) {
+    use std::io::{Read, Write};
+    let body = r#"{"stepfunctions":{"execute_state_machine":true}}"#;
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("moto accepts connections");
+    write!(
+        stream,
+        "POST /moto-api/config HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("moto reads the config request");
+    let mut reply = String::new();
+    let _ = stream.read_to_string(&mut reply);
+    assert!(
+        reply
+            .split(' ')
+            .nth(1)
+            .is_some_and(|status| status.starts_with('2')),
+        "moto refused the Step Functions config: {reply}"
+    );
 }
 
 /// An AWS configuration that talks to moto with dummy credentials.
@@ -75,6 +100,9 @@ pub async fn aws_config() -> aws_config::SdkConfig {
         .load()
         .await
 }
+
+/// moto's account: the role ARN executions assume names it.
+pub const ACCOUNT: &str = "123456789012";
 
 /// A name no other test uses.
 pub fn unique(prefix: &str) -> String {

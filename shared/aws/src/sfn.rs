@@ -1,0 +1,297 @@
+//! The workflow engine on AWS Step Functions: one state machine per workflow version,
+//! one execution per run, named by the run id so that starting twice starts once.
+
+use async_trait::async_trait;
+use aws_sdk_sfn::Client;
+use aws_sdk_sfn::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_sfn::types::{ExecutionStatus as SfnStatus, StateMachineType};
+use serde_json::Value;
+use skein_core::ports::{EngineError, ExecutionEnded, ExecutionStatus, WorkflowEngine};
+use skein_core::workflows::definition::Mode;
+
+/// The Step Functions actions this adapter calls, and the role it passes to state
+/// machines (`iam:PassRole`); a function using it needs exactly these.
+pub const IAM_ACTIONS: [&str; 10] = [
+    "states:CreateStateMachine",
+    "states:UpdateStateMachine",
+    "states:StartExecution",
+    "states:StopExecution",
+    "states:DescribeExecution",
+    "states:GetExecutionHistory",
+    "states:SendTaskSuccess",
+    "states:SendTaskFailure",
+    "states:SendTaskHeartbeat",
+    "iam:PassRole",
+];
+
+/// Where state machines live and the role their executions assume.
+#[derive(Debug, Clone)]
+pub struct StateMachines {
+    /// The role executions assume (sends step messages to SQS).
+    pub role_arn: String,
+    pub region: String,
+    pub account: String,
+}
+
+impl StateMachines {
+    /// The account comes from the role's ARN (`arn:aws:iam::<account>:role/<name>`).
+    pub fn new(role_arn: &str, region: &str) -> Result<Self, EngineError> {
+        let account = role_arn
+            .split(':')
+            .nth(4)
+            .filter(|a| a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()))
+            .ok_or_else(|| {
+                EngineError::Unavailable(format!(
+                    "`{role_arn}` is not an IAM role ARN (arn:aws:iam::<12-digit account>:role/<name>)"
+                ))
+            })?;
+        Ok(Self {
+            role_arn: role_arn.to_string(),
+            region: region.to_string(),
+            account: account.to_string(),
+        })
+    }
+
+    pub fn machine_arn(&self, machine: &str) -> String {
+        format!(
+            "arn:aws:states:{}:{}:stateMachine:{machine}",
+            self.region, self.account
+        )
+    }
+
+    pub fn execution_arn(&self, machine: &str, run: &str) -> String {
+        format!(
+            "arn:aws:states:{}:{}:execution:{machine}:{run}",
+            self.region, self.account
+        )
+    }
+}
+
+pub struct StepFunctionsEngine {
+    client: Client,
+    machines: StateMachines,
+}
+
+/// An execution as Step Functions describes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExecutionState {
+    pub running: bool,
+    pub ended: Option<ExecutionEnded>,
+}
+
+impl StepFunctionsEngine {
+    pub fn new(client: Client, machines: StateMachines) -> Self {
+        Self { client, machines }
+    }
+
+    pub fn machines(&self) -> &StateMachines {
+        &self.machines
+    }
+
+    /// The execution of `run`, and how it ended if it has.
+    pub async fn describe(&self, machine: &str, run: &str) -> Result<ExecutionState, EngineError> {
+        let described = self
+            .client
+            .describe_execution()
+            .execution_arn(self.machines.execution_arn(machine, run))
+            .send()
+            .await
+            .map_err(|e| engine_error(e, run))?;
+        let status = match described.status {
+            SfnStatus::Running | SfnStatus::PendingRedrive => None,
+            SfnStatus::Succeeded => Some(ExecutionStatus::Succeeded),
+            SfnStatus::TimedOut => Some(ExecutionStatus::TimedOut),
+            SfnStatus::Aborted => Some(ExecutionStatus::Aborted),
+            _ => Some(ExecutionStatus::Failed),
+        };
+        let input = described
+            .input
+            .as_deref()
+            .and_then(|text| serde_json::from_str(text).ok())
+            .unwrap_or(Value::Null);
+        Ok(ExecutionState {
+            running: status.is_none(),
+            ended: status.map(|status| ExecutionEnded {
+                run: described.name.unwrap_or_else(|| run.to_string()),
+                input,
+                status,
+                error: described.error,
+                cause: described.cause,
+            }),
+        })
+    }
+
+    /// The names of the states the execution entered, in order (its history, paged).
+    pub async fn states_entered(
+        &self,
+        machine: &str,
+        run: &str,
+    ) -> Result<Vec<String>, EngineError> {
+        let mut entered = Vec::new();
+        let mut pages = self
+            .client
+            .get_execution_history()
+            .execution_arn(self.machines.execution_arn(machine, run))
+            .include_execution_data(false)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| engine_error(e, run))?;
+            entered.extend(
+                page.events
+                    .into_iter()
+                    .filter_map(|e| e.state_entered_event_details)
+                    .map(|d| d.name),
+            );
+        }
+        Ok(entered)
+    }
+
+    /// Tells Step Functions a long step is still alive (a task with a heartbeat timeout).
+    pub async fn send_task_heartbeat(&self, token: &str) -> Result<(), EngineError> {
+        self.client
+            .send_task_heartbeat()
+            .task_token(token)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| engine_error(e, "task"))
+    }
+}
+
+#[async_trait]
+impl WorkflowEngine for StepFunctionsEngine {
+    async fn register(&self, machine: &str, mode: Mode, asl: &Value) -> Result<(), EngineError> {
+        let definition = asl.to_string();
+        let kind = match mode {
+            Mode::Standard => StateMachineType::Standard,
+            Mode::Express => StateMachineType::Express,
+        };
+        let created = self
+            .client
+            .create_state_machine()
+            .name(machine)
+            .definition(&definition)
+            .role_arn(&self.machines.role_arn)
+            .r#type(kind)
+            .publish(true)
+            .send()
+            .await;
+        match created {
+            Ok(_) => Ok(()),
+            // An earlier registration of this version got as far as creating it: make it
+            // the definition asked for now, as a new published version.
+            Err(e) if e.code() == Some("StateMachineAlreadyExists") => self
+                .client
+                .update_state_machine()
+                .state_machine_arn(self.machines.machine_arn(machine))
+                .definition(definition)
+                .role_arn(&self.machines.role_arn)
+                .publish(true)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| engine_error(e, machine)),
+            Err(e) => Err(engine_error(e, machine)),
+        }
+    }
+
+    async fn start(&self, machine: &str, run: &str, input: &Value) -> Result<(), EngineError> {
+        let started = self
+            .client
+            .start_execution()
+            .state_machine_arn(self.machines.machine_arn(machine))
+            .name(run)
+            .input(input.to_string())
+            .send()
+            .await;
+        match started {
+            Ok(_) => Ok(()),
+            // Starting a run twice: the first start stands.
+            Err(e) if e.code() == Some("ExecutionAlreadyExists") => Ok(()),
+            Err(e) => Err(engine_error(e, run)),
+        }
+    }
+
+    async fn stop(
+        &self,
+        machine: &str,
+        run: &str,
+        error: &str,
+        cause: &str,
+    ) -> Result<(), EngineError> {
+        self.client
+            .stop_execution()
+            .execution_arn(self.machines.execution_arn(machine, run))
+            .error(error)
+            .cause(cause)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| engine_error(e, run))
+    }
+
+    async fn send_task_success(&self, token: &str, output: &Value) -> Result<(), EngineError> {
+        self.client
+            .send_task_success()
+            .task_token(token)
+            .output(output.to_string())
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| engine_error(e, "task"))
+    }
+
+    async fn send_task_failure(
+        &self,
+        token: &str,
+        error: &str,
+        cause: &str,
+    ) -> Result<(), EngineError> {
+        self.client
+            .send_task_failure()
+            .task_token(token)
+            .error(error)
+            .cause(cause)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| engine_error(e, "task"))
+    }
+}
+
+/// Maps Step Functions' error codes onto the port's errors; the rest is "unavailable".
+fn engine_error<E, R>(e: SdkError<E, R>, what: &str) -> EngineError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match e.code() {
+        Some("TaskDoesNotExist" | "TaskTimedOut" | "InvalidToken") => EngineError::TaskDoesNotExist,
+        Some("ExecutionDoesNotExist" | "StateMachineDoesNotExist") => {
+            EngineError::NotFound(what.to_string())
+        }
+        Some("InvalidDefinition") => EngineError::InvalidDefinition(
+            e.message()
+                .unwrap_or("the definition was refused")
+                .to_string(),
+        ),
+        _ => EngineError::Unavailable(DisplayErrorContext(e).to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arns_are_built_from_the_role_account_and_region() {
+        let machines =
+            StateMachines::new("arn:aws:iam::123456789012:role/skein-states", "eu-west-1").unwrap();
+        assert_eq!(
+            machines.execution_arn("skein-acme-report-v2", "run_01J"),
+            "arn:aws:states:eu-west-1:123456789012:execution:skein-acme-report-v2:run_01J"
+        );
+        assert!(StateMachines::new("skein-states", "eu-west-1").is_err());
+    }
+}
