@@ -13,6 +13,8 @@ pub mod ids;
 pub mod ports;
 pub mod records;
 pub mod runs;
+#[cfg(feature = "system")]
+pub mod system;
 pub mod tasks;
 pub mod workflows;
 

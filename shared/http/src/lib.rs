@@ -12,7 +12,7 @@ pub use bell::TaskBell;
 pub use extract::{Caller, JsonBody, QueryParams};
 pub use openapi::document as openapi_document;
 pub use problem::{ApiError, ApiResult};
-pub use routes::router;
+pub use routes::{ApiGroup, group_router, router};
 pub use state::{AppState, ServiceInfo};
 
 /// Largest request body accepted (a task input may be up to 256 KiB of JSON).

@@ -5,10 +5,9 @@ mod db;
 pub mod engine;
 mod queue;
 mod store;
-mod system;
 
 pub use db::{DbError, SqliteDb};
 pub use engine::{EngineHooks, LocalEngine, PlatformLink};
 pub use queue::{QueueSettings, SqliteQueue};
+pub use skein_core::system::{OsEntropy, SystemClock};
 pub use store::SqliteStore;
-pub use system::{OsEntropy, SystemClock};

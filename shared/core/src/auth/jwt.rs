@@ -45,7 +45,8 @@ impl Default for TokenSettings {
     }
 }
 
-/// Where the signing key comes from.
+/// Where the signing key comes from. Not `Debug`: it holds secrets.
+#[derive(Clone)]
 pub enum KeyConfig {
     Hs256 { secret: Vec<u8> },
     Rs256 { private_pem: Vec<u8> },

@@ -12,6 +12,43 @@ use crate::workflows::Definition;
 use crate::workflows::schedule::next_fire;
 
 impl Runs {
+    /// Starts the run a cloud scheduler fired (an EventBridge schedule), once per firing:
+    /// `fired_at` names the firing, so a retried delivery replays the first start.
+    pub async fn start_scheduled(
+        &self,
+        tenant: &TenantId,
+        workflow: &str,
+        input: Option<Value>,
+        fired_at: &str,
+    ) -> Result<super::Started> {
+        let input = match input {
+            Some(input) => input,
+            None => {
+                let latest = self.workflows.load_version(tenant, workflow, None).await?;
+                let definition: Definition = serde_json::from_value(latest.definition)
+                    .map_err(|e| Error::Internal(e.to_string()))?;
+                definition
+                    .schedule
+                    .and_then(|s| s.input)
+                    .unwrap_or(Value::Null)
+            }
+        };
+        let request = StartRun {
+            input,
+            version: None,
+        };
+        let idempotency = format!("schedule:{fired_at}");
+        self.start_as(
+            tenant,
+            &PrincipalId::scheduler(),
+            workflow,
+            request,
+            Some(&idempotency),
+            None,
+        )
+        .await
+    }
+
     /// Starts a run for every schedule that is due, and moves each to its next time.
     pub async fn fire_schedules(&self) -> Result<usize> {
         let now = self.ctx.now();

@@ -24,16 +24,51 @@ pub(crate) mod workflows;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// The whole API. Each resource group is its own module with its own `routes()`, so that
-/// an API Lambda can serve just its group.
+/// The resource groups one API Lambda each serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiGroup {
+    /// Agents, and the platform's identity and system routes (tokens, clients, health,
+    /// info, OpenAPI, JWKS).
+    Agents,
+    /// Tasks, including an agent's claim.
+    Tasks,
+    /// Workflow definitions, versions, ASL, graphs and the definition schema.
+    Workflows,
+    /// Runs, their events and graphs, cancellation and approvals.
+    Runs,
+}
+
+impl ApiGroup {
+    pub const ALL: [ApiGroup; 4] = [Self::Agents, Self::Tasks, Self::Workflows, Self::Runs];
+
+    fn routes(self) -> Router<AppState> {
+        match self {
+            Self::Agents => Router::new()
+                .merge(system::routes())
+                .merge(auth::routes())
+                .merge(agents::routes()),
+            Self::Tasks => tasks::routes(),
+            Self::Workflows => workflows::routes(),
+            Self::Runs => runs::routes(),
+        }
+    }
+}
+
+/// The whole API, as `skein dev` serves it.
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .merge(system::routes())
-        .merge(auth::routes())
-        .merge(agents::routes())
-        .merge(tasks::routes())
-        .merge(workflows::routes())
-        .merge(runs::routes())
+    let all = ApiGroup::ALL
+        .into_iter()
+        .fold(Router::new(), |router, group| router.merge(group.routes()));
+    with_layers(all, state)
+}
+
+/// One resource group, as its API Lambda serves it: the same handlers and layers.
+pub fn group_router(group: ApiGroup, state: AppState) -> Router {
+    with_layers(group.routes(), state)
+}
+
+fn with_layers(routes: Router<AppState>, state: AppState) -> Router {
+    routes
         .fallback(|| async { ApiError::RouteNotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .with_state(state)

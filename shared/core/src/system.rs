@@ -1,6 +1,9 @@
+//! The system clock and the OS-seeded CSPRNG: what every native process uses for the
+//! [`Clock`] and [`Entropy`] ports (the wasm32 edge brings its own).
+
+use crate::ports::{Clock, Entropy};
 use chrono::{DateTime, Utc};
 use rand::RngCore;
-use skein_core::ports::{Clock, Entropy};
 
 pub struct SystemClock;
 

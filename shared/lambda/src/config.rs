@@ -1,0 +1,201 @@
+//! Settings for the Lambda functions, read once at start from `SKEIN_*` variables. A
+//! missing or bad variable stops the function at init with a message naming it, instead
+//! of failing requests later.
+
+use std::time::Duration;
+
+use skein_agents::{BuiltinSettings, LlmSettings};
+use skein_core::auth::{KeyConfig, TokenSettings};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{name} is not set: {hint}")]
+    Missing {
+        name: &'static str,
+        hint: &'static str,
+    },
+    #[error("{name} is invalid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+}
+
+/// Reads one variable; tests pass a map instead of the process environment.
+pub type Lookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+fn required(env: Lookup, name: &'static str, hint: &'static str) -> Result<String, ConfigError> {
+    env(name)
+        .filter(|v| !v.trim().is_empty())
+        .ok_or(ConfigError::Missing { name, hint })
+}
+
+fn number(env: Lookup, name: &'static str, default: u64) -> Result<u64, ConfigError> {
+    env(name).map_or(Ok(default), |v| {
+        v.trim().parse().map_err(|_| ConfigError::Invalid {
+            name,
+            reason: format!("`{v}` is not a whole number"),
+        })
+    })
+}
+
+/// What verifying (and issuing) tokens needs: the authorizer reads only this.
+pub struct AuthSettings {
+    pub keys: KeyConfig,
+    pub tokens: TokenSettings,
+}
+
+impl AuthSettings {
+    /// The variables read, for the deploy templates to set.
+    pub const VARIABLES: [&'static str; 6] = [
+        "SKEIN_JWT_ALG",
+        "SKEIN_JWT_SECRET",
+        "SKEIN_JWT_PRIVATE_KEY",
+        "SKEIN_JWT_ISSUER",
+        "SKEIN_JWT_AUDIENCE",
+        "SKEIN_TOKEN_TTL_SECONDS",
+    ];
+
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(&|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(env: Lookup) -> Result<Self, ConfigError> {
+        let alg = env("SKEIN_JWT_ALG").unwrap_or_else(|| "HS256".into());
+        let keys = match alg.as_str() {
+            "HS256" => KeyConfig::Hs256 {
+                secret: required(
+                    env,
+                    "SKEIN_JWT_SECRET",
+                    "the HS256 signing secret, at least 32 bytes (or set SKEIN_JWT_ALG=RS256|EdDSA and SKEIN_JWT_PRIVATE_KEY)",
+                )?
+                .into_bytes(),
+            },
+            "RS256" | "EdDSA" => {
+                let private_pem = required(
+                    env,
+                    "SKEIN_JWT_PRIVATE_KEY",
+                    "the PEM private key that signs tokens",
+                )?
+                .into_bytes();
+                if alg == "RS256" {
+                    KeyConfig::Rs256 { private_pem }
+                } else {
+                    KeyConfig::EdDsa { private_pem }
+                }
+            }
+            other => {
+                return Err(ConfigError::Invalid {
+                    name: "SKEIN_JWT_ALG",
+                    reason: format!("`{other}` is not one of HS256, RS256, EdDSA"),
+                });
+            }
+        };
+        let ttl = number(env, "SKEIN_TOKEN_TTL_SECONDS", 900)?;
+        if !(30..=86_400).contains(&ttl) {
+            return Err(ConfigError::Invalid {
+                name: "SKEIN_TOKEN_TTL_SECONDS",
+                reason: format!("{ttl} is outside 30..=86400"),
+            });
+        }
+        Ok(Self {
+            keys,
+            tokens: TokenSettings {
+                issuer: env("SKEIN_JWT_ISSUER").unwrap_or_else(|| "skein".into()),
+                audience: env("SKEIN_JWT_AUDIENCE").unwrap_or_else(|| "skein-api".into()),
+                ttl: Duration::from_secs(ttl),
+            },
+        })
+    }
+}
+
+/// Everything the platform needs on AWS: the API and worker functions read this.
+pub struct PlatformSettings {
+    pub auth: AuthSettings,
+    pub table: String,
+    pub step_queue_url: String,
+    /// The role state machines' executions assume; its ARN also names the account.
+    pub states_role_arn: String,
+    /// The step-worker function express workflows invoke.
+    pub worker_function: String,
+    /// How long a started step attempt belongs to its worker (the worker's timeout).
+    pub step_lease: Duration,
+    pub builtins: BuiltinSettings,
+}
+
+impl PlatformSettings {
+    pub const VARIABLES: [&'static str; 8] = [
+        "SKEIN_TABLE",
+        "SKEIN_STEP_QUEUE_URL",
+        "SKEIN_STATES_ROLE_ARN",
+        "SKEIN_WORKER_FUNCTION",
+        "SKEIN_STEP_LEASE_SECONDS",
+        "SKEIN_LLM_BASE_URL",
+        "SKEIN_LLM_API_KEY",
+        "SKEIN_LLM_MODEL",
+    ];
+
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(&|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(env: Lookup) -> Result<Self, ConfigError> {
+        let llm = env("SKEIN_LLM_BASE_URL").map(|base_url| LlmSettings {
+            base_url,
+            api_key: env("SKEIN_LLM_API_KEY"),
+            default_model: env("SKEIN_LLM_MODEL").unwrap_or_else(|| "gpt-4o-mini".into()),
+        });
+        Ok(Self {
+            auth: AuthSettings::from_lookup(env)?,
+            table: required(env, "SKEIN_TABLE", "the DynamoDB table's name")?,
+            step_queue_url: required(env, "SKEIN_STEP_QUEUE_URL", "the step queue's URL")?,
+            states_role_arn: required(
+                env,
+                "SKEIN_STATES_ROLE_ARN",
+                "the ARN of the role Step Functions executions assume",
+            )?,
+            worker_function: env("SKEIN_WORKER_FUNCTION")
+                .unwrap_or_else(|| "skein-step-worker".into()),
+            step_lease: Duration::from_secs(number(env, "SKEIN_STEP_LEASE_SECONDS", 900)?),
+            builtins: BuiltinSettings { llm },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        }
+    }
+
+    #[test]
+    fn a_missing_variable_is_named_with_what_to_set() {
+        let env = lookup(&[("SKEIN_JWT_SECRET", "0123456789abcdef0123456789abcdef")]);
+        let error = PlatformSettings::from_lookup(&env).err().unwrap();
+        assert_eq!(
+            error.to_string(),
+            "SKEIN_TABLE is not set: the DynamoDB table's name"
+        );
+    }
+
+    #[test]
+    fn a_bad_number_or_algorithm_says_what_is_wrong() {
+        let env = lookup(&[("SKEIN_JWT_ALG", "none")]);
+        let error = AuthSettings::from_lookup(&env).err().unwrap();
+        assert!(error.to_string().contains("`none` is not one of HS256"));
+        let env = lookup(&[
+            ("SKEIN_JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+            ("SKEIN_TOKEN_TTL_SECONDS", "soon"),
+        ]);
+        let error = AuthSettings::from_lookup(&env).err().unwrap();
+        assert!(error.to_string().contains("`soon` is not a whole number"));
+    }
+}

@@ -1,0 +1,103 @@
+//! The platform on the AWS adapters, built once per Lambda sandbox, with clients that every
+//! invocation shares.
+
+use std::sync::Arc;
+
+use skein_agents::Builtins;
+use skein_aws::{DynamoStore, SqsQueue, StateMachines, StepFunctionsEngine, StepQueue};
+use skein_core::auth::TokenService;
+use skein_core::runs::WorkflowPorts;
+use skein_core::system::{OsEntropy, SystemClock};
+use skein_core::{Context, Platform};
+use skein_http::{AppState, ServiceInfo, TaskBell};
+
+use crate::config::{ConfigError, PlatformSettings};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("the token signing key is unusable: {0}")]
+    Key(#[from] skein_core::auth::AuthError),
+    #[error("AWS_REGION is not set (Lambda sets it; set it when running elsewhere)")]
+    NoRegion,
+    #[error("the state machines' role: {0}")]
+    Role(skein_core::ports::EngineError),
+}
+
+#[derive(Clone)]
+pub struct AwsPlatform {
+    pub platform: Platform,
+    pub tokens: Arc<TokenService>,
+    pub engine: Arc<StepFunctionsEngine>,
+    pub bell: Arc<TaskBell>,
+}
+
+impl AwsPlatform {
+    /// Reads the settings and the AWS configuration from the environment.
+    pub async fn from_env() -> Result<Self, StartError> {
+        let settings = PlatformSettings::from_env()?;
+        let sdk = skein_aws::load_config().await;
+        Self::new(&settings, &sdk)
+    }
+
+    pub fn new(
+        settings: &PlatformSettings,
+        sdk: &aws_config::SdkConfig,
+    ) -> Result<Self, StartError> {
+        let region = sdk.region().ok_or(StartError::NoRegion)?.to_string();
+        let tokens = Arc::new(TokenService::new(
+            settings.auth.keys.clone(),
+            settings.auth.tokens.clone(),
+        )?);
+        let bell = Arc::new(TaskBell::default());
+        let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), &settings.table);
+        let ctx = Context::new(
+            Arc::new(store),
+            Arc::new(SystemClock),
+            Arc::new(OsEntropy),
+            bell.clone(),
+        );
+        let machines =
+            StateMachines::new(&settings.states_role_arn, &region).map_err(StartError::Role)?;
+        let engine = Arc::new(StepFunctionsEngine::new(
+            aws_sdk_sfn::Client::new(sdk),
+            machines,
+        ));
+        let steps = SqsQueue::new(aws_sdk_sqs::Client::new(sdk), &settings.step_queue_url);
+        let ports = WorkflowPorts {
+            engine: engine.clone(),
+            dispatch: Arc::new(StepQueue::new(steps)),
+            builtins: Arc::new(Builtins::new(settings.builtins.clone())),
+            step_queue_url: settings.step_queue_url.clone(),
+            worker_function: settings.worker_function.clone(),
+            // One sandbox is one worker; a redelivery elsewhere waits out the lease.
+            worker_instance: ulid::Ulid::new().to_string(),
+            step_lease: chrono::Duration::from_std(settings.step_lease)
+                .unwrap_or(chrono::Duration::MAX),
+        };
+        Ok(Self {
+            platform: Platform::new(ctx, tokens.clone(), ports),
+            tokens,
+            engine,
+            bell,
+        })
+    }
+
+    /// What the API handlers share.
+    pub fn app_state(&self) -> AppState {
+        AppState {
+            platform: self.platform.clone(),
+            bell: self.bell.clone(),
+            info: Arc::new(ServiceInfo {
+                version: env!("CARGO_PKG_VERSION"),
+                build: "lambda".into(),
+                adapters: serde_json::json!({
+                    "store": "dynamodb", "queue": "sqs", "engine": "step-functions",
+                }),
+                jwt_algorithm: self.tokens.algorithm_name(),
+            }),
+            claim_recheck: std::time::Duration::from_secs(1),
+        }
+    }
+}

@@ -1,0 +1,100 @@
+//! The scheduler function, an EventBridge Scheduler target. A per-workflow schedule
+//! sends `{"action":"start", "tenant", "workflow", "fired_at"}` and starts that run once
+//! per firing; the platform's one-minute tick sends `{"action":"tick"}` and does what
+//! `skein dev`'s sweeper does: fire the schedules kept in the table, time out approvals,
+//! and re-queue or expire tasks whose lease or deadline passed.
+
+use lambda_runtime::{LambdaEvent, service_fn};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use skein_core::Platform;
+use skein_core::ids::TenantId;
+
+use crate::AwsPlatform;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
+pub enum SchedulerEvent {
+    Start {
+        tenant: String,
+        workflow: String,
+        /// The run's input; the workflow's `schedule.input` when absent.
+        #[serde(default)]
+        input: Option<Value>,
+        /// The firing's time (`<aws.scheduler.scheduled-time>`): one run per firing.
+        fired_at: String,
+    },
+    Tick,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SchedulerReport {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run: Option<String>,
+    pub schedules_fired: usize,
+    pub approvals_expired: usize,
+    pub task_timers_fired: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SchedulerError {
+    #[error("the scheduler event is not valid: {0}")]
+    BadEvent(String),
+    #[error(transparent)]
+    Platform(#[from] skein_core::Error),
+}
+
+/// Stable names for the function's errors, as Lambda reports them.
+impl From<SchedulerError> for lambda_runtime::Diagnostic {
+    fn from(error: SchedulerError) -> Self {
+        let error_type = match &error {
+            SchedulerError::BadEvent(_) => "Skein.BadEvent",
+            SchedulerError::Platform(_) => "Skein.Internal",
+        };
+        lambda_runtime::Diagnostic {
+            error_type: error_type.into(),
+            error_message: error.to_string(),
+        }
+    }
+}
+
+pub async fn handle(platform: &Platform, event: Value) -> Result<SchedulerReport, SchedulerError> {
+    let event: SchedulerEvent =
+        serde_json::from_value(event).map_err(|e| SchedulerError::BadEvent(e.to_string()))?;
+    match event {
+        SchedulerEvent::Start {
+            tenant,
+            workflow,
+            input,
+            fired_at,
+        } => {
+            let tenant = TenantId::parse(&tenant)
+                .map_err(|e| SchedulerError::BadEvent(format!("tenant: {}", e.0)))?;
+            let started = platform
+                .runs
+                .start_scheduled(&tenant, &workflow, input, &fired_at)
+                .await?;
+            Ok(SchedulerReport {
+                run: Some(started.run.id.to_string()),
+                ..SchedulerReport::default()
+            })
+        }
+        SchedulerEvent::Tick => Ok(SchedulerReport {
+            run: None,
+            schedules_fired: platform.runs.fire_schedules().await?,
+            approvals_expired: platform.runs.expire_approvals().await?,
+            task_timers_fired: platform.tasks.process_due_timers(200).await?,
+        }),
+    }
+}
+
+/// Runs the scheduler function.
+pub async fn run() -> Result<(), lambda_runtime::Error> {
+    crate::init_tracing();
+    let aws = AwsPlatform::from_env().await?;
+    let platform = &aws.platform;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        handle(platform, event.payload).await
+    }))
+    .await
+}

@@ -1,0 +1,212 @@
+//! The step-worker function. Its SQS event source brings step messages (standard
+//! workflows) and Step Functions "Execution Status Change" events (EventBridge routes them
+//! to the same queue), and it reports per-message failures so that only those come back.
+//! Express workflows invoke it directly with one step message and get the step's output,
+//! or an error whose name ASL Retry and Catch match (`Skein.AgentFailed`, ...).
+
+use aws_lambda_events::eventbridge::EventBridgeEvent;
+use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use futures_util::future::join_all;
+use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use skein_core::Platform;
+use std::sync::Arc;
+
+use skein_core::ports::{ExecutionEnded, ExecutionStatus, WorkflowEngine};
+use skein_core::runs::StepMessage;
+use skein_core::workflows::compile::errors;
+
+use crate::AwsPlatform;
+
+/// EventBridge's name for Step Functions' execution events.
+pub const EXECUTION_STATUS_CHANGE: &str = "Step Functions Execution Status Change";
+
+/// The `detail` of an execution status change.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecutionChange {
+    pub name: String,
+    pub status: String,
+    /// The execution's input, as a JSON string.
+    #[serde(default)]
+    pub input: Option<String>,
+    #[serde(default)]
+    pub error: Option<String>,
+    #[serde(default)]
+    pub cause: Option<String>,
+}
+
+/// An express step that failed: its name is what the state's Retry and Catch see.
+#[derive(Debug, thiserror::Error)]
+#[error("{name}: {cause}")]
+pub struct StepFailed {
+    pub name: String,
+    pub cause: String,
+}
+
+impl From<StepFailed> for Diagnostic {
+    fn from(failed: StepFailed) -> Diagnostic {
+        Diagnostic {
+            error_type: failed.name,
+            error_message: failed.cause,
+        }
+    }
+}
+
+pub struct StepWorker {
+    platform: Platform,
+    engine: Arc<dyn WorkflowEngine>,
+}
+
+/// What became of one SQS message.
+enum Outcome {
+    Done,
+    /// Leave it on the queue: it comes back after its visibility timeout, and goes to
+    /// the dead-letter queue after the queue's maximum receives.
+    Again(String),
+}
+
+impl StepWorker {
+    pub fn new(aws: &AwsPlatform) -> Self {
+        Self {
+            platform: aws.platform.clone(),
+            engine: aws.engine.clone(),
+        }
+    }
+
+    /// One invocation: an SQS batch, or an express step.
+    pub async fn handle(&self, event: Value) -> Result<Value, StepFailed> {
+        if event.get("Records").is_some() {
+            let batch: SqsEvent = serde_json::from_value(event).map_err(|e| StepFailed {
+                name: errors::INTERNAL.into(),
+                cause: format!("not an SQS event: {e}"),
+            })?;
+            let response = self.handle_batch(batch).await;
+            return Ok(serde_json::to_value(response).unwrap_or_default());
+        }
+        let message: StepMessage = serde_json::from_value(event).map_err(|e| StepFailed {
+            name: errors::INTERNAL.into(),
+            cause: format!("not a step message: {e}"),
+        })?;
+        match self.platform.runs.run_step_now(message).await {
+            Ok(Ok(output)) => Ok(output),
+            Ok(Err(failure)) => Err(StepFailed {
+                name: failure.error,
+                cause: failure.cause,
+            }),
+            Err(e) => {
+                tracing::error!(error = %e, "an express step could not run");
+                Err(StepFailed {
+                    name: errors::INTERNAL.into(),
+                    cause: "the platform could not run this step".into(),
+                })
+            }
+        }
+    }
+
+    /// Every message of the batch at once; the failed ones are reported by id.
+    pub async fn handle_batch(&self, batch: SqsEvent) -> SqsBatchResponse {
+        let outcomes = join_all(batch.records.iter().map(|m| self.handle_message(m))).await;
+        let mut response = SqsBatchResponse::default();
+        for (message, outcome) in batch.records.iter().zip(outcomes) {
+            if let Outcome::Again(reason) = outcome {
+                tracing::warn!(message = ?message.message_id, reason, "message left for redelivery");
+                let mut failure = BatchItemFailure::default();
+                failure.item_identifier = message.message_id.clone().unwrap_or_default();
+                response.batch_item_failures.push(failure);
+            }
+        }
+        response
+    }
+
+    async fn handle_message(&self, message: &SqsMessage) -> Outcome {
+        let body = message.body.as_deref().unwrap_or_default();
+        let value: Value = match serde_json::from_str(body) {
+            Ok(value) => value,
+            Err(e) => return Outcome::Again(format!("the body is not JSON: {e}")),
+        };
+        if value.get("detail-type").is_some() {
+            return self.execution_changed(value).await;
+        }
+        match serde_json::from_value::<StepMessage>(value) {
+            Ok(step) => self.step(step).await,
+            Err(e) => Outcome::Again(format!("not a step message: {e}")),
+        }
+    }
+
+    async fn step(&self, message: StepMessage) -> Outcome {
+        let token = message.token.clone();
+        match self.platform.runs.handle_step(message).await {
+            Ok(()) => Outcome::Done,
+            // Bad requests cannot succeed on a retry: fail the step so the run moves on.
+            Err(skein_core::Error::Validation(fields)) => {
+                let cause = fields
+                    .iter()
+                    .map(|f| format!("{}: {}", f.path, f.message))
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                tracing::error!(cause, "a step message the worker cannot run");
+                if let Some(token) = token {
+                    let _ = self
+                        .engine
+                        .send_task_failure(&token, errors::INTERNAL, &cause)
+                        .await;
+                }
+                Outcome::Done
+            }
+            Err(e) => Outcome::Again(e.to_string()),
+        }
+    }
+
+    async fn execution_changed(&self, value: Value) -> Outcome {
+        let event: EventBridgeEvent<ExecutionChange> = match serde_json::from_value(value) {
+            Ok(event) => event,
+            Err(e) => return Outcome::Again(format!("not an execution status change: {e}")),
+        };
+        if event.detail_type != EXECUTION_STATUS_CHANGE {
+            return Outcome::Again(format!("unexpected event `{}`", event.detail_type));
+        }
+        let Some(ended) = execution_ended(event.detail) else {
+            return Outcome::Done; // RUNNING: nothing to record
+        };
+        match self.platform.runs.execution_ended(ended).await {
+            Ok(()) => Outcome::Done,
+            Err(e) => Outcome::Again(e.to_string()),
+        }
+    }
+}
+
+/// How the execution ended, or `None` while it runs.
+pub fn execution_ended(change: ExecutionChange) -> Option<ExecutionEnded> {
+    let status = match change.status.as_str() {
+        "SUCCEEDED" => ExecutionStatus::Succeeded,
+        "FAILED" => ExecutionStatus::Failed,
+        "TIMED_OUT" => ExecutionStatus::TimedOut,
+        "ABORTED" => ExecutionStatus::Aborted,
+        _ => return None,
+    };
+    Some(ExecutionEnded {
+        run: change.name,
+        input: change
+            .input
+            .as_deref()
+            .and_then(|i| serde_json::from_str(i).ok())
+            .unwrap_or(Value::Null),
+        status,
+        error: change.error,
+        cause: change.cause,
+    })
+}
+
+/// Runs the step-worker function.
+pub async fn run() -> Result<(), lambda_runtime::Error> {
+    crate::init_tracing();
+    let aws = AwsPlatform::from_env().await?;
+    let worker = StepWorker::new(&aws);
+    let worker = &worker;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        worker.handle(event.payload).await
+    }))
+    .await
+}

@@ -1,0 +1,348 @@
+//! The platform on AWS adapters against a real moto server: a fresh table and step queue
+//! per test, the API functions' handlers called with API Gateway events built from the
+//! samples in `events/`, and the test playing Lambda's SQS event source (receive, build
+//! an `SqsEvent`, call the step-worker, delete what it did not report as failed) and
+//! EventBridge (an execution's status change, onto the step queue).
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
+use aws_sdk_sqs::types::MessageSystemAttributeName;
+use lambda_http::request::LambdaRequest;
+use lambda_http::{Adapter, Context, LambdaEvent, Service};
+use serde_json::{Value, json};
+use skein_aws::moto;
+use skein_core::ids::TenantId;
+use skein_http::ApiGroup;
+use skein_lambda::step_worker::StepWorker;
+use skein_lambda::{AwsPlatform, PlatformSettings};
+
+pub const TENANT: &str = "acme";
+
+pub struct Cloud {
+    pub sdk: aws_config::SdkConfig,
+    pub table: String,
+    pub step_queue: String,
+    pub aws: AwsPlatform,
+    pub admin: String,
+}
+
+/// A sample event from `events/`.
+pub fn sample(path: &str) -> Value {
+    let file = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../events")
+        .join(path);
+    let text = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", file.display()))
+}
+
+/// An API Gateway v2 request: the sample's shape with this method, path, token and body.
+pub fn api_event(
+    method: &str,
+    path_and_query: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> Value {
+    let mut event = sample("api-tasks/create-task.json");
+    let (path, query) = path_and_query
+        .split_once('?')
+        .unwrap_or((path_and_query, ""));
+    event["routeKey"] = json!(format!("{method} {path}"));
+    event["rawPath"] = json!(path);
+    event["rawQueryString"] = json!(query);
+    event["requestContext"]["http"]["method"] = json!(method);
+    event["requestContext"]["http"]["path"] = json!(path);
+    match token {
+        Some(token) => event["headers"]["authorization"] = json!(format!("Bearer {token}")),
+        None => {
+            event["headers"]
+                .as_object_mut()
+                .unwrap()
+                .remove("authorization");
+        }
+    }
+    match body {
+        Some(Value::String(text)) => event["body"] = json!(text),
+        Some(body) => event["body"] = json!(body.to_string()),
+        None => {
+            event.as_object_mut().unwrap().remove("body");
+        }
+    }
+    event
+}
+
+impl Cloud {
+    pub async fn new() -> Cloud {
+        let sdk = moto::aws_config().await;
+        let table = moto::unique("skein");
+        skein_aws::provision::create_table(&aws_sdk_dynamodb::Client::new(&sdk), &table)
+            .await
+            .unwrap();
+        let queue = skein_aws::provision::create_queue(
+            &aws_sdk_sqs::Client::new(&sdk),
+            &moto::unique("steps"),
+            5,
+            30,
+        )
+        .await
+        .unwrap();
+        let aws = platform(&sdk, &table, &queue.url);
+        let admin_client = aws
+            .platform
+            .access
+            .bootstrap_tenant(&TenantId::parse(TENANT).unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        let mut cloud = Cloud {
+            sdk,
+            table,
+            step_queue: queue.url,
+            aws,
+            admin: String::new(),
+        };
+        let (status, token) = cloud
+            .api(
+                ApiGroup::Agents,
+                api_event(
+                    "POST",
+                    "/v1/auth/token",
+                    None,
+                    Some(json!({"client_id": admin_client.client_id, "client_secret": admin_client.client_secret})),
+                ),
+            )
+            .await;
+        assert_eq!(status, 200, "{token}");
+        cloud.admin = token["access_token"].as_str().unwrap().to_string();
+        cloud
+    }
+
+    /// Another sandbox of the same functions: same table and queue, its own worker id.
+    pub fn another_sandbox(&self) -> AwsPlatform {
+        platform(&self.sdk, &self.table, &self.step_queue)
+    }
+
+    /// Calls an API function's handler with an API Gateway v2 event, as Lambda would.
+    pub async fn api(&self, group: ApiGroup, event: Value) -> (u16, Value) {
+        let request: LambdaRequest =
+            serde_json::from_value(event).expect("an API Gateway v2 event");
+        let mut adapter = Adapter::from(skein_lambda::api::service(group, &self.aws));
+        let response = adapter
+            .call(LambdaEvent::new(request, Context::default()))
+            .await
+            .expect("the handler answers");
+        let response = serde_json::to_value(response).unwrap();
+        let status = response["statusCode"].as_u64().unwrap() as u16;
+        let body = response["body"].as_str().unwrap_or("");
+        (
+            status,
+            serde_json::from_str(body).unwrap_or_else(|_| json!(body)),
+        )
+    }
+
+    pub async fn get(&self, group: ApiGroup, path: &str) -> (u16, Value) {
+        self.api(group, api_event("GET", path, Some(&self.admin), None))
+            .await
+    }
+
+    pub async fn post(
+        &self,
+        group: ApiGroup,
+        token: &str,
+        path: &str,
+        body: Value,
+    ) -> (u16, Value) {
+        self.api(group, api_event("POST", path, Some(token), Some(body)))
+            .await
+    }
+
+    /// Registers a workflow through the workflows function.
+    pub async fn apply(&self, yaml: &str) {
+        let (status, body) = self
+            .post(
+                ApiGroup::Workflows,
+                &self.admin,
+                "/v1/workflows",
+                json!(yaml),
+            )
+            .await;
+        assert!(status == 201 || status == 200, "apply: {status} {body}");
+    }
+
+    pub async fn start(&self, workflow: &str, input: Value) -> String {
+        let (status, run) = self
+            .post(
+                ApiGroup::Runs,
+                &self.admin,
+                &format!("/v1/workflows/{workflow}/runs"),
+                json!({ "input": input }),
+            )
+            .await;
+        assert_eq!(status, 201, "start: {run}");
+        run["id"].as_str().unwrap().to_string()
+    }
+
+    pub async fn run(&self, id: &str) -> Value {
+        let (status, run) = self.get(ApiGroup::Runs, &format!("/v1/runs/{id}")).await;
+        assert_eq!(status, 200, "{run}");
+        run
+    }
+
+    /// Receives what the step queue holds now, as Lambda's event source would.
+    pub async fn receive(&self) -> Vec<SqsMessage> {
+        let received = aws_sdk_sqs::Client::new(&self.sdk)
+            .receive_message()
+            .queue_url(&self.step_queue)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .visibility_timeout(2)
+            .message_system_attribute_names(MessageSystemAttributeName::All)
+            .send()
+            .await
+            .unwrap();
+        received
+            .messages
+            .unwrap_or_default()
+            .into_iter()
+            .map(|m| {
+                let mut message = SqsMessage::default();
+                message.message_id = m.message_id;
+                message.receipt_handle = m.receipt_handle;
+                message.body = m.body;
+                message.attributes = m
+                    .attributes
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|(k, v)| (k.as_str().to_string(), v))
+                    .collect::<HashMap<_, _>>();
+                message.event_source = Some("aws:sqs".into());
+                message
+            })
+            .collect()
+    }
+
+    /// Hands messages to a step-worker and deletes the ones it did not report failed.
+    /// Returns the ids of the failed ones.
+    pub async fn deliver(&self, worker: &StepWorker, messages: Vec<SqsMessage>) -> Vec<String> {
+        let mut event = SqsEvent::default();
+        event.records = messages.clone();
+        let response = worker.handle_batch(event).await;
+        let failed: Vec<String> = response
+            .batch_item_failures
+            .into_iter()
+            .map(|f| f.item_identifier)
+            .collect();
+        let sqs = aws_sdk_sqs::Client::new(&self.sdk);
+        for message in messages {
+            if !failed.contains(message.message_id.as_ref().unwrap()) {
+                sqs.delete_message()
+                    .queue_url(&self.step_queue)
+                    .receipt_handle(message.receipt_handle.unwrap())
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        }
+        failed
+    }
+
+    /// Puts the execution's status change on the step queue, as the EventBridge rule does.
+    pub async fn report_end(&self, machine: &str, run: &str) -> bool {
+        let state = self.aws.engine.describe(machine, run).await.unwrap();
+        let Some(ended) = state.ended else {
+            return false;
+        };
+        let mut event = sample("step-worker/execution-ended.json");
+        let mut change: Value =
+            serde_json::from_str(event["Records"][0]["body"].as_str().unwrap()).unwrap();
+        let status = format!("{:?}", ended.status).to_uppercase();
+        change["detail"]["name"] = json!(run);
+        change["detail"]["status"] = json!(status.replace("TIMEDOUT", "TIMED_OUT"));
+        change["detail"]["input"] = json!(ended.input.to_string());
+        change["detail"]["error"] = json!(ended.error);
+        change["detail"]["cause"] = json!(ended.cause);
+        event = change;
+        aws_sdk_sqs::Client::new(&self.sdk)
+            .send_message()
+            .queue_url(&self.step_queue)
+            .message_body(event.to_string())
+            .send()
+            .await
+            .unwrap();
+        true
+    }
+
+    /// Plays SQS and EventBridge until `done` holds for the run (or 60 s pass).
+    pub async fn drive_until(&self, run: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+        let worker = StepWorker::new(&self.aws);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut reported = false;
+        loop {
+            let view = self.run(run).await;
+            if done(&view) {
+                return view;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{run} never got {what}: {view:#}"
+            );
+            let messages = self.receive().await;
+            if !messages.is_empty() {
+                self.deliver(&worker, messages).await;
+            } else if !reported {
+                let machine = format!(
+                    "skein-{TENANT}-{}-v{}",
+                    view["workflow"].as_str().unwrap(),
+                    view["version"]
+                );
+                reported = self.report_end(&machine, run).await;
+            }
+        }
+    }
+
+    pub async fn drive_to_end(&self, run: &str) -> Value {
+        self.drive_until(run, "to an end", |r| {
+            !matches!(r["status"].as_str(), Some("running" | "queued" | "pending"))
+        })
+        .await
+    }
+
+    /// The run's record, read straight from DynamoDB.
+    pub async fn stored_run(
+        &self,
+        run: &str,
+    ) -> HashMap<String, aws_sdk_dynamodb::types::AttributeValue> {
+        use aws_sdk_dynamodb::types::AttributeValue;
+        aws_sdk_dynamodb::Client::new(&self.sdk)
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(format!("T#{TENANT}#RUN#{run}")))
+            .key("sk", AttributeValue::S("#".into()))
+            .send()
+            .await
+            .unwrap()
+            .item
+            .expect("the run is stored")
+    }
+}
+
+fn platform(sdk: &aws_config::SdkConfig, table: &str, queue: &str) -> AwsPlatform {
+    let env: HashMap<&str, String> = HashMap::from([
+        (
+            "SKEIN_JWT_SECRET",
+            "moto-tests-secret-of-at-least-32-bytes".to_string(),
+        ),
+        ("SKEIN_TABLE", table.to_string()),
+        ("SKEIN_STEP_QUEUE_URL", queue.to_string()),
+        (
+            "SKEIN_STATES_ROLE_ARN",
+            format!("arn:aws:iam::{}:role/skein-states", moto::ACCOUNT),
+        ),
+        ("SKEIN_STEP_LEASE_SECONDS", "60".to_string()),
+    ]);
+    let settings = PlatformSettings::from_lookup(&|name| env.get(name).cloned()).unwrap();
+    AwsPlatform::new(&settings, sdk).unwrap()
+}

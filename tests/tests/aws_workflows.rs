@@ -1,0 +1,174 @@
+//! Workflows that moto's Step Functions actually executes: every step a task-token SQS
+//! message, the test playing Lambda's SQS event source for the step-worker and the
+//! EventBridge rule that reports how an execution ended.
+
+mod aws;
+#[path = "common/upstream.rs"]
+mod upstream;
+
+use std::time::{Duration, Instant};
+
+use aws::{Cloud, TENANT};
+use serde_json::json;
+use skein_http::ApiGroup;
+use skein_lambda::step_worker::StepWorker;
+
+const DIAMOND: &str = "
+name: diamond
+steps:
+  - { id: a, builtin: echo, input: { n: '{{ input.n }}' } }
+  - { id: b, builtin: transform, with: { program: '.n * 2' }, input: '{{ steps.a.output }}' }
+  - { id: c, builtin: transform, with: { program: '.n + 1' }, input: '{{ steps.a.output }}' }
+  - { id: d, builtin: echo, input: { doubled: '{{ steps.b.output }}', next: '{{ steps.c.output }}' } }
+";
+
+fn status(run: &serde_json::Value, step: &str) -> String {
+    run["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == step)
+        .map(|s| s["status"].as_str().unwrap_or("").to_string())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_diamond_runs_on_step_functions_to_succeeded_with_its_outputs_in_dynamodb() {
+    let cloud = Cloud::new().await;
+    cloud.apply(DIAMOND).await;
+    let run = cloud.start("diamond", json!({"n": 20})).await;
+    let ended = cloud.drive_to_end(&run).await;
+    assert_eq!(ended["status"], "succeeded", "{ended:#}");
+    assert_eq!(
+        ended["output"]["d"],
+        json!({"doubled": 40, "next": 21}),
+        "{ended:#}"
+    );
+    let stored = cloud.stored_run(&run).await;
+    // The run's record as DynamoDB holds it (body fields are `b.<field>` attributes).
+    assert_eq!(stored["b.status"].as_s().unwrap(), "succeeded");
+    let output = stored["b.output"].as_m().unwrap();
+    assert_eq!(output["d"].as_m().unwrap()["doubled"].as_n().unwrap(), "40");
+    let machine = format!("skein-{TENANT}-diamond-v1");
+    let state = cloud.aws.engine.describe(&machine, &run).await.unwrap();
+    assert_eq!(
+        state.ended.unwrap().status,
+        skein_core::ports::ExecutionStatus::Succeeded
+    );
+}
+
+#[tokio::test]
+async fn an_approval_waits_for_a_person_then_the_run_finishes() {
+    let cloud = Cloud::new().await;
+    cloud
+        .apply(
+            "
+name: reviewed
+steps:
+  - { id: draft, builtin: template, with: { template: 'Report on {{ input.topic }}' }, input: '{{ input }}' }
+  - { id: review, type: approval, approval: { message: 'Publish?', timeout: 1h }, depends_on: [draft] }
+  - { id: publish, builtin: echo, input: { text: '{{ steps.draft.output }}', by: '{{ steps.review.output.by }}' } }
+",
+        )
+        .await;
+    let run = cloud.start("reviewed", json!({"topic": "tides"})).await;
+    cloud
+        .drive_until(&run, "an approval request", |r| {
+            status(r, "review") == "awaiting_approval"
+        })
+        .await;
+    let (code, pending) = cloud.get(ApiGroup::Runs, "/v1/approvals").await;
+    assert_eq!(
+        (code, pending[0]["step"].clone()),
+        (200, json!("review")),
+        "{pending}"
+    );
+    let (code, body) = cloud
+        .post(
+            ApiGroup::Runs,
+            &cloud.admin,
+            &format!("/v1/runs/{run}/steps/review/approve"),
+            json!({"comment": "ship it"}),
+        )
+        .await;
+    assert_eq!(code, 200, "{body}");
+    let ended = cloud.drive_to_end(&run).await;
+    assert_eq!(ended["status"], "succeeded", "{ended:#}");
+    assert_eq!(ended["output"]["publish"]["text"], "Report on tides");
+}
+
+#[tokio::test]
+async fn a_failing_step_ends_the_execution_failed_with_its_error_name() {
+    let cloud = Cloud::new().await;
+    cloud
+        .apply(
+            "
+name: doomed
+steps:
+  - { id: check, builtin: transform, with: { program: 'error(\"the numbers do not add up\")' } }
+  - { id: after, builtin: echo, depends_on: [check] }
+",
+        )
+        .await;
+    let run = cloud.start("doomed", json!({})).await;
+    let ended = cloud.drive_to_end(&run).await;
+    assert_eq!(ended["status"], "failed", "{ended:#}");
+    let machine = format!("skein-{TENANT}-doomed-v1");
+    let execution = cloud.aws.engine.describe(&machine, &run).await.unwrap();
+    let execution = execution.ended.unwrap();
+    assert_eq!(execution.status, skein_core::ports::ExecutionStatus::Failed);
+    assert_eq!(execution.error.as_deref(), Some("Skein.NonRetryable"));
+    assert_eq!(ended["error"]["error"], "Skein.NonRetryable", "{ended:#}");
+    assert_eq!(status(&ended, "after"), "cancelled", "{ended:#}");
+}
+
+#[tokio::test]
+async fn a_redelivered_step_message_does_not_run_the_step_twice() {
+    let cloud = Cloud::new().await;
+    let upstream = upstream::Upstream::start().await;
+    cloud
+        .apply(&format!(
+            "
+name: once
+steps:
+  - {{ id: call, builtin: http, with: {{ url: '{}/work?ms=1500' }} }}
+",
+            upstream.url
+        ))
+        .await;
+    let run = cloud.start("once", json!({})).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let message = loop {
+        if let Some(message) = cloud.receive().await.into_iter().next() {
+            break message;
+        }
+        assert!(Instant::now() < deadline, "the step message never came");
+    };
+    // Two sandboxes get the same message: SQS delivers at least once.
+    let first = StepWorker::new(&cloud.aws);
+    let second = StepWorker::new(&cloud.another_sandbox());
+    let running = {
+        let batch = vec![message.clone()];
+        let cloud = &cloud;
+        let first = &first;
+        async move { cloud.deliver(first, batch).await }
+    };
+    let duplicate = async {
+        while upstream.calls.count("") == 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        cloud.deliver(&second, vec![message.clone()]).await
+    };
+    let (first_failed, second_failed) = tokio::join!(running, duplicate);
+    assert!(first_failed.is_empty());
+    assert_eq!(
+        second_failed,
+        vec![message.message_id.clone().unwrap()],
+        "inside the first worker's lease, the copy goes back to the queue"
+    );
+    // After the step finished, the copy only re-sends the recorded outcome.
+    assert!(cloud.deliver(&second, vec![message]).await.is_empty());
+    let ended = cloud.drive_to_end(&run).await;
+    assert_eq!(ended["status"], "succeeded", "{ended:#}");
+    assert_eq!(upstream.calls.count(""), 1, "{:?}", upstream.calls.keys());
+}
