@@ -1,4 +1,4 @@
-.PHONY: dev test bench lint fmt
+.PHONY: dev test bench package lint fmt
 
 # The platform on its embedded default (SQLite) at http://127.0.0.1:8080.
 dev:
@@ -12,6 +12,10 @@ test:
 bench:
 	cargo run --release -p skein-cli -- bench api
 	cargo run --release -p skein-cli -- bench dag
+
+# Every Lambda function as an arm64 zip: target/lambda/<function>/bootstrap.zip.
+package:
+	bash scripts/package.sh
 
 lint:
 	cargo fmt --all -- --check

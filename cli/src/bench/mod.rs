@@ -1,7 +1,9 @@
-//! `skein bench api` and `skein bench dag` (see dag.rs). `api`: requests/s and latency of `GET /v1/agents/{id}`, and full task
+//! `skein bench api`, `skein bench dag` (see dag.rs) and `skein bench cold-start` (see
+//! cold_start.rs). `api`: requests/s and latency of `GET /v1/agents/{id}`, and full task
 //! lifecycles/s (create, claim, complete), against an in-process dev server on a fresh
 //! data dir, or against `--url`.
 
+pub mod cold_start;
 pub mod dag;
 mod load;
 

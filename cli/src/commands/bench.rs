@@ -13,6 +13,28 @@ pub enum BenchCommand {
     /// Scheduling of random DAGs against their critical path, engine overhead per step,
     /// and 3-step workflow runs/s and latency over HTTP.
     Dag(DagArgs),
+    /// Cold start, peak RSS and zip size of each Lambda function's release binary, served
+    /// through a local Lambda Runtime API (build them first: `make bench` does).
+    ColdStart(ColdStartArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ColdStartArgs {
+    /// Where the functions' release binaries are.
+    #[arg(long, default_value = "target/release")]
+    bin_dir: std::path::PathBuf,
+    /// Where `make package` put the zips (`<function>/bootstrap.zip`); sizes are shown
+    /// when present.
+    #[arg(long, default_value = "target/lambda")]
+    zip_dir: std::path::PathBuf,
+    /// The sample events.
+    #[arg(long, default_value = "events")]
+    events: std::path::PathBuf,
+    /// Cold starts per function.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    runs: u64,
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -64,6 +86,7 @@ pub async fn run(command: BenchCommand) -> Result<(), CliError> {
     match command {
         BenchCommand::Api(args) => run_api_bench(args).await,
         BenchCommand::Dag(args) => run_dag_bench(args).await,
+        BenchCommand::ColdStart(args) => run_cold_start_bench(args).await,
     }
 }
 
@@ -197,4 +220,50 @@ fn tempfile_dir() -> std::io::Result<std::path::PathBuf> {
     let dir = std::env::temp_dir().join(format!("skein-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
+}
+
+async fn run_cold_start_bench(args: ColdStartArgs) -> Result<(), CliError> {
+    use skein_cli::bench::cold_start;
+    let subjects = cold_start::subjects(&args.events).map_err(CliError::Other)?;
+    let bar = if args.json {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::new((subjects.len() as u64) * args.runs)
+    };
+    let results = cold_start::measure(
+        &args.bin_dir,
+        &args.zip_dir,
+        &subjects,
+        &cold_start::lambda_env(),
+        args.runs as usize,
+        &bar,
+    )
+    .await
+    .map_err(CliError::Other)?;
+    bar.finish_and_clear();
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&results).unwrap_or_default()
+        );
+        return Ok(());
+    }
+    println!(
+        "{:<14} {:>10} {:>10} {:>12} {:>12} {:>9} {:>10}",
+        "function", "init p50", "init max", "1st resp p50", "1st resp max", "peak RSS", "zip"
+    );
+    for r in &results {
+        println!(
+            "{:<14} {:>8.1}ms {:>8.1}ms {:>10.1}ms {:>10.1}ms {:>7.1}MB {:>10}",
+            r.function,
+            r.init_ms_p50,
+            r.init_ms_max,
+            r.first_response_ms_p50,
+            r.first_response_ms_max,
+            r.peak_rss_mb,
+            r.zip_bytes
+                .map_or("-".to_string(), |b| format!("{:.2}MB", b as f64 / 1e6))
+        );
+    }
+    Ok(())
 }

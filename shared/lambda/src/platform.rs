@@ -6,6 +6,7 @@ use std::sync::Arc;
 use skein_agents::Builtins;
 use skein_aws::{DynamoStore, SqsQueue, StateMachines, StepFunctionsEngine, StepQueue};
 use skein_core::auth::TokenService;
+use skein_core::ports::ItemStore;
 use skein_core::runs::WorkflowPorts;
 use skein_core::system::{OsEntropy, SystemClock};
 use skein_core::{Context, Platform};
@@ -45,15 +46,24 @@ impl AwsPlatform {
         settings: &PlatformSettings,
         sdk: &aws_config::SdkConfig,
     ) -> Result<Self, StartError> {
+        let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), &settings.table);
+        Self::with_store(settings, sdk, Arc::new(store))
+    }
+
+    /// The platform over a given item store: the DynamoDB one wrapped, say, to count calls.
+    pub fn with_store(
+        settings: &PlatformSettings,
+        sdk: &aws_config::SdkConfig,
+        store: Arc<dyn ItemStore>,
+    ) -> Result<Self, StartError> {
         let region = sdk.region().ok_or(StartError::NoRegion)?.to_string();
         let tokens = Arc::new(TokenService::new(
             settings.auth.keys.clone(),
             settings.auth.tokens.clone(),
         )?);
         let bell = Arc::new(TaskBell::default());
-        let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), &settings.table);
         let ctx = Context::new(
-            Arc::new(store),
+            store,
             Arc::new(SystemClock),
             Arc::new(OsEntropy),
             bell.clone(),

@@ -5,8 +5,12 @@
 //! EventBridge (an execution's status change, onto the step queue).
 #![allow(dead_code)]
 
+pub mod counting;
+
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
@@ -16,6 +20,7 @@ use lambda_http::{Adapter, Context, LambdaEvent, Service};
 use serde_json::{Value, json};
 use skein_aws::moto;
 use skein_core::ids::TenantId;
+use skein_core::ports::ItemStore;
 use skein_http::ApiGroup;
 use skein_lambda::step_worker::StepWorker;
 use skein_lambda::{AwsPlatform, PlatformSettings};
@@ -28,6 +33,11 @@ pub struct Cloud {
     pub step_queue: String,
     pub aws: AwsPlatform,
     pub admin: String,
+    /// DynamoDB calls made by this cloud's functions.
+    pub store_calls: Arc<counting::Counts>,
+    /// Step-worker invocations, and the SQS messages they were given.
+    pub invocations: AtomicUsize,
+    pub messages: AtomicUsize,
 }
 
 /// A sample event from `events/`.
@@ -89,7 +99,8 @@ impl Cloud {
         )
         .await
         .unwrap();
-        let aws = platform(&sdk, &table, &queue.url);
+        let store_calls = Arc::new(counting::Counts::default());
+        let aws = platform(&sdk, &table, &queue.url, Some(store_calls.clone()));
         let admin_client = aws
             .platform
             .access
@@ -103,6 +114,9 @@ impl Cloud {
             step_queue: queue.url,
             aws,
             admin: String::new(),
+            store_calls,
+            invocations: AtomicUsize::new(0),
+            messages: AtomicUsize::new(0),
         };
         let (status, token) = cloud
             .api(
@@ -122,7 +136,7 @@ impl Cloud {
 
     /// Another sandbox of the same functions: same table and queue, its own worker id.
     pub fn another_sandbox(&self) -> AwsPlatform {
-        platform(&self.sdk, &self.table, &self.step_queue)
+        platform(&self.sdk, &self.table, &self.step_queue, None)
     }
 
     /// Calls an API function's handler with an API Gateway v2 event, as Lambda would.
@@ -193,10 +207,14 @@ impl Cloud {
 
     /// Receives what the step queue holds now, as Lambda's event source would.
     pub async fn receive(&self) -> Vec<SqsMessage> {
+        self.receive_up_to(10).await
+    }
+
+    pub async fn receive_up_to(&self, max: i32) -> Vec<SqsMessage> {
         let received = aws_sdk_sqs::Client::new(&self.sdk)
             .receive_message()
             .queue_url(&self.step_queue)
-            .max_number_of_messages(10)
+            .max_number_of_messages(max)
             .wait_time_seconds(1)
             .visibility_timeout(2)
             .message_system_attribute_names(MessageSystemAttributeName::All)
@@ -227,6 +245,8 @@ impl Cloud {
     /// Hands messages to a step-worker and deletes the ones it did not report failed.
     /// Returns the ids of the failed ones.
     pub async fn deliver(&self, worker: &StepWorker, messages: Vec<SqsMessage>) -> Vec<String> {
+        self.invocations.fetch_add(1, Ordering::SeqCst);
+        self.messages.fetch_add(messages.len(), Ordering::SeqCst);
         let mut event = SqsEvent::default();
         event.records = messages.clone();
         let response = worker.handle_batch(event).await;
@@ -329,7 +349,12 @@ impl Cloud {
     }
 }
 
-fn platform(sdk: &aws_config::SdkConfig, table: &str, queue: &str) -> AwsPlatform {
+fn platform(
+    sdk: &aws_config::SdkConfig,
+    table: &str,
+    queue: &str,
+    counts: Option<Arc<counting::Counts>>,
+) -> AwsPlatform {
     let env: HashMap<&str, String> = HashMap::from([
         (
             "SKEIN_JWT_SECRET",
@@ -344,5 +369,16 @@ fn platform(sdk: &aws_config::SdkConfig, table: &str, queue: &str) -> AwsPlatfor
         ("SKEIN_STEP_LEASE_SECONDS", "60".to_string()),
     ]);
     let settings = PlatformSettings::from_lookup(&|name| env.get(name).cloned()).unwrap();
-    AwsPlatform::new(&settings, sdk).unwrap()
+    let dynamo: Arc<dyn ItemStore> = Arc::new(skein_aws::DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(sdk),
+        table,
+    ));
+    let store: Arc<dyn ItemStore> = match counts {
+        Some(counts) => Arc::new(counting::CountingStore {
+            inner: dynamo,
+            counts,
+        }),
+        None => dynamo,
+    };
+    AwsPlatform::with_store(&settings, sdk, store).unwrap()
 }

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Builds every Lambda function as an arm64 (Graviton) zip with cargo-lambda:
+# target/lambda/<function>/bootstrap.zip. Installs cargo-lambda and zig into the
+# project venv and the aarch64 target on first use; safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/functions.sh
+
+venv=${SKEIN_VENV:-.venv}
+requirements=scripts/requirements-package.txt
+stamp="$venv/.package-requirements.sha256"
+wanted=$(sha256sum "$requirements" | cut -d' ' -f1)
+if [ ! -x "$venv/bin/cargo-lambda" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
+    [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
+    echo "$wanted" > "$stamp"
+fi
+if ! rustup target list --installed | grep -qx aarch64-unknown-linux-gnu; then
+    rustup target add aarch64-unknown-linux-gnu
+fi
+
+packages=()
+for function in "${FUNCTIONS[@]}"; do packages+=(--package "$function"); done
+PATH="$PWD/$venv/bin:$PATH" cargo lambda build --release --arm64 --output-format zip "${packages[@]}"
+
+echo "function          zip bytes"
+for function in "${FUNCTIONS[@]}"; do
+    printf '%-17s %s\n' "$function" "$(stat -c %s "target/lambda/$function/bootstrap.zip")"
+done
