@@ -22,17 +22,7 @@ async fn an_agent_registers_claims_a_task_and_completes_it_through_the_api_funct
     assert_eq!(status, 201, "{registered}");
     let agent_id = registered["agent"]["id"].as_str().unwrap();
     let secret = registered["credentials"]["client_secret"].as_str().unwrap();
-    let (status, token) = cloud
-        .api(
-            ApiGroup::Agents,
-            api_event(
-                "POST",
-                "/v1/auth/token",
-                None,
-                Some(json!({"client_id": agent_id, "client_secret": secret})),
-            ),
-        )
-        .await;
+    let (status, token) = cloud.exchange(agent_id, secret).await;
     assert_eq!(status, 200, "{token}");
     let agent = token["access_token"].as_str().unwrap();
 

@@ -119,15 +119,7 @@ impl Cloud {
             messages: AtomicUsize::new(0),
         };
         let (status, token) = cloud
-            .api(
-                ApiGroup::Agents,
-                api_event(
-                    "POST",
-                    "/v1/auth/token",
-                    None,
-                    Some(json!({"client_id": admin_client.client_id, "client_secret": admin_client.client_secret})),
-                ),
-            )
+            .exchange(&admin_client.client_id, &admin_client.client_secret)
             .await;
         assert_eq!(status, 200, "{token}");
         cloud.admin = token["access_token"].as_str().unwrap().to_string();
@@ -137,6 +129,16 @@ impl Cloud {
     /// Another sandbox of the same functions: same table and queue, its own worker id.
     pub fn another_sandbox(&self) -> AwsPlatform {
         platform(&self.sdk, &self.table, &self.step_queue, None)
+    }
+
+    /// Client credentials for a token, at api-agents' token endpoint.
+    pub async fn exchange(&self, client_id: &str, client_secret: &str) -> (u16, Value) {
+        let body = json!({"client_id": client_id, "client_secret": client_secret});
+        self.api(
+            ApiGroup::Agents,
+            api_event("POST", "/v1/auth/token", None, Some(body)),
+        )
+        .await
     }
 
     /// Calls an API function's handler with an API Gateway v2 event, as Lambda would.
