@@ -21,5 +21,14 @@ pub use step_queue::StepQueue;
 /// The AWS configuration from the environment (region, credentials, endpoints), loaded
 /// once at start and shared by every client.
 pub async fn load_config() -> aws_config::SdkConfig {
-    aws_config::load_from_env().await
+    config_loader().load().await
+}
+
+/// aws-config's loader with the one HTTPS client every SDK client shares.
+pub fn config_loader() -> aws_config::ConfigLoader {
+    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+    let https = aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https();
+    aws_config::from_env().http_client(https)
 }

@@ -91,7 +91,7 @@ fn configure_execution(port: u16) {
 /// An AWS configuration that talks to moto with dummy credentials.
 pub async fn aws_config() -> aws_config::SdkConfig {
     let moto = moto();
-    aws_config::from_env()
+    crate::config_loader()
         .endpoint_url(&moto.endpoint)
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_sqs::config::Credentials::new(
