@@ -1,6 +1,7 @@
 //! Typed configuration for the local platform, from flags or `SKEIN_*` environment
 //! variables, checked once at start with messages that say what to fix.
 
+use skein_core::limits::{Rate, RateLimits};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -202,9 +203,23 @@ pub struct DevArgs {
         hide = true
     )]
     pub sweep_interval_ms: u64,
+    /// Requests each principal may make, e.g. `50/s` or `600/m` (a full bucket allows a
+    /// burst of that many). Unlimited when absent.
+    #[arg(long, env = "SKEIN_RATE_PRINCIPAL")]
+    pub rate_principal: Option<Rate>,
+    /// Requests all principals of the tenant may make together, e.g. `500/s`.
+    #[arg(long, env = "SKEIN_RATE_TENANT")]
+    pub rate_tenant: Option<Rate>,
 }
 
 impl DevArgs {
+    pub fn rate_limits(&self) -> RateLimits {
+        RateLimits {
+            principal: self.rate_principal,
+            tenant: self.rate_tenant,
+        }
+    }
+
     /// The defaults, ignoring flags and environment (tests and benchmarks), on a free port.
     pub fn for_data_dir(data_dir: &Path) -> Self {
         Self {
@@ -223,6 +238,8 @@ impl DevArgs {
                 llm_model: "gpt-4o-mini".into(),
             },
             sweep_interval_ms: 250,
+            rate_principal: None,
+            rate_tenant: None,
         }
     }
 }

@@ -9,11 +9,16 @@ use skein_agents::Builtins;
 use skein_core::access::ClientSecret;
 use skein_core::auth::{Principal, Role, TokenService};
 use skein_core::ids::{ClientId, PrincipalId, TenantId};
+use skein_core::messages::MessagingPorts;
+use skein_core::ports::Queue;
 use skein_core::runs::WorkflowPorts;
 use skein_core::workflows::compile::{LOCAL_STEP_QUEUE, LOCAL_WORKER_FUNCTION};
 use skein_core::{Context, Platform};
 use skein_http::{AppState, ServiceInfo, TaskBell};
-use skein_local::{LocalEngine, OsEntropy, PlatformLink, SqliteDb, SqliteStore, SystemClock};
+use skein_local::{
+    LocalEngine, MESSAGES_DEAD_LETTER_QUEUE, MESSAGES_QUEUE, OsEntropy, PlatformLink,
+    QueueSettings, SqliteDb, SqliteQueue, SqliteStore, SystemClock,
+};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -48,7 +53,12 @@ pub struct LocalPlatform {
     pub tokens: Arc<TokenService>,
     pub db: Arc<SqliteDb>,
     pub engine: Arc<LocalEngine>,
+    /// The messages queue the router consumes.
+    pub messages_queue: Arc<dyn Queue>,
 }
+
+/// Deliveries of one message that may fail before it becomes a dead letter.
+pub const MESSAGE_MAX_RECEIVES: u32 = 5;
 
 impl LocalPlatform {
     pub fn open(local: &LocalArgs) -> Result<Self, DevError> {
@@ -74,8 +84,21 @@ impl LocalPlatform {
             worker_function: LOCAL_WORKER_FUNCTION.to_string(),
             worker_instance: ulid::Ulid::new().to_string(),
             step_lease: chrono::Duration::zero(),
+            inline_for: chrono::Duration::seconds(60),
         };
-        let platform = Platform::new(ctx, tokens.clone(), ports);
+        let messages_queue: Arc<dyn Queue> = Arc::new(SqliteQueue::new(
+            db.clone(),
+            MESSAGES_QUEUE,
+            QueueSettings {
+                max_receives: Some(MESSAGE_MAX_RECEIVES),
+                dead_letter_queue: Some(MESSAGES_DEAD_LETTER_QUEUE.into()),
+            },
+        ));
+        let messaging = MessagingPorts {
+            queue: messages_queue.clone(),
+            max_receives: MESSAGE_MAX_RECEIVES,
+        };
+        let platform = Platform::new(ctx, tokens.clone(), ports, messaging);
         link.connect(platform.clone(), engine.clone());
         engine.connect(Arc::new(link));
         Ok(Self {
@@ -84,6 +107,7 @@ impl LocalPlatform {
             tokens,
             db,
             engine,
+            messages_queue,
         })
     }
 
@@ -137,6 +161,7 @@ pub struct DevServer {
     shutdown: Option<oneshot::Sender<()>>,
     server: JoinHandle<std::io::Result<()>>,
     sweeper: JoinHandle<()>,
+    router: JoinHandle<()>,
 }
 
 impl DevServer {
@@ -166,6 +191,7 @@ impl DevServer {
                 jwt_algorithm: local.tokens.algorithm_name(),
             }),
             claim_recheck: Duration::from_secs(1),
+            limiter: local.platform.access.rate_limiter(args.rate_limits()),
         };
         let listener = tokio::net::TcpListener::bind(args.addr)
             .await
@@ -195,6 +221,11 @@ impl DevServer {
             local.platform.clone(),
             Duration::from_millis(args.sweep_interval_ms),
         ));
+        let router = tokio::spawn(skein_local::route_messages(
+            local.platform.message_router(),
+            local.messages_queue.clone(),
+            Duration::from_millis(200),
+        ));
         Ok(Self {
             addr,
             data_dir: args.local.data_dir.clone(),
@@ -203,6 +234,7 @@ impl DevServer {
             shutdown: Some(shutdown),
             server,
             sweeper,
+            router,
         })
     }
 
@@ -216,6 +248,7 @@ impl DevServer {
             let _ = tx.send(());
         }
         self.sweeper.abort();
+        self.router.abort();
         let _ = (&mut self.server).await;
     }
 
@@ -244,6 +277,11 @@ async fn sweep_timers(platform: Platform, every: Duration) {
             Ok(0) => {}
             Ok(expired) => tracing::info!(expired, "approvals timed out"),
             Err(err) => tracing::warn!(error = %err, "approval sweep failed; retrying"),
+        }
+        match platform.runs.expire_reply_waits().await {
+            Ok(0) => {}
+            Ok(expired) => tracing::info!(expired, "reply waits timed out"),
+            Err(err) => tracing::warn!(error = %err, "reply-wait sweep failed; retrying"),
         }
         match platform.runs.fire_schedules().await {
             Ok(0) => {}

@@ -66,6 +66,11 @@ impl Access {
         Self { ctx, tokens }
     }
 
+    /// The token buckets API requests take from, on this platform's store.
+    pub fn rate_limiter(&self, limits: crate::limits::RateLimits) -> crate::limits::RateLimiter {
+        crate::limits::RateLimiter::new(self.ctx.clone(), limits)
+    }
+
     pub fn tokens(&self) -> &TokenService {
         &self.tokens
     }

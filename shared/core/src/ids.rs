@@ -91,6 +91,11 @@ prefixed_ulid_id!(
     ClientId, "cli", "a client id"
 );
 prefixed_ulid_id!(
+    /// A message between agents; inbox entries are keyed by it, so a redelivery of the
+    /// same message never makes a second entry.
+    MessageId, "msg", "a message id"
+);
+prefixed_ulid_id!(
     /// One claim of a task; completing with a stale lease is refused.
     LeaseId, "lse", "a lease id"
 );
@@ -138,6 +143,10 @@ slug_id!(
     Capability, "capability", 64, "._:"
 );
 slug_id!(
+    /// A label on an agent (e.g. `team-research`, `region.eu`); broadcasts can select by it.
+    AgentTag, "tag", 64, "._:"
+);
+slug_id!(
     /// An agent's name, unique within its tenant.
     AgentName, "agent name", 64, "._"
 );
@@ -166,6 +175,18 @@ impl PrincipalId {
                 truncate(raw)
             )))
         }
+    }
+
+    /// A workflow run, as the sender of its steps' messages (replies go back to it).
+    pub fn run(id: &RunId) -> Self {
+        Self(format!("run:{id}"))
+    }
+
+    /// The run this principal is, if it is one.
+    pub fn as_run(&self) -> Option<RunId> {
+        self.0
+            .strip_prefix("run:")
+            .and_then(|r| RunId::parse(r).ok())
     }
 
     /// Skein itself, for work nobody requested directly (scheduled runs).

@@ -10,6 +10,8 @@ pub mod context;
 pub mod cursor;
 pub mod error;
 pub mod ids;
+pub mod limits;
+pub mod messages;
 pub mod ports;
 pub mod records;
 pub mod runs;
@@ -33,6 +35,7 @@ pub struct Platform {
     pub tasks: tasks::Tasks,
     pub workflows: workflows::Workflows,
     pub runs: runs::Runs,
+    pub messages: messages::Messages,
 }
 
 impl Platform {
@@ -40,12 +43,20 @@ impl Platform {
         ctx: Context,
         tokens: std::sync::Arc<auth::TokenService>,
         ports: runs::WorkflowPorts,
+        messaging: messages::MessagingPorts,
     ) -> Self {
         let access = access::Access::new(ctx.clone(), tokens);
         let agents = agents::Agents::new(ctx.clone(), access.clone());
         let tasks = tasks::Tasks::new(ctx.clone(), agents.clone());
         let workflows = workflows::Workflows::new(ctx.clone(), ports.clone());
-        let runs = runs::Runs::new(ctx, ports, workflows.clone(), tasks.clone());
+        let messages = messages::Messages::new(ctx.clone(), agents.clone(), messaging);
+        let runs = runs::Runs::new(
+            ctx,
+            ports,
+            workflows.clone(),
+            tasks.clone(),
+            messages.clone(),
+        );
         tasks.observe(std::sync::Arc::new(runs.clone()));
         Self {
             access,
@@ -53,6 +64,12 @@ impl Platform {
             tasks,
             workflows,
             runs,
+            messages,
         }
+    }
+
+    /// The message router's logic, for the process that consumes the messages queue.
+    pub fn message_router(&self) -> messages::MessageRouter {
+        messages::MessageRouter::new(self.messages.clone(), self.runs.clone())
     }
 }

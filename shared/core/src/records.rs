@@ -24,7 +24,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
-use crate::ids::{AgentId, AgentName, RunId, TaskId, TenantId};
+use crate::ids::{AgentId, AgentName, MessageId, RunId, TaskId, TenantId};
 use crate::ports::{Item, Key};
 
 pub const SK: &str = "#";
@@ -154,6 +154,43 @@ pub fn item_key(tenant: &TenantId, run: &RunId, step: &str, index: u32) -> Key {
 
 pub fn item_prefix(step: &str) -> String {
     format!("S#{step}#I#")
+}
+
+pub fn inbox_pk(tenant: &TenantId, agent: &AgentId) -> String {
+    format!("T#{tenant}#INBOX#{agent}")
+}
+
+/// An undelivered or unacknowledged message in an agent's inbox.
+pub fn inbox_key(tenant: &TenantId, agent: &AgentId, message: &MessageId) -> Key {
+    Key::new(inbox_pk(tenant, agent), format!("{INBOX_PREFIX}{message}"))
+}
+
+pub const INBOX_PREFIX: &str = "M#";
+
+/// Remembers an acknowledged message until it expires, so a late redelivery of it is
+/// not delivered again.
+pub fn acked_key(tenant: &TenantId, agent: &AgentId, message: &MessageId) -> Key {
+    Key::new(inbox_pk(tenant, agent), format!("ACK#{message}"))
+}
+
+pub fn dead_letters_pk(tenant: &TenantId) -> String {
+    format!("T#{tenant}#DEADLETTERS")
+}
+
+pub fn dead_letter_key(tenant: &TenantId, message: &MessageId) -> Key {
+    Key::new(dead_letters_pk(tenant), format!("M#{message}"))
+}
+
+/// Where a run's reply with this correlation id meets the step waiting for it.
+pub fn reply_key(tenant: &TenantId, run: &RunId, correlation: &str) -> Key {
+    Key::new(run_pk(tenant, run), format!("R#{correlation}"))
+}
+
+pub const REPLIES_DUE_PK: &str = "REPLIES-DUE";
+
+/// A token bucket: `bucket` is `tenant` or `principal#<id>`.
+pub fn rate_key(tenant: &TenantId, bucket: &str) -> Key {
+    Key::new(format!("T#{tenant}#RATE"), bucket)
 }
 
 pub const STEP_PREFIX: &str = "S#";

@@ -8,6 +8,7 @@ use tokio::sync::Notify;
 pub struct TaskBell {
     notify: Notify,
     runs: Notify,
+    inboxes: Notify,
 }
 
 impl TaskBell {
@@ -25,6 +26,13 @@ impl TaskBell {
     }
 }
 
+impl TaskBell {
+    /// Completes at the next delivery into any inbox (long-polling inbox reads wait on it).
+    pub fn inbox_changed_notified(&self) -> tokio::sync::futures::Notified<'_> {
+        self.inboxes.notified()
+    }
+}
+
 impl TaskEvents for TaskBell {
     fn task_ready(&self) {
         self.notify.notify_waiters();
@@ -32,5 +40,9 @@ impl TaskEvents for TaskBell {
 
     fn run_changed(&self, _run: &str) {
         self.runs.notify_waiters();
+    }
+
+    fn inbox_changed(&self, _agent: &str) {
+        self.inboxes.notify_waiters();
     }
 }

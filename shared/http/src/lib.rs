@@ -3,6 +3,7 @@
 
 mod bell;
 mod extract;
+mod limit;
 mod openapi;
 mod problem;
 mod routes;

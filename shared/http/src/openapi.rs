@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{agents, auth, runs, system, tasks, workflows};
+use crate::routes::{agents, auth, messages, runs, system, tasks, workflows};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -20,10 +20,13 @@ use crate::routes::{agents, auth, runs, system, tasks, workflows};
         workflows::workflow_schema,
         runs::start_run, runs::list_runs, runs::get_run, runs::run_events, runs::run_graph, runs::cancel_run,
         runs::list_approvals, runs::approve_step, runs::reject_step,
+        messages::send_message, messages::broadcast_message, messages::read_inbox,
+        messages::ack_message, messages::reply_message, messages::list_dead_letters,
+        messages::redrive_dead_letter,
     ),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
-    tags((name = "auth"), (name = "agents"), (name = "tasks"), (name = "workflows"), (name = "runs"), (name = "system")),
+    tags((name = "auth"), (name = "agents"), (name = "tasks"), (name = "workflows"), (name = "runs"), (name = "messages"), (name = "system")),
 )]
 struct ApiDoc;
 

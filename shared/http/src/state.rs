@@ -25,4 +25,6 @@ pub struct AppState {
     /// How often a long-polling claim re-checks the store when nothing rang the bell
     /// (tasks created by another process, leases expired by the sweeper elsewhere).
     pub claim_recheck: Duration,
+    /// Token buckets per principal and per tenant (unlimited when none is configured).
+    pub limiter: skein_core::limits::RateLimiter,
 }

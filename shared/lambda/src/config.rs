@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use skein_agents::{BuiltinSettings, LlmSettings};
 use skein_core::auth::{KeyConfig, TokenSettings};
+use skein_core::limits::{Rate, RateLimits};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -34,6 +35,17 @@ fn number(env: Lookup, name: &'static str, default: u64) -> Result<u64, ConfigEr
             reason: format!("`{v}` is not a whole number"),
         })
     })
+}
+
+/// A rate such as `100/s`; `off` (or empty) is unlimited.
+fn rate(env: Lookup, name: &'static str, default: &str) -> Result<Option<Rate>, ConfigError> {
+    let text = env(name).unwrap_or_else(|| default.to_string());
+    if text.trim().is_empty() || text.trim() == "off" {
+        return Ok(None);
+    }
+    text.parse()
+        .map(Some)
+        .map_err(|reason| ConfigError::Invalid { name, reason })
 }
 
 /// What verifying (and issuing) tokens needs: the authorizer reads only this.
@@ -117,16 +129,30 @@ pub struct PlatformSettings {
     pub worker_function: String,
     /// How long a started step attempt belongs to its worker (the worker's timeout).
     pub step_lease: Duration,
+    /// How long one step-worker invocation goes on running the steps its finished steps
+    /// made ready before it hands them to the step queue.
+    pub inline_for: Duration,
+    /// The messages queue: the API sends to it, the message-router consumes it.
+    pub message_queue_url: String,
+    /// Failed deliveries of one message before it becomes a dead letter; the queue's
+    /// redrive policy (maxReceiveCount) must be higher, for malformed messages only.
+    pub message_max_receives: u32,
+    pub rate_limits: RateLimits,
     pub builtins: BuiltinSettings,
 }
 
 impl PlatformSettings {
-    pub const VARIABLES: [&'static str; 8] = [
+    pub const VARIABLES: [&'static str; 13] = [
         "SKEIN_TABLE",
         "SKEIN_STEP_QUEUE_URL",
         "SKEIN_STATES_ROLE_ARN",
         "SKEIN_WORKER_FUNCTION",
         "SKEIN_STEP_LEASE_SECONDS",
+        "SKEIN_INLINE_SECONDS",
+        "SKEIN_MESSAGE_QUEUE_URL",
+        "SKEIN_MESSAGE_MAX_RECEIVES",
+        "SKEIN_RATE_PRINCIPAL",
+        "SKEIN_RATE_TENANT",
         "SKEIN_LLM_BASE_URL",
         "SKEIN_LLM_API_KEY",
         "SKEIN_LLM_MODEL",
@@ -154,6 +180,18 @@ impl PlatformSettings {
             worker_function: env("SKEIN_WORKER_FUNCTION")
                 .unwrap_or_else(|| "skein-step-worker".into()),
             step_lease: Duration::from_secs(number(env, "SKEIN_STEP_LEASE_SECONDS", 900)?),
+            inline_for: Duration::from_secs(number(env, "SKEIN_INLINE_SECONDS", 60)?),
+            message_queue_url: required(
+                env,
+                "SKEIN_MESSAGE_QUEUE_URL",
+                "the messages queue's URL",
+            )?,
+            message_max_receives: number(env, "SKEIN_MESSAGE_MAX_RECEIVES", 5)?.clamp(1, 1000)
+                as u32,
+            rate_limits: RateLimits {
+                principal: rate(env, "SKEIN_RATE_PRINCIPAL", "100/s")?,
+                tenant: rate(env, "SKEIN_RATE_TENANT", "1000/s")?,
+            },
             builtins: BuiltinSettings { llm },
         })
     }

@@ -5,6 +5,7 @@
 pub mod api;
 pub mod authorizer;
 mod config;
+pub mod message_router;
 mod platform;
 pub mod scheduler;
 pub mod step_worker;

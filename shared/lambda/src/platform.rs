@@ -6,6 +6,8 @@ use std::sync::Arc;
 use skein_agents::Builtins;
 use skein_aws::{DynamoStore, SqsQueue, StateMachines, StepFunctionsEngine, StepQueue};
 use skein_core::auth::TokenService;
+use skein_core::limits::RateLimits;
+use skein_core::messages::MessagingPorts;
 use skein_core::ports::ItemStore;
 use skein_core::runs::WorkflowPorts;
 use skein_core::system::{OsEntropy, SystemClock};
@@ -32,6 +34,7 @@ pub struct AwsPlatform {
     pub tokens: Arc<TokenService>,
     pub engine: Arc<StepFunctionsEngine>,
     pub bell: Arc<TaskBell>,
+    pub rate_limits: RateLimits,
 }
 
 impl AwsPlatform {
@@ -74,7 +77,12 @@ impl AwsPlatform {
             aws_sdk_sfn::Client::new(sdk),
             machines,
         ));
-        let steps = SqsQueue::new(aws_sdk_sqs::Client::new(sdk), &settings.step_queue_url);
+        let sqs = aws_sdk_sqs::Client::new(sdk);
+        let steps = SqsQueue::new(sqs.clone(), &settings.step_queue_url);
+        let messaging = MessagingPorts {
+            queue: Arc::new(SqsQueue::new(sqs, &settings.message_queue_url)),
+            max_receives: settings.message_max_receives,
+        };
         let ports = WorkflowPorts {
             engine: engine.clone(),
             dispatch: Arc::new(StepQueue::new(steps)),
@@ -85,9 +93,12 @@ impl AwsPlatform {
             worker_instance: ulid::Ulid::new().to_string(),
             step_lease: chrono::Duration::from_std(settings.step_lease)
                 .unwrap_or(chrono::Duration::MAX),
+            inline_for: chrono::Duration::from_std(settings.inline_for)
+                .unwrap_or(chrono::Duration::zero()),
         };
         Ok(Self {
-            platform: Platform::new(ctx, tokens.clone(), ports),
+            platform: Platform::new(ctx, tokens.clone(), ports, messaging),
+            rate_limits: settings.rate_limits,
             tokens,
             engine,
             bell,
@@ -108,6 +119,7 @@ impl AwsPlatform {
                 jwt_algorithm: self.tokens.algorithm_name(),
             }),
             claim_recheck: std::time::Duration::from_secs(1),
+            limiter: self.platform.access.rate_limiter(self.rate_limits),
         }
     }
 }

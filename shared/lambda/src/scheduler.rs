@@ -33,6 +33,7 @@ pub struct SchedulerReport {
     pub run: Option<String>,
     pub schedules_fired: usize,
     pub approvals_expired: usize,
+    pub reply_waits_expired: usize,
     pub task_timers_fired: usize,
 }
 
@@ -83,6 +84,7 @@ pub async fn handle(platform: &Platform, event: Value) -> Result<SchedulerReport
             run: None,
             schedules_fired: platform.runs.fire_schedules().await?,
             approvals_expired: platform.runs.expire_approvals().await?,
+            reply_waits_expired: platform.runs.expire_reply_waits().await?,
             task_timers_fired: platform.tasks.process_due_timers(200).await?,
         }),
     }

@@ -4,10 +4,12 @@
 mod db;
 pub mod engine;
 mod queue;
+mod router;
 mod store;
 
 pub use db::{DbError, SqliteDb};
 pub use engine::{EngineHooks, LocalEngine, PlatformLink};
 pub use queue::{QueueSettings, SqliteQueue};
+pub use router::{MESSAGES_DEAD_LETTER_QUEUE, MESSAGES_QUEUE, route_batch, route_messages};
 pub use skein_core::system::{OsEntropy, SystemClock};
 pub use store::SqliteStore;

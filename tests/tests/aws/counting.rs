@@ -1,8 +1,9 @@
 //! An item store that counts the calls it passes on, as DynamoDB would bill them: each
-//! operation of a transaction is a write.
+//! operation of a transaction is a write. It can also fail transactions on demand (an
+//! outage of the writes that deliver messages into inboxes).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use async_trait::async_trait;
 use skein_core::ports::{
@@ -13,6 +14,8 @@ use skein_core::ports::{
 pub struct Counts {
     pub reads: AtomicUsize,
     pub writes: AtomicUsize,
+    /// While set, every transaction fails as if DynamoDB were unavailable.
+    pub fail_transactions: AtomicBool,
 }
 
 impl Counts {
@@ -67,6 +70,9 @@ impl ItemStore for CountingStore {
     }
     async fn transact_write(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
         self.write(ops.len());
+        if self.counts.fail_transactions.load(Ordering::SeqCst) {
+            return Err(StoreError::Unavailable("injected outage".into()));
+        }
         self.inner.transact_write(ops).await
     }
 }

@@ -27,10 +27,15 @@ use skein_lambda::{AwsPlatform, PlatformSettings};
 
 pub const TENANT: &str = "acme";
 
+/// Failed deliveries before the message-router dead-letters a message; the queue's own
+/// redrive (one more) only ever takes malformed messages.
+pub const MESSAGE_MAX_RECEIVES: u32 = 3;
+
 pub struct Cloud {
     pub sdk: aws_config::SdkConfig,
     pub table: String,
     pub step_queue: String,
+    pub message_queue: String,
     pub aws: AwsPlatform,
     pub admin: String,
     /// DynamoDB calls made by this cloud's functions.
@@ -99,8 +104,17 @@ impl Cloud {
         )
         .await
         .unwrap();
+        let messages = skein_aws::provision::create_queue(
+            &aws_sdk_sqs::Client::new(&sdk),
+            &moto::unique("messages"),
+            MESSAGE_MAX_RECEIVES + 1,
+            30,
+        )
+        .await
+        .unwrap();
         let store_calls = Arc::new(counting::Counts::default());
-        let aws = platform(&sdk, &table, &queue.url, Some(store_calls.clone()));
+        let queues = [queue.url.as_str(), messages.url.as_str()];
+        let aws = platform(&sdk, &table, queues, Some(store_calls.clone()));
         let admin_client = aws
             .platform
             .access
@@ -112,6 +126,7 @@ impl Cloud {
             sdk,
             table,
             step_queue: queue.url,
+            message_queue: messages.url,
             aws,
             admin: String::new(),
             store_calls,
@@ -128,7 +143,8 @@ impl Cloud {
 
     /// Another sandbox of the same functions: same table and queue, its own worker id.
     pub fn another_sandbox(&self) -> AwsPlatform {
-        platform(&self.sdk, &self.table, &self.step_queue, None)
+        let queues = [self.step_queue.as_str(), self.message_queue.as_str()];
+        platform(&self.sdk, &self.table, queues, None)
     }
 
     /// Client credentials for a token, at api-agents' token endpoint.
@@ -213,12 +229,18 @@ impl Cloud {
     }
 
     pub async fn receive_up_to(&self, max: i32) -> Vec<SqsMessage> {
+        self.receive_from(&self.step_queue, max, 2).await
+    }
+
+    /// Up to `max` messages of `queue`, hidden for `visibility` seconds, as Lambda's SQS
+    /// event source hands them over.
+    pub async fn receive_from(&self, queue: &str, max: i32, visibility: i32) -> Vec<SqsMessage> {
         let received = aws_sdk_sqs::Client::new(&self.sdk)
             .receive_message()
-            .queue_url(&self.step_queue)
+            .queue_url(queue)
             .max_number_of_messages(max)
             .wait_time_seconds(1)
-            .visibility_timeout(2)
+            .visibility_timeout(visibility)
             .message_system_attribute_names(MessageSystemAttributeName::All)
             .send()
             .await
@@ -354,7 +376,7 @@ impl Cloud {
 fn platform(
     sdk: &aws_config::SdkConfig,
     table: &str,
-    queue: &str,
+    [step_queue, message_queue]: [&str; 2],
     counts: Option<Arc<counting::Counts>>,
 ) -> AwsPlatform {
     let env: HashMap<&str, String> = HashMap::from([
@@ -363,7 +385,15 @@ fn platform(
             "moto-tests-secret-of-at-least-32-bytes".to_string(),
         ),
         ("SKEIN_TABLE", table.to_string()),
-        ("SKEIN_STEP_QUEUE_URL", queue.to_string()),
+        ("SKEIN_STEP_QUEUE_URL", step_queue.to_string()),
+        ("SKEIN_MESSAGE_QUEUE_URL", message_queue.to_string()),
+        (
+            "SKEIN_MESSAGE_MAX_RECEIVES",
+            MESSAGE_MAX_RECEIVES.to_string(),
+        ),
+        // The cost table counts a run's own calls; the limiter's are not part of them.
+        ("SKEIN_RATE_PRINCIPAL", "off".to_string()),
+        ("SKEIN_RATE_TENANT", "off".to_string()),
         (
             "SKEIN_STATES_ROLE_ARN",
             format!("arn:aws:iam::{}:role/skein-states", moto::ACCOUNT),

@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use crate::access::ClientSecret;
 use crate::error::{FieldErrors, Result};
-use crate::ids::{AgentId, AgentName, Capability, TenantId};
+use crate::ids::{AgentId, AgentName, AgentTag, Capability, TenantId};
 
 /// Set by admins: a paused agent keeps its identity but is offered no tasks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -27,6 +27,9 @@ pub struct Agent {
     /// What sort of agent this is (e.g. `llm`, `script`, `human`); free text for people.
     pub kind: String,
     pub capabilities: BTreeSet<Capability>,
+    /// Labels broadcasts can select agents by.
+    #[serde(default)]
+    pub tags: BTreeSet<AgentTag>,
     pub config: Value,
     pub status: AgentStatus,
     pub last_heartbeat_at: Option<DateTime<Utc>>,
@@ -64,6 +67,8 @@ pub struct NewAgent {
     pub kind: String,
     #[serde(default)]
     pub capabilities: BTreeSet<Capability>,
+    #[serde(default)]
+    pub tags: BTreeSet<AgentTag>,
     #[serde(default = "empty_object")]
     pub config: Value,
 }
@@ -81,6 +86,7 @@ impl NewAgent {
         let mut errors = FieldErrors::default();
         check_kind(&mut errors, &self.kind);
         check_capabilities(&mut errors, &self.capabilities);
+        check_tags(&mut errors, &self.tags);
         check_config(&mut errors, &self.config);
         errors.into_result()
     }
@@ -94,6 +100,7 @@ pub struct AgentPatch {
     pub name: Option<AgentName>,
     pub kind: Option<String>,
     pub capabilities: Option<BTreeSet<Capability>>,
+    pub tags: Option<BTreeSet<AgentTag>>,
     pub config: Option<Value>,
     pub status: Option<AgentStatus>,
 }
@@ -106,6 +113,9 @@ impl AgentPatch {
         }
         if let Some(capabilities) = &self.capabilities {
             check_capabilities(&mut errors, capabilities);
+        }
+        if let Some(tags) = &self.tags {
+            check_tags(&mut errors, tags);
         }
         if let Some(config) = &self.config {
             check_config(&mut errors, config);
@@ -120,6 +130,12 @@ fn check_kind(errors: &mut FieldErrors, kind: &str) {
         "$.kind",
         || format!("kind must be 1 to {MAX_KIND_LEN} characters"),
     );
+}
+
+fn check_tags(errors: &mut FieldErrors, tags: &BTreeSet<AgentTag>) {
+    errors.check(tags.len() <= MAX_CAPABILITIES, "$.tags", || {
+        format!("at most {MAX_CAPABILITIES} tags")
+    });
 }
 
 fn check_capabilities(errors: &mut FieldErrors, capabilities: &BTreeSet<Capability>) {

@@ -38,6 +38,7 @@ impl Agents {
             name: new.name,
             kind: new.kind,
             capabilities: new.capabilities,
+            tags: new.tags,
             config: new.config,
             status: AgentStatus::Active,
             last_heartbeat_at: None,
@@ -114,6 +115,9 @@ impl Agents {
         }
         if let Some(capabilities) = patch.capabilities {
             agent.capabilities = capabilities;
+        }
+        if let Some(tags) = patch.tags {
+            agent.tags = tags;
         }
         if let Some(config) = patch.config {
             agent.config = config;

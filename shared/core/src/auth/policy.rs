@@ -37,6 +37,8 @@ pub enum Action {
     ManageClients,
     ManageWorkflows,
     RunWorkflows,
+    SendMessages,
+    ManageDeadLetters,
 }
 
 impl Action {
@@ -47,6 +49,8 @@ impl Action {
             Action::CreateTask | Action::ReadAnyTask => &[Admin, Operator],
             Action::ManageWorkflows | Action::RunWorkflows => &[Admin, Operator],
             Action::UpdateAgent | Action::DeleteAgent | Action::ManageClients => &[Admin],
+            Action::SendMessages => &[Admin, Operator, Agent],
+            Action::ManageDeadLetters => &[Admin, Operator],
         }
     }
 
@@ -61,6 +65,8 @@ impl Action {
             Action::ManageClients => "manage client credentials",
             Action::ManageWorkflows => "register workflows",
             Action::RunWorkflows => "start, read and cancel runs",
+            Action::SendMessages => "send messages",
+            Action::ManageDeadLetters => "read and redrive dead letters",
         }
     }
 }

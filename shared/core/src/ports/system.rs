@@ -18,4 +18,7 @@ pub trait TaskEvents: Send + Sync {
 
     /// A run changed (a step moved, the run ended): live watchers should look again.
     fn run_changed(&self, _run: &str) {}
+
+    /// A message landed in this agent's inbox: its long-polling reads should look again.
+    fn inbox_changed(&self, _agent: &str) {}
 }

@@ -6,8 +6,11 @@ use super::Runs;
 use super::model::{RunEvent, StepMessage};
 use crate::error::Result;
 use crate::ids::{RunId, TenantId};
-use crate::ports::{Change, Condition, Index, Item, Key, Query, SkRange, StoreError, WriteOp};
-use crate::records::{EVENT_PREFIX, from_item, run_pk, step_key, to_body};
+use crate::ports::{Change, Condition, Index, Item, Key, Query, SkRange, StoreError};
+use crate::records::{EVENT_PREFIX, STEP_PREFIX, from_item, run_pk, step_key, to_body};
+
+/// Names a step event kept on its step's record: `event:<event id>`.
+pub(crate) const STEP_EVENT_ATTRIBUTE: &str = "event:";
 
 /// How many events one read returns at most.
 pub const MAX_EVENTS_PER_READ: usize = 500;
@@ -47,46 +50,33 @@ impl Runs {
         Ok(Item::new(key, to_body(&event)?))
     }
 
-    /// Changes a step and logs what happened in one transaction: one commit, and the
-    /// event exists exactly when the change does. `ConditionFailed` when `condition` fails.
+    /// Changes a step and logs what happened in the same write: the event is an attribute
+    /// of the step's record (`event:<id>`), so it exists exactly when the change does and
+    /// a step's start or end costs one item write. `ConditionFailed` when `condition` fails.
     pub(crate) async fn update_logged(
         &self,
         message: &StepMessage,
-        changes: Vec<Change>,
+        mut changes: Vec<Change>,
         condition: Condition,
         kind: &str,
         data: Value,
     ) -> Result<(), StoreError> {
-        let event = self
-            .event_item(
-                &message.tenant,
-                &message.run,
-                kind,
-                Some(&message.step),
-                data,
-            )
-            .map_err(|e| StoreError::Invalid(e.to_string()))?;
-        let ops = vec![
-            WriteOp::Update {
-                key: step_key(&message.tenant, &message.run, &message.step),
-                changes,
-                condition,
-            },
-            WriteOp::Put {
-                item: event,
-                condition: Condition::Always,
-            },
-        ];
-        match self.ctx.store.transact_write(ops).await {
-            Ok(()) => {
-                self.ctx.events.run_changed(message.run.as_str());
-                Ok(())
-            }
-            Err(StoreError::TransactionCanceled { failed }) if failed.contains(&0) => {
-                Err(StoreError::ConditionFailed)
-            }
-            Err(e) => Err(e),
-        }
+        let event = RunEvent {
+            id: self.ctx.ulid().to_string(),
+            kind: kind.to_string(),
+            step: Some(message.step.clone()),
+            at: self.ctx.now(),
+            data,
+        };
+        let value = serde_json::to_value(&event).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        changes.push(Change::Set(
+            format!("{STEP_EVENT_ATTRIBUTE}{}", event.id),
+            value,
+        ));
+        let key = step_key(&message.tenant, &message.run, &message.step);
+        self.ctx.store.update(&key, changes, condition).await?;
+        self.ctx.events.run_changed(message.run.as_str());
+        Ok(())
     }
 
     /// Events after `after` (an event id), oldest first.
@@ -106,9 +96,48 @@ impl Runs {
             .sk(SkRange::Between(lower, format!("{EVENT_PREFIX}~")))
             .limit(MAX_EVENTS_PER_READ);
         let page = self.ctx.store.query(&query).await?;
-        page.items
+        let mut events = page
+            .items
             .into_iter()
             .map(|item| from_item::<RunEvent>(item).map(|(e, _)| e))
-            .collect()
+            .collect::<Result<Vec<_>>>()?;
+        events.extend(self.step_events(&caller.tenant, run, after).await?);
+        events.sort_by(|a, b| a.id.cmp(&b.id));
+        events.truncate(MAX_EVENTS_PER_READ);
+        Ok(events)
+    }
+
+    /// The events kept on step records, after `after`.
+    async fn step_events(
+        &self,
+        tenant: &TenantId,
+        run: &RunId,
+        after: Option<&str>,
+    ) -> Result<Vec<RunEvent>> {
+        let query = Query::new(Index::Primary, run_pk(tenant, run))
+            .sk(SkRange::Prefix(STEP_PREFIX.into()))
+            .limit(1000);
+        let mut events = Vec::new();
+        let mut resume = None;
+        loop {
+            let page = self.ctx.store.query(&query.clone().after(resume)).await?;
+            for item in page.items {
+                for (name, value) in item.body {
+                    let Some(id) = name.strip_prefix(STEP_EVENT_ATTRIBUTE) else {
+                        continue;
+                    };
+                    if after.is_some_and(|after| id <= after) {
+                        continue;
+                    }
+                    let event: RunEvent = serde_json::from_value(value)
+                        .map_err(|e| crate::Error::Internal(format!("step event {id}: {e}")))?;
+                    events.push(event);
+                }
+            }
+            match page.next {
+                Some(next) => resume = Some(next),
+                None => return Ok(events),
+            }
+        }
     }
 }

@@ -222,7 +222,7 @@ impl Runs {
     }
 
     /// Delivers a result that arrived from outside (a task, a child run) to its step or item.
-    async fn step_result(
+    pub(crate) async fn step_result(
         &self,
         tenant: &TenantId,
         run: &RunId,

@@ -8,6 +8,7 @@ mod items;
 mod model;
 mod outcome;
 mod perform;
+mod replies;
 mod schedules;
 mod scope;
 mod service;
@@ -23,6 +24,7 @@ pub use model::{
 pub use service::{RunFilter, StartRun, Started};
 
 use crate::context::Context;
+use crate::messages::Messages;
 use crate::ports::{BuiltinAgents, StepDispatch, WorkflowEngine};
 use crate::tasks::Tasks;
 use crate::workflows::Workflows;
@@ -45,6 +47,10 @@ pub struct WorkflowPorts {
     /// worker cannot still be running; `skein dev` uses zero, as its restart is the only
     /// redelivery.
     pub step_lease: chrono::Duration,
+    /// How long one worker call (`handle_step`) goes on running the next step its
+    /// finished step made ready, instead of sending that step through the dispatcher: a
+    /// chain then costs one invocation per step. Zero always dispatches.
+    pub inline_for: chrono::Duration,
 }
 
 #[derive(Clone)]
@@ -53,15 +59,30 @@ pub struct Runs {
     pub(crate) ports: WorkflowPorts,
     pub(crate) workflows: Workflows,
     pub(crate) tasks: Tasks,
+    pub(crate) messages: Messages,
+    /// Set inside `handle_step`: where `release` leaves the one ready step this call
+    /// runs next.
+    pub(crate) inline: Option<InlineSlot>,
 }
 
+/// The one woken step a worker call runs itself.
+pub(crate) type InlineSlot = Arc<std::sync::Mutex<Option<StepMessage>>>;
+
 impl Runs {
-    pub fn new(ctx: Context, ports: WorkflowPorts, workflows: Workflows, tasks: Tasks) -> Self {
+    pub fn new(
+        ctx: Context,
+        ports: WorkflowPorts,
+        workflows: Workflows,
+        tasks: Tasks,
+        messages: Messages,
+    ) -> Self {
         Self {
             ctx,
             ports,
             workflows,
             tasks,
+            messages,
+            inline: None,
         }
     }
 }

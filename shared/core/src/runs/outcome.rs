@@ -190,7 +190,8 @@ impl Runs {
     }
 
     /// Marks this step done in each dependent's record; a dependent whose dependencies
-    /// are now all done and whose message has arrived is woken through the dispatcher.
+    /// are now all done and whose message has arrived is woken: the first one is left
+    /// for this worker call to run next (see `handle_step`), the others are dispatched.
     pub(crate) async fn release(
         &self,
         message: &StepMessage,
@@ -234,12 +235,30 @@ impl Runs {
                     token: Some(token),
                     ..message.clone()
                 };
-                if let Err(e) = self.ports.dispatch.dispatch(wake).await {
-                    tracing::warn!(error = %e, step = %id, "could not wake a ready step; the engine's redelivery will");
+                let wake = match &self.inline {
+                    Some(slot) => {
+                        let mut next = slot.lock().unwrap_or_else(|e| e.into_inner());
+                        match next.as_ref() {
+                            None => next.replace(wake),
+                            Some(_) => Some(wake),
+                        }
+                    }
+                    None => Some(wake),
+                };
+                if let Some(wake) = wake {
+                    self.wake(wake).await;
                 }
             }
         }
         Ok(())
+    }
+
+    /// Hands a ready step to the dispatcher (the step queue).
+    pub(crate) async fn wake(&self, wake: StepMessage) {
+        let step = wake.step.clone();
+        if let Err(e) = self.ports.dispatch.dispatch(wake).await {
+            tracing::warn!(error = %e, %step, "could not wake a ready step; the engine's redelivery will");
+        }
     }
 }
 

@@ -30,6 +30,15 @@ impl Runs {
             None => format!("{}:{}:{}", message.run, step.id, message.attempt),
         };
         if let Some(name) = &step.builtin {
+            match name.as_str() {
+                crate::messages::SEND_BUILTIN => {
+                    return self.send_step_message(message, input).await.map(Some);
+                }
+                crate::messages::AWAIT_BUILTIN => {
+                    return self.await_reply(message, workflow, index, &input).await;
+                }
+                _ => {}
+            }
             let call = BuiltinCall {
                 name: name.clone(),
                 config: step.config.clone().unwrap_or(Value::Null),
@@ -112,7 +121,7 @@ impl Runs {
     }
 
     /// The id of the tenant's agent with this name, if it still exists.
-    async fn agent_named(
+    pub(crate) async fn agent_named(
         &self,
         tenant: &crate::ids::TenantId,
         name: &str,

@@ -52,8 +52,41 @@ pub(crate) async fn read_step(
 }
 
 impl Runs {
-    /// Handles one step message of a standard workflow (the SQS consumer's job).
+    /// Handles one step message of a standard workflow (the SQS consumer's job), then,
+    /// for up to `inline_for`, the steps it made ready: the next step of a chain runs in
+    /// this call rather than costing another message and invocation. Other ready steps
+    /// (parallel branches) go to the dispatcher, and so does the next step once the time
+    /// is up or if running it here fails.
     pub async fn handle_step(&self, message: StepMessage) -> Result<()> {
+        if self.ports.inline_for <= chrono::Duration::zero() {
+            return self.handle_one(message).await;
+        }
+        let until = self.ctx.now() + self.ports.inline_for;
+        let slot = super::InlineSlot::default();
+        let runs = Runs {
+            inline: Some(slot.clone()),
+            ..self.clone()
+        };
+        let next = |slot: &super::InlineSlot| slot.lock().unwrap_or_else(|e| e.into_inner()).take();
+        runs.handle_one(message).await?;
+        while let Some(woken) = next(&slot) {
+            if self.ctx.now() >= until {
+                self.wake(woken).await;
+                break;
+            }
+            if let Err(e) = runs.handle_one(woken.clone()).await {
+                tracing::warn!(error = %e, step = %woken.step, "running a ready step in this call failed; it goes to the queue");
+                self.wake(woken).await;
+                if let Some(also) = next(&slot) {
+                    self.wake(also).await;
+                }
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    async fn handle_one(&self, message: StepMessage) -> Result<()> {
         let token = message.token.clone().ok_or_else(|| {
             Error::invalid("$.token", "a standard step message carries its task token")
         })?;

@@ -171,7 +171,22 @@ fn check_performer(
             ),
         );
     }
-    if let (Some(name), Some(builtins)) = (&step.builtin, known.builtins) {
+    let messaging = [
+        crate::messages::SEND_BUILTIN,
+        crate::messages::AWAIT_BUILTIN,
+    ];
+    if let Some(name) = step
+        .builtin
+        .as_ref()
+        .filter(|n| messaging.contains(&n.as_str()))
+    {
+        if step.config.is_some() {
+            errors.push(
+                format!("{at}.with"),
+                format!("{who}: `{name}` takes no `with`; its settings are its input"),
+            );
+        }
+    } else if let (Some(name), Some(builtins)) = (&step.builtin, known.builtins) {
         match builtins.check(name, step.config.as_ref()) {
             Ok(()) => {}
             Err(problems) => {

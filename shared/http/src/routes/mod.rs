@@ -17,6 +17,7 @@ use crate::state::AppState;
 
 pub(crate) mod agents;
 pub(crate) mod auth;
+pub(crate) mod messages;
 pub(crate) mod runs;
 pub(crate) mod system;
 pub(crate) mod tasks;
@@ -36,10 +37,18 @@ pub enum ApiGroup {
     Workflows,
     /// Runs, their events and graphs, cancellation and approvals.
     Runs,
+    /// Messages between agents: sends, broadcasts, inboxes and dead letters.
+    Messages,
 }
 
 impl ApiGroup {
-    pub const ALL: [ApiGroup; 4] = [Self::Agents, Self::Tasks, Self::Workflows, Self::Runs];
+    pub const ALL: [ApiGroup; 5] = [
+        Self::Agents,
+        Self::Tasks,
+        Self::Workflows,
+        Self::Runs,
+        Self::Messages,
+    ];
 
     fn routes(self) -> Router<AppState> {
         match self {
@@ -50,6 +59,7 @@ impl ApiGroup {
             Self::Tasks => tasks::routes(),
             Self::Workflows => workflows::routes(),
             Self::Runs => runs::routes(),
+            Self::Messages => messages::routes(),
         }
     }
 }
@@ -71,6 +81,10 @@ fn with_layers(routes: Router<AppState>, state: AppState) -> Router {
     routes
         .fallback(|| async { ApiError::RouteNotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::limit::rate_limit,
+        ))
         .with_state(state)
         .layer(DefaultBodyLimit::max(crate::MAX_BODY_BYTES))
         .layer(CatchPanicLayer::custom(|_| {

@@ -1,0 +1,91 @@
+//! The rate-limit layer: every request with a valid bearer token takes a token from its
+//! principal's and its tenant's buckets before any handler runs. Answers carry
+//! `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset`; a refusal is 429 with
+//! `Retry-After`. Requests without a valid token pass through to the auth extractor's 401.
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use skein_core::Error;
+use skein_core::limits::Allowance;
+
+use crate::problem::ApiError;
+use crate::state::AppState;
+
+const LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
+const REMAINING: HeaderName = HeaderName::from_static("ratelimit-remaining");
+const RESET: HeaderName = HeaderName::from_static("ratelimit-reset");
+const POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
+
+pub(crate) async fn rate_limit(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let limits = state.limiter.limits();
+    if limits.principal.is_none() && limits.tenant.is_none() {
+        return next.run(request).await;
+    }
+    let principal =
+        bearer(request.headers()).and_then(|t| state.platform.access.authenticate(t).ok());
+    let Some(principal) = principal else {
+        return next.run(request).await;
+    };
+    match state.limiter.admit(&principal).await {
+        Ok(allowance) => {
+            let mut response = next.run(request).await;
+            if let Some(allowance) = allowance {
+                set_headers(response.headers_mut(), allowance, &state);
+            }
+            response
+        }
+        Err(Error::RateLimited {
+            message,
+            retry_after_seconds,
+        }) => {
+            let limit = limits.principal.or(limits.tenant).map_or(0, |r| r.count);
+            let mut response = ApiError::Domain(Error::RateLimited {
+                message,
+                retry_after_seconds,
+            })
+            .into_response();
+            let refused = Allowance {
+                limit,
+                remaining: 0,
+                reset_seconds: retry_after_seconds,
+            };
+            set_headers(response.headers_mut(), refused, &state);
+            response
+        }
+        Err(e) => {
+            // The limiter's store failed: serve the request rather than fail it.
+            tracing::warn!(error = %e, "rate limiter unavailable; request let through");
+            next.run(request).await
+        }
+    }
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))
+        .map(str::trim)
+}
+
+fn set_headers(headers: &mut HeaderMap, allowance: Allowance, state: &AppState) {
+    headers.insert(LIMIT, HeaderValue::from(allowance.limit));
+    headers.insert(REMAINING, HeaderValue::from(allowance.remaining));
+    headers.insert(RESET, HeaderValue::from(allowance.reset_seconds));
+    let limits = state.limiter.limits();
+    let policies: Vec<String> = [("principal", limits.principal), ("tenant", limits.tenant)]
+        .into_iter()
+        .filter_map(|(name, rate)| {
+            rate.map(|r| format!("{};w={};name=\"{name}\"", r.count, r.window_seconds))
+        })
+        .collect();
+    if let Ok(value) = HeaderValue::from_str(&policies.join(", ")) {
+        headers.insert(POLICY, value);
+    }
+}
