@@ -12,6 +12,7 @@ test:
 bench:
 	cargo run --release -p skein-cli -- bench api
 	cargo run --release -p skein-cli -- bench dag
+	cargo run --release -p skein-cli -- bench messages
 
 # Every Lambda function as an arm64 zip: target/lambda/<function>/bootstrap.zip.
 package:

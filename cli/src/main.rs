@@ -36,6 +36,9 @@ enum Command {
     /// Create, claim, complete and inspect tasks on a running server.
     #[command(subcommand)]
     Tasks(commands::tasks::TasksCommand),
+    /// Send and broadcast messages, read (or --follow) an inbox, acknowledge, redrive.
+    #[command(subcommand)]
+    Messages(commands::messages::MessagesCommand),
     /// Register, list and show workflows on a running server.
     #[command(subcommand)]
     Workflows(commands::workflows::WorkflowsCommand),
@@ -85,6 +88,7 @@ fn main() -> ExitCode {
             Command::Token(args) => commands::token::run(args).await,
             Command::Agents(cmd) => commands::agents::run(cmd).await,
             Command::Tasks(cmd) => commands::tasks::run(cmd).await,
+            Command::Messages(cmd) => commands::messages::run(cmd).await,
             Command::Bench(cmd) => commands::bench::run(cmd).await,
             Command::Workflows(cmd) => commands::workflows::run(cmd).await,
             Command::Run(args) => commands::runs::start(args).await,

@@ -127,6 +127,7 @@ async fn every_api_sample_event_reaches_a_handler_of_its_function() {
         (ApiGroup::Workflows, "api-workflows/list-workflows.json"),
         (ApiGroup::Runs, "api-runs/start-run.json"),
         (ApiGroup::Runs, "api-runs/list-runs.json"),
+        (ApiGroup::Messages, "api-messages/broadcast.json"),
     ] {
         let mut event = sample(file);
         event["headers"]["authorization"] = json!(format!("Bearer {}", cloud.admin));

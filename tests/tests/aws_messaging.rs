@@ -225,6 +225,31 @@ async fn a_batch_reports_only_its_failed_messages_and_poison_ends_as_a_dead_lett
 }
 
 #[tokio::test]
+async fn the_sample_batch_for_an_agent_that_does_not_exist_becomes_a_dead_letter() {
+    let cloud = Cloud::new().await;
+    let router = MessageRouterFunction::new(&cloud.aws);
+    let mut batch: SqsEvent =
+        serde_json::from_value(aws::sample("message-router/batch.json")).unwrap();
+    let mut body: Value = serde_json::from_str(batch.records[0].body.as_deref().unwrap()).unwrap();
+    body["tenant"] = json!(aws::TENANT);
+    batch.records[0].body = Some(body.to_string());
+    let response = router.handle_batch(batch).await;
+    assert!(
+        response.batch_item_failures.is_empty(),
+        "retrying cannot help: not a failure"
+    );
+    let (_, letters) = cloud.get(ApiGroup::Messages, "/v1/dead-letters").await;
+    let letters = letters["items"].as_array().unwrap();
+    assert_eq!(letters.len(), 1);
+    assert!(
+        letters[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("no longer exists")
+    );
+}
+
+#[tokio::test]
 async fn a_message_past_its_ttl_is_dropped_by_the_router() {
     let cloud = Cloud::new().await;
     let router = MessageRouterFunction::new(&cloud.aws);

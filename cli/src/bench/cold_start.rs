@@ -267,11 +267,19 @@ pub fn subjects(events: &Path) -> Result<Vec<Subject>, String> {
             event: unauthenticated("api-runs/list-runs.json")?,
         },
         Subject {
+            name: "api-messages".into(),
+            event: unauthenticated("api-messages/read-inbox.json")?,
+        },
+        Subject {
             name: "authorizer".into(),
             event: read("authorizer/request.json")?,
         },
         Subject {
             name: "step-worker".into(),
+            event: json!({ "Records": [] }),
+        },
+        Subject {
+            name: "message-router".into(),
             event: json!({ "Records": [] }),
         },
         Subject {

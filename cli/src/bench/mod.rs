@@ -6,6 +6,7 @@
 pub mod cold_start;
 pub mod dag;
 mod load;
+pub mod messages;
 
 use std::net::SocketAddr;
 use std::time::Duration;

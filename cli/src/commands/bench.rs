@@ -16,6 +16,21 @@ pub enum BenchCommand {
     /// Cold start, peak RSS and zip size of each Lambda function's release binary, served
     /// through a local Lambda Runtime API (build them first: `make bench` does).
     ColdStart(ColdStartArgs),
+    /// Messages/s through the router on the SQLite queue, and inbox latency p50/p99 from
+    /// send to the receiver's long-poll returning, on a fresh dev server.
+    Messages(MessagesArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MessagesArgs {
+    /// Messages queued and routed in the throughput phase.
+    #[arg(long, default_value_t = 5000)]
+    messages: usize,
+    /// Send -> long-poll round trips in the latency phase.
+    #[arg(long, default_value_t = 300)]
+    rounds: usize,
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -87,6 +102,7 @@ pub async fn run(command: BenchCommand) -> Result<(), CliError> {
         BenchCommand::Api(args) => run_api_bench(args).await,
         BenchCommand::Dag(args) => run_dag_bench(args).await,
         BenchCommand::ColdStart(args) => run_cold_start_bench(args).await,
+        BenchCommand::Messages(args) => run_messages_bench(args).await,
     }
 }
 
@@ -220,6 +236,70 @@ fn tempfile_dir() -> std::io::Result<std::path::PathBuf> {
     let dir = std::env::temp_dir().join(format!("skein-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
+}
+
+async fn run_messages_bench(args: MessagesArgs) -> Result<(), CliError> {
+    use skein_cli::bench::messages::{
+        MessagesReport, inbox_latency, quantile_ms, router_throughput,
+    };
+    let fail = |e: &dyn std::fmt::Display| CliError::Other(e.to_string());
+    let bar = |len: usize, what: &str| {
+        let bar = if args.json {
+            indicatif::ProgressBar::hidden()
+        } else {
+            indicatif::ProgressBar::new(len as u64)
+        };
+        bar.set_message(what.to_string());
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{msg:>16} {bar:30} {pos}/{len}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    };
+    let dir = tempfile_dir().map_err(|e| fail(&e))?.join("router");
+    let routing = bar(args.messages, "routing");
+    let (routed, elapsed) = router_throughput(&dir, args.messages, &|n| routing.set_position(n))
+        .await
+        .map_err(|e| fail(&e))?;
+    routing.finish_and_clear();
+    let _ = std::fs::remove_dir_all(&dir);
+
+    let (server, token, dir) = fresh_server().await?;
+    let polling = bar(args.rounds, "send -> inbox");
+    let latencies = inbox_latency(&server, &token, args.rounds.max(1), &|n| {
+        polling.set_position(n)
+    })
+    .await;
+    polling.finish_and_clear();
+    server.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut latencies = latencies.map_err(|e| fail(&e))?;
+    let report = MessagesReport {
+        routed,
+        routed_per_second: routed as f64 / elapsed.as_secs_f64(),
+        round_trips: latencies.len(),
+        latency_p50_ms: quantile_ms(&mut latencies, 0.50),
+        latency_p99_ms: quantile_ms(&mut latencies, 0.99),
+        latency_max_ms: quantile_ms(&mut latencies, 1.0),
+    };
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).unwrap_or_default()
+        );
+        return Ok(());
+    }
+    println!(
+        "router (SQLite queue -> inboxes): {} messages in {:.2} s = {:.0} messages/s",
+        report.routed,
+        elapsed.as_secs_f64(),
+        report.routed_per_second
+    );
+    println!(
+        "inbox end to end (POST message -> waiting long-poll returns), {} round trips: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        report.round_trips, report.latency_p50_ms, report.latency_p99_ms, report.latency_max_ms
+    );
+    Ok(())
 }
 
 async fn run_cold_start_bench(args: ColdStartArgs) -> Result<(), CliError> {

@@ -2,6 +2,7 @@ pub mod agents;
 pub mod asl;
 pub mod bench;
 pub mod dev;
+pub mod messages;
 pub mod runs;
 pub mod tasks;
 pub mod token;

@@ -71,6 +71,11 @@ impl TestApp {
         app
     }
 
+    /// The running dev server (its queues, its platform).
+    pub fn server(&self) -> &DevServer {
+        self.server.as_ref().expect("the server runs until stop")
+    }
+
     pub async fn stop(mut self) {
         if let Some(server) = self.server.take() {
             server.shutdown().await;
