@@ -225,6 +225,10 @@ pub fn lambda_env() -> HashMap<String, String> {
             "http://127.0.0.1:9/123456789012/skein-steps",
         ),
         (
+            "SKEIN_MESSAGE_QUEUE_URL",
+            "http://127.0.0.1:9/123456789012/skein-messages",
+        ),
+        (
             "SKEIN_STATES_ROLE_ARN",
             "arn:aws:iam::123456789012:role/skein-states",
         ),
