@@ -11,6 +11,7 @@ use skein_cli::config::DevArgs;
 use skein_cli::dev::DevServer;
 use tempfile::TempDir;
 
+pub mod inbox;
 pub mod upstream;
 
 pub const SECRET: &str = "e2e-secret-e2e-secret-e2e-secret-0123";
