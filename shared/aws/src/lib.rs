@@ -12,10 +12,22 @@ mod sqs;
 mod step_queue;
 
 pub use dynamo::{DynamoStore, IAM_ACTIONS as DYNAMODB_IAM_ACTIONS};
-pub use sfn::{
-    ExecutionState, IAM_ACTIONS as STATES_IAM_ACTIONS, StateMachines, StepFunctionsEngine,
-};
-pub use sqs::{IAM_ACTIONS as SQS_IAM_ACTIONS, SqsQueue};
+pub use sfn::{ExecutionState, StateMachines, StepFunctionsEngine};
+pub use sqs::SqsQueue;
+
+/// The IAM actions each adapter call needs, next to the calls, grouped by what calls
+/// them; skein-lambda's deploy needs pick from these per function.
+pub mod iam {
+    pub use crate::dynamo::IAM_ACTIONS as DYNAMODB_ACTIONS;
+    pub use crate::sfn::{
+        INSPECT_ACTIONS as STATES_INSPECT_ACTIONS, LOG_DELIVERY_ACTIONS, PASS_ROLE_ACTIONS,
+        REGISTER_ACTIONS as STATES_REGISTER_ACTIONS, START_ACTIONS as STATES_START_ACTIONS,
+        STOP_ACTIONS as STATES_STOP_ACTIONS, TASK_TOKEN_ACTIONS as STATES_TASK_TOKEN_ACTIONS,
+    };
+    pub use crate::sqs::{
+        CONSUME_ACTIONS as SQS_CONSUME_ACTIONS, SEND_ACTIONS as SQS_SEND_ACTIONS,
+    };
+}
 pub use step_queue::StepQueue;
 
 /// The AWS configuration from the environment (region, credentials, endpoints), loaded

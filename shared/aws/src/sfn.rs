@@ -4,24 +4,48 @@
 use async_trait::async_trait;
 use aws_sdk_sfn::Client;
 use aws_sdk_sfn::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use aws_sdk_sfn::types::{ExecutionStatus as SfnStatus, StateMachineType};
+use aws_sdk_sfn::types::{
+    CloudWatchLogsLogGroup, ExecutionStatus as SfnStatus, LogDestination, LogLevel,
+    LoggingConfiguration, StateMachineType,
+};
 use serde_json::Value;
 use skein_core::ports::{EngineError, ExecutionEnded, ExecutionStatus, WorkflowEngine};
 use skein_core::workflows::definition::Mode;
 
-/// The Step Functions actions this adapter calls, and the role it passes to state
-/// machines (`iam:PassRole`); a function using it needs exactly these.
-pub const IAM_ACTIONS: [&str; 10] = [
+/// What registering a workflow version calls: create (or update) its state machine and
+/// publish a version (`publish(true)` needs `PublishStateMachineVersion`), on state
+/// machines named `skein-*`.
+pub const REGISTER_ACTIONS: [&str; 3] = [
     "states:CreateStateMachine",
     "states:UpdateStateMachine",
-    "states:StartExecution",
-    "states:StopExecution",
+    "states:PublishStateMachineVersion",
+];
+/// Registering also hands the executions' role to Step Functions.
+pub const PASS_ROLE_ACTIONS: [&str; 1] = ["iam:PassRole"];
+/// With an execution log group, registering sets up log delivery. These CloudWatch Logs
+/// actions take no resource but `*` (they are not resource-scoped).
+pub const LOG_DELIVERY_ACTIONS: [&str; 8] = [
+    "logs:CreateLogDelivery",
+    "logs:GetLogDelivery",
+    "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies",
+    "logs:DescribeLogGroups",
+];
+/// Starting a run, on state machines named `skein-*`.
+pub const START_ACTIONS: [&str; 1] = ["states:StartExecution"];
+/// Cancelling a run, on its execution.
+pub const STOP_ACTIONS: [&str; 1] = ["states:StopExecution"];
+/// Reporting a step's end through its task token (not resource-scoped).
+pub const TASK_TOKEN_ACTIONS: [&str; 2] = ["states:SendTaskSuccess", "states:SendTaskFailure"];
+/// What the inspection helpers call (`describe`, `states_entered`, `send_task_heartbeat`):
+/// the tests and the bench use them, no function does.
+pub const INSPECT_ACTIONS: [&str; 3] = [
     "states:DescribeExecution",
     "states:GetExecutionHistory",
-    "states:SendTaskSuccess",
-    "states:SendTaskFailure",
     "states:SendTaskHeartbeat",
-    "iam:PassRole",
 ];
 
 /// Where state machines live and the role their executions assume.
@@ -31,6 +55,8 @@ pub struct StateMachines {
     pub role_arn: String,
     pub region: String,
     pub account: String,
+    /// The CloudWatch Logs group executions log to; none logs nothing.
+    pub log_group_arn: Option<String>,
 }
 
 impl StateMachines {
@@ -49,7 +75,44 @@ impl StateMachines {
             role_arn: role_arn.to_string(),
             region: region.to_string(),
             account: account.to_string(),
+            log_group_arn: None,
         })
+    }
+
+    /// Executions log to this CloudWatch Logs group (`arn:...:log-group:<name>`, with or
+    /// without the trailing `:*`): express workflows everything (it is their only
+    /// history), standard ones their errors (their history is in Step Functions).
+    pub fn logging_to(mut self, log_group_arn: Option<String>) -> Self {
+        self.log_group_arn = log_group_arn.map(|arn| {
+            if arn.ends_with(":*") {
+                arn
+            } else {
+                format!("{arn}:*")
+            }
+        });
+        self
+    }
+
+    fn logging(&self, mode: Mode) -> Option<LoggingConfiguration> {
+        let group = self.log_group_arn.as_ref()?;
+        let level = match mode {
+            Mode::Express => LogLevel::All,
+            Mode::Standard => LogLevel::Error,
+        };
+        let destination = LogDestination::builder()
+            .cloud_watch_logs_log_group(
+                CloudWatchLogsLogGroup::builder()
+                    .log_group_arn(group)
+                    .build(),
+            )
+            .build();
+        Some(
+            LoggingConfiguration::builder()
+                .level(level)
+                .include_execution_data(false)
+                .destinations(destination)
+                .build(),
+        )
     }
 
     pub fn machine_arn(&self, machine: &str) -> String {
@@ -174,6 +237,7 @@ impl WorkflowEngine for StepFunctionsEngine {
             .definition(&definition)
             .role_arn(&self.machines.role_arn)
             .r#type(kind)
+            .set_logging_configuration(self.machines.logging(mode))
             .publish(true)
             .send()
             .await;
@@ -187,6 +251,7 @@ impl WorkflowEngine for StepFunctionsEngine {
                 .state_machine_arn(self.machines.machine_arn(machine))
                 .definition(definition)
                 .role_arn(&self.machines.role_arn)
+                .set_logging_configuration(self.machines.logging(mode))
                 .publish(true)
                 .send()
                 .await

@@ -11,9 +11,12 @@ use skein_core::ports::{
     MAX_BATCH, MAX_BODY_BYTES, OutgoingMessage, Queue, QueueError, ReceivedMessage,
 };
 
-/// The SQS actions this adapter calls; a function using it needs exactly these.
-pub const IAM_ACTIONS: [&str; 4] = [
-    "sqs:SendMessage",
+/// What sending calls (`SendMessageBatch` is authorized as `sqs:SendMessage`).
+pub const SEND_ACTIONS: [&str; 1] = ["sqs:SendMessage"];
+/// What receiving, deleting and re-leasing call. On Lambda the event source mapping does
+/// this with the function's role (see skein-lambda's deploy needs); `skein dev` and the
+/// tests call them directly.
+pub const CONSUME_ACTIONS: [&str; 3] = [
     "sqs:ReceiveMessage",
     "sqs:DeleteMessage",
     "sqs:ChangeMessageVisibility",

@@ -125,6 +125,8 @@ pub struct PlatformSettings {
     pub step_queue_url: String,
     /// The role state machines' executions assume; its ARN also names the account.
     pub states_role_arn: String,
+    /// The CloudWatch Logs group state machines' executions log to (optional).
+    pub states_log_group_arn: Option<String>,
     /// The step-worker function express workflows invoke.
     pub worker_function: String,
     /// How long a started step attempt belongs to its worker (the worker's timeout).
@@ -142,10 +144,11 @@ pub struct PlatformSettings {
 }
 
 impl PlatformSettings {
-    pub const VARIABLES: [&'static str; 13] = [
+    pub const VARIABLES: [&'static str; 14] = [
         "SKEIN_TABLE",
         "SKEIN_STEP_QUEUE_URL",
         "SKEIN_STATES_ROLE_ARN",
+        "SKEIN_STATES_LOG_GROUP_ARN",
         "SKEIN_WORKER_FUNCTION",
         "SKEIN_STEP_LEASE_SECONDS",
         "SKEIN_INLINE_SECONDS",
@@ -177,6 +180,8 @@ impl PlatformSettings {
                 "SKEIN_STATES_ROLE_ARN",
                 "the ARN of the role Step Functions executions assume",
             )?,
+            states_log_group_arn: env("SKEIN_STATES_LOG_GROUP_ARN")
+                .filter(|v| !v.trim().is_empty()),
             worker_function: env("SKEIN_WORKER_FUNCTION")
                 .unwrap_or_else(|| "skein-step-worker".into()),
             step_lease: Duration::from_secs(number(env, "SKEIN_STEP_LEASE_SECONDS", 900)?),

@@ -71,8 +71,9 @@ impl AwsPlatform {
             Arc::new(OsEntropy),
             bell.clone(),
         );
-        let machines =
-            StateMachines::new(&settings.states_role_arn, &region).map_err(StartError::Role)?;
+        let machines = StateMachines::new(&settings.states_role_arn, &region)
+            .map_err(StartError::Role)?
+            .logging_to(settings.states_log_group_arn.clone());
         let engine = Arc::new(StepFunctionsEngine::new(
             aws_sdk_sfn::Client::new(sdk),
             machines,
