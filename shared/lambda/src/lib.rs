@@ -5,6 +5,7 @@
 pub mod api;
 pub mod authorizer;
 mod config;
+pub mod deploy;
 pub mod message_router;
 mod platform;
 pub mod scheduler;
