@@ -1,0 +1,171 @@
+# The functions, one per functions/ crate, and what each may do. The permissions are
+# skein_lambda::deploy::functions(): each key is a resource (a statement Sid) and its
+# actions those the function's code calls on it, no more. tests/tests/deploy_consistency.rs
+# fails when this and the code disagree.
+
+locals {
+  # The actions, as the adapters list them next to their calls (skein_aws::iam).
+  actions = {
+    dynamodb         = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:ConditionCheckItem"]
+    sqs_send         = ["sqs:SendMessage"]
+    sqs_event_source = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
+    states_register  = ["states:CreateStateMachine", "states:UpdateStateMachine", "states:PublishStateMachineVersion"]
+    states_start     = ["states:StartExecution"]
+    states_stop      = ["states:StopExecution"]
+    task_tokens      = ["states:SendTaskSuccess", "states:SendTaskFailure"]
+    pass_role        = ["iam:PassRole"]
+    log_delivery     = ["logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery", "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies", "logs:DescribeLogGroups"]
+    logs             = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    tracing          = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+    environment_key  = ["kms:Decrypt"]
+  }
+
+  step_worker_arn = "arn:${data.aws_partition.current.partition}:lambda:${local.region}:${local.account}:function:${var.name_prefix}-step-worker"
+  states_arn      = "arn:${data.aws_partition.current.partition}:states:${local.region}:${local.account}"
+
+  # What each permission key names. Logs and Tracing are added by the function module.
+  resource_arns = {
+    Table              = [module.table.arn, "${module.table.arn}/index/*"]
+    StepQueue          = [module.queues.step_queue_arn]
+    StepQueueSource    = [module.queues.step_queue_arn]
+    MessageQueue       = [module.queues.message_queue_arn]
+    MessageQueueSource = [module.queues.message_queue_arn]
+    StateMachines      = ["${local.states_arn}:stateMachine:skein-*"]
+    Executions         = ["${local.states_arn}:execution:skein-*:*"]
+    TaskTokens         = ["*"]
+    StatesRole         = [module.workflows.role_arn]
+    LogDelivery        = ["*"]
+    EnvironmentKey     = [aws_kms_key.platform.arn]
+  }
+
+  # What every function reads at start (skein_lambda::AuthSettings::VARIABLES).
+  auth_environment = {
+    SKEIN_JWT_ALG           = var.jwt_algorithm
+    SKEIN_JWT_SECRET        = var.jwt_algorithm == "HS256" ? var.jwt_secret : ""
+    SKEIN_JWT_PRIVATE_KEY   = var.jwt_algorithm == "HS256" ? "" : var.jwt_private_key
+    SKEIN_JWT_ISSUER        = var.jwt_issuer
+    SKEIN_JWT_AUDIENCE      = var.jwt_audience
+    SKEIN_TOKEN_TTL_SECONDS = tostring(var.token_ttl_seconds)
+  }
+
+  # What the platform functions read at start (skein_lambda::PlatformSettings::VARIABLES).
+  platform_environment = merge(local.auth_environment, {
+    SKEIN_TABLE                = module.table.name
+    SKEIN_STEP_QUEUE_URL       = module.queues.step_queue_url
+    SKEIN_STATES_ROLE_ARN      = module.workflows.role_arn
+    SKEIN_STATES_LOG_GROUP_ARN = module.workflows.log_group_arn
+    SKEIN_WORKER_FUNCTION      = "${var.name_prefix}-step-worker"
+    SKEIN_STEP_LEASE_SECONDS   = tostring(var.step_worker_timeout)
+    SKEIN_INLINE_SECONDS       = tostring(min(var.inline_seconds, floor(var.step_worker_timeout / 2)))
+    SKEIN_MESSAGE_QUEUE_URL    = module.queues.message_queue_url
+    SKEIN_MESSAGE_MAX_RECEIVES = tostring(var.message_max_receives)
+    SKEIN_RATE_PRINCIPAL       = var.rate_per_principal
+    SKEIN_RATE_TENANT          = var.rate_per_tenant
+    }, var.llm == null ? {} : {
+    SKEIN_LLM_BASE_URL = var.llm.base_url
+    SKEIN_LLM_API_KEY  = var.llm.api_key
+    SKEIN_LLM_MODEL    = var.llm.model
+  })
+
+  runtime_permissions = {
+    Logs           = local.actions.logs
+    Tracing        = local.actions.tracing
+    EnvironmentKey = local.actions.environment_key
+  }
+  finishing_steps = {
+    TaskTokens = local.actions.task_tokens
+    StepQueue  = local.actions.sqs_send
+  }
+
+  functions = {
+    "api-agents" = {
+      description = "Skein API: agents, clients, tokens and system routes"
+      memory_size = 256
+      timeout     = 29
+      environment = local.platform_environment
+      permissions = merge(local.runtime_permissions, {
+        Table = local.actions.dynamodb
+      })
+    }
+    "api-tasks" = {
+      description = "Skein API: tasks, claims, completions"
+      memory_size = 256
+      timeout     = 29
+      environment = local.platform_environment
+      permissions = merge(local.runtime_permissions, local.finishing_steps, {
+        Table = local.actions.dynamodb
+      })
+    }
+    "api-workflows" = {
+      description = "Skein API: workflow definitions and versions; registers their state machines"
+      memory_size = 256
+      timeout     = 29
+      environment = local.platform_environment
+      permissions = merge(local.runtime_permissions, {
+        Table         = local.actions.dynamodb
+        StateMachines = local.actions.states_register
+        StatesRole    = local.actions.pass_role
+        LogDelivery   = local.actions.log_delivery
+      })
+    }
+    "api-runs" = {
+      description = "Skein API: runs, cancellation and approvals"
+      memory_size = 256
+      timeout     = 29
+      environment = local.platform_environment
+      permissions = merge(local.runtime_permissions, local.finishing_steps, {
+        Table         = local.actions.dynamodb
+        StateMachines = local.actions.states_start
+        Executions    = local.actions.states_stop
+      })
+    }
+    "api-messages" = {
+      description = "Skein API: messages, broadcasts, inboxes and dead letters"
+      memory_size = 256
+      timeout     = 29
+      environment = local.platform_environment
+      permissions = merge(local.runtime_permissions, {
+        Table        = local.actions.dynamodb
+        MessageQueue = local.actions.sqs_send
+      })
+    }
+    "authorizer" = {
+      description = "Skein API's Lambda authorizer: verifies bearer tokens"
+      memory_size = 128
+      timeout     = 5
+      environment = local.auth_environment
+      permissions = local.runtime_permissions
+    }
+    "step-worker" = {
+      description = "Skein: runs workflow steps from the step queue and for express workflows"
+      memory_size = var.step_worker_memory
+      timeout     = var.step_worker_timeout
+      environment = local.platform_environment
+      permissions = merge(local.runtime_permissions, local.finishing_steps, {
+        Table           = local.actions.dynamodb
+        StepQueueSource = local.actions.sqs_event_source
+        MessageQueue    = local.actions.sqs_send
+      })
+    }
+    "message-router" = {
+      description = "Skein: routes messages from the messages queue into inboxes"
+      memory_size = 256
+      timeout     = 30
+      environment = local.platform_environment
+      permissions = merge(local.runtime_permissions, local.finishing_steps, {
+        Table              = local.actions.dynamodb
+        MessageQueueSource = local.actions.sqs_event_source
+      })
+    }
+    "scheduler" = {
+      description = "Skein: the one-minute tick (schedules, approval and task timeouts) and scheduled runs"
+      memory_size = 256
+      timeout     = 60
+      environment = local.platform_environment
+      permissions = merge(local.runtime_permissions, local.finishing_steps, {
+        Table         = local.actions.dynamodb
+        StateMachines = local.actions.states_start
+      })
+    }
+  }
+}

@@ -1,0 +1,203 @@
+variable "region" {
+  description = "The AWS region to deploy to."
+  type        = string
+}
+
+variable "name_prefix" {
+  description = "Prefix of every resource's name (functions, table, queues, roles). State machines are always named skein-<tenant>-<workflow>-v<n>, so use one deployment per account and region."
+  type        = string
+  default     = "skein"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,30}$", var.name_prefix))
+    error_message = "name_prefix must be 2-31 lowercase letters, digits or hyphens, starting with a letter."
+  }
+}
+
+variable "package_dir" {
+  description = "Where `make package` wrote the zips: <package_dir>/<function>/bootstrap.zip."
+  type        = string
+  default     = "../target/lambda"
+}
+
+variable "jwt_algorithm" {
+  description = "How API tokens are signed: HS256 (a shared secret), RS256 or EdDSA (a private key; the JWKS route publishes its public half)."
+  type        = string
+  default     = "HS256"
+
+  validation {
+    condition     = contains(["HS256", "RS256", "EdDSA"], var.jwt_algorithm)
+    error_message = "jwt_algorithm must be HS256, RS256 or EdDSA."
+  }
+}
+
+variable "jwt_secret" {
+  description = "The HS256 secret (at least 32 bytes; `openssl rand -hex 32`). Kept in the functions' environment, encrypted with the platform's KMS key."
+  type        = string
+  default     = null
+  sensitive   = true
+
+  validation {
+    condition     = var.jwt_algorithm != "HS256" || length(coalesce(var.jwt_secret, "-")) >= 32
+    error_message = "With HS256, jwt_secret must be set and at least 32 bytes; generate one with `openssl rand -hex 32`."
+  }
+}
+
+variable "jwt_private_key" {
+  description = "For RS256 or EdDSA: the PEM private key that signs tokens."
+  type        = string
+  default     = null
+  sensitive   = true
+
+  validation {
+    condition     = var.jwt_algorithm == "HS256" || can(regex("-----BEGIN [A-Z ]*PRIVATE KEY-----", coalesce(var.jwt_private_key, "-")))
+    error_message = "With RS256 or EdDSA, jwt_private_key must be a PEM private key."
+  }
+}
+
+variable "jwt_issuer" {
+  description = "The `iss` of the tokens the API issues and accepts."
+  type        = string
+  default     = "skein"
+}
+
+variable "jwt_audience" {
+  description = "The `aud` of the tokens the API issues and accepts."
+  type        = string
+  default     = "skein-api"
+}
+
+variable "token_ttl_seconds" {
+  description = "How long an issued token is valid (30 to 86400 seconds)."
+  type        = number
+  default     = 900
+
+  validation {
+    condition     = var.token_ttl_seconds >= 30 && var.token_ttl_seconds <= 86400
+    error_message = "token_ttl_seconds must be between 30 and 86400."
+  }
+}
+
+variable "rate_per_principal" {
+  description = "Requests each caller may make, like 100/s, 600/m or 10000/h; \"off\" disables the limit."
+  type        = string
+  default     = "100/s"
+}
+
+variable "rate_per_tenant" {
+  description = "Requests all callers of one tenant may make together, like 1000/s; \"off\" disables the limit."
+  type        = string
+  default     = "1000/s"
+}
+
+variable "llm" {
+  description = "An OpenAI-compatible endpoint for the llm.* builtin steps; null turns them off."
+  type = object({
+    base_url = string
+    api_key  = string
+    model    = optional(string, "gpt-4o-mini")
+  })
+  default   = null
+  sensitive = true
+}
+
+variable "step_worker_timeout" {
+  description = "The step-worker's timeout in seconds: also the lease of a started step and a sixth of the step queue's visibility timeout."
+  type        = number
+  default     = 300
+
+  validation {
+    condition     = var.step_worker_timeout >= 60 && var.step_worker_timeout <= 900
+    error_message = "step_worker_timeout must be between 60 and 900 seconds."
+  }
+}
+
+variable "step_worker_memory" {
+  description = "The step-worker's memory in MB."
+  type        = number
+  default     = 512
+}
+
+variable "inline_seconds" {
+  description = "How long one step-worker invocation goes on running the steps of a chain before handing them to the step queue; at most half the step-worker's timeout."
+  type        = number
+  default     = 60
+}
+
+variable "message_max_receives" {
+  description = "Failed deliveries of a message before it becomes a dead letter."
+  type        = number
+  default     = 5
+}
+
+variable "queue_concurrency" {
+  description = "Most concurrent step-worker and message-router invocations the SQS event sources start: what protects DynamoDB and agents' endpoints from a burst."
+  type = object({
+    steps    = number
+    messages = number
+  })
+  default = {
+    steps    = 50
+    messages = 20
+  }
+}
+
+variable "reserved_concurrency" {
+  description = "Concurrency reserved (and capped) per function name, e.g. { scheduler = 2 }. Accounts with a low concurrency quota cannot reserve any; unlisted functions stay unreserved."
+  type        = map(number)
+  default     = {}
+}
+
+variable "api_throttle" {
+  description = "API Gateway's steady rate (requests/s) and burst across the whole API."
+  type = object({
+    rate  = number
+    burst = number
+  })
+  default = {
+    rate  = 1000
+    burst = 2000
+  }
+}
+
+variable "authorizer_cache_seconds" {
+  description = "How long API Gateway caches an authorizer decision for a token (0 to 3600)."
+  type        = number
+  default     = 300
+}
+
+variable "cors_allow_origins" {
+  description = "Origins browsers may call the API from, e.g. [\"https://app.example.com\"]; empty disables CORS."
+  type        = list(string)
+  default     = []
+}
+
+variable "log_retention_days" {
+  description = "How long CloudWatch Logs keeps function, access and execution logs."
+  type        = number
+  default     = 365
+}
+
+variable "table_kms_key_arn" {
+  description = "A customer managed KMS key for the DynamoDB table; null uses the AWS managed key."
+  type        = string
+  default     = null
+}
+
+variable "table_deletion_protection" {
+  description = "Refuse to delete the table; turn off before `terraform destroy`."
+  type        = bool
+  default     = true
+}
+
+variable "alarm_actions" {
+  description = "Where alarms notify, e.g. an SNS topic's ARN. Empty: alarms change state without notifying."
+  type        = list(string)
+  default     = []
+}
+
+variable "tags" {
+  description = "Tags for every resource."
+  type        = map(string)
+  default     = {}
+}
