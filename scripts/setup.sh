@@ -37,3 +37,15 @@ if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]
     "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
     echo "$wanted" > "$stamp"
 fi
+
+# The deploy templates' validators (checkov, cfn-lint, parliament) live in their own venv,
+# ${SKEIN_VENV:-.venv}-infra, reinstalled only when their pins change.
+infra_venv="${venv}-infra"
+infra_requirements=scripts/requirements-infra.txt
+infra_stamp="$infra_venv/.requirements.sha256"
+infra_wanted=$(sha256sum "$infra_requirements" | cut -d' ' -f1)
+if [ ! -x "$infra_venv/bin/python" ] || [ "$(cat "$infra_stamp" 2>/dev/null)" != "$infra_wanted" ]; then
+    python3 -m venv "$infra_venv"
+    "$infra_venv/bin/pip" install --quiet --disable-pip-version-check -r "$infra_requirements"
+    echo "$infra_wanted" > "$infra_stamp"
+fi

@@ -37,6 +37,26 @@ for workflow in examples/*.yaml shared/core/tests/workflows/valid/*.yaml; do
 done
 node scripts/node-tools/validate-asl.mjs "$scratch/asl"
 
+infra_venv="${SKEIN_VENV:-.venv}-infra"
+# Terraform cannot download its AWS provider here, so `terraform validate`/`plan` cannot
+# run: the templates are checked offline, and against the code by deploy_consistency.rs.
+step "terraform fmt -check (terraform/)"
+if command -v terraform > /dev/null; then
+    TF_CLI_CONFIG_FILE=/dev/null terraform fmt -check -recursive -diff terraform
+else
+    echo "terraform is not installed: skipping its formatting check (checkov still reads terraform/)"
+fi
+
+step "checkov on terraform/: no failed checks (each skip is justified inline)"
+"$infra_venv/bin/checkov" -d terraform --framework terraform --compact --quiet --skip-download
+
+step "cfn-lint on the SAM template"
+"$infra_venv/bin/cfn-lint" infra/template.yaml
+
+step "parliament on every role's policy, as Terraform and SAM render them"
+cargo run --quiet --locked -p skein-tests --bin iam-policies -- "$scratch/iam"
+"$infra_venv/bin/parliament" --directory "$scratch/iam" --include_policy_extension json
+
 step "cargo test: unit, adapter contract and end-to-end tests"
 # cargo prints one summary per test binary (the last is often an empty doc-test run);
 # close with the total, also when something failed.

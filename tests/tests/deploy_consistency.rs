@@ -1,0 +1,245 @@
+//! The deployment templates agree with the code: every `functions/` crate is deployed by
+//! Terraform and by SAM, with every variable it reads at start, allowed exactly the AWS
+//! actions its code calls (on the resources it calls them on), and reached by the event
+//! sources it expects. And the check does fail when a template drifts.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use axum::body::Body;
+use axum::http::Request;
+use skein_http::ApiGroup;
+use skein_lambda::{AwsPlatform, PlatformSettings};
+use skein_tests::deploy::{self, Deployment, Expected, Route, sam, terraform};
+use tower::ServiceExt;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn crates() -> BTreeSet<String> {
+    std::fs::read_dir(repo().join("functions"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().join("Cargo.toml").exists())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+fn function_of(group: ApiGroup) -> &'static str {
+    match group {
+        ApiGroup::Agents => "api-agents",
+        ApiGroup::Tasks => "api-tasks",
+        ApiGroup::Workflows => "api-workflows",
+        ApiGroup::Runs => "api-runs",
+        ApiGroup::Messages => "api-messages",
+    }
+}
+
+/// The platform on AWS adapters that never reach AWS: a request without a token stops
+/// at authentication, so asking each group's router tells which one serves a route.
+fn offline_platform() -> AwsPlatform {
+    let env: BTreeMap<&str, &str> = [
+        ("SKEIN_JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+        ("SKEIN_TABLE", "skein"),
+        ("SKEIN_STEP_QUEUE_URL", "http://127.0.0.1:9/1/skein-steps"),
+        (
+            "SKEIN_MESSAGE_QUEUE_URL",
+            "http://127.0.0.1:9/1/skein-messages",
+        ),
+        (
+            "SKEIN_STATES_ROLE_ARN",
+            "arn:aws:iam::123456789012:role/skein-executions",
+        ),
+        ("SKEIN_RATE_PRINCIPAL", "off"),
+        ("SKEIN_RATE_TENANT", "off"),
+    ]
+    .into();
+    let settings =
+        PlatformSettings::from_lookup(&|name| env.get(name).map(|v| v.to_string())).unwrap();
+    let sdk = aws_config::SdkConfig::builder()
+        .region(aws_config::Region::new("eu-west-1"))
+        .endpoint_url("http://127.0.0.1:9")
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .build();
+    AwsPlatform::new(&settings, &sdk).unwrap()
+}
+
+/// Every operation of the OpenAPI document (and the document's own route), to the API
+/// function whose router serves it.
+async fn expected_routes() -> BTreeMap<String, Route> {
+    let document = serde_json::to_value(skein_http::openapi_document()).unwrap();
+    let mut operations = vec![("GET /v1/openapi.json".to_string(), true)];
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let public = operation["security"] == serde_json::json!([]);
+            operations.push((format!("{} {path}", method.to_uppercase()), public));
+        }
+    }
+    let aws = offline_platform();
+    let mut routes = BTreeMap::new();
+    for (route, public) in operations {
+        let (method, path) = route.split_once(' ').unwrap();
+        let concrete = path.replace(['{', '}'], "");
+        let mut served_by = Vec::new();
+        for group in ApiGroup::ALL {
+            let request = Request::builder()
+                .method(method)
+                .uri(&concrete)
+                .body(Body::empty())
+                .unwrap();
+            let response = skein_lambda::api::service(group, &aws)
+                .oneshot(request)
+                .await
+                .unwrap();
+            if ![404, 405].contains(&response.status().as_u16()) {
+                served_by.push(function_of(group));
+            }
+        }
+        assert_eq!(served_by.len(), 1, "{route} is served by {served_by:?}");
+        let function = served_by[0].to_string();
+        routes.insert(route, Route { function, public });
+    }
+    routes
+}
+
+async fn expected() -> Expected {
+    Expected {
+        crates: crates(),
+        functions: skein_lambda::deploy::functions(),
+        routes: expected_routes().await,
+    }
+}
+
+fn read_terraform(edit: impl Fn(String) -> String) -> Deployment {
+    let dir = repo().join("terraform");
+    let mut tf = terraform::Terraform::read(&dir).unwrap();
+    let mut source = String::new();
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "tf"))
+        .collect();
+    files.sort();
+    for file in files {
+        source.push_str(&std::fs::read_to_string(file).unwrap());
+        source.push('\n');
+    }
+    tf.root = hcl::parse(&edit(source)).unwrap();
+    terraform::deployment(&tf).unwrap()
+}
+
+fn read_sam(edit: impl Fn(String) -> String) -> Deployment {
+    let source = std::fs::read_to_string(repo().join("infra/template.yaml")).unwrap();
+    sam::deployment(&sam::Template::parse(&edit(source)).unwrap()).unwrap()
+}
+
+fn assert_agrees(source: &str, deployment: &Deployment, expected: &Expected) {
+    let problems = deploy::check(source, deployment, expected);
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+fn assert_caught(problems: &[String], wanted: &str) {
+    assert!(
+        problems.iter().any(|p| p.contains(wanted)),
+        "expected a problem containing {wanted:?}, got:\n{}",
+        problems.join("\n")
+    );
+}
+
+#[tokio::test]
+async fn terraform_deploys_every_function_with_what_its_code_needs() {
+    let expected = expected().await;
+    assert_eq!(expected.crates.len(), 9);
+    assert_agrees("terraform", &read_terraform(|s| s), &expected);
+}
+
+#[tokio::test]
+async fn sam_deploys_every_function_with_what_its_code_needs() {
+    let expected = expected().await;
+    assert_agrees("SAM", &read_sam(|s| s), &expected);
+}
+
+#[tokio::test]
+async fn an_action_removed_from_a_policy_is_caught() {
+    let expected = expected().await;
+    let start = r#"states_start     = ["states:StartExecution"]"#;
+    let terraform = read_terraform(|s| {
+        assert!(s.contains(start));
+        s.replace(start, "states_start = []")
+    });
+    let problems = deploy::check("terraform", &terraform, &expected);
+    assert_caught(
+        &problems,
+        "api-runs may not call states:StartExecution on StateMachines",
+    );
+    assert_caught(&problems, "scheduler may not call states:StartExecution");
+
+    // In SAM, from the api-runs role only.
+    let sam = read_sam(|s| {
+        let line = "                  - states:StartExecution\n";
+        let role = s.find("  ApiRunsRole:").unwrap();
+        let at = role + s[role..].find(line).unwrap();
+        format!("{}{}", &s[..at], &s[at + line.len()..])
+    });
+    let problems = deploy::check("SAM", &sam, &expected);
+    assert_caught(
+        &problems,
+        "SAM: api-runs may not call states:StartExecution",
+    );
+    assert!(
+        !problems.iter().any(|p| p.contains("scheduler")),
+        "{problems:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_permission_the_code_never_uses_is_caught() {
+    let expected = expected().await;
+    let terraform = read_terraform(|s| {
+        s.replacen(
+            "Table = local.actions.dynamodb\n",
+            "Table = local.actions.dynamodb\nMessageQueue = local.actions.sqs_send\n",
+            1,
+        )
+    });
+    let problems = deploy::check("terraform", &terraform, &expected);
+    assert_caught(
+        &problems,
+        "api-agents has a `MessageQueue` statement its code does not need",
+    );
+}
+
+#[tokio::test]
+async fn a_missing_variable_route_or_event_source_is_caught() {
+    let expected = expected().await;
+    let sam = read_sam(|s| {
+        s.replace("        SKEIN_MESSAGE_QUEUE_URL: !Ref MessageQueue\n", "")
+            .replace("              - ReportBatchItemFailures\n", "")
+    });
+    let problems = deploy::check("SAM", &sam, &expected);
+    assert_caught(
+        &problems,
+        "SAM: api-agents does not set SKEIN_MESSAGE_QUEUE_URL",
+    );
+    assert_caught(
+        &problems,
+        "step-worker's queue event source does not report per-message failures",
+    );
+
+    let terraform = read_terraform(|s| {
+        s.replace(
+            r#""POST /v1/runs/{id}/cancel""#,
+            r#""POST /v1/runs/{id}/stop""#,
+        )
+    });
+    let problems = deploy::check("terraform", &terraform, &expected);
+    assert_caught(
+        &problems,
+        "terraform: no route for POST /v1/runs/{id}/cancel",
+    );
+    assert_caught(
+        &problems,
+        "routes POST /v1/runs/{id}/stop, which the API does not serve",
+    );
+}
