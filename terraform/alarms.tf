@@ -2,6 +2,10 @@
 
 locals {
   alarm_period = 300
+  function_alarms = {
+    Errors    = "failed invocations; its logs are in /aws/lambda/<function>."
+    Throttles = "throttled: raise its reserved concurrency or the account's quota."
+  }
 }
 
 resource "aws_cloudwatch_metric_alarm" "dead_letters" {
@@ -21,30 +25,17 @@ resource "aws_cloudwatch_metric_alarm" "dead_letters" {
   ok_actions          = var.alarm_actions
 }
 
-resource "aws_cloudwatch_metric_alarm" "function_errors" {
-  for_each            = module.function
-  alarm_name          = "${each.value.name}-errors"
-  alarm_description   = "${each.value.name} failed invocations; its logs are in /aws/lambda/${each.value.name}."
+# Errors and throttles of every function.
+resource "aws_cloudwatch_metric_alarm" "functions" {
+  for_each = {
+    for pair in setproduct(keys(local.functions), keys(local.function_alarms)) :
+    "${pair[0]}-${lower(pair[1])}" => { function = module.function[pair[0]].name, metric = pair[1] }
+  }
+  alarm_name          = "${each.value.function}-${lower(each.value.metric)}"
+  alarm_description   = "${each.value.function}: ${local.function_alarms[each.value.metric]}"
   namespace           = "AWS/Lambda"
-  metric_name         = "Errors"
-  dimensions          = { FunctionName = each.value.name }
-  statistic           = "Sum"
-  period              = local.alarm_period
-  evaluation_periods  = 1
-  comparison_operator = "GreaterThanThreshold"
-  threshold           = 0
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = var.alarm_actions
-  ok_actions          = var.alarm_actions
-}
-
-resource "aws_cloudwatch_metric_alarm" "function_throttles" {
-  for_each            = module.function
-  alarm_name          = "${each.value.name}-throttles"
-  alarm_description   = "${each.value.name} was throttled: raise its reserved concurrency or the account's quota."
-  namespace           = "AWS/Lambda"
-  metric_name         = "Throttles"
-  dimensions          = { FunctionName = each.value.name }
+  metric_name         = each.value.metric
+  dimensions          = { FunctionName = each.value.function }
   statistic           = "Sum"
   period              = local.alarm_period
   evaluation_periods  = 1
