@@ -169,12 +169,11 @@ fn platform(name: &'static str, grants: Vec<Grant>, triggers: Vec<Trigger>) -> F
 /// Every deployable function, as `scripts/functions.sh` lists them.
 pub fn functions() -> Vec<FunctionNeeds> {
     let api = |name, group, grants| platform(name, grants, vec![Trigger::Http(group)]);
-    let mut register = vec![
+    let register = vec![
         grant(Resource::StateMachines, &iam::STATES_REGISTER_ACTIONS),
         grant(Resource::StatesRole, &iam::PASS_ROLE_ACTIONS),
         grant(Resource::LogDelivery, &iam::LOG_DELIVERY_ACTIONS),
     ];
-    register.sort_by_key(|g| g.resource);
     vec![
         // Agents, clients, tokens and the system routes: the table only.
         api("api-agents", ApiGroup::Agents, vec![]),
