@@ -61,6 +61,7 @@ locals {
     SKEIN_MESSAGE_MAX_RECEIVES = tostring(var.message_max_receives)
     SKEIN_RATE_PRINCIPAL       = var.rate_per_principal
     SKEIN_RATE_TENANT          = var.rate_per_tenant
+    SKEIN_HTTP_ALLOW           = var.http_allow
     }, var.llm == null ? {} : {
     SKEIN_LLM_BASE_URL = var.llm.base_url
     SKEIN_LLM_API_KEY  = var.llm.api_key

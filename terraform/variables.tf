@@ -90,6 +90,12 @@ variable "rate_per_tenant" {
   default     = "1000/s"
 }
 
+variable "http_allow" {
+  description = "Private address ranges (comma-separated CIDRs) that http steps may reach; empty allows only public addresses. The Lambda Runtime API and the metadata service are never needed by a step."
+  type        = string
+  default     = ""
+}
+
 variable "llm" {
   description = "An OpenAI-compatible endpoint for the llm.* builtin steps; null turns them off."
   type = object({

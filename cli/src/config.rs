@@ -73,6 +73,14 @@ pub struct LocalArgs {
     /// The model `llm` steps use when they name none.
     #[arg(long, env = "SKEIN_LLM_MODEL", default_value = "gpt-4o-mini")]
     pub llm_model: String,
+    /// Address ranges `http` steps may reach besides public ones, comma-separated CIDRs.
+    /// Loopback is allowed locally so that agents on this machine keep working.
+    #[arg(long, env = "SKEIN_HTTP_ALLOW", default_value = "127.0.0.0/8,::1", value_parser = parse_egress)]
+    pub http_allow: skein_agents::EgressPolicy,
+}
+
+fn parse_egress(list: &str) -> Result<skein_agents::EgressPolicy, String> {
+    skein_agents::EgressPolicy::parse(list)
 }
 
 const SECRET_FILE: &str = "jwt-secret";
@@ -88,6 +96,7 @@ impl LocalArgs {
                     api_key: self.llm_api_key.clone(),
                     default_model: self.llm_model.clone(),
                 }),
+            egress: self.http_allow.clone(),
         }
     }
 
@@ -236,6 +245,8 @@ impl DevArgs {
                 llm_base_url: None,
                 llm_api_key: None,
                 llm_model: "gpt-4o-mini".into(),
+                http_allow: skein_agents::EgressPolicy::parse("127.0.0.0/8,::1")
+                    .expect("valid ranges"),
             },
             sweep_interval_ms: 250,
             rate_principal: None,

@@ -16,6 +16,7 @@ fn transform(c: &mut Criterion) {
         b.iter(|| JqProgram::compile(PROGRAM).unwrap())
     });
     let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
         .build()
         .unwrap();
     let builtins = Builtins::new(BuiltinSettings::default());

@@ -6,7 +6,9 @@ use skein_core::ports::{AgentFailure, BuiltinCall};
 use skein_core::workflows::compile::errors;
 use skein_core::workflows::template::{self, Root, Scope};
 
-use crate::jq::{Program, ProgramCache};
+use std::time::Duration;
+
+use crate::jq::{JqError, Limits, Program, ProgramCache};
 use crate::settings;
 
 type Check = Result<(), (String, String)>;
@@ -69,10 +71,13 @@ pub fn check_transform(config: Option<&Value>) -> Check {
 }
 
 /// One output is the result; none is null; several are an array.
-pub fn transform(call: &BuiltinCall, programs: &ProgramCache) -> Result<Value, AgentFailure> {
+pub async fn transform(call: &BuiltinCall, programs: &ProgramCache) -> Result<Value, AgentFailure> {
     let s: TransformSettings = settings(Some(&call.config)).map_err(bad_settings)?;
     let program = programs.get(&s.program).map_err(non_retryable)?;
-    let mut outputs = program.run(&call.input).map_err(non_retryable)?;
+    let mut outputs = program
+        .run(call.input.clone(), jq_limits(call))
+        .await
+        .map_err(jq_failure)?;
     Ok(match outputs.len() {
         0 => Value::Null,
         1 => outputs.remove(0),
@@ -111,11 +116,14 @@ pub fn check_decision(config: Option<&Value>) -> Check {
 }
 
 /// `{outcome, rule}`: the first matching rule's outcome and index, else the default.
-pub fn decision(call: &BuiltinCall, programs: &ProgramCache) -> Result<Value, AgentFailure> {
+pub async fn decision(call: &BuiltinCall, programs: &ProgramCache) -> Result<Value, AgentFailure> {
     let s: DecisionSettings = settings(Some(&call.config)).map_err(bad_settings)?;
     for (i, rule) in s.rules.iter().enumerate() {
         let test = programs.get(&rule.when).map_err(non_retryable)?;
-        let out = test.run(&call.input).map_err(non_retryable)?;
+        let out = test
+            .run(call.input.clone(), jq_limits(call))
+            .await
+            .map_err(jq_failure)?;
         if out.first() == Some(&Value::Bool(true)) {
             return Ok(json!({ "outcome": rule.outcome, "rule": i }));
         }
@@ -131,6 +139,22 @@ pub fn decision(call: &BuiltinCall, programs: &ProgramCache) -> Result<Value, Ag
 
 pub(crate) fn bad_settings((path, message): (String, String)) -> AgentFailure {
     AgentFailure::new(errors::NON_RETRYABLE, format!("{path}: {message}"))
+}
+
+/// A jq program with no step timeout still stops: tenant code always has a deadline.
+const DEFAULT_JQ_TIMEOUT: Duration = Duration::from_secs(60);
+
+fn jq_limits(call: &BuiltinCall) -> Limits {
+    Limits::with_timeout(call.timeout.unwrap_or(DEFAULT_JQ_TIMEOUT))
+}
+
+/// Running past the deadline is the step's timeout (retryable per its policy); every
+/// other failure would fail the same way again.
+fn jq_failure(error: JqError) -> AgentFailure {
+    match error {
+        JqError::Timeout(_) => AgentFailure::new(errors::TIMEOUT, error.to_string()),
+        other => non_retryable(other.to_string()),
+    }
 }
 
 fn non_retryable(message: String) -> AgentFailure {

@@ -12,4 +12,7 @@ pub struct LlmSettings {
 #[derive(Debug, Clone, Default)]
 pub struct BuiltinSettings {
     pub llm: Option<LlmSettings>,
+    /// What `http` steps may reach (`SKEIN_HTTP_ALLOW`); the default allows only
+    /// globally routable addresses.
+    pub egress: crate::egress::EgressPolicy,
 }

@@ -1,6 +1,7 @@
 //! The `http` builtin, and the retrying request both network builtins use.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -11,6 +12,7 @@ use skein_core::workflows::duration::HumanDuration;
 use skein_core::workflows::template;
 
 use crate::basic::{InputScope, bad_settings};
+use crate::egress::{EgressPolicy, PolicyResolver, Refused};
 use crate::settings;
 
 #[derive(Deserialize)]
@@ -38,6 +40,27 @@ fn default_retries() -> u32 {
 
 const METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// The longest one request may take, below every host's own limit (a Lambda runs 15 min).
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(300);
+/// The most of a response body that is read; a larger one fails the step.
+pub const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
+/// Redirect hops followed, each checked against the egress policy.
+pub const MAX_REDIRECTS: usize = 5;
+
+/// Headers the client sets itself: a step may not route, frame or smuggle its request.
+const RESERVED_HEADERS: [&str; 11] = [
+    "host",
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "content-length",
+];
 
 pub fn check(config: Option<&Value>) -> Result<(), (String, String)> {
     let s: HttpSettings = settings(config)?;
@@ -58,25 +81,80 @@ pub fn check(config: Option<&Value>) -> Result<(), (String, String)> {
     if s.retries > 5 {
         return Err((".with.retries".into(), "use 0 to 5 retries".into()));
     }
+    if s.timeout.is_some_and(|t| t.0 > MAX_TIMEOUT) {
+        return Err((
+            ".with.timeout".into(),
+            format!("use at most {} s", MAX_TIMEOUT.as_secs()),
+        ));
+    }
+    if let Some(name) = s.headers.keys().find(|name| is_reserved(name)) {
+        return Err((
+            format!(".with.headers.{name}"),
+            "this header is set by the HTTP client; remove it".into(),
+        ));
+    }
     Ok(())
 }
 
+fn is_reserved(header: &str) -> bool {
+    RESERVED_HEADERS.contains(&header.to_ascii_lowercase().as_str())
+}
+
+/// The client `http` steps send with: every address it connects to, and every redirect
+/// hop, passes the egress policy; no proxy from the environment can route around it.
+pub fn policy_client(policy: Arc<EgressPolicy>) -> reqwest::Client {
+    let hops = policy.clone();
+    let redirects = reqwest::redirect::Policy::custom(move |attempt| {
+        if attempt.previous().len() > MAX_REDIRECTS {
+            return attempt.error(format!("more than {MAX_REDIRECTS} redirects"));
+        }
+        match hops.check_url(attempt.url()) {
+            Ok(()) => attempt.follow(),
+            Err(refused) => attempt.error(refused),
+        }
+    });
+    reqwest::Client::builder()
+        .user_agent(concat!("skein/", env!("CARGO_PKG_VERSION")))
+        .dns_resolver(Arc::new(PolicyResolver::new(policy)))
+        .redirect(redirects)
+        .no_proxy()
+        .build()
+        .unwrap_or_default()
+}
+
 /// `{status, body}`; the body is JSON when the response is, else text.
-pub async fn call(client: &reqwest::Client, call: &BuiltinCall) -> Result<Value, AgentFailure> {
+pub async fn call(
+    client: &reqwest::Client,
+    policy: &EgressPolicy,
+    call: &BuiltinCall,
+) -> Result<Value, AgentFailure> {
     let s: HttpSettings = settings(Some(&call.config)).map_err(bad_settings)?;
     let url = match template::render(&Value::String(s.url.clone()), &InputScope(&call.input)) {
         Value::String(url) => url,
         other => other.to_string(),
     };
+    let parsed = reqwest::Url::parse(&url).map_err(|e| {
+        AgentFailure::new(errors::NON_RETRYABLE, format!("`{url}` is not a URL ({e})"))
+    })?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(AgentFailure::new(
+            errors::NON_RETRYABLE,
+            format!("`{url}` must start with http:// or https://"),
+        ));
+    }
+    policy.check_url(&parsed).map_err(|refused| {
+        AgentFailure::new(errors::NON_RETRYABLE, format!("{url} refused: {refused}"))
+    })?;
     let method = reqwest::Method::from_bytes(s.method.to_ascii_uppercase().as_bytes())
         .map_err(|_| AgentFailure::new(errors::NON_RETRYABLE, "bad HTTP method"))?;
-    let timeout = s.timeout.map_or(DEFAULT_TIMEOUT, |t| t.0);
+    // The step's own timeout bounds all tries together (in `Builtins::invoke`).
+    let timeout = s.timeout.map_or(DEFAULT_TIMEOUT, |t| t.0).min(MAX_TIMEOUT);
     let build = || {
         let mut request = client
-            .request(method.clone(), &url)
+            .request(method.clone(), parsed.clone())
             .timeout(timeout)
             .header("idempotency-key", &call.idempotency_key);
-        for (name, value) in &s.headers {
+        for (name, value) in s.headers.iter().filter(|(name, _)| !is_reserved(name)) {
             request = request.header(name, value);
         }
         if method != reqwest::Method::GET {
@@ -102,11 +180,7 @@ pub async fn send_with_retries(
         let outcome = match build().send().await {
             Ok(response) => {
                 let status = response.status();
-                let body = response
-                    .bytes()
-                    .await
-                    .map(|b| b.to_vec())
-                    .unwrap_or_default();
+                let body = read_capped(response, what).await?;
                 if status.is_success() {
                     return Ok((status.as_u16(), body));
                 }
@@ -118,7 +192,15 @@ pub async fn send_with_retries(
                 message
             }
             Err(e) if e.is_timeout() => format!("{what} timed out"),
-            Err(e) => format!("{what} failed: {e}"),
+            Err(e) => match refusal(&e) {
+                Some(refused) => {
+                    return Err(AgentFailure::new(
+                        errors::NON_RETRYABLE,
+                        format!("{what} refused: {refused}"),
+                    ));
+                }
+                None => format!("{what} failed: {}", describe(&e)),
+            },
         };
         if attempt >= retries {
             let tries = attempt + 1;
@@ -131,4 +213,52 @@ pub async fn send_with_retries(
         tokio::time::sleep(backoff).await;
         attempt += 1;
     }
+}
+
+/// The body, read as it streams, failing once it passes `MAX_RESPONSE_BYTES`.
+async fn read_capped(mut response: reqwest::Response, what: &str) -> Result<Vec<u8>, AgentFailure> {
+    let too_large = || {
+        AgentFailure::new(
+            errors::NON_RETRYABLE,
+            format!("{what} answered with a body over the {MAX_RESPONSE_BYTES} byte limit"),
+        )
+    };
+    if response
+        .content_length()
+        .is_some_and(|n| n > MAX_RESPONSE_BYTES as u64)
+    {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.unwrap_or(None) {
+        if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// The egress refusal behind a failed request, if that is why it failed.
+fn refusal(error: &reqwest::Error) -> Option<&Refused> {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = source {
+        if let Some(refused) = e.downcast_ref::<Refused>() {
+            return Some(refused);
+        }
+        source = e.source();
+    }
+    None
+}
+
+/// A request error with its causes, which reqwest's own text leaves out.
+fn describe(error: &reqwest::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(e) = source {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        source = e.source();
+    }
+    text
 }

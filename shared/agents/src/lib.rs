@@ -11,9 +11,12 @@
 
 mod basic;
 mod config;
+mod egress;
 mod http;
 mod jq;
 mod llm;
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde_json::Value;
@@ -21,26 +24,32 @@ use skein_core::ports::{AgentFailure, BuiltinAgents, BuiltinCall};
 use skein_core::workflows::compile::errors;
 
 pub use config::{BuiltinSettings, LlmSettings};
-pub use jq::Program as JqProgram;
+pub use egress::{ALLOW_VARIABLE as HTTP_ALLOW_VARIABLE, EgressPolicy};
+pub use jq::{JqError, Limits as JqLimits, Program as JqProgram};
 
 pub const NAMES: [&str; 6] = ["echo", "template", "transform", "decision", "http", "llm"];
 
-/// The builtin agents, with their HTTP client built once.
+/// The builtin agents, with their HTTP clients built once.
 pub struct Builtins {
     settings: BuiltinSettings,
-    client: reqwest::Client,
+    /// For `http` steps, whose URLs tenants write: under the egress policy.
+    tenant_client: reqwest::Client,
+    /// For the `llm` provider, whose URL the deployment configures.
+    provider_client: reqwest::Client,
     programs: jq::ProgramCache,
 }
 
 impl Builtins {
     pub fn new(settings: BuiltinSettings) -> Builtins {
-        let client = reqwest::Client::builder()
+        let tenant_client = http::policy_client(Arc::new(settings.egress.clone()));
+        let provider_client = reqwest::Client::builder()
             .user_agent(concat!("skein/", env!("CARGO_PKG_VERSION")))
             .build()
             .unwrap_or_default();
         Builtins {
             settings,
-            client,
+            tenant_client,
+            provider_client,
             programs: jq::ProgramCache::default(),
         }
     }
@@ -83,10 +92,10 @@ impl BuiltinAgents for Builtins {
             match call.name.as_str() {
                 "echo" => Ok(call.input.clone()),
                 "template" => basic::template(&call),
-                "transform" => basic::transform(&call, &self.programs),
-                "decision" => basic::decision(&call, &self.programs),
-                "http" => http::call(&self.client, &call).await,
-                "llm" => llm::call(&self.client, &self.settings, &call).await,
+                "transform" => basic::transform(&call, &self.programs).await,
+                "decision" => basic::decision(&call, &self.programs).await,
+                "http" => http::call(&self.tenant_client, &self.settings.egress, &call).await,
+                "llm" => llm::call(&self.provider_client, &self.settings, &call).await,
                 other => Err(AgentFailure::new(
                     errors::NON_RETRYABLE,
                     format!("`{other}` is not a builtin agent"),

@@ -10,7 +10,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use serde_json::{Value, json};
-use skein_agents::{BuiltinSettings, Builtins, LlmSettings};
+use skein_agents::{BuiltinSettings, Builtins, EgressPolicy, LlmSettings};
 use skein_core::ports::{BuiltinAgents, BuiltinCall};
 
 fn call(name: &str, config: Value, input: Value) -> BuiltinCall {
@@ -21,6 +21,14 @@ fn call(name: &str, config: Value, input: Value) -> BuiltinCall {
         idempotency_key: "run1:step1:0".into(),
         timeout: Some(Duration::from_secs(5)),
     }
+}
+
+/// Builtins whose `http` steps may reach the test servers on 127.0.0.1.
+fn loopback_builtins() -> Builtins {
+    Builtins::new(BuiltinSettings {
+        egress: EgressPolicy::parse("127.0.0.1/32").unwrap(),
+        ..BuiltinSettings::default()
+    })
 }
 
 #[derive(Default)]
@@ -75,7 +83,7 @@ async fn upstream() -> (Arc<Upstream>, String) {
 async fn http_sends_the_input_with_the_idempotency_key_and_retries_5xx() {
     let (state, base) = upstream().await;
     *state.failures_left.lock().unwrap() = 2;
-    let builtins = Builtins::new(BuiltinSettings::default());
+    let builtins = loopback_builtins();
     let out = builtins
         .invoke(call(
             "http",
@@ -97,7 +105,7 @@ async fn http_sends_the_input_with_the_idempotency_key_and_retries_5xx() {
 async fn http_fails_retryably_after_its_retries_and_at_once_on_4xx() {
     let (state, base) = upstream().await;
     *state.failures_left.lock().unwrap() = 10;
-    let builtins = Builtins::new(BuiltinSettings::default());
+    let builtins = loopback_builtins();
     let err = builtins
         .invoke(call(
             "http",
@@ -149,6 +157,7 @@ async fn llm_speaks_openai_chat_completions() {
             api_key: Some("sk-test".into()),
             default_model: "gpt-test".into(),
         }),
+        ..BuiltinSettings::default()
     });
     let out = builtins
         .invoke(call("llm", json!({"system": "Be brief.", "prompt": "Summarize {{ input.topic }}", "temperature": 0.2}), json!({"topic": "tides"})))
@@ -196,7 +205,7 @@ async fn a_slow_builtin_times_out_with_a_retryable_error() {
         }),
     );
     let base = serve(app).await;
-    let b = Builtins::new(BuiltinSettings::default());
+    let b = loopback_builtins();
     let mut c = call(
         "http",
         json!({"url": format!("{base}/slow"), "retries": 0}),

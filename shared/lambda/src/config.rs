@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use skein_agents::{BuiltinSettings, LlmSettings};
+use skein_agents::{BuiltinSettings, EgressPolicy, HTTP_ALLOW_VARIABLE, LlmSettings};
 use skein_core::auth::{KeyConfig, TokenSettings};
 use skein_core::limits::{Rate, RateLimits};
 
@@ -144,7 +144,7 @@ pub struct PlatformSettings {
 }
 
 impl PlatformSettings {
-    pub const VARIABLES: [&'static str; 14] = [
+    pub const VARIABLES: [&'static str; 15] = [
         "SKEIN_TABLE",
         "SKEIN_STEP_QUEUE_URL",
         "SKEIN_STATES_ROLE_ARN",
@@ -159,6 +159,7 @@ impl PlatformSettings {
         "SKEIN_LLM_BASE_URL",
         "SKEIN_LLM_API_KEY",
         "SKEIN_LLM_MODEL",
+        "SKEIN_HTTP_ALLOW",
     ];
 
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -197,7 +198,16 @@ impl PlatformSettings {
                 principal: rate(env, "SKEIN_RATE_PRINCIPAL", "100/s")?,
                 tenant: rate(env, "SKEIN_RATE_TENANT", "1000/s")?,
             },
-            builtins: BuiltinSettings { llm },
+            builtins: BuiltinSettings {
+                llm,
+                // Steps in a Lambda reach only public addresses unless the deployment
+                // allows a range (the Runtime API and metadata service stay refused).
+                egress: EgressPolicy::parse(&env(HTTP_ALLOW_VARIABLE).unwrap_or_default())
+                    .map_err(|reason| ConfigError::Invalid {
+                        name: HTTP_ALLOW_VARIABLE,
+                        reason,
+                    })?,
+            },
         })
     }
 }
