@@ -9,7 +9,7 @@ locals {
     dynamodb         = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:ConditionCheckItem"]
     sqs_send         = ["sqs:SendMessage"]
     sqs_event_source = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
-    states_register  = ["states:CreateStateMachine", "states:UpdateStateMachine", "states:PublishStateMachineVersion"]
+    states_register  = ["states:CreateStateMachine", "states:DescribeStateMachine", "states:PublishStateMachineVersion"]
     states_start     = ["states:StartExecution"]
     states_stop      = ["states:StopExecution"]
     task_tokens      = ["states:SendTaskSuccess", "states:SendTaskFailure"]

@@ -12,12 +12,12 @@ use serde_json::Value;
 use skein_core::ports::{EngineError, ExecutionEnded, ExecutionStatus, WorkflowEngine};
 use skein_core::workflows::definition::Mode;
 
-/// What registering a workflow version calls: create (or update) its state machine and
+/// What registering a workflow version calls: create its state machine (or read the existing one to compare) and
 /// publish a version (`publish(true)` needs `PublishStateMachineVersion`), on state
 /// machines named `skein-*`.
 pub const REGISTER_ACTIONS: [&str; 3] = [
     "states:CreateStateMachine",
-    "states:UpdateStateMachine",
+    "states:DescribeStateMachine",
     "states:PublishStateMachineVersion",
 ];
 /// Registering also hands the executions' role to Step Functions.
@@ -143,6 +143,28 @@ pub struct ExecutionState {
 }
 
 impl StepFunctionsEngine {
+    /// Whether `machine` exists with exactly `asl` (None: it does not exist).
+    async fn matches_existing(
+        &self,
+        machine: &str,
+        asl: &Value,
+    ) -> Result<Option<bool>, EngineError> {
+        let described = self
+            .client
+            .describe_state_machine()
+            .state_machine_arn(self.machines.machine_arn(machine))
+            .send()
+            .await;
+        match described {
+            Ok(existing) => Ok(Some(
+                serde_json::from_str::<Value>(existing.definition())
+                    .is_ok_and(|stored| &stored == asl),
+            )),
+            Err(e) if e.code() == Some("StateMachineDoesNotExist") => Ok(None),
+            Err(e) => Err(engine_error(e, machine)),
+        }
+    }
+
     pub fn new(client: Client, machines: StateMachines) -> Self {
         Self { client, machines }
     }
@@ -224,8 +246,18 @@ impl StepFunctionsEngine {
 
 #[async_trait]
 impl WorkflowEngine for StepFunctionsEngine {
+    /// Names carry the definition's digest, so an existing machine is an earlier try of
+    /// this same registration; one with another definition is never replaced. The
+    /// existing machine is read first: CreateStateMachine's own idempotency check differs
+    /// between AWS (refuses another definition) and emulators (some return the old one).
     async fn register(&self, machine: &str, mode: Mode, asl: &Value) -> Result<(), EngineError> {
-        let definition = asl.to_string();
+        if let Some(same) = self.matches_existing(machine, asl).await? {
+            return if same {
+                Ok(())
+            } else {
+                Err(EngineError::Conflict(machine.to_string()))
+            };
+        }
         let kind = match mode {
             Mode::Standard => StateMachineType::Standard,
             Mode::Express => StateMachineType::Express,
@@ -234,7 +266,7 @@ impl WorkflowEngine for StepFunctionsEngine {
             .client
             .create_state_machine()
             .name(machine)
-            .definition(&definition)
+            .definition(asl.to_string())
             .role_arn(&self.machines.role_arn)
             .r#type(kind)
             .set_logging_configuration(self.machines.logging(mode))
@@ -243,20 +275,13 @@ impl WorkflowEngine for StepFunctionsEngine {
             .await;
         match created {
             Ok(_) => Ok(()),
-            // An earlier registration of this version got as far as creating it: make it
-            // the definition asked for now, as a new published version.
-            Err(e) if e.code() == Some("StateMachineAlreadyExists") => self
-                .client
-                .update_state_machine()
-                .state_machine_arn(self.machines.machine_arn(machine))
-                .definition(definition)
-                .role_arn(&self.machines.role_arn)
-                .set_logging_configuration(self.machines.logging(mode))
-                .publish(true)
-                .send()
-                .await
-                .map(drop)
-                .map_err(|e| engine_error(e, machine)),
+            // Created by a concurrent registration between the read and the create.
+            Err(e) if e.code() == Some("StateMachineAlreadyExists") => {
+                match self.matches_existing(machine, asl).await? {
+                    Some(true) => Ok(()),
+                    _ => Err(EngineError::Conflict(machine.to_string())),
+                }
+            }
             Err(e) => Err(engine_error(e, machine)),
         }
     }

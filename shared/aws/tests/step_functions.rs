@@ -169,3 +169,23 @@ async fn stopping_a_run_aborts_its_execution() {
         Err(EngineError::NotFound(_))
     ));
 }
+
+#[tokio::test]
+async fn an_existing_state_machine_is_never_given_another_definition() {
+    let f = fixture().await;
+    let machine = support::unique("skein-t_w-v1");
+    let first = one_step(&f.queue_url);
+    f.engine
+        .register(&machine, Mode::Standard, &first)
+        .await
+        .unwrap();
+    f.engine
+        .register(&machine, Mode::Standard, &first)
+        .await
+        .expect("registering the same definition again is a no-op");
+    let other = one_step("https://sqs.us-east-1.amazonaws.com/123456789012/elsewhere");
+    assert_eq!(
+        f.engine.register(&machine, Mode::Standard, &other).await,
+        Err(EngineError::Conflict(machine.clone()))
+    );
+}

@@ -42,6 +42,10 @@ pub enum Error {
     },
     #[error("bad pagination cursor: {0}")]
     BadCursor(String),
+    /// A dependency (the store, the engine) is throttled or down: try again shortly.
+    /// The message is for callers; the dependency's own error goes to the log.
+    #[error("{0}")]
+    Unavailable(String),
     /// A store or crypto failure: logged in full, never shown to callers.
     #[error("internal error: {0}")]
     Internal(String),
@@ -62,7 +66,13 @@ impl Error {
 
 impl From<StoreError> for Error {
     fn from(err: StoreError) -> Self {
-        Error::Internal(err.to_string())
+        match err {
+            StoreError::Unavailable(detail) => {
+                tracing::warn!(error = %detail, "store unavailable");
+                Error::Unavailable("the store is busy or unavailable; retry shortly".into())
+            }
+            other => Error::Internal(other.to_string()),
+        }
     }
 }
 

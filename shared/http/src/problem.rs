@@ -101,6 +101,18 @@ impl IntoResponse for ApiError {
                 Error::BadCursor(message) => {
                     simple(S::BAD_REQUEST, "bad-request", "Bad request", message)
                 }
+                Error::Unavailable(message) => {
+                    let mut response = simple(
+                        S::SERVICE_UNAVAILABLE,
+                        "unavailable",
+                        "Service unavailable",
+                        message,
+                    );
+                    response
+                        .headers_mut()
+                        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                    response
+                }
                 Error::Internal(detail) => {
                     tracing::error!(error = %detail, "request failed");
                     let message = "an internal error occurred; it was logged with this request's x-request-id";

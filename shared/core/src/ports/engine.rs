@@ -16,6 +16,9 @@ pub enum EngineError {
     NotFound(String),
     #[error("the engine refused the definition: {0}")]
     InvalidDefinition(String),
+    /// A state machine of that name exists with another definition; it is never replaced.
+    #[error("state machine {0} already exists with another definition")]
+    Conflict(String),
     #[error("engine unavailable: {0}")]
     Unavailable(String),
 }
@@ -23,7 +26,8 @@ pub enum EngineError {
 #[async_trait]
 pub trait WorkflowEngine: Send + Sync {
     /// Makes `asl` runnable under `machine` (one state machine per workflow version).
-    /// Registering the same machine again with the same definition is a no-op.
+    /// Registering the same machine again with the same definition is a no-op; with
+    /// another definition it is `EngineError::Conflict`, and the existing one stands.
     async fn register(&self, machine: &str, mode: Mode, asl: &Value) -> Result<(), EngineError>;
 
     /// Starts an execution named `run`. Starting a name that already exists is a no-op,

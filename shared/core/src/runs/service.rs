@@ -14,7 +14,6 @@ use crate::ids::{PrincipalId, RunId, TenantId};
 use crate::ports::{Condition, Index, IndexKey, Item, Query, StoreError, WriteOp};
 use crate::records::{from_item, idempotency_key, run_key, runs_list_pk, to_body};
 use crate::tasks::model::{MAX_INPUT_BYTES, json_size};
-use crate::workflows::registry::machine_name;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -223,10 +222,14 @@ impl Runs {
             ));
         }
         let cause = format!("cancelled by {}", caller.id);
+        let version = self
+            .workflows
+            .load_version(&caller.tenant, &run.workflow, Some(run.version))
+            .await?;
         self.ports
             .engine
             .stop(
-                &machine_name(&caller.tenant, &run.workflow, run.version),
+                &version.machine,
                 id.as_str(),
                 crate::workflows::compile::errors::CANCELLED,
                 &cause,

@@ -17,7 +17,9 @@ use crate::context::Context;
 use crate::cursor::{ListPage, PageRequest, list_filtered};
 use crate::error::{Error, Result};
 use crate::ids::TenantId;
-use crate::ports::{Condition, Index, IndexKey, Item, Query, SkRange, StoreError, WriteOp};
+use crate::ports::{
+    Condition, EngineError, Index, IndexKey, Item, Query, SkRange, StoreError, WriteOp,
+};
 use crate::records::{
     SCHEDULES_DUE_PK, agents_list_pk, from_item, schedule_key, time_sort_key, to_body,
     workflow_key, workflow_pk, workflow_version_key, workflows_list_pk,
@@ -119,7 +121,6 @@ impl Workflows {
         }
         let number = previous.as_ref().map_or(1, |s| s.latest_version + 1);
         let now = self.ctx.now();
-        let machine = machine_name(&caller.tenant, &name, number);
         let target = Target {
             tenant: caller.tenant.to_string(),
             workflow: name.clone(),
@@ -128,12 +129,20 @@ impl Workflows {
             worker_function: self.ports.worker_function.clone(),
         };
         let asl = compile(&workflow, &target);
+        let machine = machine_name(&caller.tenant, &name, number, &asl);
         self.ports
             .engine
             .register(&machine, workflow.definition.mode, &asl)
             .await
-            .map_err(|e| {
-                Error::Internal(format!("engine refused workflow {name} v{number}: {e}"))
+            .map_err(|e| match e {
+                EngineError::Unavailable(_) => Error::Unavailable(format!(
+                    "the workflow engine is unavailable; apply workflow `{name}` again shortly"
+                )),
+                EngineError::Conflict(_) => Error::conflict(
+                    "machine-exists",
+                    format!("state machine {machine} already exists with another definition; apply workflow `{name}` again"),
+                ),
+                other => Error::Internal(format!("engine refused workflow {name} v{number}: {other}")),
             })?;
         let version = WorkflowVersion {
             workflow: name.clone(),
@@ -373,23 +382,87 @@ impl Workflows {
     }
 }
 
-/// One state machine per version. Step Functions allows 80 characters of [A-Za-z0-9-_].
-pub fn machine_name(tenant: &TenantId, workflow: &str, version: u32) -> String {
-    let name = format!("skein-{tenant}-{workflow}-v{version}");
-    if name.len() <= 80 {
-        return name;
+/// What every state machine's name starts with; the deployment's IAM grants are scoped to it.
+pub const MACHINE_PREFIX: &str = "skein";
+
+/// One state machine per version, named so that no two (tenant, workflow, version, ASL)
+/// share one: `skein-{tenant}_{workflow}-v{version}-{asl digest}`. Tenant ids cannot
+/// contain `_` and the version suffix is always last, so the readable form is unambiguous;
+/// one that would pass Step Functions' 80 characters names the tenant and workflow by a
+/// 128-bit digest instead (and has no `_`, so it never equals a readable one). The ASL
+/// digest makes two registrations racing for one version number create two machines
+/// rather than one machine with the other's definition: the store decides which is kept.
+pub fn machine_name(tenant: &TenantId, workflow: &str, version: u32, asl: &Value) -> String {
+    let asl_digest = &hex_digest(asl.to_string().as_bytes())[..8];
+    let readable = format!("{MACHINE_PREFIX}-{tenant}_{workflow}-v{version}-{asl_digest}");
+    if readable.len() <= 80 {
+        return readable;
     }
-    let hash: String = Sha256::digest(name.as_bytes())
-        .iter()
-        .take(6)
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    format!("{}-{hash}-v{version}", &name[..60])
+    let owner = &hex_digest(format!("{tenant}\n{workflow}").as_bytes())[..32];
+    format!("{MACHINE_PREFIX}-{owner}-v{version}-{asl_digest}")
 }
 
-fn fingerprint(definition: &Value) -> String {
-    Sha256::digest(definition.to_string().as_bytes())
+fn hex_digest(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
+}
+
+fn fingerprint(definition: &Value) -> String {
+    hex_digest(definition.to_string().as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn name(tenant: &str, workflow: &str, version: u32) -> String {
+        machine_name(
+            &TenantId::parse(tenant).unwrap(),
+            workflow,
+            version,
+            &json!({}),
+        )
+    }
+
+    #[test]
+    fn tenants_whose_names_run_together_get_different_machines() {
+        assert_ne!(name("acme", "b-c", 1), name("acme-b", "c", 1));
+        assert_ne!(name("a", "b-v1", 2), name("a", "b", 1));
+    }
+
+    #[test]
+    fn a_machine_name_is_readable_and_within_step_functions_limits() {
+        let short = name("acme", "research-report", 3);
+        assert!(
+            short.starts_with("skein-acme_research-report-v3-"),
+            "{short}"
+        );
+        let long = name(&"t".repeat(60), &"w".repeat(60), 12);
+        assert!(
+            long.len() <= 80
+                && long.starts_with("skein-")
+                && long.ends_with(&long[long.len() - 8..])
+        );
+        assert_ne!(long, name(&"t".repeat(60), &"w".repeat(59), 12));
+        for n in [short, long] {
+            assert!(
+                n.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
+                "{n}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_different_definition_gets_a_different_machine() {
+        let tenant = TenantId::parse("acme").unwrap();
+        assert_ne!(
+            machine_name(&tenant, "w", 1, &json!({"StartAt": "a"})),
+            machine_name(&tenant, "w", 1, &json!({"StartAt": "b"}))
+        );
+    }
 }

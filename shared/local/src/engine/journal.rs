@@ -25,14 +25,23 @@ pub enum Recorded {
     Failure { error: String, cause: String },
 }
 
-pub async fn save_machine(db: &SqliteDb, name: &str, asl: &Value) -> Result<(), JournalError> {
+/// Saves a machine under a new name. False when the name is taken by another definition,
+/// which is never replaced (a registration that names an existing machine is the same one).
+pub async fn save_machine(db: &SqliteDb, name: &str, asl: &Value) -> Result<bool, JournalError> {
     let conn = db.writer().await;
-    conn.execute(
-        "INSERT INTO engine_machines (name, asl) VALUES (?1, ?2)
-         ON CONFLICT (name) DO UPDATE SET asl = excluded.asl",
+    let inserted = conn.execute(
+        "INSERT INTO engine_machines (name, asl) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING",
         params![name, asl.to_string()],
     )?;
-    Ok(())
+    if inserted == 1 {
+        return Ok(true);
+    }
+    let stored: String = conn.query_row(
+        "SELECT asl FROM engine_machines WHERE name = ?1",
+        [name],
+        |r| r.get(0),
+    )?;
+    Ok(serde_json::from_str::<Value>(&stored).ok().as_ref() == Some(asl))
 }
 
 pub fn load_machine(db: &SqliteDb, name: &str) -> Result<Option<Value>, JournalError> {

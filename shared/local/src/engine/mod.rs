@@ -196,10 +196,15 @@ impl WorkflowEngine for LocalEngine {
     async fn register(&self, machine: &str, _mode: Mode, asl: &Value) -> Result<(), EngineError> {
         let parsed = StateMachine::from_value(asl)
             .map_err(|e| EngineError::InvalidDefinition(e.to_string()))?;
-        journal::save_machine(&self.db, machine, asl)
+        let saved = journal::save_machine(&self.db, machine, asl)
             .await
             .map_err(unavailable)?;
-        lock(&self.machines).insert(machine.to_string(), Arc::new(parsed));
+        if !saved {
+            return Err(EngineError::Conflict(machine.to_string()));
+        }
+        lock(&self.machines)
+            .entry(machine.to_string())
+            .or_insert_with(|| Arc::new(parsed));
         Ok(())
     }
 
@@ -254,5 +259,36 @@ impl WorkflowEngine for LocalEngine {
             },
         )
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_machine_is_never_given_another_definition() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = LocalEngine::new(Arc::new(SqliteDb::open_dir(dir.path()).unwrap()));
+        let pass = |result: &str| json!({"StartAt": "a", "States": {"a": {"Type": "Pass", "Result": result, "End": true}}});
+        engine
+            .register("skein-t_w-v1-00", Mode::Standard, &pass("one"))
+            .await
+            .unwrap();
+        engine
+            .register("skein-t_w-v1-00", Mode::Standard, &pass("one"))
+            .await
+            .expect("registering the same definition again is a no-op");
+        let refused = engine
+            .register("skein-t_w-v1-00", Mode::Standard, &pass("two"))
+            .await;
+        assert_eq!(
+            refused,
+            Err(EngineError::Conflict("skein-t_w-v1-00".into()))
+        );
+        let kept = journal::load_machine(&engine.db, "skein-t_w-v1-00").unwrap();
+        assert_eq!(kept, Some(pass("one")));
     }
 }
