@@ -4,11 +4,11 @@
 use async_trait::async_trait;
 use serde_json::{Value, json};
 
-use super::Runs;
 use super::model::{ParentStep, Run, RunError, RunStatus, StepMessage, StepRecord, StepStatus};
 use super::outcome::Reply;
 use super::service::StartRun;
 use super::worker::set;
+use super::{MAX_SUB_WORKFLOW_DEPTH, Runs};
 use crate::error::{Error, Result};
 use crate::ids::{RunId, TenantId};
 use crate::ports::{Condition, ExecutionEnded, ExecutionStatus, Index, StoreError};
@@ -140,6 +140,8 @@ impl Runs {
     }
 
     /// A `workflow` step: start the child run (once: the key names the parent step).
+    /// Registration refuses cycles; the depth bound holds even for runs of versions
+    /// registered before that check, or chains too long to be cycles.
     pub(crate) async fn start_child(
         &self,
         message: &StepMessage,
@@ -157,7 +159,20 @@ impl Runs {
         let parent = ParentStep {
             run: message.run.clone(),
             step: step.id.clone(),
+            depth: run.parent.as_ref().map_or(0, |p| p.depth) + 1,
         };
+        if parent.depth > MAX_SUB_WORKFLOW_DEPTH {
+            let failure = RunError {
+                error: errors::DEPTH_EXCEEDED.into(),
+                cause: format!(
+                    "workflow `{}` would run {} levels below its top-level run; sub-workflows nest at most {MAX_SUB_WORKFLOW_DEPTH} deep",
+                    sub.name, parent.depth
+                ),
+            };
+            return self
+                .fail(message, workflow, index, failure, None, reply)
+                .await;
+        }
         let key = format!("child:{}:{}:{}", message.run, step.id, message.attempt);
         let request = StartRun {
             input,
@@ -210,10 +225,11 @@ impl Runs {
                 Err(RunError {
                     error: errors::SUB_WORKFLOW_FAILED.into(),
                     cause: format!(
-                        "run {} of `{}` ended {:?}{why}",
-                        child.id, child.workflow, status
-                    )
-                    .to_lowercase(),
+                        "run {} of `{}` ended {}{why}",
+                        child.id,
+                        child.workflow,
+                        status.as_str()
+                    ),
                 })
             }
         };

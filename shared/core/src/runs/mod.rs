@@ -29,6 +29,9 @@ use crate::ports::{BuiltinAgents, StepDispatch, WorkflowEngine};
 use crate::tasks::Tasks;
 use crate::workflows::Workflows;
 
+/// How deep sub-workflows nest under one top-level run.
+pub const MAX_SUB_WORKFLOW_DEPTH: u32 = 8;
+
 /// What running workflows needs beyond the store: the engine, a way to hand steps to the
 /// worker, the builtin agents, and where compiled steps send their work.
 #[derive(Clone)]

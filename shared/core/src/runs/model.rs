@@ -21,6 +21,17 @@ impl RunStatus {
     pub fn is_terminal(self) -> bool {
         self != RunStatus::Running
     }
+
+    /// The status as the API writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Succeeded => "succeeded",
+            RunStatus::Failed => "failed",
+            RunStatus::TimedOut => "timed_out",
+            RunStatus::Cancelled => "cancelled",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,6 +73,9 @@ pub struct RunError {
 pub struct ParentStep {
     pub run: RunId,
     pub step: String,
+    /// How many parents the child run has: 1 under a top-level run.
+    #[serde(default)]
+    pub depth: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -82,7 +82,20 @@ impl Runs {
             let Some(schedule) = definition.schedule else {
                 continue;
             };
-            let next = next_fire(&schedule, now.max(due)).unwrap_or(now);
+            let Some(next) = next_fire(&schedule, now.max(due)) else {
+                // Registered before such schedules were refused: drop it rather than
+                // fire it on every tick.
+                tracing::warn!(workflow = %name, tenant = %tenant, "schedule never fires again; removed");
+                if let Err(e) = self
+                    .ctx
+                    .store
+                    .delete(&key, Condition::VersionIs(version))
+                    .await
+                {
+                    tracing::warn!(workflow = %name, error = %e, "could not remove a schedule that never fires");
+                }
+                continue;
+            };
             let sk = format!("{}#{tenant}#{name}", time_sort_key(next.timestamp_millis()));
             let mut moved = crate::ports::Item::new(key.clone(), item.body.clone()).with_gsi(
                 Index::Gsi2,

@@ -218,7 +218,7 @@ impl Runs {
         if run.status.is_terminal() {
             return Err(Error::conflict(
                 "run-finished",
-                format!("the run already ended as {:?}", run.status).to_lowercase(),
+                format!("the run already ended as {}", run.status.as_str()),
             ));
         }
         let cause = format!("cancelled by {}", caller.id);

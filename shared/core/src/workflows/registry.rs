@@ -92,6 +92,8 @@ impl Workflows {
             ..known
         };
         let workflow = validate(definition, &known)?;
+        self.refuse_sub_workflow_cycles(&caller.tenant, &workflow.definition)
+            .await?;
         let definition_json = serde_json::to_value(&workflow.definition)
             .map_err(|e| Error::Internal(format!("definition did not serialize: {e}")))?;
         let fingerprint = fingerprint(&definition_json);
@@ -196,6 +198,55 @@ impl Workflows {
         }
     }
 
+    /// Refuses a definition whose sub-workflows lead back to it: one run would start
+    /// runs without end. References are followed as a run would (the latest version, or
+    /// the pinned one) through the stored definitions.
+    async fn refuse_sub_workflow_cycles(
+        &self,
+        tenant: &TenantId,
+        definition: &Definition,
+    ) -> Result<()> {
+        const MAX_VISITS: usize = 256;
+        for (i, step) in definition.steps.iter().enumerate() {
+            let Some(first) = &step.workflow else {
+                continue;
+            };
+            let mut pending = vec![(first.clone(), vec![definition.name.clone()])];
+            let mut visited = BTreeSet::new();
+            while let Some((sub, path)) = pending.pop() {
+                if sub.name == definition.name && sub.version.is_none() {
+                    let mut cycle = path;
+                    cycle.push(sub.name.clone());
+                    return Err(Error::invalid(
+                        format!("$.steps[{i}].workflow.name"),
+                        format!(
+                            "step `{}`: sub-workflows would call each other without end: {}; remove one of the calls",
+                            step.id,
+                            cycle.join(" -> ")
+                        ),
+                    ));
+                }
+                if !visited.insert((sub.name.clone(), sub.version)) || visited.len() > MAX_VISITS {
+                    continue;
+                }
+                let stored = match self.load_version(tenant, &sub.name, sub.version).await {
+                    Ok(stored) => stored,
+                    Err(Error::NotFound { .. }) => continue,
+                    Err(e) => return Err(e),
+                };
+                let Ok(called) = serde_json::from_value::<Definition>(stored.definition) else {
+                    continue;
+                };
+                let mut next_path = path.clone();
+                next_path.push(sub.name.clone());
+                for child in called.steps.into_iter().filter_map(|s| s.workflow) {
+                    pending.push((child, next_path.clone()));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The schedule entry follows the latest version: set when it has a schedule, removed when not.
     fn schedule_op(
         &self,
@@ -210,7 +261,9 @@ impl Workflows {
                 condition: Condition::Always,
             });
         };
-        let next = next_fire(schedule, now).unwrap_or(now);
+        let next = next_fire(schedule, now).ok_or_else(|| {
+            Error::invalid("$.schedule", "this schedule has no next time to fire")
+        })?;
         let due = IndexKey::new(
             SCHEDULES_DUE_PK,
             format!(

@@ -26,6 +26,13 @@ pub fn next_fire(schedule: &Schedule, after: DateTime<Utc>) -> Option<DateTime<U
     cron.find_next_occurrence(&after, false).ok()
 }
 
+/// True for a cron that matches no date at all, like `0 0 30 2 *`. Leap days count:
+/// the search starts early in a leap-year cycle and croner looks years ahead.
+pub fn never_fires(schedule: &Schedule) -> bool {
+    let reference = DateTime::from_timestamp(946_684_800, 0).unwrap_or_default(); // 2000-01-01
+    schedule.cron.is_some() && next_fire(schedule, reference).is_none()
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::TimeZone;
@@ -42,6 +49,19 @@ mod tests {
         let friday_noon = Utc.with_ymd_and_hms(2026, 11, 20, 12, 0, 0).unwrap();
         let next = next_fire(&schedule, friday_noon).unwrap();
         assert_eq!(next, Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap());
+    }
+
+    #[test]
+    fn a_cron_that_matches_no_date_never_fires_and_leap_days_do() {
+        let cron = |c: &str| Schedule {
+            cron: Some(c.into()),
+            rate: None,
+            input: None,
+        };
+        assert!(never_fires(&cron("0 0 30 2 *")));
+        assert!(never_fires(&cron("0 0 31 4 *")));
+        assert!(!never_fires(&cron("0 0 29 2 *")));
+        assert!(!never_fires(&cron("0 9 * * 1-5")));
     }
 
     #[test]

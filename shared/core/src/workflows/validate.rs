@@ -306,11 +306,14 @@ fn check_map(map: &super::definition::MapSpec, at: &str, who: &str, errors: &mut
 
 fn check_schedule(schedule: &super::definition::Schedule, errors: &mut FieldErrors) {
     match (&schedule.cron, &schedule.rate) {
-        (Some(cron), None) => {
-            if let Err(message) = super::schedule::parse_cron(cron) {
-                errors.push("$.schedule.cron", message);
-            }
-        }
+        (Some(cron), None) => match super::schedule::parse_cron(cron) {
+            Err(message) => errors.push("$.schedule.cron", message),
+            Ok(_) if super::schedule::never_fires(schedule) => errors.push(
+                "$.schedule.cron",
+                format!("`{cron}` matches no date (e.g. February 30th), so it would never fire"),
+            ),
+            Ok(_) => {}
+        },
         (None, Some(rate)) => errors.check(rate.0.as_secs() >= 1, "$.schedule.rate", || {
             "a rate is at least 1s".into()
         }),

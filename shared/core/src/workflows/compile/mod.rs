@@ -26,6 +26,8 @@ pub mod errors {
     pub const APPROVAL_REJECTED: &str = "Skein.ApprovalRejected";
     pub const APPROVAL_TIMED_OUT: &str = "Skein.ApprovalTimedOut";
     pub const SUB_WORKFLOW_FAILED: &str = "Skein.SubWorkflowFailed";
+    /// Sub-workflows nested deeper than `runs::MAX_SUB_WORKFLOW_DEPTH`.
+    pub const DEPTH_EXCEEDED: &str = "Skein.DepthExceeded";
     pub const CANCELLED: &str = "Skein.Cancelled";
     /// The platform itself could not run the step (store unavailable...).
     pub const INTERNAL: &str = "Skein.Internal";
