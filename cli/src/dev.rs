@@ -204,13 +204,16 @@ impl DevServer {
             source,
         })?;
         let (shutdown, stopped) = oneshot::channel::<()>();
-        let app = skein_http::router(state);
+        let app = skein_http::router(state).layer(axum::middleware::from_fn(peer_address));
         let server = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .await
         });
         match local.engine.resume_all() {
             Ok(0) => {}
@@ -301,4 +304,16 @@ fn build_id() -> String {
             "release"
         }
     )
+}
+
+/// Hands the peer's address to the routes (per-source limits key on it).
+async fn peer_address(
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    mut request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    request
+        .extensions_mut()
+        .insert(skein_http::ClientAddr(peer.ip()));
+    next.run(request).await
 }

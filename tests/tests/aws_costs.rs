@@ -10,7 +10,7 @@ mod aws;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use aws::{Cloud, TENANT};
+use aws::Cloud;
 use serde_json::json;
 use skein_lambda::step_worker::StepWorker;
 
@@ -87,7 +87,7 @@ async fn measure(cloud: &Cloud, name: &str, steps: usize) -> Cost {
     for message in first {
         cloud.deliver(&worker, vec![message]).await;
     }
-    let machine = format!("skein-{TENANT}-{name}-v1");
+    let machine = cloud.machine(name, &serde_json::json!(1)).await;
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut reported = false;
     loop {

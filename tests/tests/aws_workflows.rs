@@ -8,7 +8,7 @@ mod upstream;
 
 use std::time::{Duration, Instant};
 
-use aws::{Cloud, TENANT};
+use aws::Cloud;
 use serde_json::json;
 use skein_http::ApiGroup;
 use skein_lambda::step_worker::StepWorker;
@@ -49,7 +49,7 @@ async fn a_diamond_runs_on_step_functions_to_succeeded_with_its_outputs_in_dynam
     assert_eq!(stored["b.status"].as_s().unwrap(), "succeeded");
     let output = stored["b.output"].as_m().unwrap();
     assert_eq!(output["d"].as_m().unwrap()["doubled"].as_n().unwrap(), "40");
-    let machine = format!("skein-{TENANT}-diamond-v1");
+    let machine = cloud.machine("diamond", &json!(1)).await;
     let state = cloud.aws.engine.describe(&machine, &run).await.unwrap();
     assert_eq!(
         state.ended.unwrap().status,
@@ -113,7 +113,7 @@ steps:
     let run = cloud.start("doomed", json!({})).await;
     let ended = cloud.drive_to_end(&run).await;
     assert_eq!(ended["status"], "failed", "{ended:#}");
-    let machine = format!("skein-{TENANT}-doomed-v1");
+    let machine = cloud.machine("doomed", &json!(1)).await;
     let execution = cloud.aws.engine.describe(&machine, &run).await.unwrap();
     let execution = execution.ended.unwrap();
     assert_eq!(execution.status, skein_core::ports::ExecutionStatus::Failed);

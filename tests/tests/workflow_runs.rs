@@ -276,7 +276,10 @@ steps:
     let child_id = step(&run, "sub")["child_run"].as_str().unwrap().to_string();
     let (_, child) = app.get(&app.admin, &format!("/v1/runs/{child_id}")).await;
     assert_eq!(child["workflow"], "child");
-    assert_eq!(child["parent"], json!({"run": id, "step": "sub", "depth": 1}));
+    assert_eq!(
+        child["parent"],
+        json!({"run": id, "step": "sub", "depth": 1})
+    );
 }
 
 #[tokio::test]

@@ -4,12 +4,13 @@
 //! | record       | pk                         | sk | gsi1 (claim queue)        | gsi2 (timers)        | gsi3 (listing)        |
 //! |--------------|----------------------------|----|---------------------------|----------------------|-----------------------|
 //! | tenant       | `TENANT#{t}`               | `#`|                           |                      |                       |
-//! | credential   | `CRED#{client}`            | `#`|                           |                      |                       |
+//! | credential   | `CRED#{client}`            | `#`|                           |                      | `T#{t}#CLIENTS` / id (not agents) |
+//! | revocation   | `T#{t}#REVOKE#{principal}` | `#`|                           |                      |                       |
 //! | agent        | `T#{t}#AGENT#{id}`         | `#`|                           |                      | `T#{t}#AGENTS` / id   |
 //! | agent name   | `T#{t}#AGENTNAME#{name}`   | `#`|                           |                      |                       |
 //! | task         | `T#{t}#TASK#{id}`          | `#`| `Q#{t}#{target}` / due#id | `TIMER#{n}` / due#pk | `T#{t}#TASKS` / id    |
 //! | idempotency  | `T#{t}#IDEM#{who}#{key}`   | `#`|                           |                      |                       |
-//! | failed logins| `AUTHFAIL#{client}#{window}`| `#`|                          |                      |                       |
+//! | failed logins| `AUTHFAIL#{client}@{source}#{window}`, `AUTHFAIL#@{source}#{window}` | `#`| |          |                       |
 //! | workflow     | `T#{t}#WF#{name}`          | `#`|                           |                      | `T#{t}#WORKFLOWS` / name |
 //! | wf version   | `T#{t}#WF#{name}`          | `V#{000001}` |                 |                      |                       |
 //! | wf schedule  | `T#{t}#WF#{name}`          | `SCHEDULE` |                   | `SCHEDULES` / next#t#name |                  |
@@ -79,8 +80,18 @@ pub fn time_sort_key(epoch_ms: i64) -> String {
     format!("{:013}", epoch_ms.max(0))
 }
 
-pub fn failed_logins_key(client_id: &str, window: i64) -> Key {
-    Key::new(format!("AUTHFAIL#{client_id}#{window}"), SK)
+/// Failed logins of one subject (`{client}@{source}`, or `@{source}` for all clients).
+pub fn failed_logins_key(subject: &str, window: i64) -> Key {
+    Key::new(format!("AUTHFAIL#{subject}#{window}"), SK)
+}
+
+/// When a principal's tokens stopped being valid (deleted, paused, secret rotated).
+pub fn revocation_key(tenant: &TenantId, principal: &str) -> Key {
+    Key::new(format!("T#{tenant}#REVOKE#{principal}"), SK)
+}
+
+pub fn clients_list_pk(tenant: &TenantId) -> String {
+    format!("T#{tenant}#CLIENTS")
 }
 
 pub fn idempotency_key(tenant: &TenantId, who: &str, key: &str) -> Key {

@@ -41,13 +41,19 @@ where
             .ok_or_else(|| {
                 Error::Unauthenticated("the Authorization header must be `Bearer <token>`".into())
             })?;
-        let principal = state.platform.access.authenticate(token)?;
+        let principal = state.platform.access.authenticate(token).await?;
         tracing::Span::current()
             .record("tenant", principal.tenant.as_str())
             .record("principal", principal.id.as_str());
         Ok(Caller(principal))
     }
 }
+
+/// The address the request came from, as the host saw it: the peer address on `skein dev`,
+/// API Gateway's `sourceIp` on Lambda. Hosts put it in the request's extensions; it keys
+/// per-source limits (failed logins), never authorization.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddr(pub std::net::IpAddr);
 
 /// A JSON body. Syntax errors give 400 with the line and column; a body of the wrong
 /// shape gives 422 with the JSONPath of the offending field.

@@ -10,7 +10,7 @@ mod routes;
 mod state;
 
 pub use bell::TaskBell;
-pub use extract::{Caller, JsonBody, QueryParams};
+pub use extract::{Caller, ClientAddr, JsonBody, QueryParams};
 pub use openapi::document as openapi_document;
 pub use problem::{ApiError, ApiResult};
 pub use routes::{ApiGroup, group_router, router};

@@ -28,7 +28,7 @@ pub(crate) async fn rate_limit(
         return next.run(request).await;
     }
     let principal =
-        bearer(request.headers()).and_then(|t| state.platform.access.authenticate(t).ok());
+        bearer(request.headers()).and_then(|t| state.platform.access.verify_token(t).ok());
     let Some(principal) = principal else {
         return next.run(request).await;
     };

@@ -10,9 +10,10 @@ use crate::routes::{agents, auth, messages, runs, system, tasks, workflows};
     info(title = "Skein API", description = "Agents, tasks, workflows and runs. Errors are RFC 9457 problem+json."),
     paths(
         system::health, system::info,
-        auth::issue_token, auth::jwks, auth::create_client,
+        auth::issue_token, auth::jwks, auth::create_client, auth::list_clients,
+        auth::delete_client, auth::rotate_client_secret,
         agents::register_agent, agents::list_agents, agents::get_agent, agents::update_agent,
-        agents::delete_agent, agents::agent_heartbeat,
+        agents::delete_agent, agents::agent_heartbeat, agents::rotate_agent_secret,
         tasks::create_task, tasks::list_tasks, tasks::get_task, tasks::claim_task,
         tasks::task_heartbeat, tasks::complete_task, tasks::fail_task,
         workflows::register_workflow, workflows::list_workflows, workflows::get_workflow,

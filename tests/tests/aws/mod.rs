@@ -219,6 +219,14 @@ impl Cloud {
         run["id"].as_str().unwrap().to_string()
     }
 
+    /// The state machine a workflow version runs as, as its registration stored it.
+    pub async fn machine(&self, workflow: &str, version: &Value) -> String {
+        let path = format!("/v1/workflows/{workflow}/versions/{version}");
+        let (status, stored) = self.get(ApiGroup::Workflows, &path).await;
+        assert_eq!(status, 200, "{stored}");
+        stored["machine"].as_str().unwrap().to_string()
+    }
+
     pub async fn run(&self, id: &str) -> Value {
         let (status, run) = self.get(ApiGroup::Runs, &format!("/v1/runs/{id}")).await;
         assert_eq!(status, 200, "{run}");
@@ -339,11 +347,9 @@ impl Cloud {
             if !messages.is_empty() {
                 self.deliver(&worker, messages).await;
             } else if !reported {
-                let machine = format!(
-                    "skein-{TENANT}-{}-v{}",
-                    view["workflow"].as_str().unwrap(),
-                    view["version"]
-                );
+                let machine = self
+                    .machine(view["workflow"].as_str().unwrap(), &view["version"])
+                    .await;
                 reported = self.report_end(&machine, run).await;
             }
         }

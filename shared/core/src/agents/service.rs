@@ -1,4 +1,5 @@
 use crate::access::Access;
+use crate::access::revocation::{self, Revocation};
 use crate::auth::{Action, Principal, Role};
 use crate::context::Context;
 use crate::cursor::{ListPage, PageRequest, list_filtered};
@@ -130,6 +131,18 @@ impl Agents {
             item: self.agent_item(&agent)?,
             condition: Condition::VersionIs(version),
         }];
+        if agent.status != old.status {
+            // Pausing stops the agent's tokens at once; resuming does not bring back the
+            // ones issued before the pause (the agent gets a new token).
+            ops.push(revocation::revoke(
+                &agent.tenant,
+                agent.id.as_str(),
+                Revocation {
+                    valid_after_ms: self.ctx.now().timestamp_millis(),
+                    blocked: agent.status == AgentStatus::Paused,
+                },
+            )?);
+        }
         if agent.name != old.name {
             ops.push(self.name_lock(&agent)?);
             let old_lock = agent_name_key(&old.tenant, &old.name);
@@ -148,8 +161,8 @@ impl Agents {
         }
     }
 
-    /// Removes the agent, its name lock and its credentials; its tokens stop working for
-    /// anything that loads the agent at once, and expire within their short lifetime.
+    /// Removes the agent, its name lock and its credentials; its tokens stop working at
+    /// once, for every action and read.
     pub async fn delete(&self, caller: &Principal, id: &AgentId) -> Result<()> {
         caller.authorize(Action::DeleteAgent)?;
         let (agent, version) = self.load(caller, id).await?;
@@ -166,6 +179,14 @@ impl Agents {
                 key: credential_key(id.as_str()),
                 condition: Condition::Always,
             },
+            revocation::revoke(
+                &agent.tenant,
+                id.as_str(),
+                Revocation {
+                    valid_after_ms: self.ctx.now().timestamp_millis(),
+                    blocked: true,
+                },
+            )?,
         ];
         match self.ctx.store.transact_write(ops).await {
             Ok(()) => Ok(()),

@@ -5,6 +5,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
+use skein_core::access::ClientSecret;
 use skein_core::agents::{Agent, AgentFilter, AgentPatch, AgentStatus, NewAgent};
 use skein_core::cursor::{ListPage, PageRequest};
 use skein_core::ids::{AgentId, Capability};
@@ -22,6 +23,7 @@ pub fn routes() -> Router<AppState> {
             get(get_agent).patch(update_agent).delete(delete_agent),
         )
         .route("/v1/agents/{id}/heartbeat", post(agent_heartbeat))
+        .route("/v1/agents/{id}/secret", post(rotate_agent_secret))
 }
 
 /// An agent as the API shows it: the record plus whether it heartbeated recently.
@@ -163,4 +165,21 @@ async fn agent_heartbeat(
         .heartbeat(&caller, &agent_id(&id)?)
         .await?;
     Ok(Json(agent.into()))
+}
+
+/// Replaces the agent's secret (admin): the old secret and the agent's tokens stop
+/// working at once. The new secret is shown only in this answer.
+#[utoipa::path(post, path = "/v1/agents/{id}/secret", tag = "agents", params(("id" = AgentId, Path)),
+    responses((status = 200, body = ClientSecret), (status = 404, description = "no such agent", body = Problem)))]
+async fn rotate_agent_secret(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    let secret = state
+        .platform
+        .access
+        .rotate_agent_secret(&caller, &agent_id(&id)?)
+        .await?;
+    Ok(([(header::CACHE_CONTROL, "no-store")], Json(secret)))
 }

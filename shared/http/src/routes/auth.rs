@@ -1,18 +1,20 @@
 //! The OAuth 2.0 client-credentials token endpoint, the JWKS, and client credentials.
 
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
 use skein_core::Error;
-use skein_core::access::{ClientSecret, NewClient};
+use skein_core::access::{ClientSecret, ClientSummary, NewClient};
+use skein_core::cursor::{ListPage, PageRequest};
+use skein_core::ids::ClientId;
 
-use crate::extract::{Caller, JsonBody, parse_json};
+use crate::extract::{Caller, ClientAddr, JsonBody, QueryParams, parse_json};
 use crate::problem::Problem;
 use crate::problem::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -21,7 +23,9 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/auth/token", post(issue_token))
         .route("/.well-known/jwks.json", get(jwks))
-        .route("/v1/clients", post(create_client))
+        .route("/v1/clients", post(create_client).get(list_clients))
+        .route("/v1/clients/{id}", delete(delete_client))
+        .route("/v1/clients/{id}/secret", post(rotate_client_secret))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -41,6 +45,7 @@ struct TokenRequest {
     responses((status = 200, body = TokenResponse), (status = 401, description = "unknown client or wrong secret", body = Problem)))]
 async fn issue_token(
     State(state): State<AppState>,
+    source: Option<axum::Extension<ClientAddr>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<impl IntoResponse> {
@@ -89,7 +94,11 @@ async fn issue_token(
     let issued = state
         .platform
         .access
-        .exchange(&client_id, &client_secret)
+        .exchange(
+            &client_id,
+            &client_secret,
+            source.map(|axum::Extension(ClientAddr(ip))| ip),
+        )
         .await?;
     let body = TokenResponse {
         access_token: issued.access_token,
@@ -131,4 +140,65 @@ async fn create_client(
 ) -> ApiResult<impl IntoResponse> {
     let secret = state.platform.access.create_client(&caller, new).await?;
     Ok((StatusCode::CREATED, Json(secret)))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+struct ClientListParams {
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+/// The tenant's client credentials (admin); agents' are listed as agents.
+#[utoipa::path(get, path = "/v1/clients", tag = "auth", params(ClientListParams),
+    responses((status = 200, body = ListPage<ClientSummary>), (status = 403, description = "not an admin", body = Problem)))]
+async fn list_clients(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    QueryParams(params): QueryParams<ClientListParams>,
+) -> ApiResult<Json<ListPage<ClientSummary>>> {
+    let page = PageRequest {
+        limit: params.limit,
+        cursor: params.cursor,
+    };
+    Ok(Json(
+        state.platform.access.list_clients(&caller, &page).await?,
+    ))
+}
+
+fn client_id(raw: &str) -> Result<ClientId, ApiError> {
+    ClientId::parse(raw).map_err(|e| ApiError::bad_request(e.0))
+}
+
+/// Deletes a client credential (admin); its tokens stop working at once.
+#[utoipa::path(delete, path = "/v1/clients/{id}", tag = "auth", params(("id" = ClientId, Path)),
+    responses((status = 204, description = "deleted"), (status = 404, description = "no such client", body = Problem)))]
+async fn delete_client(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    state
+        .platform
+        .access
+        .delete_client(&caller, &client_id(&id)?)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Replaces a client's secret (admin): the old secret and its tokens stop working at
+/// once. The new secret is shown only in this answer.
+#[utoipa::path(post, path = "/v1/clients/{id}/secret", tag = "auth", params(("id" = ClientId, Path)),
+    responses((status = 200, body = ClientSecret), (status = 404, description = "no such client", body = Problem)))]
+async fn rotate_client_secret(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    let secret = state
+        .platform
+        .access
+        .rotate_client_secret(&caller, &client_id(&id)?)
+        .await?;
+    Ok(([(header::CACHE_CONTROL, "no-store")], Json(secret)))
 }

@@ -1,6 +1,11 @@
 //! Tenants and client credentials: bootstrapping a tenant's first admin, exchanging
-//! client credentials for a token, and admins minting credentials for people and services.
+//! client credentials for a token, admins managing credentials for people and services,
+//! and revoking tokens before they expire.
 
+mod clients;
+pub mod revocation;
+
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -10,13 +15,21 @@ use crate::auth::{Action, IssuedToken, Principal, Role, SecretHash, TokenService
 use crate::auth::{generate_secret, hash_secret, verify_secret};
 use crate::context::Context;
 use crate::error::{Error, Result};
-use crate::ids::{ClientId, PrincipalId, TenantId};
-use crate::ports::{Condition, Item, StoreError, WriteOp};
-use crate::records::{credential_key, failed_logins_key, from_item, tenant_key, to_body};
+use crate::ids::{AgentId, ClientId, PrincipalId, TenantId};
+use crate::ports::{Condition, Index, IndexKey, Item, StoreError, WriteOp};
+use crate::records::{
+    clients_list_pk, credential_key, failed_logins_key, from_item, tenant_key, to_body,
+};
 
-/// Failed client-credential attempts allowed per client id within the current and the
-/// previous window.
+pub use clients::ClientSummary;
+
+/// Failed client-credential attempts allowed for one client id from one source address,
+/// within the current and the previous window. Only that source is slowed down: the
+/// client's correct secret keeps working from everywhere else.
 pub const MAX_FAILED_LOGINS: u64 = 10;
+/// Failed attempts allowed from one source address for all client ids together, which
+/// bounds the argon2 work one source can make the server do.
+pub const MAX_FAILED_LOGINS_PER_SOURCE: u64 = 50;
 const LOGIN_WINDOW_SECONDS: i64 = 300;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -75,11 +88,29 @@ impl Access {
         &self.tokens
     }
 
-    /// Verifies a bearer token into the calling principal.
-    pub fn authenticate(&self, bearer: &str) -> Result<Principal> {
+    /// Verifies a bearer token's signature and claims, without asking the store: enough
+    /// to pick a rate-limit bucket, not to act (see `authenticate`).
+    pub fn verify_token(&self, bearer: &str) -> Result<Principal> {
         self.tokens
             .verify(bearer)
             .map_err(|e| Error::Unauthenticated(e.to_string()))
+    }
+
+    /// Verifies a bearer token into the calling principal, refusing one whose principal
+    /// was deleted or paused, or whose secret was rotated, after the token was issued.
+    pub async fn authenticate(&self, bearer: &str) -> Result<Principal> {
+        let (principal, issued_at_ms) = self
+            .tokens
+            .verify_issued(bearer)
+            .map_err(|e| Error::Unauthenticated(e.to_string()))?;
+        revocation::check(
+            self.ctx.store.as_ref(),
+            &principal.tenant,
+            principal.id.as_str(),
+            issued_at_ms,
+        )
+        .await?;
+        Ok(principal)
     }
 
     /// Creates the tenant and its first admin credential, once. Returns None when the
@@ -116,17 +147,52 @@ impl Access {
         Ok(self.ctx.store.get(&tenant_key(tenant)).await?.is_some())
     }
 
-    /// OAuth 2.0 client credentials grant. Failed attempts are counted per client id; past
-    /// a limit the endpoint answers 429 until the window ends, so secrets cannot be
-    /// guessed online and nobody can make the server burn CPU on argon2 for one client.
-    pub async fn exchange(&self, client_id: &str, client_secret: &str) -> Result<IssuedToken> {
+    /// OAuth 2.0 client credentials grant. Failed attempts are counted per client id and
+    /// source address, and per source; past a limit that source gets 429 until the window
+    /// ends, so secrets cannot be guessed online and one source cannot make the server
+    /// burn CPU on argon2, while nobody can lock a client out from elsewhere.
+    pub async fn exchange(
+        &self,
+        client_id: &str,
+        client_secret: &str,
+        source: Option<IpAddr>,
+    ) -> Result<IssuedToken> {
+        if ClientId::parse(client_id).is_err() && AgentId::parse(client_id).is_err() {
+            return Err(Error::Unauthenticated(
+                "`client_id` is neither a client id (cli_...) nor an agent id (agt_...)".into(),
+            ));
+        }
+        let source = source.map_or_else(|| "unknown".to_string(), |ip| ip.to_string());
         let (window, retry_after) = self.login_window();
-        let attempts_key = failed_logins_key(client_id, window);
-        // This window and the one before it: a burst that straddles a boundary still counts.
+        let pair = format!("{client_id}@{source}");
+        let from_source = format!("@{source}");
+        let throttled = self.failures(&pair, window).await? >= MAX_FAILED_LOGINS
+            || self.failures(&from_source, window).await? >= MAX_FAILED_LOGINS_PER_SOURCE;
+        if throttled {
+            return Err(Error::RateLimited {
+                message: format!(
+                    "too many failed attempts from this address; retry in {retry_after} s"
+                ),
+                retry_after_seconds: retry_after,
+            });
+        }
+        let issued = self.verify_and_issue(client_id, client_secret).await;
+        if matches!(issued, Err(Error::Unauthenticated(_))) {
+            self.count_failed_login(failed_logins_key(&pair, window), window)
+                .await?;
+            self.count_failed_login(failed_logins_key(&from_source, window), window)
+                .await?;
+        }
+        issued
+    }
+
+    /// Failures of `subject` in this window and the one before it: a burst that straddles
+    /// a boundary still counts.
+    async fn failures(&self, subject: &str, window: i64) -> Result<u64> {
         let mut failures = 0;
         for key in [
-            failed_logins_key(client_id, window - 1),
-            attempts_key.clone(),
+            failed_logins_key(subject, window - 1),
+            failed_logins_key(subject, window),
         ] {
             if let Some(item) = self.ctx.store.get(&key).await? {
                 failures += item
@@ -136,19 +202,7 @@ impl Access {
                     .unwrap_or(0);
             }
         }
-        if failures >= MAX_FAILED_LOGINS {
-            return Err(Error::RateLimited {
-                message: format!(
-                    "too many failed attempts for this client; retry in {retry_after} s"
-                ),
-                retry_after_seconds: retry_after,
-            });
-        }
-        let issued = self.verify_and_issue(client_id, client_secret).await;
-        if matches!(issued, Err(Error::Unauthenticated(_))) {
-            self.count_failed_login(attempts_key, window).await?;
-        }
-        issued
+        Ok(failures)
     }
 
     /// The current failed-login window and the seconds left in it.
@@ -187,6 +241,18 @@ impl Access {
             return Err(refused());
         }
         let credential = stored.ok_or_else(refused)?;
+        let blocked = revocation::load(
+            self.ctx.store.as_ref(),
+            &credential.tenant,
+            credential.principal.as_str(),
+        )
+        .await?
+        .is_some_and(|r| r.blocked);
+        if blocked {
+            return Err(Error::Forbidden(
+                "this agent is paused; an admin can resume it with PATCH /v1/agents/{id}".into(),
+            ));
+        }
         let principal = Principal {
             tenant: credential.tenant,
             id: credential.principal,
@@ -240,7 +306,12 @@ impl Access {
             description: description.to_string(),
             created_at: self.ctx.now(),
         };
-        let item = Item::new(credential_key(client_id), to_body(&credential)?);
+        // People's and services' credentials are listed per tenant; agents' are listed
+        // as the agents themselves.
+        let listing = (credential.principal.as_agent().is_none())
+            .then(|| IndexKey::new(clients_list_pk(tenant), client_id));
+        let item = Item::new(credential_key(client_id), to_body(&credential)?)
+            .with_gsi(Index::Gsi3, listing);
         let shown = ClientSecret {
             client_id: client_id.to_string(),
             client_secret: secret,
