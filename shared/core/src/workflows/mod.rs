@@ -1,5 +1,6 @@
 //! Workflows: definitions, their validation, their graph, and their compilation to ASL.
 
+pub mod approval_guard;
 pub mod compile;
 pub mod dag;
 pub mod definition;

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use super::approval_guard;
 use super::definition::{Definition, Mode};
 use super::schedule::next_fire;
 use super::{Known, Target, Workflow, compile, parse_definition, validate};
@@ -121,6 +122,14 @@ impl Workflows {
                 });
             }
         }
+        let latest = match &previous {
+            Some(summary) => Some(
+                self.compiled(&caller.tenant, &name, summary.latest_version)
+                    .await?,
+            ),
+            None => None,
+        };
+        approval_guard::check(caller, latest.as_deref(), &workflow)?;
         let number = previous.as_ref().map_or(1, |s| s.latest_version + 1);
         let now = self.ctx.now();
         let target = Target {
