@@ -52,6 +52,8 @@ pub struct LocalPlatform {
     pub bell: Arc<TaskBell>,
     pub tokens: Arc<TokenService>,
     pub db: Arc<SqliteDb>,
+    /// The store, as the adapter it is (the sweep purges expired items through it).
+    pub store: Arc<SqliteStore>,
     pub engine: Arc<LocalEngine>,
     /// The messages queue the router consumes.
     pub messages_queue: Arc<dyn Queue>,
@@ -68,8 +70,9 @@ impl LocalPlatform {
         )?);
         let db = Arc::new(SqliteDb::open_dir(&local.data_dir)?);
         let bell = Arc::new(TaskBell::default());
+        let store = Arc::new(SqliteStore::new(db.clone()));
         let ctx = Context::new(
-            Arc::new(SqliteStore::new(db.clone())),
+            store.clone(),
             Arc::new(SystemClock),
             Arc::new(OsEntropy),
             bell.clone(),
@@ -106,6 +109,7 @@ impl LocalPlatform {
             bell,
             tokens,
             db,
+            store,
             engine,
             messages_queue,
         })
@@ -184,9 +188,9 @@ impl DevServer {
             info: Arc::new(ServiceInfo {
                 version: env!("CARGO_PKG_VERSION"),
                 build: build_id(),
+                // Served without a token: names the adapters, never a path on this machine.
                 adapters: serde_json::json!({
                     "store": "sqlite", "queue": "sqlite", "engine": "local",
-                    "database": local.db.path().display().to_string(),
                 }),
                 jwt_algorithm: local.tokens.algorithm_name(),
             }),
@@ -222,6 +226,7 @@ impl DevServer {
         }
         let sweeper = tokio::spawn(sweep_timers(
             local.platform.clone(),
+            local.store.clone(),
             Duration::from_millis(args.sweep_interval_ms),
         ));
         let router = tokio::spawn(skein_local::route_messages(
@@ -266,7 +271,7 @@ impl DevServer {
 
 /// Re-queues tasks whose lease expired, expires tasks past their deadline, times out
 /// approvals and starts scheduled runs.
-async fn sweep_timers(platform: Platform, every: Duration) {
+async fn sweep_timers(platform: Platform, store: Arc<SqliteStore>, every: Duration) {
     let mut interval = tokio::time::interval(every);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -290,6 +295,13 @@ async fn sweep_timers(platform: Platform, every: Duration) {
             Ok(0) => {}
             Ok(fired) => tracing::info!(fired, "scheduled runs started"),
             Err(err) => tracing::warn!(error = %err, "schedule sweep failed; retrying"),
+        }
+        // What DynamoDB's TTL does on AWS: expired idempotency records, failed-login
+        // counters and rate buckets would otherwise stay on disk for good.
+        match store.purge_expired(500).await {
+            Ok(0) => {}
+            Ok(purged) => tracing::debug!(purged, "expired items deleted"),
+            Err(err) => tracing::warn!(error = %err, "expired-item sweep failed; retrying"),
         }
     }
 }

@@ -44,12 +44,16 @@ fn ok(run: Run) -> String {
     run.stdout
 }
 
+/// What `eval "$(skein ... --env)"` sets `name` to, evaluated by a real shell.
 fn exported(env_lines: &str, name: &str) -> String {
-    env_lines
-        .lines()
-        .find_map(|line| line.strip_prefix(&format!("export {name}=")))
-        .unwrap_or_else(|| panic!("{name} in {env_lines}"))
-        .to_string()
+    let out = std::process::Command::new("sh")
+        .args(["-c", &format!("eval \"$LINES\"; printf %s \"${name}\"")])
+        .env("LINES", env_lines)
+        .output()
+        .expect("sh runs");
+    let value = String::from_utf8(out.stdout).unwrap();
+    assert!(!value.is_empty(), "{name} in {env_lines}");
+    value
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -162,3 +162,39 @@ async fn the_authorizer_lets_valid_tokens_through_with_their_tenant_and_refuses_
             .is_authorized
     );
 }
+
+#[tokio::test]
+async fn forged_cursors_and_oversized_idempotency_keys_are_400s_on_dynamodb_not_500s() {
+    use base64::Engine as _;
+    let cloud = Cloud::new().await;
+    for position in [
+        json!({"pk": "T#other#AGENT#x", "sk": "", "index_sk": "x"}),
+        json!({"pk": "x".repeat(3000), "sk": "#", "index_sk": "x"}),
+        json!({"pk": "T#t#AGENT#x", "sk": "#", "index_sk": "y".repeat(2000)}),
+    ] {
+        let cursor = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(serde_json::to_vec(&position).unwrap());
+        let (status, body) = cloud
+            .get(ApiGroup::Agents, &format!("/v1/agents?cursor={cursor}"))
+            .await;
+        assert_eq!(status, 400, "{position}: {body}");
+    }
+    let (status, body) = cloud
+        .post(
+            ApiGroup::Workflows,
+            &cloud.admin,
+            "/v1/workflows",
+            json!("name: once\nsteps:\n  - { id: a, builtin: echo }\n"),
+        )
+        .await;
+    assert!(status == 201 || status == 200, "{body}");
+    let mut event = api_event(
+        "POST",
+        "/v1/workflows/once/runs",
+        Some(&cloud.admin),
+        Some(json!({"input": {}})),
+    );
+    event["headers"]["idempotency-key"] = json!("k".repeat(2048));
+    let (status, body) = cloud.api(ApiGroup::Runs, event).await;
+    assert_eq!(status, 422, "{body}");
+}

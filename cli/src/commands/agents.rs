@@ -157,7 +157,12 @@ async fn register(args: RegisterArgs) -> Result<(), CliError> {
         text(&registered["credentials"], "client_secret"),
     );
     if args.env {
-        println!("export SKEIN_AGENT_ID={id}\nexport SKEIN_AGENT_SECRET={secret}");
+        // The values come from the server: quoted, so `eval` runs none of them.
+        println!(
+            "export SKEIN_AGENT_ID={}\nexport SKEIN_AGENT_SECRET={}",
+            shell_quote(&id),
+            shell_quote(&secret)
+        );
         return Ok(());
     }
     args.remote.print(&registered, |r| {
@@ -225,4 +230,21 @@ fn describe(a: &Value) -> String {
         text(a, "last_heartbeat_at"),
         a["config"]
     )
+}
+
+/// `value` as one POSIX shell word: single-quoted, each `'` written as `'\''`.
+fn shell_quote(value: &str) -> String {
+    format!("'{}'", value.replace('\'', r"'\''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shell_quote;
+
+    #[test]
+    fn server_values_are_quoted_so_eval_runs_none_of_them() {
+        assert_eq!(shell_quote("agt_01"), "'agt_01'");
+        assert_eq!(shell_quote("$(id)"), "'$(id)'");
+        assert_eq!(shell_quote("x'; id; '"), r"'x'\''; id; '\'''");
+    }
 }

@@ -60,6 +60,17 @@ pub async fn list_filtered<T>(
     let want = page.size()?;
     let index = query.index;
     query.after = page.start()?;
+    if query
+        .after
+        .as_ref()
+        .is_some_and(|start| !start.fits(&query))
+    {
+        // Decodable, but not from this listing (forged or from another one): DynamoDB
+        // would refuse it as a start key, or start outside the listing.
+        return Err(Error::BadCursor(
+            "pass `next_cursor` from the previous page of the same listing, unchanged".into(),
+        ));
+    }
     query.limit = want.max(20);
     let mut items = Vec::new();
     let mut scanned = 0;

@@ -59,9 +59,13 @@ pub(crate) async fn rate_limit(
             response
         }
         Err(e) => {
-            // The limiter's store failed: serve the request rather than fail it.
-            tracing::warn!(error = %e, "rate limiter unavailable; request let through");
-            next.run(request).await
+            // Fail closed: a limit that lapses whenever the store is slow is no limit, and
+            // the store is then the very thing to spare.
+            tracing::warn!(error = %e, "rate limiter unavailable; request refused");
+            ApiError::Domain(Error::Unavailable(
+                "the rate limiter could not be consulted; retry shortly".into(),
+            ))
+            .into_response()
         }
     }
 }

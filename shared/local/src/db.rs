@@ -43,7 +43,7 @@ pub struct SqliteDb {
     queue_bells: Mutex<HashMap<String, Arc<Notify>>>,
 }
 
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 const READERS: usize = 4;
 
 const SCHEMA: &str = "
@@ -61,6 +61,7 @@ CREATE TABLE IF NOT EXISTS items (
 CREATE INDEX IF NOT EXISTS items_gsi1 ON items (gsi1pk, gsi1sk, pk, sk) WHERE gsi1pk IS NOT NULL;
 CREATE INDEX IF NOT EXISTS items_gsi2 ON items (gsi2pk, gsi2sk, pk, sk) WHERE gsi2pk IS NOT NULL;
 CREATE INDEX IF NOT EXISTS items_gsi3 ON items (gsi3pk, gsi3sk, pk, sk) WHERE gsi3pk IS NOT NULL;
+CREATE INDEX IF NOT EXISTS items_expiry ON items (expires_at) WHERE expires_at IS NOT NULL;
 CREATE TABLE IF NOT EXISTS queue_messages (
     queue TEXT NOT NULL,
     id TEXT NOT NULL,
@@ -102,11 +103,19 @@ CREATE TABLE IF NOT EXISTS engine_task_results (
 
 impl SqliteDb {
     /// Opens (creating if needed) `skein.db` in `data_dir`.
+    /// Opens `skein.db` in `data_dir`, creating the directory readable only by this user
+    /// (0700): it holds the signing key and the first admin's secret besides the data.
     pub fn open_dir(data_dir: &Path) -> Result<Self, DbError> {
-        std::fs::create_dir_all(data_dir).map_err(|source| DbError::CreateDir {
-            path: data_dir.to_path_buf(),
-            source,
-        })?;
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder
+            .create(data_dir)
+            .map_err(|source| DbError::CreateDir {
+                path: data_dir.to_path_buf(),
+                source,
+            })?;
         Self::open(&data_dir.join("skein.db"))
     }
 
@@ -115,6 +124,10 @@ impl SqliteDb {
             path: path.to_path_buf(),
             source,
         };
+        private_file(path).map_err(|source| DbError::CreateDir {
+            path: path.to_path_buf(),
+            source,
+        })?;
         let writer = Connection::open(path).map_err(open_err)?;
         writer
             .execute_batch(
@@ -194,5 +207,18 @@ fn migrate(conn: &Connection, path: &Path) -> Result<(), DbError> {
         ))
         .map_err(open_err)?;
     }
+    Ok(())
+}
+
+/// Creates the database file readable only by this user (0600), or makes it so. SQLite
+/// gives its -wal and -shm files the database file's permissions.
+fn private_file(path: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).append(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let file = options.open(path)?;
+    #[cfg(unix)]
+    file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
     Ok(())
 }

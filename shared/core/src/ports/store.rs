@@ -185,7 +185,38 @@ pub struct StartAfter {
     pub index_sk: String,
 }
 
+/// DynamoDB's largest sort key, in bytes (partition keys may be 2048).
+const MAX_SORT_KEY_BYTES: usize = 1024;
+
 impl StartAfter {
+    /// Whether this position can continue `query`: keys DynamoDB accepts, in the query's
+    /// partition (primary index) and inside its sort-key range.
+    pub fn fits(&self, query: &Query) -> bool {
+        let key_ok = |k: &str, max: usize| !k.is_empty() && k.len() <= max;
+        if !key_ok(&self.pk, 2048)
+            || !key_ok(&self.sk, MAX_SORT_KEY_BYTES)
+            || !key_ok(&self.index_sk, MAX_SORT_KEY_BYTES)
+        {
+            return false;
+        }
+        let position = match query.index {
+            Index::Primary => {
+                if self.pk != query.pk {
+                    return false;
+                }
+                &self.sk
+            }
+            _ => &self.index_sk,
+        };
+        match &query.sk {
+            SkRange::All => true,
+            SkRange::Prefix(prefix) => position.starts_with(prefix.as_str()),
+            SkRange::Between(low, high) => {
+                (low.as_str()..=high.as_str()).contains(&position.as_str())
+            }
+        }
+    }
+
     pub fn of(item: &Item, index: Index) -> Option<Self> {
         let index_sk = item.index_key(index)?.sk.clone();
         Some(Self {

@@ -54,6 +54,9 @@ impl Runs {
         idempotency: Option<&str>,
     ) -> Result<Started> {
         caller.authorize(Action::RunWorkflows)?;
+        if let Some(key) = idempotency {
+            crate::tasks::check_idempotency_key(key)?;
+        }
         self.start_as(
             &caller.tenant,
             &caller.id,

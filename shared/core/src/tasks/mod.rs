@@ -9,4 +9,5 @@ pub use model::{
     Lease, NewTask, Task, TaskCompletion, TaskError, TaskFailure, TaskFilter, TaskOrigin,
     TaskStatus, TaskTarget,
 };
+pub(crate) use service::check_idempotency_key;
 pub use service::{CreatedTask, LeaseRef, TaskObserver, Tasks};

@@ -294,7 +294,9 @@ impl Tasks {
     }
 }
 
-fn check_idempotency_key(key: &str) -> Result<()> {
+/// An `Idempotency-Key` a caller sent (tasks and runs): short, printable ASCII, so it fits
+/// in a store key on every adapter.
+pub(crate) fn check_idempotency_key(key: &str) -> Result<()> {
     let printable = key.chars().all(|c| c.is_ascii_graphic());
     if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY_LEN || !printable {
         return Err(Error::invalid(
