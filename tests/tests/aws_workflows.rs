@@ -172,3 +172,46 @@ steps:
     assert_eq!(ended["status"], "succeeded", "{ended:#}");
     assert_eq!(upstream.calls.count(""), 1, "{:?}", upstream.calls.keys());
 }
+
+#[tokio::test]
+async fn a_slow_step_in_a_batch_does_not_hold_back_the_others() {
+    let cloud = Cloud::new().await;
+    let upstream = upstream::Upstream::start().await;
+    cloud
+        .apply(&format!(
+            "name: slow\nsteps:\n  - {{ id: call, builtin: http, with: {{ url: '{}/work?ms=20000', retries: 0 }} }}\n",
+            upstream.url
+        ))
+        .await;
+    cloud
+        .apply("name: quick\nsteps:\n  - { id: echo, builtin: echo }\n")
+        .await;
+    let slow = cloud.start("slow", json!({})).await;
+    let quick = cloud.start("quick", json!({})).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut batch = Vec::new();
+    while batch.len() < 2 {
+        batch.extend(cloud.receive().await);
+        assert!(Instant::now() < deadline, "the step messages never came");
+    }
+    let run_of = |m: &aws_lambda_events::sqs::SqsMessage| -> String {
+        let body: serde_json::Value = serde_json::from_str(m.body.as_deref().unwrap()).unwrap();
+        body["run"].as_str().unwrap().to_string()
+    };
+    let slow_message = batch.iter().find(|m| run_of(m) == slow).unwrap().clone();
+    let mut event = aws_lambda_events::sqs::SqsEvent::default();
+    event.records = batch.clone();
+    // The invocation must report within a second: the slow step cannot finish by then.
+    let report_by = std::time::Instant::now() + Duration::from_secs(1);
+    let response = StepWorker::new(&cloud.aws)
+        .handle_batch_until(event, Some(report_by))
+        .await;
+    let failed: Vec<_> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.clone())
+        .collect();
+    assert_eq!(failed, vec![slow_message.message_id.clone().unwrap()]);
+    let view = cloud.run(&quick).await;
+    assert_eq!(status(&view, "echo"), "succeeded", "{view:#}");
+}

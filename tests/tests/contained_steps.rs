@@ -143,3 +143,34 @@ async fn an_http_step_cannot_reach_an_address_outside_the_allow_list() {
     }
     assert_eq!(hits.load(Ordering::SeqCst), 0, "a step reached 127.0.0.2");
 }
+
+#[tokio::test]
+async fn an_input_that_renders_too_large_fails_its_step_at_once_naming_it() {
+    let app = TestApp::spawn().await;
+    app.apply_ok(
+        "
+name: copies
+steps:
+  - { id: big, builtin: transform, with: { program: '\"x\" * 200000' } }
+  - id: twice
+    builtin: echo
+    input: { a: '{{ steps.big.output }}', b: '{{ steps.big.output }}' }
+    retry: { max_attempts: 3, backoff: 1s }
+",
+    )
+    .await;
+    let id = app.start_run("copies", json!({})).await;
+    let run = app.finished_run(&id).await;
+    assert_eq!(run["status"], "failed", "{run:#}");
+    assert_eq!(run["error"]["error"], "Skein.NonRetryable");
+    let cause = run["error"]["cause"].as_str().unwrap();
+    assert!(
+        cause.contains("step `twice`") && cause.contains("more than 262144 bytes"),
+        "{cause}"
+    );
+    let attempts = common::step(&run, "twice")["attempts"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(attempts, 1, "a deterministic failure is not retried");
+}

@@ -43,7 +43,8 @@ pub enum Error {
     #[error("bad pagination cursor: {0}")]
     BadCursor(String),
     /// A dependency (the store, the engine) is throttled or down: try again shortly.
-    /// The message is for callers; the dependency's own error goes to the log.
+    /// The text is the dependency's own error, for logs and operators; callers are told
+    /// only to retry.
     #[error("{0}")]
     Unavailable(String),
     /// A store or crypto failure: logged in full, never shown to callers.
@@ -68,8 +69,7 @@ impl From<StoreError> for Error {
     fn from(err: StoreError) -> Self {
         match err {
             StoreError::Unavailable(detail) => {
-                tracing::warn!(error = %detail, "store unavailable");
-                Error::Unavailable("the store is busy or unavailable; retry shortly".into())
+                Error::Unavailable(format!("store unavailable: {detail}"))
             }
             other => Error::Internal(other.to_string()),
         }

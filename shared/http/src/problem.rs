@@ -101,12 +101,13 @@ impl IntoResponse for ApiError {
                 Error::BadCursor(message) => {
                     simple(S::BAD_REQUEST, "bad-request", "Bad request", message)
                 }
-                Error::Unavailable(message) => {
+                Error::Unavailable(detail) => {
+                    tracing::warn!(error = %detail, "request refused: a dependency is unavailable");
                     let mut response = simple(
                         S::SERVICE_UNAVAILABLE,
                         "unavailable",
                         "Service unavailable",
-                        message,
+                        "the service is busy or a dependency is unavailable; retry after the Retry-After seconds".into(),
                     );
                     response
                         .headers_mut()

@@ -6,14 +6,14 @@
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
-use futures_util::future::join_all;
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use skein_core::Platform;
 use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use skein_core::ports::{ExecutionEnded, ExecutionStatus, WorkflowEngine};
+use skein_core::ports::{EngineError, ExecutionEnded, ExecutionStatus, WorkflowEngine};
 use skein_core::runs::StepMessage;
 use skein_core::workflows::compile::errors;
 
@@ -54,10 +54,15 @@ impl From<StepFailed> for Diagnostic {
     }
 }
 
+#[derive(Clone)]
 pub struct StepWorker {
     platform: Platform,
     engine: Arc<dyn WorkflowEngine>,
 }
+
+/// Time kept back from the invocation's deadline to report the batch: a message still
+/// running then is reported failed (SQS brings it back) instead of failing the batch.
+const REPORT_MARGIN: Duration = Duration::from_secs(2);
 
 /// What became of one SQS message.
 enum Outcome {
@@ -75,14 +80,20 @@ impl StepWorker {
         }
     }
 
-    /// One invocation: an SQS batch, or an express step.
-    pub async fn handle(&self, event: Value) -> Result<Value, StepFailed> {
+    /// One invocation: an SQS batch, or an express step. `deadline` is when the
+    /// invocation times out.
+    pub async fn handle(
+        &self,
+        event: Value,
+        deadline: Option<Instant>,
+    ) -> Result<Value, StepFailed> {
         if event.get("Records").is_some() {
             let batch: SqsEvent = serde_json::from_value(event).map_err(|e| StepFailed {
                 name: errors::INTERNAL.into(),
                 cause: format!("not an SQS event: {e}"),
             })?;
-            let response = self.handle_batch(batch).await;
+            let report_by = deadline.map(|d| d.checked_sub(REPORT_MARGIN).unwrap_or(d));
+            let response = self.handle_batch_until(batch, report_by).await;
             return Ok(serde_json::to_value(response).unwrap_or_default());
         }
         let message: StepMessage = serde_json::from_value(event).map_err(|e| StepFailed {
@@ -107,9 +118,39 @@ impl StepWorker {
 
     /// Every message of the batch at once; the failed ones are reported by id.
     pub async fn handle_batch(&self, batch: SqsEvent) -> SqsBatchResponse {
-        let outcomes = join_all(batch.records.iter().map(|m| self.handle_message(m))).await;
+        self.handle_batch_until(batch, None).await
+    }
+
+    /// Every message of the batch at once, each in a task of its own, so that one that
+    /// panics fails only itself; one still running at `report_by` is reported failed (and
+    /// stopped) so that the others' success is reported in time.
+    pub async fn handle_batch_until(
+        &self,
+        batch: SqsEvent,
+        report_by: Option<Instant>,
+    ) -> SqsBatchResponse {
+        let tasks: Vec<_> = batch
+            .records
+            .iter()
+            .map(|message| {
+                let (worker, message) = (self.clone(), message.clone());
+                tokio::spawn(async move { worker.handle_message(&message).await })
+            })
+            .collect();
         let mut response = SqsBatchResponse::default();
-        for (message, outcome) in batch.records.iter().zip(outcomes) {
+        for (message, mut task) in batch.records.iter().zip(tasks) {
+            let finished = match report_by {
+                Some(at) => tokio::time::timeout_at(at.into(), &mut task).await.ok(),
+                None => Some((&mut task).await),
+            };
+            let outcome = match finished {
+                Some(Ok(outcome)) => outcome,
+                Some(Err(crashed)) => Outcome::Again(format!("its handling crashed: {crashed}")),
+                None => {
+                    task.abort();
+                    Outcome::Again("still running when the invocation had to report".into())
+                }
+            };
             if let Outcome::Again(reason) = outcome {
                 tracing::warn!(message = ?message.message_id, reason, "message left for redelivery");
                 let mut failure = BatchItemFailure::default();
@@ -147,13 +188,18 @@ impl StepWorker {
                     .collect::<Vec<_>>()
                     .join("; ");
                 tracing::error!(cause, "a step message the worker cannot run");
-                if let Some(token) = token {
-                    let _ = self
-                        .engine
-                        .send_task_failure(&token, errors::INTERNAL, &cause)
-                        .await;
+                let Some(token) = token else {
+                    return Outcome::Done;
+                };
+                // Until the engine hears of it the run waits: keep the message if not.
+                match self
+                    .engine
+                    .send_task_failure(&token, errors::INTERNAL, &cause)
+                    .await
+                {
+                    Ok(()) | Err(EngineError::TaskDoesNotExist) => Outcome::Done,
+                    Err(e) => Outcome::Again(format!("could not fail the step's task: {e}")),
                 }
-                Outcome::Done
             }
             Err(e) => Outcome::Again(e.to_string()),
         }
@@ -206,7 +252,16 @@ pub async fn run() -> Result<(), lambda_runtime::Error> {
     let worker = StepWorker::new(&aws);
     let worker = &worker;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        worker.handle(event.payload).await
+        worker
+            .handle(event.payload, deadline_of(&event.context))
+            .await
     }))
     .await
+}
+
+/// The invocation's deadline (Unix ms in the context) as an instant on this clock.
+fn deadline_of(context: &lambda_runtime::Context) -> Option<Instant> {
+    let deadline = UNIX_EPOCH + Duration::from_millis(context.deadline);
+    let left = deadline.duration_since(SystemTime::now()).ok()?;
+    Some(Instant::now() + left)
 }

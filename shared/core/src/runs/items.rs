@@ -182,18 +182,20 @@ impl Runs {
         let mut scope = self.scope_for(run, workflow, Some(index)).await?;
         scope.item = Some(record.value.clone());
         scope.index = Some(position);
-        let input = step.input.as_ref().map_or_else(
-            || {
-                scope
-                    .root(&crate::workflows::template::Root::Item)
-                    .unwrap_or(Value::Null)
-            },
-            |t| render(t, &scope),
-        );
-        match self
-            .perform(message, workflow, index, input, Some(position))
-            .await?
-        {
+        let input = match &step.input {
+            None => Ok(scope
+                .root(&crate::workflows::template::Root::Item)
+                .unwrap_or(Value::Null)),
+            Some(template) => super::worker::render_step_input(&step.id, template, &scope),
+        };
+        let performed = match input {
+            Ok(input) => {
+                self.perform(message, workflow, index, input, Some(position))
+                    .await?
+            }
+            Err(refused) => Some(Err(refused)),
+        };
+        match performed {
             Some(outcome) => {
                 self.item_finished(message, workflow, index, position, outcome, reply)
                     .await

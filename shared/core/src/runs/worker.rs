@@ -11,10 +11,11 @@ use super::outcome::Reply;
 use crate::error::{Error, Result};
 use crate::ports::{Change, Condition, Key, StoreError};
 use crate::records::{from_item, step_key};
+use crate::tasks::model::MAX_INPUT_BYTES;
 use crate::workflows::Workflow;
 use crate::workflows::compile::{errors, phase};
 use crate::workflows::definition::StepKind;
-use crate::workflows::template::render;
+use crate::workflows::template::render_within;
 
 /// The attribute a step's record gets when dependency `dep` is done.
 pub(crate) fn done_flag(dep: &str) -> String {
@@ -265,12 +266,13 @@ impl Runs {
             None => self.run_record(&message.tenant, &message.run).await?,
         };
         let scope = self.scope_for(run.clone(), workflow, Some(index)).await?;
-        let input = match step.kind {
-            StepKind::Map => Value::Null,
-            _ => step
-                .input
-                .as_ref()
-                .map_or(Value::Null, |t| render(t, &scope)),
+        let rendered = match (step.kind, &step.input) {
+            (StepKind::Map, _) | (_, None) => Ok(Value::Null),
+            (_, Some(template)) => render_step_input(&step.id, template, &scope),
+        };
+        let (input, refused) = match rendered {
+            Ok(input) => (input, None),
+            Err(failure) => (Value::Null, Some(failure)),
         };
         let mut changes =
             start_changes(record, message, &self.ports.worker_instance, self.ctx.now());
@@ -288,6 +290,7 @@ impl Runs {
                 run,
                 scope,
                 input,
+                refused,
                 attempts,
             },
             changes,
@@ -309,8 +312,14 @@ impl Runs {
             run,
             scope,
             input,
+            refused,
             attempts,
         } = starting;
+        if let Some(failure) = refused {
+            return self
+                .fail(message, workflow, index, failure, Some(&attempts), reply)
+                .await;
+        }
         if step.kind == StepKind::Map {
             return self.fan_out(message, workflow, index, &scope, reply).await;
         }
@@ -344,8 +353,25 @@ struct Starting {
     run: super::model::Run,
     scope: super::scope::StepScope,
     input: Value,
+    /// Why the step fails without running (its input rendered too large).
+    refused: Option<RunError>,
     /// The attempts as the start recorded them.
     attempts: Vec<Attempt>,
+}
+
+/// A step's input from its template, or the failure that says it renders too large: the
+/// same every attempt, so the step fails at once instead of being retried.
+pub(crate) fn render_step_input(
+    step: &str,
+    template: &Value,
+    scope: &dyn crate::workflows::template::Scope,
+) -> std::result::Result<Value, RunError> {
+    render_within(template, scope, MAX_INPUT_BYTES).map_err(|too_large| RunError {
+        error: crate::workflows::compile::errors::NON_RETRYABLE.into(),
+        cause: format!(
+            "step `{step}`: its input {too_large}; pass a reference to large data (an id or a URL) instead of the data itself"
+        ),
+    })
 }
 
 /// The changes that mark the step running for this message's attempt (attempts last).

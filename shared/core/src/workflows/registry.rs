@@ -146,8 +146,8 @@ impl Workflows {
             .register(&machine, workflow.definition.mode, &asl)
             .await
             .map_err(|e| match e {
-                EngineError::Unavailable(_) => Error::Unavailable(format!(
-                    "the workflow engine is unavailable; apply workflow `{name}` again shortly"
+                EngineError::Unavailable(detail) => Error::Unavailable(format!(
+                    "the engine could not register workflow `{name}` v{number}: {detail}"
                 )),
                 EngineError::Conflict(_) => Error::conflict(
                     "machine-exists",

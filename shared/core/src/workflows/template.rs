@@ -181,6 +181,62 @@ fn parse_path(expression: &str) -> Result<Vec<Segment>, String> {
     }
 }
 
+/// A template rendered to more than its byte limit (each reference can copy a whole
+/// step output, so a short template can render to gigabytes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("renders to more than {limit} bytes")]
+pub struct TooLarge {
+    pub limit: usize,
+}
+
+/// Renders a template, stopping as soon as the output passes `limit` bytes (counted as
+/// the JSON text of strings and of inserted values).
+pub fn render_within(template: &Value, scope: &dyn Scope, limit: usize) -> Result<Value, TooLarge> {
+    let mut left = limit;
+    render_counted(template, scope, &mut left).ok_or(TooLarge { limit })
+}
+
+fn render_counted(template: &Value, scope: &dyn Scope, left: &mut usize) -> Option<Value> {
+    fn spend(left: &mut usize, bytes: usize) -> Option<()> {
+        *left = left.checked_sub(bytes)?;
+        Some(())
+    }
+    match template {
+        Value::Array(items) => {
+            spend(left, 2)?;
+            let mut out = Vec::with_capacity(items.len());
+            for item in items {
+                out.push(render_counted(item, scope, left)?);
+            }
+            Some(Value::Array(out))
+        }
+        Value::Object(fields) => {
+            spend(left, 2)?;
+            let mut out = serde_json::Map::new();
+            for (key, value) in fields {
+                spend(left, key.len() + 4)?;
+                out.insert(key.clone(), render_counted(value, scope, left)?);
+            }
+            Some(Value::Object(out))
+        }
+        Value::String(text) if text.contains(OPEN) => {
+            let rendered = render_text_within(text, scope, *left)?;
+            // Sizing a large inserted value costs a pass over it, which is what a step's
+            // input costs to store anyway.
+            let size = match &rendered {
+                Value::String(s) => s.len() + 2,
+                other => serde_json::to_vec(other).map_or(usize::MAX, |v| v.len()),
+            };
+            spend(left, size)?;
+            Some(rendered)
+        }
+        other => {
+            spend(left, other.to_string().len())?;
+            Some(other.clone())
+        }
+    }
+}
+
 /// Renders a template. Templates are checked when the workflow is registered, so a
 /// malformed reference here renders as it is written rather than failing the step.
 pub fn render(template: &Value, scope: &dyn Scope) -> Value {
@@ -198,8 +254,13 @@ pub fn render(template: &Value, scope: &dyn Scope) -> Value {
 }
 
 fn render_text(text: &str, scope: &dyn Scope) -> Value {
+    render_text_within(text, scope, usize::MAX).unwrap_or(Value::Null)
+}
+
+/// `render_text`, giving up (None) once the text being built passes `limit` bytes.
+fn render_text_within(text: &str, scope: &dyn Scope, limit: usize) -> Option<Value> {
     if !text.contains(OPEN) {
-        return Value::String(text.to_string());
+        return Some(Value::String(text.to_string()));
     }
     let trimmed = text.trim();
     if let Some(inner) = trimmed
@@ -207,7 +268,9 @@ fn render_text(text: &str, scope: &dyn Scope) -> Value {
         .and_then(|t| t.strip_suffix(CLOSE))
         .filter(|inner| !inner.contains(OPEN))
     {
-        return resolve(inner.trim(), scope).unwrap_or_else(|| Value::String(text.to_string()));
+        return Some(
+            resolve(inner.trim(), scope).unwrap_or_else(|| Value::String(text.to_string())),
+        );
     }
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
@@ -216,7 +279,7 @@ fn render_text(text: &str, scope: &dyn Scope) -> Value {
         let after = &rest[start + OPEN.len()..];
         let Some(end) = after.find(CLOSE) else {
             out.push_str(&rest[start..]);
-            return Value::String(out);
+            return Some(Value::String(out));
         };
         match resolve(after[..end].trim(), scope) {
             Some(Value::String(s)) => out.push_str(&s),
@@ -225,9 +288,12 @@ fn render_text(text: &str, scope: &dyn Scope) -> Value {
             None => out.push_str(&rest[start..start + OPEN.len() + end + CLOSE.len()]),
         }
         rest = &after[end + CLOSE.len()..];
+        if out.len() > limit {
+            return None;
+        }
     }
     out.push_str(rest);
-    Value::String(out)
+    Some(Value::String(out))
 }
 
 /// None only for a malformed reference; a missing value is `Some(Null)`.
@@ -254,6 +320,23 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn rendering_stops_at_its_byte_limit_however_the_copies_are_written() {
+        let topic = |n: usize| json!(vec!["{{ input.topic }}"; n]);
+        assert!(render_within(&topic(10), &Fixed, 1000).is_ok());
+        assert_eq!(
+            render_within(&topic(1000), &Fixed, 1000),
+            Err(TooLarge { limit: 1000 })
+        );
+        let one_string = json!("{{ input.topic }}".repeat(1000));
+        assert!(render_within(&one_string, &Fixed, 1000).is_err());
+        let whole = json!({"a": "{{ input }}", "b": "{{ input }}"});
+        assert_eq!(
+            render_within(&whole, &Fixed, 10_000).unwrap(),
+            render(&whole, &Fixed)
+        );
+    }
 
     struct Fixed;
     impl Scope for Fixed {
