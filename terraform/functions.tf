@@ -38,11 +38,12 @@ locals {
     EnvironmentKey     = [aws_kms_key.platform.arn]
   }
 
-  # What every function reads at start (skein_lambda::AuthSettings::VARIABLES).
+  # What every function reads at start to verify tokens: the public key only
+  # (skein_lambda::AuthSettings::VERIFIER_VARIABLES). The private key is added for
+  # api-agents alone, which issues them (ISSUER_VARIABLES).
   auth_environment = {
     SKEIN_JWT_ALG           = var.jwt_algorithm
-    SKEIN_JWT_SECRET        = var.jwt_algorithm == "HS256" ? var.jwt_secret : ""
-    SKEIN_JWT_PRIVATE_KEY   = var.jwt_algorithm == "HS256" ? "" : var.jwt_private_key
+    SKEIN_JWT_PUBLIC_KEY    = var.jwt_public_key
     SKEIN_JWT_ISSUER        = var.jwt_issuer
     SKEIN_JWT_AUDIENCE      = var.jwt_audience
     SKEIN_TOKEN_TTL_SECONDS = tostring(var.token_ttl_seconds)
@@ -83,7 +84,9 @@ locals {
       description = "Skein API: agents, clients, tokens and system routes"
       memory_size = 256
       timeout     = 29
-      environment = local.platform_environment
+      environment = merge(local.platform_environment, {
+        SKEIN_JWT_PRIVATE_KEY = var.jwt_private_key
+      })
       permissions = merge(local.runtime_permissions, {
         Table = local.actions.dynamodb
       })

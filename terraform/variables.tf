@@ -21,37 +21,34 @@ variable "package_dir" {
 }
 
 variable "jwt_algorithm" {
-  description = "How API tokens are signed: HS256 (a shared secret), RS256 or EdDSA (a private key; the JWKS route publishes its public half)."
+  description = "How API tokens are signed: EdDSA or RS256. The private key goes only to api-agents, which serves /v1/auth/token; every other function gets the public key, so no other function can mint a token."
   type        = string
-  default     = "HS256"
+  default     = "EdDSA"
 
   validation {
-    condition     = contains(["HS256", "RS256", "EdDSA"], var.jwt_algorithm)
-    error_message = "jwt_algorithm must be HS256, RS256 or EdDSA."
-  }
-}
-
-variable "jwt_secret" {
-  description = "The HS256 secret (at least 32 bytes; `openssl rand -hex 32`). Kept in the functions' environment, encrypted with the platform's KMS key."
-  type        = string
-  default     = null
-  sensitive   = true
-
-  validation {
-    condition     = var.jwt_algorithm != "HS256" || length(coalesce(var.jwt_secret, "-")) >= 32
-    error_message = "With HS256, jwt_secret must be set and at least 32 bytes; generate one with `openssl rand -hex 32`."
+    condition     = contains(["EdDSA", "RS256"], var.jwt_algorithm)
+    error_message = "jwt_algorithm must be EdDSA or RS256 (HS256 would put the signing secret in every function)."
   }
 }
 
 variable "jwt_private_key" {
-  description = "For RS256 or EdDSA: the PEM private key that signs tokens."
+  description = "The PEM private key that signs tokens (`openssl genpkey -algorithm ed25519`). Only api-agents receives it, encrypted with the platform's KMS key."
   type        = string
-  default     = null
   sensitive   = true
 
   validation {
-    condition     = var.jwt_algorithm == "HS256" || can(regex("-----BEGIN [A-Z ]*PRIVATE KEY-----", coalesce(var.jwt_private_key, "-")))
-    error_message = "With RS256 or EdDSA, jwt_private_key must be a PEM private key."
+    condition     = can(regex("-----BEGIN [A-Z ]*PRIVATE KEY-----", var.jwt_private_key))
+    error_message = "jwt_private_key must be a PEM private key."
+  }
+}
+
+variable "jwt_public_key" {
+  description = "The PEM public key of jwt_private_key (`openssl pkey -in key.pem -pubout`): what every function but api-agents verifies tokens with."
+  type        = string
+
+  validation {
+    condition     = can(regex("-----BEGIN PUBLIC KEY-----", var.jwt_public_key))
+    error_message = "jwt_public_key must be a PEM public key."
   }
 }
 

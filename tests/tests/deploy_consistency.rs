@@ -227,10 +227,26 @@ async fn a_missing_variable_route_or_event_source_is_caught() {
         "step-worker's queue event source does not report per-message failures",
     );
 
+    let sam = read_sam(|s| {
+        s.replace(
+            "        SKEIN_JWT_PUBLIC_KEY: !Ref JwtPublicKey\n",
+            "        SKEIN_JWT_PUBLIC_KEY: !Ref JwtPublicKey\n        SKEIN_JWT_PRIVATE_KEY: !Ref JwtPrivateKey\n",
+        )
+    });
+    let problems = deploy::check("SAM", &sam, &expected);
+    assert_caught(
+        &problems,
+        "SAM: step-worker is given SKEIN_JWT_PRIVATE_KEY, a token signing key, but issues no tokens",
+    );
+
     let terraform = read_terraform(|s| {
         s.replace(
             r#""POST /v1/runs/{id}/cancel""#,
             r#""POST /v1/runs/{id}/stop""#,
+        )
+        .replace(
+            "SKEIN_JWT_PUBLIC_KEY    = var.jwt_public_key",
+            "SKEIN_JWT_PUBLIC_KEY    = var.jwt_public_key\n    SKEIN_JWT_SECRET        = var.jwt_public_key",
         )
     });
     let problems = deploy::check("terraform", &terraform, &expected);
@@ -241,5 +257,9 @@ async fn a_missing_variable_route_or_event_source_is_caught() {
     assert_caught(
         &problems,
         "routes POST /v1/runs/{id}/stop, which the API does not serve",
+    );
+    assert_caught(
+        &problems,
+        "terraform: authorizer is given SKEIN_JWT_SECRET, a token signing key, but issues no tokens",
     );
 }

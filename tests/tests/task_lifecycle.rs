@@ -335,7 +335,10 @@ async fn agents_are_updated_paused_heartbeated_and_deleted() {
     // Pausing stops the agent's tokens at once (credentials.rs covers resuming).
     let (status, body) = app.claim(&agent, 0).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
-    assert!(body["detail"].as_str().unwrap().contains("paused"), "{body}");
+    assert!(
+        body["detail"].as_str().unwrap().contains("paused"),
+        "{body}"
+    );
     // The old name is free again after the rename.
     app.register_agent("researcher", &[]).await;
 

@@ -48,18 +48,36 @@ fn rate(env: Lookup, name: &'static str, default: &str) -> Result<Option<Rate>, 
         .map_err(|reason| ConfigError::Invalid { name, reason })
 }
 
-/// What verifying (and issuing) tokens needs: the authorizer reads only this.
+/// What verifying (and, in the function that serves `/v1/auth/token`, issuing) tokens
+/// needs: the authorizer reads only this.
+///
+/// With RS256 or EdDSA the signing key (`SKEIN_JWT_PRIVATE_KEY`) goes only to the issuing
+/// function; every other one gets `SKEIN_JWT_PUBLIC_KEY` and can verify tokens but not
+/// mint them, so a code-execution bug in, say, the step-worker cannot forge an admin.
+/// HS256 (`SKEIN_JWT_SECRET`) signs and verifies with one secret, which every function
+/// would then hold: the deploy templates use EdDSA.
 pub struct AuthSettings {
     pub keys: KeyConfig,
     pub tokens: TokenSettings,
 }
 
+/// The variables holding a key that can sign tokens.
+pub const SIGNING_KEY_VARIABLES: [&str; 2] = ["SKEIN_JWT_PRIVATE_KEY", "SKEIN_JWT_SECRET"];
+
 impl AuthSettings {
-    /// The variables read, for the deploy templates to set.
-    pub const VARIABLES: [&'static str; 6] = [
+    /// What the issuing function reads, for the deploy templates to set.
+    pub const ISSUER_VARIABLES: [&'static str; 5] = [
         "SKEIN_JWT_ALG",
-        "SKEIN_JWT_SECRET",
         "SKEIN_JWT_PRIVATE_KEY",
+        "SKEIN_JWT_ISSUER",
+        "SKEIN_JWT_AUDIENCE",
+        "SKEIN_TOKEN_TTL_SECONDS",
+    ];
+
+    /// What every other function reads: the public key only.
+    pub const VERIFIER_VARIABLES: [&'static str; 5] = [
+        "SKEIN_JWT_ALG",
+        "SKEIN_JWT_PUBLIC_KEY",
         "SKEIN_JWT_ISSUER",
         "SKEIN_JWT_AUDIENCE",
         "SKEIN_TOKEN_TTL_SECONDS",
@@ -71,28 +89,40 @@ impl AuthSettings {
 
     pub fn from_lookup(env: Lookup) -> Result<Self, ConfigError> {
         let alg = env("SKEIN_JWT_ALG").unwrap_or_else(|| "HS256".into());
+        let set = |name: &str| env(name).filter(|v| !v.trim().is_empty());
         let keys = match alg.as_str() {
             "HS256" => KeyConfig::Hs256 {
                 secret: required(
                     env,
                     "SKEIN_JWT_SECRET",
-                    "the HS256 signing secret, at least 32 bytes (or set SKEIN_JWT_ALG=RS256|EdDSA and SKEIN_JWT_PRIVATE_KEY)",
+                    "the HS256 signing secret, at least 32 bytes (or set SKEIN_JWT_ALG=EdDSA|RS256 and SKEIN_JWT_PRIVATE_KEY or SKEIN_JWT_PUBLIC_KEY)",
                 )?
                 .into_bytes(),
             },
-            "RS256" | "EdDSA" => {
-                let private_pem = required(
-                    env,
-                    "SKEIN_JWT_PRIVATE_KEY",
-                    "the PEM private key that signs tokens",
-                )?
-                .into_bytes();
-                if alg == "RS256" {
-                    KeyConfig::Rs256 { private_pem }
-                } else {
-                    KeyConfig::EdDsa { private_pem }
+            "RS256" | "EdDSA" => match (set("SKEIN_JWT_PRIVATE_KEY"), set("SKEIN_JWT_PUBLIC_KEY")) {
+                (Some(private), _) => {
+                    let private_pem = private.into_bytes();
+                    if alg == "RS256" {
+                        KeyConfig::Rs256 { private_pem }
+                    } else {
+                        KeyConfig::EdDsa { private_pem }
+                    }
                 }
-            }
+                (None, Some(public)) => {
+                    let public_pem = public.into_bytes();
+                    if alg == "RS256" {
+                        KeyConfig::Rs256Public { public_pem }
+                    } else {
+                        KeyConfig::EdDsaPublic { public_pem }
+                    }
+                }
+                (None, None) => {
+                    return Err(ConfigError::Missing {
+                        name: "SKEIN_JWT_PUBLIC_KEY",
+                        hint: "the PEM public key that verifies tokens (the function that issues them gets SKEIN_JWT_PRIVATE_KEY instead)",
+                    });
+                }
+            },
             other => {
                 return Err(ConfigError::Invalid {
                     name: "SKEIN_JWT_ALG",
@@ -250,5 +280,28 @@ mod tests {
         ]);
         let error = AuthSettings::from_lookup(&env).err().unwrap();
         assert!(error.to_string().contains("`soon` is not a whole number"));
+    }
+
+    #[test]
+    fn a_function_with_only_the_public_key_verifies_and_the_issuer_signs() {
+        let private = include_str!("../../../tests/fixtures/ed25519-test-only.key.pem");
+        let public = include_str!("../../../tests/fixtures/ed25519-test-only.pub.pem");
+        let pairs = [("SKEIN_JWT_ALG", "EdDSA"), ("SKEIN_JWT_PUBLIC_KEY", public)];
+        let env = lookup(&pairs);
+        let verifier = AuthSettings::from_lookup(&env).unwrap();
+        assert!(matches!(verifier.keys, KeyConfig::EdDsaPublic { .. }));
+        let pairs = [
+            ("SKEIN_JWT_ALG", "EdDSA"),
+            ("SKEIN_JWT_PRIVATE_KEY", private),
+        ];
+        let env = lookup(&pairs);
+        let issuer = AuthSettings::from_lookup(&env).unwrap();
+        assert!(matches!(issuer.keys, KeyConfig::EdDsa { .. }));
+        let env = lookup(&[("SKEIN_JWT_ALG", "EdDSA")]);
+        let error = AuthSettings::from_lookup(&env).err().unwrap();
+        assert!(
+            error.to_string().contains("SKEIN_JWT_PUBLIC_KEY"),
+            "{error}"
+        );
     }
 }

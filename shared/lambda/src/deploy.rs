@@ -99,6 +99,9 @@ pub struct FunctionNeeds {
     /// The `functions/` crate, and the function's name after the deployment's prefix.
     pub name: &'static str,
     pub variables: Vec<&'static str>,
+    /// Whether it issues tokens (serves `/v1/auth/token`): only then does it get the
+    /// signing key (`config::SIGNING_KEY_VARIABLES`).
+    pub issues_tokens: bool,
     pub grants: Vec<Grant>,
     pub triggers: Vec<Trigger>,
 }
@@ -153,7 +156,13 @@ fn runtime() -> [Grant; 3] {
 }
 
 fn platform(name: &'static str, grants: Vec<Grant>, triggers: Vec<Trigger>) -> FunctionNeeds {
-    let mut variables = AuthSettings::VARIABLES.to_vec();
+    // The token endpoint is one of the agents group's routes.
+    let issues_tokens = triggers.contains(&Trigger::Http(ApiGroup::Agents));
+    let mut variables = if issues_tokens {
+        AuthSettings::ISSUER_VARIABLES.to_vec()
+    } else {
+        AuthSettings::VERIFIER_VARIABLES.to_vec()
+    };
     variables.extend(PlatformSettings::VARIABLES);
     let mut all = vec![grant(Resource::Table, &iam::DYNAMODB_ACTIONS)];
     all.extend(grants);
@@ -161,6 +170,7 @@ fn platform(name: &'static str, grants: Vec<Grant>, triggers: Vec<Trigger>) -> F
     FunctionNeeds {
         name,
         variables,
+        issues_tokens,
         grants: all,
         triggers,
     }
@@ -197,7 +207,8 @@ pub fn functions() -> Vec<FunctionNeeds> {
         ),
         FunctionNeeds {
             name: "authorizer",
-            variables: AuthSettings::VARIABLES.to_vec(),
+            variables: AuthSettings::VERIFIER_VARIABLES.to_vec(),
+            issues_tokens: false,
             grants: runtime().to_vec(),
             triggers: vec![Trigger::Authorizer],
         },
@@ -251,6 +262,21 @@ mod tests {
                 assert!(grant.actions.iter().all(|a| !a.contains('*')));
             }
         }
+    }
+
+    #[test]
+    fn only_the_function_that_serves_the_token_endpoint_gets_the_signing_key() {
+        let issuers: Vec<_> = functions()
+            .into_iter()
+            .filter(|f| {
+                f.issues_tokens
+                    || f.variables
+                        .iter()
+                        .any(|v| crate::SIGNING_KEY_VARIABLES.contains(v))
+            })
+            .map(|f| f.name)
+            .collect();
+        assert_eq!(issuers, ["api-agents"]);
     }
 
     #[test]

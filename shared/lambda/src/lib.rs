@@ -11,7 +11,7 @@ mod platform;
 pub mod scheduler;
 pub mod step_worker;
 
-pub use config::{AuthSettings, ConfigError, PlatformSettings};
+pub use config::{AuthSettings, ConfigError, PlatformSettings, SIGNING_KEY_VARIABLES};
 pub use platform::{AwsPlatform, StartError};
 
 /// JSON logs, one object per line, as CloudWatch Logs Insights queries them. The level

@@ -207,6 +207,17 @@ pub fn check(source: &str, deployment: &Deployment, expected: &Expected) -> Vec<
                 ));
             }
         }
+        // The signing key only where tokens are issued: anything else that could run
+        // tenant code (the step-worker runs jq and http) must not be able to mint tokens.
+        if !needs.issues_tokens {
+            for key in skein_lambda::SIGNING_KEY_VARIABLES {
+                if function.variables.contains(key) {
+                    problems.push(format!(
+                        "{who} is given {key}, a token signing key, but issues no tokens"
+                    ));
+                }
+            }
+        }
         let grants: Vec<_> = needs
             .grants
             .iter()

@@ -48,9 +48,23 @@ impl Default for TokenSettings {
 /// Where the signing key comes from. Not `Debug`: it holds secrets.
 #[derive(Clone)]
 pub enum KeyConfig {
-    Hs256 { secret: Vec<u8> },
-    Rs256 { private_pem: Vec<u8> },
-    EdDsa { private_pem: Vec<u8> },
+    Hs256 {
+        secret: Vec<u8>,
+    },
+    Rs256 {
+        private_pem: Vec<u8>,
+    },
+    EdDsa {
+        private_pem: Vec<u8>,
+    },
+    /// Verifies RS256 tokens, issues none: for every process but the one that issues.
+    Rs256Public {
+        public_pem: Vec<u8>,
+    },
+    /// Verifies EdDSA tokens, issues none.
+    EdDsaPublic {
+        public_pem: Vec<u8>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -81,7 +95,8 @@ pub struct IssuedToken {
 pub struct TokenService {
     algorithm: Algorithm,
     kid: Option<String>,
-    encoding: EncodingKey,
+    /// None where tokens are only verified: the signing key stays with the issuer.
+    encoding: Option<EncodingKey>,
     decoding: DecodingKey,
     validation: Validation,
     jwks: JwkSet,
@@ -111,21 +126,67 @@ impl TokenService {
                 Algorithm::EdDSA,
                 EncodingKey::from_ed_pem(&private_pem).map_err(bad_key)?,
             ),
+            KeyConfig::Rs256Public { public_pem } => {
+                let decoding = DecodingKey::from_rsa_pem(&public_pem).map_err(bad_key)?;
+                return Ok(Self::assemble(
+                    Algorithm::RS256,
+                    None,
+                    decoding,
+                    None,
+                    settings,
+                ));
+            }
+            KeyConfig::EdDsaPublic { public_pem } => {
+                let decoding = DecodingKey::from_ed_pem(&public_pem).map_err(bad_key)?;
+                return Ok(Self::assemble(
+                    Algorithm::EdDSA,
+                    None,
+                    decoding,
+                    None,
+                    settings,
+                ));
+            }
         };
-        let (decoding, kid, jwks) = if algorithm == Algorithm::HS256 {
-            (
-                DecodingKey::from_secret(encoding.as_bytes()),
+        if algorithm == Algorithm::HS256 {
+            let decoding = DecodingKey::from_secret(encoding.as_bytes());
+            return Ok(Self::assemble(
+                algorithm,
+                Some(encoding),
+                decoding,
                 None,
-                JwkSet { keys: vec![] },
-            )
-        } else {
-            // The public key is derived from the private one, so they can never disagree.
-            let mut jwk = Jwk::from_encoding_key(&encoding, algorithm).map_err(bad_key)?;
-            let kid = jwk.thumbprint(ThumbprintHash::SHA256).map_err(bad_key)?;
-            jwk.common.key_id = Some(kid.clone());
-            jwk.common.public_key_use = Some(jsonwebtoken::jwk::PublicKeyUse::Signature);
-            let decoding = DecodingKey::from_jwk(&jwk).map_err(bad_key)?;
-            (decoding, Some(kid), JwkSet { keys: vec![jwk] })
+                settings,
+            ));
+        }
+        // The public key is derived from the private one, so they can never disagree.
+        let mut jwk = Jwk::from_encoding_key(&encoding, algorithm).map_err(bad_key)?;
+        let kid = jwk.thumbprint(ThumbprintHash::SHA256).map_err(bad_key)?;
+        jwk.common.key_id = Some(kid);
+        jwk.common.public_key_use = Some(jsonwebtoken::jwk::PublicKeyUse::Signature);
+        let decoding = DecodingKey::from_jwk(&jwk).map_err(bad_key)?;
+        Ok(Self::assemble(
+            algorithm,
+            Some(encoding),
+            decoding,
+            Some(jwk),
+            settings,
+        ))
+    }
+
+    /// Whether this service can issue tokens (it holds the signing key).
+    pub fn issues(&self) -> bool {
+        self.encoding.is_some()
+    }
+
+    fn assemble(
+        algorithm: Algorithm,
+        encoding: Option<EncodingKey>,
+        decoding: DecodingKey,
+        public: Option<Jwk>,
+        settings: TokenSettings,
+    ) -> Self {
+        let kid = public.as_ref().and_then(|jwk| jwk.common.key_id.clone());
+        let jwks = JwkSet {
+            keys: public.into_iter().collect(),
         };
         let mut validation = Validation::new(algorithm);
         validation.set_issuer(&[&settings.issuer]);
@@ -133,7 +194,7 @@ impl TokenService {
         validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
         validation.validate_nbf = true;
         validation.leeway = 5;
-        Ok(Self {
+        Self {
             algorithm,
             kid,
             encoding,
@@ -141,7 +202,7 @@ impl TokenService {
             validation,
             jwks,
             settings,
-        })
+        }
     }
 
     pub fn settings(&self) -> &TokenSettings {
@@ -185,9 +246,14 @@ impl TokenService {
             exp: iat + ttl.as_secs() as i64,
             jti,
         };
+        let Some(encoding) = &self.encoding else {
+            return Err(AuthError::BadKey(
+                "this process only verifies tokens; POST /v1/auth/token issues them".into(),
+            ));
+        };
         let mut header = Header::new(self.algorithm);
         header.kid = self.kid.clone();
-        let access_token = jsonwebtoken::encode(&header, &claims, &self.encoding)
+        let access_token = jsonwebtoken::encode(&header, &claims, encoding)
             .map_err(|e| AuthError::BadKey(e.to_string()))?;
         Ok(IssuedToken {
             access_token,
@@ -253,6 +319,34 @@ mod tests {
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
     const ED_PEM: &str = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIF+dVwBKxkOeSGC0vxgCKCWYt7RVRYbuKby7uX5jd8Kv\n-----END PRIVATE KEY-----\n";
+
+    /// The public half of `ED_PEM`.
+    const ED_PUBLIC_PEM: &str = "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAfqt1sMPs42TBDTCQy9TdzaJzCbBBDI4t0jXmH4hiVds=\n-----END PUBLIC KEY-----\n";
+
+    #[test]
+    fn a_verifier_with_only_the_public_key_accepts_the_issuers_tokens_and_issues_none() {
+        let issuer = TokenService::new(
+            KeyConfig::EdDsa {
+                private_pem: ED_PEM.as_bytes().to_vec(),
+            },
+            TokenSettings::default(),
+        )
+        .unwrap();
+        let verifier = TokenService::new(
+            KeyConfig::EdDsaPublic {
+                public_pem: ED_PUBLIC_PEM.as_bytes().to_vec(),
+            },
+            TokenSettings::default(),
+        )
+        .unwrap();
+        assert!(issuer.issues() && !verifier.issues());
+        let token = issuer
+            .issue(&principal(), chrono::Utc::now(), "jti".into())
+            .unwrap();
+        assert_eq!(verifier.verify(&token.access_token).unwrap(), principal());
+        let refused = verifier.issue(&principal(), chrono::Utc::now(), "jti".into());
+        assert!(matches!(refused, Err(AuthError::BadKey(m)) if m.contains("only verifies")));
+    }
 
     fn principal() -> Principal {
         let id = AgentId::from_ulid(ulid::Ulid::from_parts(9, 9));
