@@ -51,18 +51,21 @@ locals {
 
   # What the platform functions read at start (skein_lambda::PlatformSettings::VARIABLES).
   platform_environment = merge(local.auth_environment, {
-    SKEIN_TABLE                = module.table.name
-    SKEIN_STEP_QUEUE_URL       = module.queues.step_queue_url
-    SKEIN_STATES_ROLE_ARN      = module.workflows.role_arn
-    SKEIN_STATES_LOG_GROUP_ARN = module.workflows.log_group_arn
-    SKEIN_WORKER_FUNCTION      = "${var.name_prefix}-step-worker"
-    SKEIN_STEP_LEASE_SECONDS   = tostring(var.step_worker_timeout)
-    SKEIN_INLINE_SECONDS       = tostring(min(var.inline_seconds, floor(var.step_worker_timeout / 2)))
-    SKEIN_MESSAGE_QUEUE_URL    = module.queues.message_queue_url
-    SKEIN_MESSAGE_MAX_RECEIVES = tostring(var.message_max_receives)
-    SKEIN_RATE_PRINCIPAL       = var.rate_per_principal
-    SKEIN_RATE_TENANT          = var.rate_per_tenant
-    SKEIN_HTTP_ALLOW           = var.http_allow
+    SKEIN_TABLE                   = module.table.name
+    SKEIN_STEP_QUEUE_URL          = module.queues.step_queue_url
+    SKEIN_STATES_ROLE_ARN         = module.workflows.role_arn
+    SKEIN_STATES_LOG_GROUP_ARN    = module.workflows.log_group_arn
+    SKEIN_WORKER_FUNCTION         = "${var.name_prefix}-step-worker"
+    SKEIN_STEP_LEASE_SECONDS      = tostring(var.step_worker_timeout)
+    SKEIN_INLINE_SECONDS          = tostring(min(var.inline_seconds, floor(var.step_worker_timeout / 2)))
+    SKEIN_MESSAGE_QUEUE_URL       = module.queues.message_queue_url
+    SKEIN_MESSAGE_MAX_RECEIVES    = tostring(var.message_max_receives)
+    SKEIN_RATE_PRINCIPAL          = var.rate_per_principal
+    SKEIN_RATE_TENANT             = var.rate_per_tenant
+    SKEIN_HTTP_ALLOW              = var.http_allow
+    SKEIN_QUOTA_RUNS_IN_FLIGHT    = tostring(var.quotas.runs_in_flight)
+    SKEIN_QUOTA_MAP_ITEMS         = tostring(var.quotas.map_items)
+    SKEIN_QUOTA_SCHEDULE_INTERVAL = var.quotas.schedule_interval
     }, var.llm == null ? {} : {
     SKEIN_LLM_BASE_URL = var.llm.base_url
     SKEIN_LLM_API_KEY  = var.llm.api_key

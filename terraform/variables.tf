@@ -87,6 +87,16 @@ variable "rate_per_tenant" {
   default     = "1000/s"
 }
 
+variable "quotas" {
+  description = "Per-tenant quotas: runs running at once (0: none; more answer 429), items one map step may fan out over, and the shortest schedule interval (at least the scheduler's one-minute tick)."
+  type = object({
+    runs_in_flight    = optional(number, 1000)
+    map_items         = optional(number, 10000)
+    schedule_interval = optional(string, "1m")
+  })
+  default = {}
+}
+
 variable "http_allow" {
   description = "Private address ranges (comma-separated CIDRs) that http steps may reach; empty allows only public addresses. The Lambda Runtime API and the metadata service are never needed by a step."
   type        = string

@@ -2,6 +2,8 @@
 //! variables, checked once at start with messages that say what to fix.
 
 use skein_core::limits::{Rate, RateLimits};
+use skein_core::quotas::Quotas;
+use skein_core::workflows::duration::HumanDuration;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -77,6 +79,15 @@ pub struct LocalArgs {
     /// Loopback is allowed locally so that agents on this machine keep working.
     #[arg(long, env = "SKEIN_HTTP_ALLOW", default_value = "127.0.0.0/8,::1", value_parser = parse_egress)]
     pub http_allow: skein_agents::EgressPolicy,
+    /// Runs one tenant may have running at once (0: no limit); more answer 429.
+    #[arg(long, env = "SKEIN_QUOTA_RUNS_IN_FLIGHT", default_value_t = 1000)]
+    pub quota_runs_in_flight: u32,
+    /// Items one map step may fan out over.
+    #[arg(long, env = "SKEIN_QUOTA_MAP_ITEMS", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub quota_map_items: u32,
+    /// The shortest interval a schedule may fire at (locally 1s, for trying schedules out).
+    #[arg(long, env = "SKEIN_QUOTA_SCHEDULE_INTERVAL", default_value = "1s", value_parser = HumanDuration::parse)]
+    pub quota_schedule_interval: HumanDuration,
 }
 
 fn parse_egress(list: &str) -> Result<skein_agents::EgressPolicy, String> {
@@ -97,6 +108,14 @@ impl LocalArgs {
                     default_model: self.llm_model.clone(),
                 }),
             egress: self.http_allow.clone(),
+        }
+    }
+
+    pub fn quotas(&self) -> Quotas {
+        Quotas {
+            runs_in_flight: (self.quota_runs_in_flight > 0).then_some(self.quota_runs_in_flight),
+            map_items: self.quota_map_items,
+            schedule_interval: self.quota_schedule_interval.0,
         }
     }
 
@@ -247,6 +266,9 @@ impl DevArgs {
                 llm_model: "gpt-4o-mini".into(),
                 http_allow: skein_agents::EgressPolicy::parse("127.0.0.0/8,::1")
                     .expect("valid ranges"),
+                quota_runs_in_flight: 1000,
+                quota_map_items: 10_000,
+                quota_schedule_interval: HumanDuration(Duration::from_secs(1)),
             },
             sweep_interval_ms: 250,
             rate_principal: None,

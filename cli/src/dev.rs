@@ -88,6 +88,7 @@ impl LocalPlatform {
             worker_instance: ulid::Ulid::new().to_string(),
             step_lease: chrono::Duration::zero(),
             inline_for: chrono::Duration::seconds(60),
+            quotas: local.quotas(),
         };
         let messages_queue: Arc<dyn Queue> = Arc::new(SqliteQueue::new(
             db.clone(),

@@ -89,3 +89,69 @@ async fn a_cron_that_never_fires_is_refused() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn a_tenant_past_its_runs_in_flight_quota_gets_429_until_one_ends() {
+    let app = TestApp::spawn_with(|args| args.local.quota_runs_in_flight = 2).await;
+    app.apply_ok(
+        "name: waits\nsteps:\n  - { id: ok, type: approval, approval: { message: 'go?' } }\n",
+    )
+    .await;
+    let first = app.start_run("waits", json!({})).await;
+    app.start_run("waits", json!({})).await;
+    let (status, body) = app
+        .post(&app.admin, "/v1/workflows/waits/runs", json!({"input": {}}))
+        .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert_problem(&body, status, "quota-exceeded");
+
+    let (status, _) = app
+        .post(&app.admin, &format!("/v1/runs/{first}/cancel"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    app.run_until(&first, "cancelled", |r| r["status"] == "cancelled")
+        .await;
+    app.start_run("waits", json!({})).await;
+}
+
+#[tokio::test]
+async fn a_map_over_more_items_than_the_quota_fails_its_step_naming_the_quota() {
+    let app = TestApp::spawn_with(|args| args.local.quota_map_items = 3).await;
+    app.apply_ok(
+        "
+name: wide
+steps:
+  - id: each
+    type: map
+    builtin: echo
+    map: { over: '{{ input.items }}' }
+",
+    )
+    .await;
+    let id = app
+        .start_run("wide", json!({"items": [1, 2, 3, 4, 5]}))
+        .await;
+    let run = app.finished_run(&id).await;
+    assert_eq!(run["status"], "failed", "{run:#}");
+    assert_eq!(run["error"]["error"], "Skein.QuotaExceeded", "{run:#}");
+    let small = app.start_run("wide", json!({"items": [1, 2, 3]})).await;
+    assert_eq!(app.finished_run(&small).await["status"], "succeeded");
+}
+
+#[tokio::test]
+async fn a_schedule_more_frequent_than_the_quota_is_refused() {
+    let app = TestApp::spawn_with(|args| {
+        args.local.quota_schedule_interval =
+            skein_core::workflows::duration::HumanDuration::parse("1m").unwrap()
+    })
+    .await;
+    let (status, body) = app
+        .apply("name: busy\nschedule: { rate: 10s }\nsteps:\n  - { id: a, builtin: echo }\n")
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["errors"][0]["path"], "$.schedule.rate", "{body}");
+    app.apply_ok(
+        "name: hourly\nschedule: { cron: '0 * * * *' }\nsteps:\n  - { id: a, builtin: echo }\n",
+    )
+    .await;
+}

@@ -42,6 +42,9 @@ pub enum Error {
     },
     #[error("bad pagination cursor: {0}")]
     BadCursor(String),
+    /// A tenant quota (`quotas::Quotas`) is used up; it frees as the tenant's work ends.
+    #[error("{0}")]
+    QuotaExceeded(String),
     /// A dependency (the store, the engine) is throttled or down: try again shortly.
     /// The text is the dependency's own error, for logs and operators; callers are told
     /// only to retry.

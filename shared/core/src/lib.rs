@@ -13,6 +13,7 @@ pub mod ids;
 pub mod limits;
 pub mod messages;
 pub mod ports;
+pub mod quotas;
 pub mod records;
 pub mod runs;
 #[cfg(feature = "system")]

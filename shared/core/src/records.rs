@@ -5,6 +5,7 @@
 //! |--------------|----------------------------|----|---------------------------|----------------------|-----------------------|
 //! | tenant       | `TENANT#{t}`               | `#`|                           |                      |                       |
 //! | credential   | `CRED#{client}`            | `#`|                           |                      | `T#{t}#CLIENTS` / id (not agents) |
+//! | quota        | `T#{t}#QUOTA`              | `#`|                           |                      |                       |
 //! | revocation   | `T#{t}#REVOKE#{principal}` | `#`|                           |                      |                       |
 //! | agent        | `T#{t}#AGENT#{id}`         | `#`|                           |                      | `T#{t}#AGENTS` / id   |
 //! | agent name   | `T#{t}#AGENTNAME#{name}`   | `#`|                           |                      |                       |
@@ -83,6 +84,11 @@ pub fn time_sort_key(epoch_ms: i64) -> String {
 /// Failed logins of one subject (`{client}@{source}`, or `@{source}` for all clients).
 pub fn failed_logins_key(subject: &str, window: i64) -> Key {
     Key::new(format!("AUTHFAIL#{subject}#{window}"), SK)
+}
+
+/// A tenant's quota counters (runs in flight).
+pub fn quota_key(tenant: &TenantId) -> Key {
+    Key::new(format!("T#{tenant}#QUOTA"), SK)
 }
 
 /// When a principal's tokens stopped being valid (deleted, paused, secret rotated).

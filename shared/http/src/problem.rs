@@ -101,6 +101,18 @@ impl IntoResponse for ApiError {
                 Error::BadCursor(message) => {
                     simple(S::BAD_REQUEST, "bad-request", "Bad request", message)
                 }
+                Error::QuotaExceeded(message) => {
+                    let mut response = simple(
+                        S::TOO_MANY_REQUESTS,
+                        "quota-exceeded",
+                        "Quota exceeded",
+                        message,
+                    );
+                    response
+                        .headers_mut()
+                        .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+                    response
+                }
                 Error::Unavailable(detail) => {
                     tracing::warn!(error = %detail, "request refused: a dependency is unavailable");
                     let mut response = simple(

@@ -7,6 +7,8 @@ use std::time::Duration;
 use skein_agents::{BuiltinSettings, EgressPolicy, HTTP_ALLOW_VARIABLE, LlmSettings};
 use skein_core::auth::{KeyConfig, TokenSettings};
 use skein_core::limits::{Rate, RateLimits};
+use skein_core::quotas::{self, Quotas};
+use skein_core::workflows::duration::HumanDuration;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -46,6 +48,33 @@ fn rate(env: Lookup, name: &'static str, default: &str) -> Result<Option<Rate>, 
     text.parse()
         .map(Some)
         .map_err(|reason| ConfigError::Invalid { name, reason })
+}
+
+/// The tenant quotas; the schedule interval defaults to the scheduler's one-minute tick.
+fn quotas_from(env: Lookup) -> Result<Quotas, ConfigError> {
+    let defaults = Quotas::default();
+    let runs = number(env, quotas::RUNS_IN_FLIGHT_VARIABLE, 1000)?;
+    let interval = match env(quotas::SCHEDULE_INTERVAL_VARIABLE) {
+        Some(text) => {
+            HumanDuration::parse(&text)
+                .map_err(|reason| ConfigError::Invalid {
+                    name: quotas::SCHEDULE_INTERVAL_VARIABLE,
+                    reason,
+                })?
+                .0
+        }
+        None => defaults.schedule_interval,
+    };
+    Ok(Quotas {
+        runs_in_flight: (runs > 0).then_some(runs.min(u64::from(u32::MAX)) as u32),
+        map_items: number(
+            env,
+            quotas::MAP_ITEMS_VARIABLE,
+            u64::from(defaults.map_items),
+        )?
+        .clamp(1, u64::from(u32::MAX)) as u32,
+        schedule_interval: interval,
+    })
 }
 
 /// What verifying (and, in the function that serves `/v1/auth/token`, issuing) tokens
@@ -170,11 +199,12 @@ pub struct PlatformSettings {
     /// redrive policy (maxReceiveCount) must be higher, for malformed messages only.
     pub message_max_receives: u32,
     pub rate_limits: RateLimits,
+    pub quotas: Quotas,
     pub builtins: BuiltinSettings,
 }
 
 impl PlatformSettings {
-    pub const VARIABLES: [&'static str; 15] = [
+    pub const VARIABLES: [&'static str; 18] = [
         "SKEIN_TABLE",
         "SKEIN_STEP_QUEUE_URL",
         "SKEIN_STATES_ROLE_ARN",
@@ -190,6 +220,9 @@ impl PlatformSettings {
         "SKEIN_LLM_API_KEY",
         "SKEIN_LLM_MODEL",
         "SKEIN_HTTP_ALLOW",
+        quotas::RUNS_IN_FLIGHT_VARIABLE,
+        quotas::MAP_ITEMS_VARIABLE,
+        quotas::SCHEDULE_INTERVAL_VARIABLE,
     ];
 
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -228,6 +261,7 @@ impl PlatformSettings {
                 principal: rate(env, "SKEIN_RATE_PRINCIPAL", "100/s")?,
                 tenant: rate(env, "SKEIN_RATE_TENANT", "1000/s")?,
             },
+            quotas: quotas_from(env)?,
             builtins: BuiltinSettings {
                 llm,
                 // Steps in a Lambda reach only public addresses unless the deployment

@@ -96,6 +96,7 @@ impl AwsPlatform {
                 .unwrap_or(chrono::Duration::MAX),
             inline_for: chrono::Duration::from_std(settings.inline_for)
                 .unwrap_or(chrono::Duration::zero()),
+            quotas: settings.quotas,
         };
         Ok(Self {
             platform: Platform::new(ctx, tokens.clone(), ports, messaging),

@@ -6,13 +6,15 @@ use serde_json::{Value, json};
 
 use super::model::{ParentStep, Run, RunError, RunStatus, StepMessage, StepRecord, StepStatus};
 use super::outcome::Reply;
-use super::service::StartRun;
+use super::service::{RUNNING, StartRun};
 use super::worker::set;
 use super::{MAX_SUB_WORKFLOW_DEPTH, Runs};
 use crate::error::{Error, Result};
 use crate::ids::{RunId, TenantId};
-use crate::ports::{Condition, ExecutionEnded, ExecutionStatus, Index, StoreError};
-use crate::records::{from_item, run_key, step_key};
+use crate::ports::{
+    Change, Condition, ExecutionEnded, ExecutionStatus, Index, StoreError, WriteOp,
+};
+use crate::records::{from_item, quota_key, run_key, step_key};
 use crate::tasks::{Task, TaskObserver, TaskStatus};
 use crate::workflows::Workflow;
 use crate::workflows::compile::{errors, phase};
@@ -72,14 +74,23 @@ impl Runs {
             });
         }
         run.finished_at = Some(self.ctx.now());
-        match self
-            .ctx
-            .store
-            .put(self.run_store_item(&run)?, Condition::VersionIs(version))
-            .await
-        {
-            Ok(_) => {}
-            Err(StoreError::ConditionFailed) => return Box::pin(self.execution_ended(ended)).await,
+        let ops = vec![
+            WriteOp::Put {
+                item: self.run_store_item(&run)?,
+                condition: Condition::VersionIs(version),
+            },
+            // The run no longer counts against its tenant's quota of runs in flight.
+            WriteOp::Update {
+                key: quota_key(&tenant),
+                changes: vec![Change::Add(RUNNING.into(), -1)],
+                condition: Condition::Always,
+            },
+        ];
+        match self.ctx.store.transact_write(ops).await {
+            Ok(()) => {}
+            Err(StoreError::TransactionCanceled { .. }) => {
+                return Box::pin(self.execution_ended(ended)).await;
+            }
             Err(e) => return Err(e.into()),
         }
         self.cancel_unfinished_steps(&run, &workflow).await?;

@@ -74,18 +74,29 @@ impl Runs {
     ) -> Result<Outcome> {
         let step = &workflow.definition.steps[index];
         let over = step.map.as_ref().map_or(String::new(), |m| m.over.clone());
-        let items = match as_list(&over, render(&Value::String(over.clone()), scope)) {
-            Ok(items) => items,
-            Err(cause) => {
-                let failure = RunError {
-                    error: errors::NON_RETRYABLE.into(),
-                    cause,
-                };
-                return self
-                    .fail(message, workflow, index, failure, None, reply)
-                    .await;
-            }
+        let listed = as_list(&over, render(&Value::String(over.clone()), scope));
+        let map_items = self.ports.quotas.map_items as usize;
+        let refused = match &listed {
+            Ok(items) if items.len() > map_items => Some(RunError {
+                error: errors::QUOTA_EXCEEDED.into(),
+                cause: format!(
+                    "step `{}` would fan out over {} items; the quota is {map_items} per map step: split the list",
+                    step.id,
+                    items.len()
+                ),
+            }),
+            Ok(_) => None,
+            Err(cause) => Some(RunError {
+                error: errors::NON_RETRYABLE.into(),
+                cause: cause.clone(),
+            }),
         };
+        if let Some(failure) = refused {
+            return self
+                .fail(message, workflow, index, failure, None, reply)
+                .await;
+        }
+        let items = listed.unwrap_or_default();
         for (chunk_start, chunk) in items
             .chunks(100)
             .enumerate()

@@ -54,6 +54,8 @@ pub struct WorkflowPorts {
     /// finished step made ready, instead of sending that step through the dispatcher: a
     /// chain then costs one invocation per step. Zero always dispatches.
     pub inline_for: chrono::Duration,
+    /// What one tenant's workflows may start at once.
+    pub quotas: crate::quotas::Quotas,
 }
 
 #[derive(Clone)]

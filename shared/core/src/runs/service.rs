@@ -11,8 +11,8 @@ use crate::auth::{Action, Principal};
 use crate::cursor::{ListPage, PageRequest, list_filtered};
 use crate::error::{Error, FieldError, Result};
 use crate::ids::{PrincipalId, RunId, TenantId};
-use crate::ports::{Condition, Index, IndexKey, Item, Query, StoreError, WriteOp};
-use crate::records::{from_item, idempotency_key, run_key, runs_list_pk, to_body};
+use crate::ports::{Change, Condition, Index, IndexKey, Item, Query, StoreError, WriteOp};
+use crate::records::{from_item, idempotency_key, quota_key, run_key, runs_list_pk, to_body};
 use crate::tasks::model::{MAX_INPUT_BYTES, json_size};
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -44,6 +44,9 @@ struct IdempotencyRecord {
 }
 
 const IDEMPOTENCY_WINDOW: Duration = Duration::hours(24);
+
+/// The quota item's count of the tenant's running runs.
+pub(crate) const RUNNING: &str = "running";
 
 impl Runs {
     pub async fn start(
@@ -110,12 +113,22 @@ impl Runs {
             finished_at: None,
             parent,
         };
+        self.admit_run(tenant).await?;
         let listing = IndexKey::new(runs_list_pk(tenant), run.id.as_str());
-        let mut ops = vec![WriteOp::Put {
-            item: Item::new(run_key(tenant, &run.id), to_body(&run)?)
-                .with_gsi(Index::Gsi3, Some(listing)),
-            condition: Condition::NotExists,
-        }];
+        let mut ops = vec![
+            WriteOp::Put {
+                item: Item::new(run_key(tenant, &run.id), to_body(&run)?)
+                    .with_gsi(Index::Gsi3, Some(listing)),
+                condition: Condition::NotExists,
+            },
+            // Counted with the run's creation, released with its end (execution_ended):
+            // the count never drifts from the runs that exist.
+            WriteOp::Update {
+                key: quota_key(tenant),
+                changes: vec![Change::Add(RUNNING.into(), 1)],
+                condition: Condition::Always,
+            },
+        ];
         let record_key = idempotency
             .map(|key| idempotency_key(tenant, who.as_str(), &format!("run:{workflow}:{key}")));
         let fingerprint = fingerprint(&request);
@@ -132,7 +145,7 @@ impl Runs {
         }
         match self.ctx.store.transact_write(ops).await {
             Ok(()) => {}
-            Err(StoreError::TransactionCanceled { failed }) if failed.contains(&1) => {
+            Err(StoreError::TransactionCanceled { failed }) if failed.contains(&2) => {
                 let key = record_key
                     .ok_or_else(|| Error::Internal("idempotency conflict without a key".into()))?;
                 return self.replay(tenant, &key, &fingerprint).await;
@@ -248,6 +261,26 @@ impl Runs {
         )
         .await?;
         self.run_record(&caller.tenant, id).await
+    }
+
+    /// Refuses a start while the tenant has its quota of runs in flight.
+    async fn admit_run(&self, tenant: &TenantId) -> Result<()> {
+        let Some(limit) = self.ports.quotas.runs_in_flight else {
+            return Ok(());
+        };
+        let running = self
+            .ctx
+            .store
+            .get(&quota_key(tenant))
+            .await?
+            .and_then(|item| item.body.get(RUNNING).and_then(Value::as_i64))
+            .unwrap_or(0);
+        if running >= i64::from(limit) {
+            return Err(Error::QuotaExceeded(format!(
+                "this tenant has {running} runs in flight, its quota is {limit}; start more as they end (or cancel some)"
+            )));
+        }
+        Ok(())
     }
 
     pub(crate) async fn load_run(&self, caller: &Principal, id: &RunId) -> Result<Run> {

@@ -10,7 +10,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::approval_guard;
-use super::definition::{Definition, Mode};
+use super::definition::{Definition, Mode, Schedule};
 use super::schedule::next_fire;
 use super::{Known, Target, Workflow, compile, parse_definition, validate};
 use crate::auth::{Action, Principal};
@@ -95,6 +95,9 @@ impl Workflows {
         let workflow = validate(definition, &known)?;
         self.refuse_sub_workflow_cycles(&caller.tenant, &workflow.definition)
             .await?;
+        if let Some(schedule) = &workflow.definition.schedule {
+            check_schedule_quota(schedule, self.ports.quotas.schedule_interval)?;
+        }
         let definition_json = serde_json::to_value(&workflow.definition)
             .map_err(|e| Error::Internal(format!("definition did not serialize: {e}")))?;
         let fingerprint = fingerprint(&definition_json);
@@ -442,6 +445,40 @@ impl Workflows {
             builtins: None,
         })
     }
+}
+
+/// Refuses a schedule that would fire more often than the deployment's quota allows.
+fn check_schedule_quota(schedule: &Schedule, least: std::time::Duration) -> Result<()> {
+    let (path, gap) = match schedule.rate {
+        Some(rate) => ("$.schedule.rate", rate.0),
+        None => {
+            // Cron fires on whole minutes; the shortest gap shows within its next fires.
+            let start = DateTime::from_timestamp(946_684_800, 0).unwrap_or_default();
+            let Some(mut at) = next_fire(schedule, start) else {
+                return Ok(()); // validation refuses a cron that never fires
+            };
+            let mut gap = std::time::Duration::MAX;
+            for _ in 0..16 {
+                let Some(next) = next_fire(schedule, at) else {
+                    break;
+                };
+                gap = gap.min((next - at).to_std().unwrap_or_default());
+                at = next;
+            }
+            ("$.schedule.cron", gap)
+        }
+    };
+    if gap < least {
+        return Err(Error::invalid(
+            path,
+            format!(
+                "this schedule would fire every {} s; this deployment's quota is at most once every {} s",
+                gap.as_secs_f64(),
+                least.as_secs_f64()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// What every state machine's name starts with; the deployment's IAM grants are scoped to it.

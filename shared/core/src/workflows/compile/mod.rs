@@ -26,6 +26,8 @@ pub mod errors {
     pub const APPROVAL_REJECTED: &str = "Skein.ApprovalRejected";
     pub const APPROVAL_TIMED_OUT: &str = "Skein.ApprovalTimedOut";
     pub const SUB_WORKFLOW_FAILED: &str = "Skein.SubWorkflowFailed";
+    /// A tenant quota would be passed (`quotas::Quotas`), e.g. a map over too many items.
+    pub const QUOTA_EXCEEDED: &str = "Skein.QuotaExceeded";
     /// Sub-workflows nested deeper than `runs::MAX_SUB_WORKFLOW_DEPTH`.
     pub const DEPTH_EXCEEDED: &str = "Skein.DepthExceeded";
     pub const CANCELLED: &str = "Skein.Cancelled";
