@@ -62,6 +62,7 @@ locals {
     SKEIN_MESSAGE_MAX_RECEIVES    = tostring(var.message_max_receives)
     SKEIN_RATE_PRINCIPAL          = var.rate_per_principal
     SKEIN_RATE_TENANT             = var.rate_per_tenant
+    SKEIN_RATE_SOURCE             = var.rate_per_source
     SKEIN_HTTP_ALLOW              = var.http_allow
     SKEIN_QUOTA_RUNS_IN_FLIGHT    = tostring(var.quotas.runs_in_flight)
     SKEIN_QUOTA_MAP_ITEMS         = tostring(var.quotas.map_items)

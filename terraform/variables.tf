@@ -87,6 +87,12 @@ variable "rate_per_tenant" {
   default     = "1000/s"
 }
 
+variable "rate_per_source" {
+  description = "Requests without a token (and token requests) one source address may make, per API function instance, like 100/s; \"off\" disables it. /v1/health is never limited."
+  type        = string
+  default     = "100/s"
+}
+
 variable "quotas" {
   description = "Per-tenant quotas: runs running at once (0: none; more answer 429), items one map step may fan out over, and the shortest schedule interval (at least the scheduler's one-minute tick)."
   type = object({

@@ -238,6 +238,17 @@ pub struct DevArgs {
     /// Requests all principals of the tenant may make together, e.g. `500/s`.
     #[arg(long, env = "SKEIN_RATE_TENANT")]
     pub rate_tenant: Option<Rate>,
+    /// Requests without a token (and token requests) each source address may make;
+    /// `off` for none. `/v1/health` is never limited.
+    #[arg(long, env = "SKEIN_RATE_SOURCE", default_value = "100/s", value_parser = parse_optional_rate)]
+    pub rate_source: Option<Rate>,
+}
+
+fn parse_optional_rate(text: &str) -> Result<Option<Rate>, String> {
+    match text.trim() {
+        "" | "off" => Ok(None),
+        rate => rate.parse().map(Some),
+    }
 }
 
 impl DevArgs {
@@ -245,6 +256,7 @@ impl DevArgs {
         RateLimits {
             principal: self.rate_principal,
             tenant: self.rate_tenant,
+            source: self.rate_source,
         }
     }
 
@@ -273,6 +285,10 @@ impl DevArgs {
             sweep_interval_ms: 250,
             rate_principal: None,
             rate_tenant: None,
+            rate_source: Some(Rate {
+                count: 100,
+                window_seconds: 1,
+            }),
         }
     }
 }

@@ -197,6 +197,7 @@ impl DevServer {
             }),
             claim_recheck: Duration::from_secs(1),
             limiter: local.platform.access.rate_limiter(args.rate_limits()),
+            sources: skein_http::SourceLimiter::new(args.rate_limits().source),
         };
         let listener = tokio::net::TcpListener::bind(args.addr)
             .await

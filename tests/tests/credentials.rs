@@ -255,3 +255,39 @@ async fn admins_list_rotate_and_delete_clients_and_a_deleted_clients_token_dies(
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn routes_without_a_token_are_limited_per_source_address_except_health() {
+    let app = TestApp::spawn_with(|args| {
+        args.rate_source = Some("5/m".parse().unwrap());
+    })
+    .await;
+    let other = from_other_address();
+    let info = format!("{}/v1/info", app.url);
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        statuses.push(other.get(&info).send().await.unwrap().status());
+    }
+    assert_eq!(statuses[..5], [StatusCode::OK; 5], "{statuses:?}");
+    let refused = other.get(&info).send().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(refused.headers().contains_key("retry-after"));
+    assert_eq!(
+        exchange_with(&other, &app, "cli_01M7ZDNXVHNS4SDK4KZBA72F5A", "x").await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the token endpoint is limited too"
+    );
+    let health = format!("{}/v1/health", app.url);
+    for _ in 0..10 {
+        assert_eq!(
+            other.get(&health).send().await.unwrap().status(),
+            StatusCode::OK
+        );
+    }
+    let mine = app.http.get(&info).send().await.unwrap();
+    assert_eq!(
+        mine.status(),
+        StatusCode::OK,
+        "another address is unaffected"
+    );
+}

@@ -72,6 +72,9 @@ impl std::fmt::Display for Rate {
 pub struct RateLimits {
     pub principal: Option<Rate>,
     pub tenant: Option<Rate>,
+    /// Requests without a token (and token requests) per source address, counted in
+    /// each process rather than in the store: these are the routes anyone can call.
+    pub source: Option<Rate>,
 }
 
 /// What the caller has left in its tightest bucket, for the RateLimit headers.

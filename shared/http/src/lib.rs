@@ -7,6 +7,7 @@ mod limit;
 mod openapi;
 mod problem;
 mod routes;
+mod source_limit;
 mod state;
 
 pub use bell::TaskBell;
@@ -14,6 +15,7 @@ pub use extract::{Caller, ClientAddr, JsonBody, QueryParams};
 pub use openapi::document as openapi_document;
 pub use problem::{ApiError, ApiResult};
 pub use routes::{ApiGroup, group_router, router};
+pub use source_limit::SourceLimiter;
 pub use state::{AppState, ServiceInfo};
 
 /// Largest request body accepted (a task input may be up to 256 KiB of JSON).

@@ -27,4 +27,6 @@ pub struct AppState {
     pub claim_recheck: Duration,
     /// Token buckets per principal and per tenant (unlimited when none is configured).
     pub limiter: skein_core::limits::RateLimiter,
+    /// Buckets per source address for requests without a token (None: unlimited).
+    pub sources: Option<Arc<crate::SourceLimiter>>,
 }

@@ -204,7 +204,7 @@ pub struct PlatformSettings {
 }
 
 impl PlatformSettings {
-    pub const VARIABLES: [&'static str; 18] = [
+    pub const VARIABLES: [&'static str; 19] = [
         "SKEIN_TABLE",
         "SKEIN_STEP_QUEUE_URL",
         "SKEIN_STATES_ROLE_ARN",
@@ -216,6 +216,7 @@ impl PlatformSettings {
         "SKEIN_MESSAGE_MAX_RECEIVES",
         "SKEIN_RATE_PRINCIPAL",
         "SKEIN_RATE_TENANT",
+        "SKEIN_RATE_SOURCE",
         "SKEIN_LLM_BASE_URL",
         "SKEIN_LLM_API_KEY",
         "SKEIN_LLM_MODEL",
@@ -260,6 +261,7 @@ impl PlatformSettings {
             rate_limits: RateLimits {
                 principal: rate(env, "SKEIN_RATE_PRINCIPAL", "100/s")?,
                 tenant: rate(env, "SKEIN_RATE_TENANT", "1000/s")?,
+                source: rate(env, "SKEIN_RATE_SOURCE", "100/s")?,
             },
             quotas: quotas_from(env)?,
             builtins: BuiltinSettings {

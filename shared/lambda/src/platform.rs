@@ -122,6 +122,7 @@ impl AwsPlatform {
             }),
             claim_recheck: std::time::Duration::from_secs(1),
             limiter: self.platform.access.rate_limiter(self.rate_limits),
+            sources: skein_http::SourceLimiter::new(self.rate_limits.source),
         }
     }
 }

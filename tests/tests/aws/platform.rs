@@ -31,6 +31,7 @@ pub(super) fn platform(
         // The cost table counts a run's own calls; the limiter's are not part of them.
         ("SKEIN_RATE_PRINCIPAL", "off".to_string()),
         ("SKEIN_RATE_TENANT", "off".to_string()),
+        ("SKEIN_RATE_SOURCE", "off".to_string()),
         // The tests' upstream servers listen on loopback.
         ("SKEIN_HTTP_ALLOW", "127.0.0.0/8".to_string()),
         (

@@ -78,14 +78,24 @@ pub fn group_router(group: ApiGroup, state: AppState) -> Router {
 }
 
 fn with_layers(routes: Router<AppState>, state: AppState) -> Router {
-    routes
+    let sources = state.sources.clone();
+    let routes = routes
         .fallback(|| async { ApiError::RouteNotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::limit::rate_limit,
         ))
-        .with_state(state)
+        .with_state(state);
+    // Outside the handlers and the principal limiter, so a refused source costs nothing more.
+    let routes = match sources {
+        Some(limiter) => routes.layer(axum::middleware::from_fn_with_state(
+            limiter,
+            crate::source_limit::limit_sources,
+        )),
+        None => routes,
+    };
+    routes
         .layer(DefaultBodyLimit::max(crate::MAX_BODY_BYTES))
         .layer(CatchPanicLayer::custom(|_| {
             tracing::error!("handler panicked");
