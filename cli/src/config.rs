@@ -240,14 +240,20 @@ pub struct DevArgs {
     pub rate_tenant: Option<Rate>,
     /// Requests without a token (and token requests) each source address may make;
     /// `off` for none. `/v1/health` is never limited.
-    #[arg(long, env = "SKEIN_RATE_SOURCE", default_value = "100/s", value_parser = parse_optional_rate)]
-    pub rate_source: Option<Rate>,
+    #[arg(long, env = "SKEIN_RATE_SOURCE", default_value = "100/s", value_parser = RateOrOff::parse)]
+    pub rate_source: RateOrOff,
 }
 
-fn parse_optional_rate(text: &str) -> Result<Option<Rate>, String> {
-    match text.trim() {
-        "" | "off" => Ok(None),
-        rate => rate.parse().map(Some),
+/// A rate, or `off` for none (a type of its own: clap reads `Option` as "may be absent").
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateOrOff(pub Option<Rate>);
+
+impl RateOrOff {
+    fn parse(text: &str) -> Result<RateOrOff, String> {
+        match text.trim() {
+            "" | "off" => Ok(RateOrOff(None)),
+            rate => rate.parse().map(|r| RateOrOff(Some(r))),
+        }
     }
 }
 
@@ -256,7 +262,7 @@ impl DevArgs {
         RateLimits {
             principal: self.rate_principal,
             tenant: self.rate_tenant,
-            source: self.rate_source,
+            source: self.rate_source.0,
         }
     }
 
@@ -285,10 +291,10 @@ impl DevArgs {
             sweep_interval_ms: 250,
             rate_principal: None,
             rate_tenant: None,
-            rate_source: Some(Rate {
+            rate_source: RateOrOff(Some(Rate {
                 count: 100,
                 window_seconds: 1,
-            }),
+            })),
         }
     }
 }

@@ -259,7 +259,7 @@ async fn admins_list_rotate_and_delete_clients_and_a_deleted_clients_token_dies(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn routes_without_a_token_are_limited_per_source_address_except_health() {
     let app = TestApp::spawn_with(|args| {
-        args.rate_source = Some("5/m".parse().unwrap());
+        args.rate_source = skein_cli::config::RateOrOff(Some("5/m".parse().unwrap()));
     })
     .await;
     let other = from_other_address();

@@ -132,7 +132,8 @@ async fn an_expired_message_is_no_longer_shown() {
         &app,
         &app.admin,
         &bob,
-        json!({"kind": "flash", "ttl_seconds": 1}),
+        // Long enough to be delivered and read under a loaded test run, short enough to wait out.
+        json!({"kind": "flash", "ttl_seconds": 3}),
     )
     .await;
     assert_eq!(read(&app, &bob, "wait=10&visibility=0").await.len(), 1);
