@@ -143,6 +143,7 @@ async fn create_client(
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ClientListParams {
     limit: Option<u32>,
@@ -171,7 +172,7 @@ fn client_id(raw: &str) -> Result<ClientId, ApiError> {
 }
 
 /// Deletes a client credential (admin); its tokens stop working at once.
-#[utoipa::path(delete, path = "/v1/clients/{id}", tag = "auth", params(("id" = ClientId, Path)),
+#[utoipa::path(delete, path = "/v1/clients/{id}", tag = "auth", params(("id" = String, Path, description = "a client id, `cli_...`")),
     responses((status = 204, description = "deleted"), (status = 404, description = "no such client", body = Problem)))]
 async fn delete_client(
     State(state): State<AppState>,
@@ -188,7 +189,7 @@ async fn delete_client(
 
 /// Replaces a client's secret (admin): the old secret and its tokens stop working at
 /// once. The new secret is shown only in this answer.
-#[utoipa::path(post, path = "/v1/clients/{id}/secret", tag = "auth", params(("id" = ClientId, Path)),
+#[utoipa::path(post, path = "/v1/clients/{id}/secret", tag = "auth", params(("id" = String, Path, description = "a client id, `cli_...`")),
     responses((status = 200, body = ClientSecret), (status = 404, description = "no such client", body = Problem)))]
 async fn rotate_client_secret(
     State(state): State<AppState>,
