@@ -30,8 +30,8 @@ locals {
     StepQueueSource    = [module.queues.step_queue_arn]
     MessageQueue       = [module.queues.message_queue_arn]
     MessageQueueSource = [module.queues.message_queue_arn]
-    StateMachines      = ["${local.states_arn}:stateMachine:skein-*"]
-    Executions         = ["${local.states_arn}:execution:skein-*:*"]
+    StateMachines      = ["${local.states_arn}:stateMachine:${var.name_prefix}-*"]
+    Executions         = ["${local.states_arn}:execution:${var.name_prefix}-*:*"]
     TaskTokens         = ["*"]
     StatesRole         = [module.workflows.role_arn]
     LogDelivery        = ["*"]
@@ -51,6 +51,7 @@ locals {
 
   # What the platform functions read at start (skein_lambda::PlatformSettings::VARIABLES).
   platform_environment = merge(local.auth_environment, {
+    SKEIN_NAME_PREFIX             = var.name_prefix
     SKEIN_TABLE                   = module.table.name
     SKEIN_STEP_QUEUE_URL          = module.queues.step_queue_url
     SKEIN_STATES_ROLE_ARN         = module.workflows.role_arn

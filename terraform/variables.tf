@@ -4,7 +4,7 @@ variable "region" {
 }
 
 variable "name_prefix" {
-  description = "Prefix of every resource's name (functions, table, queues, roles). State machines are always named skein-<tenant>-<workflow>-v<n>, so use one deployment per account and region."
+  description = "Prefix of every resource's name (functions, table, queues, roles, and state machines: <prefix>-<tenant>_<workflow>-v<n>-<digest>), so several deployments can share an account and region."
   type        = string
   default     = "skein"
 

@@ -14,7 +14,7 @@ use skein_core::workflows::definition::Mode;
 
 /// What registering a workflow version calls: create its state machine (or read the existing one to compare) and
 /// publish a version (`publish(true)` needs `PublishStateMachineVersion`), on state
-/// machines named `skein-*`.
+/// machines named `<prefix>-*` (the deployment's name prefix).
 pub const REGISTER_ACTIONS: [&str; 3] = [
     "states:CreateStateMachine",
     "states:DescribeStateMachine",
@@ -34,7 +34,7 @@ pub const LOG_DELIVERY_ACTIONS: [&str; 8] = [
     "logs:DescribeResourcePolicies",
     "logs:DescribeLogGroups",
 ];
-/// Starting a run, on state machines named `skein-*`.
+/// Starting a run, on state machines named `<prefix>-*` (the deployment's name prefix).
 pub const START_ACTIONS: [&str; 1] = ["states:StartExecution"];
 /// Cancelling a run, on its execution.
 pub const STOP_ACTIONS: [&str; 1] = ["states:StopExecution"];

@@ -50,6 +50,27 @@ fn rate(env: Lookup, name: &'static str, default: &str) -> Result<Option<Rate>, 
         .map_err(|reason| ConfigError::Invalid { name, reason })
 }
 
+/// `SKEIN_NAME_PREFIX`: lowercase letters, digits and `-`, so that machine names stay
+/// unambiguous (`registry::machine_name` separates the tenant with `_`).
+fn name_prefix(env: Lookup) -> Result<String, ConfigError> {
+    let prefix = env("SKEIN_NAME_PREFIX").unwrap_or_else(|| "skein".into());
+    let valid = (2..=31).contains(&prefix.len())
+        && prefix.starts_with(|c: char| c.is_ascii_lowercase())
+        && prefix
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if valid {
+        Ok(prefix)
+    } else {
+        Err(ConfigError::Invalid {
+            name: "SKEIN_NAME_PREFIX",
+            reason: format!(
+                "`{prefix}`: use 2 to 31 lowercase letters, digits and `-`, starting with a letter"
+            ),
+        })
+    }
+}
+
 /// The tenant quotas; the schedule interval defaults to the scheduler's one-minute tick.
 fn quotas_from(env: Lookup) -> Result<Quotas, ConfigError> {
     let defaults = Quotas::default();
@@ -200,11 +221,15 @@ pub struct PlatformSettings {
     pub message_max_receives: u32,
     pub rate_limits: RateLimits,
     pub quotas: Quotas,
+    /// The deployment's name prefix: state machines are named `{prefix}-...`, which the
+    /// functions' IAM grants are scoped to.
+    pub name_prefix: String,
     pub builtins: BuiltinSettings,
 }
 
 impl PlatformSettings {
-    pub const VARIABLES: [&'static str; 19] = [
+    pub const VARIABLES: [&'static str; 20] = [
+        "SKEIN_NAME_PREFIX",
         "SKEIN_TABLE",
         "SKEIN_STEP_QUEUE_URL",
         "SKEIN_STATES_ROLE_ARN",
@@ -264,6 +289,7 @@ impl PlatformSettings {
                 source: rate(env, "SKEIN_RATE_SOURCE", "100/s")?,
             },
             quotas: quotas_from(env)?,
+            name_prefix: name_prefix(env)?,
             builtins: BuiltinSettings {
                 llm,
                 // Steps in a Lambda reach only public addresses unless the deployment

@@ -27,7 +27,7 @@ pub enum Resource {
     MessageQueue,
     /// The messages queue, as the function's event source.
     MessageQueueSource,
-    /// State machines named `skein-*`.
+    /// State machines named `<prefix>-*` (the deployment's name prefix).
     StateMachines,
     /// Their executions.
     Executions,

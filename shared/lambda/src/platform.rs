@@ -97,6 +97,7 @@ impl AwsPlatform {
             inline_for: chrono::Duration::from_std(settings.inline_for)
                 .unwrap_or(chrono::Duration::zero()),
             quotas: settings.quotas,
+            machine_prefix: settings.name_prefix.clone(),
         };
         Ok(Self {
             platform: Platform::new(ctx, tokens.clone(), ports, messaging),

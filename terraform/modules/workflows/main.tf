@@ -1,4 +1,4 @@
-# What the state machines the API creates (one per workflow version, named skein-*) need:
+# What the state machines the API creates (one per workflow version, named <name_prefix>-*) need:
 # the role their executions assume, the log group they log to, and the rule that tells
 # the step-worker when an execution ends.
 
@@ -7,7 +7,7 @@ data "aws_caller_identity" "current" {}
 
 locals {
   account            = data.aws_caller_identity.current.account_id
-  machine_arn_prefix = "arn:aws:states:${data.aws_region.current.region}:${local.account}:stateMachine:skein-"
+  machine_arn_prefix = "arn:aws:states:${data.aws_region.current.region}:${local.account}:stateMachine:${var.name_prefix}-"
   machine_arn_like   = "${local.machine_arn_prefix}*"
 }
 

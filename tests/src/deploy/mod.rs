@@ -115,7 +115,7 @@ pub fn log_group_arn(name: &str) -> String {
 
 /// The ARNs a statement about `resource` names, for `function`.
 pub fn expected_resources(resource: Resource, function: &str) -> BTreeSet<String> {
-    let machines = arn("states", "stateMachine:skein-*");
+    let machines = arn("states", &format!("stateMachine:{PREFIX}-*"));
     let set = match resource {
         Resource::Table => vec![table_arn(), format!("{}/index/*", table_arn())],
         Resource::StepQueue | Resource::StepQueueSource => vec![queue_arn(QueueKind::Steps)],
@@ -123,7 +123,7 @@ pub fn expected_resources(resource: Resource, function: &str) -> BTreeSet<String
             vec![queue_arn(QueueKind::Messages)]
         }
         Resource::StateMachines => vec![machines],
-        Resource::Executions => vec![arn("states", "execution:skein-*:*")],
+        Resource::Executions => vec![arn("states", &format!("execution:{PREFIX}-*:*"))],
         Resource::TaskTokens | Resource::LogDelivery | Resource::Tracing => vec!["*".into()],
         Resource::StatesRole => vec![states_role_arn()],
         Resource::Logs => vec![log_group_arn(&format!("/aws/lambda/{PREFIX}-{function}"))],

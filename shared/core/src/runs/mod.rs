@@ -56,6 +56,9 @@ pub struct WorkflowPorts {
     pub inline_for: chrono::Duration,
     /// What one tenant's workflows may start at once.
     pub quotas: crate::quotas::Quotas,
+    /// What every state machine's name starts with: the deployment's name prefix, which
+    /// its IAM grants are scoped to (`registry::machine_name`).
+    pub machine_prefix: String,
 }
 
 #[derive(Clone)]

@@ -143,7 +143,13 @@ impl Workflows {
             worker_function: self.ports.worker_function.clone(),
         };
         let asl = compile(&workflow, &target);
-        let machine = machine_name(&caller.tenant, &name, number, &asl);
+        let machine = machine_name(
+            &self.ports.machine_prefix,
+            &caller.tenant,
+            &name,
+            number,
+            &asl,
+        );
         self.ports
             .engine
             .register(&machine, workflow.definition.mode, &asl)
@@ -481,24 +487,32 @@ fn check_schedule_quota(schedule: &Schedule, least: std::time::Duration) -> Resu
     Ok(())
 }
 
-/// What every state machine's name starts with; the deployment's IAM grants are scoped to it.
+/// The state machine name prefix when a deployment names none; the deployment's IAM
+/// grants are scoped to `{prefix}-*`.
 pub const MACHINE_PREFIX: &str = "skein";
 
 /// One state machine per version, named so that no two (tenant, workflow, version, ASL)
-/// share one: `skein-{tenant}_{workflow}-v{version}-{asl digest}`. Tenant ids cannot
-/// contain `_` and the version suffix is always last, so the readable form is unambiguous;
-/// one that would pass Step Functions' 80 characters names the tenant and workflow by a
-/// 128-bit digest instead (and has no `_`, so it never equals a readable one). The ASL
-/// digest makes two registrations racing for one version number create two machines
-/// rather than one machine with the other's definition: the store decides which is kept.
-pub fn machine_name(tenant: &TenantId, workflow: &str, version: u32, asl: &Value) -> String {
+/// share one: `{prefix}-{tenant}_{workflow}-v{version}-{asl digest}`. Tenant ids cannot
+/// contain `_` (nor can prefixes) and the version suffix is always last, so the readable
+/// form is unambiguous; one that would pass Step Functions' 80 characters names the tenant
+/// and workflow by a 96-bit digest instead (and has no `_`, so it never equals a readable
+/// one). The ASL digest makes two registrations racing for one version number create two
+/// machines rather than one machine with the other's definition: the store decides which
+/// is kept.
+pub fn machine_name(
+    prefix: &str,
+    tenant: &TenantId,
+    workflow: &str,
+    version: u32,
+    asl: &Value,
+) -> String {
     let asl_digest = &hex_digest(asl.to_string().as_bytes())[..8];
-    let readable = format!("{MACHINE_PREFIX}-{tenant}_{workflow}-v{version}-{asl_digest}");
+    let readable = format!("{prefix}-{tenant}_{workflow}-v{version}-{asl_digest}");
     if readable.len() <= 80 {
         return readable;
     }
-    let owner = &hex_digest(format!("{tenant}\n{workflow}").as_bytes())[..32];
-    format!("{MACHINE_PREFIX}-{owner}-v{version}-{asl_digest}")
+    let owner = &hex_digest(format!("{tenant}\n{workflow}").as_bytes())[..24];
+    format!("{prefix}-{owner}-v{version}-{asl_digest}")
 }
 
 fn hex_digest(bytes: &[u8]) -> String {
@@ -520,6 +534,7 @@ mod tests {
 
     fn name(tenant: &str, workflow: &str, version: u32) -> String {
         machine_name(
+            MACHINE_PREFIX,
             &TenantId::parse(tenant).unwrap(),
             workflow,
             version,
@@ -557,11 +572,22 @@ mod tests {
     }
 
     #[test]
+    fn the_longest_prefix_and_names_still_fit() {
+        let prefix = format!("p{}", "x".repeat(30));
+        let tenant = TenantId::parse(&"t".repeat(63)).unwrap();
+        let name = machine_name(&prefix, &tenant, &"w".repeat(64), u32::MAX, &json!({}));
+        assert!(
+            name.len() <= 80 && name.starts_with(&format!("{prefix}-")),
+            "{name}"
+        );
+    }
+
+    #[test]
     fn a_different_definition_gets_a_different_machine() {
         let tenant = TenantId::parse("acme").unwrap();
         assert_ne!(
-            machine_name(&tenant, "w", 1, &json!({"StartAt": "a"})),
-            machine_name(&tenant, "w", 1, &json!({"StartAt": "b"}))
+            machine_name(MACHINE_PREFIX, &tenant, "w", 1, &json!({"StartAt": "a"})),
+            machine_name(MACHINE_PREFIX, &tenant, "w", 1, &json!({"StartAt": "b"}))
         );
     }
 }
