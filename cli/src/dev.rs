@@ -14,7 +14,7 @@ use skein_core::ports::Queue;
 use skein_core::runs::WorkflowPorts;
 use skein_core::workflows::compile::{LOCAL_STEP_QUEUE, LOCAL_WORKER_FUNCTION};
 use skein_core::{Context, Platform};
-use skein_http::{AppState, ServiceInfo, TaskBell};
+use skein_http::{AppState, ServiceInfo, Shared, TaskBell};
 use skein_local::{
     LocalEngine, MESSAGES_DEAD_LETTER_QUEUE, MESSAGES_QUEUE, OsEntropy, PlatformLink,
     QueueSettings, SqliteDb, SqliteQueue, SqliteStore, SystemClock,
@@ -184,7 +184,7 @@ impl DevServer {
             let json = serde_json::to_vec_pretty(admin).unwrap_or_default();
             write_private(&args.local.data_dir, &path, &json)?;
         }
-        let state = AppState {
+        let state = AppState::new(Shared {
             platform: local.platform.clone(),
             bell: local.bell.clone(),
             info: Arc::new(ServiceInfo {
@@ -199,7 +199,7 @@ impl DevServer {
             claim_recheck: Duration::from_secs(1),
             limiter: local.platform.access.rate_limiter(args.rate_limits()),
             sources: skein_http::SourceLimiter::new(args.rate_limits().source),
-        };
+        });
         let listener = tokio::net::TcpListener::bind(args.addr)
             .await
             .map_err(|source| DevError::Bind {

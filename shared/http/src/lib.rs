@@ -16,7 +16,7 @@ pub use openapi::document as openapi_document;
 pub use problem::{ApiError, ApiResult};
 pub use routes::{ApiGroup, group_router, router};
 pub use source_limit::SourceLimiter;
-pub use state::{AppState, ServiceInfo};
+pub use state::{AppState, ServiceInfo, Shared};
 
 /// Largest request body accepted (a task input may be up to 256 KiB of JSON).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;

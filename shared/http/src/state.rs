@@ -16,9 +16,28 @@ pub struct ServiceInfo {
     pub jwt_algorithm: String,
 }
 
-/// Shared by every handler; cheap to clone.
+/// Shared by every handler. axum clones the state for every request and again for every
+/// middleware, so it is one `Arc`: cloning the platform's service graph field by field
+/// (dozens of reference counts) was most of the cost of a request that did nothing.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    pub fn new(shared: Shared) -> AppState {
+        AppState(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// What `AppState` holds: the platform and the HTTP layer's own settings.
+pub struct Shared {
     pub platform: Platform,
     pub bell: Arc<TaskBell>,
     pub info: Arc<ServiceInfo>,

@@ -12,7 +12,7 @@ use skein_core::ports::ItemStore;
 use skein_core::runs::WorkflowPorts;
 use skein_core::system::{OsEntropy, SystemClock};
 use skein_core::{Context, Platform};
-use skein_http::{AppState, ServiceInfo, TaskBell};
+use skein_http::{AppState, ServiceInfo, Shared, TaskBell};
 
 use crate::config::{ConfigError, PlatformSettings};
 
@@ -110,7 +110,7 @@ impl AwsPlatform {
 
     /// What the API handlers share.
     pub fn app_state(&self) -> AppState {
-        AppState {
+        AppState::new(Shared {
             platform: self.platform.clone(),
             bell: self.bell.clone(),
             info: Arc::new(ServiceInfo {
@@ -124,6 +124,6 @@ impl AwsPlatform {
             claim_recheck: std::time::Duration::from_secs(1),
             limiter: self.platform.access.rate_limiter(self.rate_limits),
             sources: skein_http::SourceLimiter::new(self.rate_limits.source),
-        }
+        })
     }
 }
