@@ -6,6 +6,7 @@
 //! | tenant       | `TENANT#{t}`               | `#`|                           |                      |                       |
 //! | credential   | `CRED#{client}`            | `#`|                           |                      | `T#{t}#CLIENTS` / id (not agents) |
 //! | quota        | `T#{t}#QUOTA`              | `#`|                           |                      |                       |
+//! | agent gone   | `T#{t}#AGENTGONE#{id}`     | `#`|                           | `TIMER#{n}` / now#pk |                       |
 //! | revocation   | `T#{t}#REVOKE#{principal}` | `#`|                           |                      |                       |
 //! | agent        | `T#{t}#AGENT#{id}`         | `#`|                           |                      | `T#{t}#AGENTS` / id   |
 //! | agent name   | `T#{t}#AGENTNAME#{name}`   | `#`|                           |                      |                       |
@@ -27,7 +28,7 @@ use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
 use crate::ids::{AgentId, AgentName, MessageId, RunId, TaskId, TenantId};
-use crate::ports::{Item, Key};
+use crate::ports::{Index, IndexKey, Item, Key};
 
 pub const SK: &str = "#";
 /// Timer entries are spread over this many partitions so that no single DynamoDB
@@ -65,6 +66,21 @@ pub fn tasks_list_pk(tenant: &TenantId) -> String {
 pub fn claim_queue_pk(tenant: &TenantId, target: &str) -> String {
     format!("Q#{tenant}#{target}")
 }
+
+/// A deleted agent whose queued tasks the sweep has yet to fail. It sits on the timer
+/// index, due at once, so the same sweep that fires task timers finds it.
+pub fn agent_gone_item(tenant: &TenantId, agent: &AgentId, now_ms: i64) -> Result<Item> {
+    let key = Key::new(format!("T#{tenant}#{AGENT_GONE}#{agent}"), SK);
+    let due = IndexKey::new(
+        timer_pk(timer_shard(agent.as_str())),
+        format!("{}#{}", time_sort_key(now_ms), key.pk),
+    );
+    let body = to_body(&serde_json::json!({ "tenant": tenant, "agent": agent }))?;
+    Ok(Item::new(key, body).with_gsi(Index::Gsi2, Some(due)))
+}
+
+/// The partition-key marker of `agent_gone_item` records.
+pub const AGENT_GONE: &str = "AGENTGONE";
 
 pub fn timer_pk(shard: u32) -> String {
     format!("TIMER#{shard}")

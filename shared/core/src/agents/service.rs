@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 use crate::ids::{AgentId, PrincipalId};
 use crate::ports::{Change, Condition, Index, IndexKey, Item, Query, StoreError, WriteOp};
 use crate::records::{
-    agent_key, agent_name_key, agents_list_pk, credential_key, from_item, to_body,
+    agent_gone_item, agent_key, agent_name_key, agents_list_pk, credential_key, from_item, to_body,
 };
 
 use super::model::{Agent, AgentFilter, AgentPatch, AgentStatus, NewAgent, RegisteredAgent};
@@ -187,6 +187,11 @@ impl Agents {
                     blocked: true,
                 },
             )?,
+            // Its queued tasks (a workflow step may wait on one) fail in the next sweep.
+            WriteOp::Put {
+                item: agent_gone_item(&agent.tenant, id, self.ctx.now().timestamp_millis())?,
+                condition: Condition::Always,
+            },
         ];
         match self.ctx.store.transact_write(ops).await {
             Ok(()) => Ok(()),

@@ -3,6 +3,7 @@
 mod claims;
 mod lifecycle;
 pub(crate) mod model;
+mod orphans;
 mod service;
 
 pub use model::{

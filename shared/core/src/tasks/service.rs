@@ -16,8 +16,8 @@ use crate::error::{Error, FieldError, Result};
 use crate::ids::{LeaseId, TaskId};
 use crate::ports::{Condition, Index, Item, Query, SkRange, StoreError, WriteOp};
 use crate::records::{
-    TIMER_SHARDS, agent_key, from_item, idempotency_key as idempotency_record_key, task_key,
-    tasks_list_pk, time_sort_key, timer_pk, to_body,
+    AGENT_GONE, TIMER_SHARDS, agent_key, from_item, idempotency_key as idempotency_record_key,
+    task_key, tasks_list_pk, time_sort_key, timer_pk, to_body,
 };
 
 #[derive(Clone)]
@@ -246,8 +246,21 @@ impl Tasks {
                 .sk(SkRange::Between(String::new(), upper.clone()))
                 .limit(limit_per_shard);
             for item in self.ctx.store.query(&query).await?.items {
+                if item.key.pk.contains(AGENT_GONE) {
+                    fired += self.fail_orphans(item, now).await?;
+                    continue;
+                }
                 let (mut task, version) = from_item::<Task>(item)?;
-                let outcome = task.on_timer(now);
+                let mut outcome = task.on_timer(now);
+                if outcome == TimerOutcome::Requeued
+                    && !self.target_exists(&task.tenant, &task.target).await?
+                {
+                    // Its agent was deleted while it held the task: nobody would claim it.
+                    if let TaskTarget::Agent(agent) = &task.target {
+                        task.fail(super::orphans::agent_deleted_error(agent), false, now);
+                        outcome = TimerOutcome::Failed;
+                    }
+                }
                 if outcome != TimerOutcome::NotDue
                     && self.write_if_unchanged(&task, version).await?
                 {
