@@ -313,8 +313,8 @@ impl WorkflowEngine for StepFunctionsEngine {
         self.client
             .stop_execution()
             .execution_arn(self.machines.execution_arn(machine, run))
-            .error(error)
-            .cause(cause)
+            .error(clip(error, MAX_ERROR_CHARS))
+            .cause(clip(cause, MAX_CAUSE_CHARS))
             .send()
             .await
             .map(drop)
@@ -341,13 +341,28 @@ impl WorkflowEngine for StepFunctionsEngine {
         self.client
             .send_task_failure()
             .task_token(token)
-            .error(error)
-            .cause(cause)
+            .error(clip(error, MAX_ERROR_CHARS))
+            .cause(clip(cause, MAX_CAUSE_CHARS))
             .send()
             .await
             .map(drop)
             .map_err(|e| engine_error(e, "task"))
     }
+}
+
+/// Step Functions refuses a longer `error` or `cause` (a ValidationException), which would
+/// leave the step unanswered: an agent's long error message is clipped instead.
+const MAX_ERROR_CHARS: usize = 256;
+const MAX_CAUSE_CHARS: usize = 32_768;
+
+/// `text` cut to at most `max` characters, saying so at the end when it was cut.
+fn clip(text: &str, max: usize) -> String {
+    const MARK: &str = " [truncated]";
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let keep = max.saturating_sub(MARK.chars().count());
+    text.chars().take(keep).chain(MARK.chars()).collect()
 }
 
 /// Maps Step Functions' error codes onto the port's errors; the rest is "unavailable".
@@ -373,6 +388,15 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_causes_are_clipped_to_what_step_functions_accepts() {
+        let cause = "é".repeat(40 * 1024);
+        let clipped = clip(&cause, MAX_CAUSE_CHARS);
+        assert_eq!(clipped.chars().count(), MAX_CAUSE_CHARS);
+        assert!(clipped.ends_with(" [truncated]"));
+        assert_eq!(clip("short", MAX_ERROR_CHARS), "short");
+    }
 
     #[test]
     fn arns_are_built_from_the_role_account_and_region() {
