@@ -6,7 +6,7 @@ mod common;
 
 use common::{TestApp, assert_problem};
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 
 const GUARDED: &str = "
 name: payout
@@ -30,20 +30,6 @@ async fn operator(app: &TestApp) -> String {
     token["access_token"].as_str().unwrap().to_string()
 }
 
-async fn apply_as(app: &TestApp, token: &str, yaml: &str) -> (StatusCode, Value) {
-    let response = app
-        .http
-        .post(format!("{}/v1/workflows", app.url))
-        .bearer_auth(token)
-        .header("content-type", "application/yaml")
-        .body(yaml.to_string())
-        .send()
-        .await
-        .unwrap();
-    let status = response.status();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
 #[tokio::test]
 async fn an_operator_cannot_remove_or_bypass_an_approval_an_admin_put_in_front_of_a_payment() {
     let app = TestApp::spawn().await;
@@ -64,7 +50,7 @@ async fn an_operator_cannot_remove_or_bypass_an_approval_an_admin_put_in_front_o
         ),
     ];
     for (what, yaml) in attempts {
-        let (status, body) = apply_as(&app, &operator, yaml).await;
+        let (status, body) = app.apply_as(&operator, yaml).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{what}: {body}");
         assert_problem(&body, status, "forbidden");
         assert!(
@@ -75,24 +61,24 @@ async fn an_operator_cannot_remove_or_bypass_an_approval_an_admin_put_in_front_o
     let (_, versions) = app.get(&app.admin, "/v1/workflows/payout/versions").await;
     assert_eq!(versions.as_array().unwrap().len(), 1, "{versions}");
 
-    let (status, body) = apply_as(
-        &app,
-        &operator,
-        &format!("{GUARDED}  - {{ id: receipt, builtin: echo, depends_on: [pay] }}\n"),
-    )
-    .await;
+    let (status, body) = app
+        .apply_as(
+            &operator,
+            &format!("{GUARDED}  - {{ id: receipt, builtin: echo, depends_on: [pay] }}\n"),
+        )
+        .await;
     assert_eq!(
         status,
         StatusCode::CREATED,
         "other changes stay open to operators: {body}"
     );
 
-    let (status, body) = apply_as(
-        &app,
-        &app.admin,
-        "name: payout\nsteps:\n  - { id: pay, builtin: echo }\n",
-    )
-    .await;
+    let (status, body) = app
+        .apply_as(
+            &app.admin,
+            "name: payout\nsteps:\n  - { id: pay, builtin: echo }\n",
+        )
+        .await;
     assert_eq!(
         status,
         StatusCode::CREATED,

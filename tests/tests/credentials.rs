@@ -85,15 +85,11 @@ async fn a_deleted_agents_token_stops_working_for_every_action_and_read() {
     let app = TestApp::spawn().await;
     let agent = app.register_agent("doomed", &["x"]).await;
     let (task, claimed) = claimed_task(&app, &agent).await;
-    let (status, _) = app
-        .call(
-            reqwest::Method::DELETE,
-            &format!("/v1/agents/{}", agent.id),
-            Some(&app.admin),
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.delete(&app.admin, &format!("/v1/agents/{}", agent.id))
+            .await,
+        StatusCode::NO_CONTENT
+    );
 
     let (status, body) = app
         .post(
@@ -232,28 +228,14 @@ async fn admins_list_rotate_and_delete_clients_and_a_deleted_clients_token_dies(
     let operator = token["access_token"].as_str().unwrap().to_string();
     assert_eq!(app.get(&operator, "/v1/agents").await.0, StatusCode::OK);
 
-    let (status, _) = app
-        .call(
-            reqwest::Method::DELETE,
-            &format!("/v1/clients/{id}"),
-            Some(&app.admin),
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::NO_CONTENT);
+    let path = format!("/v1/clients/{id}");
+    assert_eq!(app.delete(&app.admin, &path).await, StatusCode::NO_CONTENT);
     assert_eq!(
         app.get(&operator, "/v1/agents").await.0,
         StatusCode::UNAUTHORIZED
     );
-    let (status, _) = app
-        .call(
-            reqwest::Method::DELETE,
-            &format!("/v1/clients/{id}"),
-            Some(&app.admin),
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
+    let path = format!("/v1/clients/{id}");
+    assert_eq!(app.delete(&app.admin, &path).await, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -23,21 +23,9 @@ fn admin_of(tenant: &str) -> String {
 }
 
 async fn apply_as(app: &TestApp, token: &str, yaml: &str) -> Value {
-    let response = app
-        .http
-        .post(format!("{}/v1/workflows", app.url))
-        .bearer_auth(token)
-        .header("content-type", "application/yaml")
-        .body(yaml.to_string())
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        response.status().is_success(),
-        "apply: {}",
-        response.status()
-    );
-    response.json().await.unwrap()
+    let (status, body) = app.apply_as(token, yaml).await;
+    assert!(status.is_success(), "apply: {status} {body}");
+    body
 }
 
 async fn run_as(app: &TestApp, token: &str, workflow: &str) -> Value {

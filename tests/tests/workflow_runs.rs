@@ -367,15 +367,11 @@ async fn a_step_fails_clearly_when_its_agent_was_deleted_or_its_output_is_too_bi
     let agent = app.register_agent("writer", &["write"]).await;
     app.apply_ok("name: gone\nsteps:\n  - { id: draft, agent: writer }\n")
         .await;
-    let (status, _) = app
-        .call(
-            reqwest::Method::DELETE,
-            &format!("/v1/agents/{}", agent.id),
-            Some(&app.admin),
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.delete(&app.admin, &format!("/v1/agents/{}", agent.id))
+            .await,
+        StatusCode::NO_CONTENT
+    );
     let run = app
         .finished_run(&app.start_run("gone", json!({})).await)
         .await;
@@ -413,15 +409,11 @@ async fn deleting_the_agent_a_step_waits_for_ends_the_run_with_a_cause_naming_it
         !step(r, "draft")["task"].is_null()
     })
     .await;
-    let (status, _) = app
-        .call(
-            reqwest::Method::DELETE,
-            &format!("/v1/agents/{}", queued_for.id),
-            Some(&app.admin),
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.delete(&app.admin, &format!("/v1/agents/{}", queued_for.id))
+            .await,
+        StatusCode::NO_CONTENT
+    );
     let run = app.finished_run(&id).await;
     assert_eq!(run["status"], "failed", "{run:#}");
     let cause = run["error"]["cause"].as_str().unwrap();
@@ -440,15 +432,11 @@ async fn a_task_the_deleted_agent_had_claimed_fails_when_its_lease_ends() {
         .await;
     let (status, _) = app.claim(&holder, 0).await;
     assert_eq!(status, StatusCode::OK);
-    let (status, _) = app
-        .call(
-            reqwest::Method::DELETE,
-            &format!("/v1/agents/{}", holder.id),
-            Some(&app.admin),
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.delete(&app.admin, &format!("/v1/agents/{}", holder.id))
+            .await,
+        StatusCode::NO_CONTENT
+    );
     let id = task["id"].as_str().unwrap();
     let ended = app
         .task_until(id, "failed", |t| t["status"] == "failed")

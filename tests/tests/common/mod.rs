@@ -111,6 +111,10 @@ impl TestApp {
         self.call(Method::POST, path, Some(token), Some(body)).await
     }
 
+    pub async fn delete(&self, token: &str, path: &str) -> StatusCode {
+        self.call(Method::DELETE, path, Some(token), None).await.0
+    }
+
     /// Exchanges client credentials at the token endpoint.
     pub async fn exchange(&self, client_id: &str, client_secret: &str) -> (StatusCode, Value) {
         let body = json!({"client_id": client_id, "client_secret": client_secret});
@@ -174,10 +178,15 @@ impl TestApp {
 
     /// Registers a workflow from YAML text, as `skein workflows apply` does.
     pub async fn apply(&self, yaml: &str) -> (StatusCode, Value) {
+        self.apply_as(&self.admin, yaml).await
+    }
+
+    /// Registers a workflow from YAML text with another caller's token.
+    pub async fn apply_as(&self, token: &str, yaml: &str) -> (StatusCode, Value) {
         let response = self
             .http
             .post(format!("{}/v1/workflows", self.url))
-            .bearer_auth(&self.admin)
+            .bearer_auth(token)
             .header("content-type", "application/yaml")
             .body(yaml.to_string())
             .send()

@@ -4,14 +4,14 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::revocation::{self, Revocation};
+use super::revocation;
 use super::{Access, ClientSecret, Credential};
 use crate::auth::{Action, Principal, Role, generate_secret, hash_secret};
 use crate::cursor::{ListPage, PageRequest, list_filtered};
 use crate::error::{Error, Result};
 use crate::ids::{AgentId, ClientId};
 use crate::ports::{Condition, Index, Query, StoreError, WriteOp};
-use crate::records::{clients_list_pk, credential_key, from_item, to_body};
+use crate::records::{clients_list_pk, credential_key, from_item};
 
 /// A client credential as listed: never its secret or hash.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -66,10 +66,8 @@ impl Access {
             revocation::revoke(
                 &credential.tenant,
                 credential.principal.as_str(),
-                Revocation {
-                    valid_after_ms: self.ctx.now().timestamp_millis(),
-                    blocked: true,
-                },
+                self.ctx.now(),
+                true,
             )?,
         ];
         self.commit(ops).await
@@ -101,23 +99,16 @@ impl Access {
         let secret = generate_secret(self.ctx.entropy.as_ref());
         credential.secret_hash =
             hash_secret(&secret, self.ctx.entropy.as_ref()).map_err(Error::Internal)?;
-        let listing =
-            credential.principal.as_agent().is_none().then(|| {
-                crate::ports::IndexKey::new(clients_list_pk(&credential.tenant), client_id)
-            });
         let ops = vec![
             WriteOp::Put {
-                item: crate::ports::Item::new(credential_key(client_id), to_body(&credential)?)
-                    .with_gsi(Index::Gsi3, listing),
+                item: super::credential_item(&credential)?,
                 condition: Condition::VersionIs(version),
             },
             revocation::revoke(
                 &credential.tenant,
                 credential.principal.as_str(),
-                Revocation {
-                    valid_after_ms: self.ctx.now().timestamp_millis(),
-                    blocked: false,
-                },
+                self.ctx.now(),
+                false,
             )?,
         ];
         self.commit(ops).await?;

@@ -306,12 +306,7 @@ impl Access {
             description: description.to_string(),
             created_at: self.ctx.now(),
         };
-        // People's and services' credentials are listed per tenant; agents' are listed
-        // as the agents themselves.
-        let listing = (credential.principal.as_agent().is_none())
-            .then(|| IndexKey::new(clients_list_pk(tenant), client_id));
-        let item = Item::new(credential_key(client_id), to_body(&credential)?)
-            .with_gsi(Index::Gsi3, listing);
+        let item = credential_item(&credential)?;
         let shown = ClientSecret {
             client_id: client_id.to_string(),
             client_secret: secret,
@@ -331,4 +326,18 @@ impl Access {
             .issue(principal, self.ctx.now(), self.ctx.ulid().to_string())
             .map_err(|e| Error::Internal(e.to_string()))
     }
+}
+
+/// A credential as stored. People's and services' credentials are listed per tenant;
+/// agents' are listed as the agents themselves.
+fn credential_item(credential: &Credential) -> Result<Item> {
+    let listing = credential
+        .principal
+        .as_agent()
+        .is_none()
+        .then(|| IndexKey::new(clients_list_pk(&credential.tenant), &credential.client_id));
+    Ok(
+        Item::new(credential_key(&credential.client_id), to_body(credential)?)
+            .with_gsi(Index::Gsi3, listing),
+    )
 }

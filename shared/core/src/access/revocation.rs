@@ -25,9 +25,19 @@ impl Revocation {
     }
 }
 
-/// The write that revokes `principal`'s tokens, to put in the transaction that deletes,
-/// pauses or re-keys it (so the change and the revocation happen together).
-pub fn revoke(tenant: &TenantId, principal: &str, revocation: Revocation) -> Result<WriteOp> {
+/// The write that revokes every token `principal` holds as of `now` (and, `blocked`, any
+/// it would get), to put in the transaction that deletes, pauses or re-keys it, so the
+/// change and the revocation happen together.
+pub fn revoke(
+    tenant: &TenantId,
+    principal: &str,
+    now: chrono::DateTime<chrono::Utc>,
+    blocked: bool,
+) -> Result<WriteOp> {
+    let revocation = Revocation {
+        valid_after_ms: now.timestamp_millis(),
+        blocked,
+    };
     Ok(WriteOp::Put {
         item: crate::ports::Item::new(revocation_key(tenant, principal), to_body(&revocation)?),
         condition: Condition::Always,

@@ -1,5 +1,5 @@
 use crate::access::Access;
-use crate::access::revocation::{self, Revocation};
+use crate::access::revocation;
 use crate::auth::{Action, Principal, Role};
 use crate::context::Context;
 use crate::cursor::{ListPage, PageRequest, list_filtered};
@@ -137,10 +137,8 @@ impl Agents {
             ops.push(revocation::revoke(
                 &agent.tenant,
                 agent.id.as_str(),
-                Revocation {
-                    valid_after_ms: self.ctx.now().timestamp_millis(),
-                    blocked: agent.status == AgentStatus::Paused,
-                },
+                self.ctx.now(),
+                agent.status == AgentStatus::Paused,
             )?);
         }
         if agent.name != old.name {
@@ -179,14 +177,7 @@ impl Agents {
                 key: credential_key(id.as_str()),
                 condition: Condition::Always,
             },
-            revocation::revoke(
-                &agent.tenant,
-                id.as_str(),
-                Revocation {
-                    valid_after_ms: self.ctx.now().timestamp_millis(),
-                    blocked: true,
-                },
-            )?,
+            revocation::revoke(&agent.tenant, id.as_str(), self.ctx.now(), true)?,
             // Its queued tasks (a workflow step may wait on one) fail in the next sweep.
             WriteOp::Put {
                 item: agent_gone_item(&agent.tenant, id, self.ctx.now().timestamp_millis())?,
