@@ -273,3 +273,59 @@ async fn run_events_stream_live_and_resume_after_last_event_id() {
     let resumed = read_events(&app, &id, Some(middle_id)).await;
     assert_eq!(resumed, events[events.len() / 2 + 1..].to_vec());
 }
+
+/// A decision is recorded on its approval before it is acted on: when the process stops
+/// in between (simulated here by recording one the way `decide` does, without acting),
+/// the approvals sweep carries it out instead of losing it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recorded_decision_that_was_not_acted_on_is_carried_out_by_the_sweep() {
+    use skein_core::ports::{Condition, Index, IndexKey, ItemStore};
+    let app = TestApp::spawn().await;
+    app.apply_ok(
+        "name: gate\nsteps:\n  - { id: ok, type: approval }\n  - { id: after, builtin: echo, depends_on: [ok] }\n",
+    )
+    .await;
+    let id = app.start_run("gate", json!({})).await;
+    app.run_until(&id, "awaiting approval", |r| {
+        step(r, "ok")["status"] == "awaiting_approval"
+    })
+    .await;
+    let store = app.server().local.store.clone();
+    let tenant = skein_core::ids::TenantId::parse("default").unwrap();
+    let run = skein_core::ids::RunId::parse(&id).unwrap();
+    let key = skein_core::records::approval_key(&tenant, &run, "ok");
+    let item = store
+        .get(&key)
+        .await
+        .unwrap()
+        .expect("the approval is pending");
+    let mut marked = skein_core::ports::Item::new(key.clone(), item.body.clone());
+    marked.body.insert(
+        "decision".into(),
+        json!({"outcome": "approved", "by": "cli_01M7ZDNXVHNS4SDK4KZBA72F5A"}),
+    );
+    let due = IndexKey::new(
+        skein_core::records::APPROVALS_DUE_PK,
+        format!("0000000000000#{}#ok", key.pk),
+    );
+    marked = marked.with_gsi(Index::Gsi2, Some(due));
+    store
+        .put(marked, Condition::VersionIs(item.version))
+        .await
+        .unwrap();
+
+    let run = app.finished_run(&id).await;
+    assert_eq!(run["status"], "succeeded", "{run:#}");
+    assert!(
+        store.get(&key).await.unwrap().is_none(),
+        "removed once acted on"
+    );
+    let (status, _) = app
+        .post(
+            &app.admin,
+            &format!("/v1/runs/{id}/steps/ok/approve"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "nothing left to decide");
+}

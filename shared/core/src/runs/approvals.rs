@@ -4,6 +4,7 @@ use chrono::Duration;
 use serde_json::{Value, json};
 
 use super::Runs;
+use super::decisions::{Decision, DecisionOutcome, PendingApproval};
 use super::model::{Approval, Run, RunError, StepMessage, StepStatus};
 use super::outcome::Reply;
 use super::scope::StepScope;
@@ -11,13 +12,12 @@ use super::worker::set;
 use crate::auth::{Principal, Role};
 use crate::error::{Error, Result};
 use crate::ids::RunId;
-use crate::ports::{Condition, Index, IndexKey, Item, Query, SkRange, StoreError};
+use crate::ports::{Condition, Index, IndexKey, Item, Query, SkRange};
 use crate::records::{
     APPROVALS_DUE_PK, approval_key, approvals_pending_pk, from_item, run_pk, step_key,
     time_sort_key, to_body,
 };
 use crate::workflows::Workflow;
-use crate::workflows::compile::errors;
 use crate::workflows::template::render;
 
 impl Runs {
@@ -115,7 +115,9 @@ impl Runs {
             .collect())
     }
 
-    /// Approves or rejects; exactly one decision counts.
+    /// Approves or rejects; exactly one decision counts. The decision is recorded on the
+    /// approval first, then acted on, then the approval removed: if acting fails, the
+    /// approvals sweep finds the recorded decision and acts on it (`decisions`).
     pub async fn decide(
         &self,
         caller: &Principal,
@@ -132,66 +134,34 @@ impl Runs {
                 what: "pending approval",
             });
         };
-        let token = item
-            .body
-            .get("token")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
-        let (approval, version) = from_item::<Approval>(item)?;
-        if !may_decide(caller, &approval) {
+        let pending = PendingApproval::read(item)?;
+        if !may_decide(caller, &pending.approval) {
             return Err(Error::Forbidden(format!(
                 "this approval is assigned to {}",
-                approval.assignees.join(", ")
+                pending.approval.assignees.join(", ")
             )));
         }
-        match self
-            .ctx
-            .store
-            .delete(&key, Condition::VersionIs(version))
-            .await
-        {
-            Ok(()) => {}
-            Err(StoreError::ConditionFailed) => {
-                return Err(Error::conflict(
-                    "already-decided",
-                    "someone decided this approval a moment ago",
-                ));
-            }
-            Err(e) => return Err(e.into()),
-        }
-        let by = caller.id.to_string();
-        let decision = json!({ "approved": approve, "by": by, "comment": comment });
-        self.event(
-            &caller.tenant,
-            run,
-            "approval.decided",
-            Some(step),
-            decision.clone(),
-        )
-        .await?;
-        let outcome = if approve {
-            Ok(decision)
-        } else {
-            let why = comment.map(|c| format!(": {c}")).unwrap_or_default();
-            Err(RunError {
-                error: errors::APPROVAL_REJECTED.into(),
-                cause: format!("rejected by {by}{why}"),
-            })
+        let decision = Decision {
+            outcome: if approve {
+                DecisionOutcome::Approved
+            } else {
+                DecisionOutcome::Rejected
+            },
+            by: Some(caller.id.to_string()),
+            comment,
         };
-        self.finish_approval(
-            caller.tenant.clone(),
-            run,
-            step,
-            approval.attempt,
-            token,
-            outcome,
-        )
-        .await?;
+        if pending.decision.is_some() || !self.mark(&pending, &decision).await? {
+            return Err(Error::conflict(
+                "already-decided",
+                "someone decided this approval a moment ago",
+            ));
+        }
+        self.act_and_remove(&caller.tenant, &pending, decision)
+            .await?;
         self.run_record(&caller.tenant, run).await
     }
 
-    async fn finish_approval(
+    pub(super) async fn finish_approval(
         &self,
         tenant: crate::ids::TenantId,
         run: &RunId,
@@ -235,70 +205,45 @@ impl Runs {
         Ok(())
     }
 
-    /// Fails every approval whose timeout passed. Returns how many.
+    /// Fails every approval whose timeout passed, and acts on decisions that were recorded
+    /// but not acted on (the process stopped in between). Returns how many.
     pub async fn expire_approvals(&self) -> Result<usize> {
         let now = self.ctx.now();
         let upper = format!("{}~", time_sort_key(now.timestamp_millis()));
         let query = Query::new(Index::Gsi2, APPROVALS_DUE_PK)
             .sk(SkRange::Between(String::new(), upper))
             .limit(100);
-        let mut expired = 0;
+        let mut finished = 0;
         for item in self.ctx.store.query(&query).await?.items {
-            let key = item.key.clone();
-            let token = item
-                .body
-                .get("token")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string();
-            let tenant = key
+            let Some(tenant) = item
+                .key
                 .pk
                 .strip_prefix("T#")
                 .and_then(|rest| rest.split('#').next())
-                .unwrap_or_default()
-                .to_string();
-            let (approval, version) = from_item::<Approval>(item)?;
-            if self
-                .ctx
-                .store
-                .delete(&key, Condition::VersionIs(version))
-                .await
-                .is_err()
-            {
-                continue;
-            }
-            let Ok(tenant) = crate::ids::TenantId::parse(&tenant) else {
+                .and_then(|t| crate::ids::TenantId::parse(t).ok())
+            else {
                 continue;
             };
-            debug_assert_eq!(key.pk, run_pk(&tenant, &approval.run));
-            let cause = format!(
-                "nobody decided within the approval's timeout (due {})",
-                approval.due_at.map(|d| d.to_rfc3339()).unwrap_or_default()
-            );
-            self.event(
-                &tenant,
-                &approval.run,
-                "approval.timed_out",
-                Some(&approval.step),
-                json!({}),
-            )
-            .await?;
-            let failure = RunError {
-                error: errors::APPROVAL_TIMED_OUT.into(),
-                cause,
+            let pending = PendingApproval::read(item)?;
+            debug_assert_eq!(pending.key.pk, run_pk(&tenant, &pending.approval.run));
+            let decision = match &pending.decision {
+                Some(recorded) => recorded.clone(),
+                None => {
+                    let timed_out = Decision {
+                        outcome: DecisionOutcome::TimedOut,
+                        by: None,
+                        comment: None,
+                    };
+                    if !self.mark(&pending, &timed_out).await? {
+                        continue; // decided at this moment by someone else
+                    }
+                    timed_out
+                }
             };
-            self.finish_approval(
-                tenant,
-                &approval.run,
-                &approval.step,
-                approval.attempt,
-                token,
-                Err(failure),
-            )
-            .await?;
-            expired += 1;
+            self.act_and_remove(&tenant, &pending, decision).await?;
+            finished += 1;
         }
-        Ok(expired)
+        Ok(finished)
     }
 }
 

@@ -2,6 +2,7 @@
 //! approvals, the event log, and what happens when the engine reports an end.
 
 mod approvals;
+mod decisions;
 mod events;
 mod finish;
 mod items;
