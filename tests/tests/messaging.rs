@@ -335,3 +335,66 @@ steps:
     let answer = common::step(&finished, "answer");
     assert_eq!(answer["error"]["error"], "Skein.Timeout", "{answer:#}");
 }
+
+/// A reply is recorded next to its waiting step before the step is ended: when the process
+/// stops in between (simulated by recording one without ending the step), the replies
+/// sweep ends the step with it instead of losing it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recorded_reply_that_did_not_end_its_step_is_carried_out_by_the_sweep() {
+    use skein_core::ports::{Condition, Index, IndexKey, Item, ItemStore};
+    let app = TestApp::spawn().await;
+    let reviewer = app.register_agent("reviewer", &[]).await;
+    app.apply_ok(
+        "name: ask
+steps:
+  - { id: ask, builtin: message.send, input: { to: reviewer, kind: question } }
+  - { id: answer, builtin: message.await, depends_on: [ask], timeout: 30s }
+",
+    )
+    .await;
+    let run = app.start_run("ask", json!({})).await;
+    app.run_until(&run, "waiting for the reply", |r| {
+        common::step(r, "answer")["status"] == "running"
+    })
+    .await;
+    let store = app.server().local.store.clone();
+    let tenant = skein_core::ids::TenantId::parse("default").unwrap();
+    let run_id = skein_core::ids::RunId::parse(&run).unwrap();
+    let key = skein_core::records::reply_key(&tenant, &run_id, &run);
+    let meeting = loop {
+        if let Some(item) = store.get(&key).await.unwrap() {
+            break item;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let mut marked = Item::new(key.clone(), meeting.body.clone());
+    marked.body.insert(
+        "reply".into(),
+        json!({
+            "id": "msg_01JD8X3Q4W5E6R7T8Y9V0K1M2N", "tenant": "default", "sender": reviewer.id,
+            "to": {"type": "run", "run": run}, "kind": "answer", "payload": {"approved": true},
+            "correlation_id": run, "sent_at": "2026-12-01T00:00:00Z",
+            "expires_at": "2099-01-01T00:00:00Z", "attempt": 1,
+        }),
+    );
+    let due = IndexKey::new(
+        skein_core::records::REPLIES_DUE_PK,
+        format!("0000000000000#{}", key.pk),
+    );
+    store
+        .put(
+            marked.with_gsi(Index::Gsi2, Some(due)),
+            Condition::VersionIs(meeting.version),
+        )
+        .await
+        .unwrap();
+
+    let finished = app.finished_run(&run).await;
+    assert_eq!(finished["status"], "succeeded", "{finished:#}");
+    let answer = common::step(&finished, "answer");
+    assert_eq!(answer["output"]["payload"], json!({"approved": true}));
+    assert!(
+        store.get(&key).await.unwrap().is_none(),
+        "removed once acted on"
+    );
+}

@@ -2,6 +2,11 @@
 //! `message.await` waits for a reply to the run by correlation id, up to the step's
 //! timeout. The reply and the waiting step meet on one item (`R#<correlation>` in the
 //! run): whichever arrives second finds the other there, so neither can be missed.
+//!
+//! Ending the waiting step is mark, act, then delete: the reply (or the timeout) is
+//! recorded on the meeting, which goes onto the due timer; the step is ended; only then is
+//! the meeting removed. If ending the step fails, the replies sweep finds the recorded
+//! outcome and ends it, so a reply is never lost in between.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -26,9 +31,12 @@ struct Meeting {
     waiting: Option<Waiting>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     reply: Option<Message>,
+    /// The wait ran out (recorded before the step is failed); a later reply is dropped.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    timed_out: bool,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct Waiting {
     run: RunId,
     step: String,
@@ -147,11 +155,8 @@ impl Runs {
         loop {
             let (meeting, version) = self.meeting(&key).await?;
             if let Some(reply) = meeting.reply {
-                self.ctx
-                    .store
-                    .delete(&key, Condition::VersionIs(version))
-                    .await
-                    .ok();
+                // Left in place (it expires with the reply): a redelivered step that runs
+                // again finds the same reply.
                 return Ok(Some(Ok(reply_output(&reply))));
             }
             let waiting = Waiting {
@@ -163,7 +168,7 @@ impl Runs {
             };
             let body = to_body(&Meeting {
                 waiting: Some(waiting),
-                reply: None,
+                ..Meeting::default()
             })?;
             let due = due_at.map(|at| {
                 IndexKey::new(
@@ -195,35 +200,29 @@ impl Runs {
         let key = reply_key(&reply.tenant, run, correlation_id);
         loop {
             let (meeting, version) = self.meeting(&key).await?;
+            if meeting.timed_out {
+                tracing::info!(message = %reply.id, %run, "a reply after its step timed out; dropped");
+                return Ok(());
+            }
             if let Some(waiting) = meeting.waiting {
-                match self
-                    .ctx
-                    .store
-                    .delete(&key, Condition::VersionIs(version))
-                    .await
-                {
-                    Ok(()) => {}
-                    Err(StoreError::ConditionFailed) => continue,
-                    Err(e) => return Err(e.into()),
+                let marked = Meeting {
+                    waiting: Some(waiting.clone()),
+                    reply: Some(reply.clone()),
+                    timed_out: false,
+                };
+                if !self.mark_meeting(&key, &marked, version).await? {
+                    continue;
                 }
-                let outcome = Ok(reply_output(reply));
                 return self
-                    .step_result(
-                        &reply.tenant,
-                        run,
-                        &waiting.step,
-                        Some(waiting.attempt),
-                        None,
-                        outcome,
-                    )
+                    .end_wait(&reply.tenant, &key, &waiting, Ok(reply_output(reply)))
                     .await;
             }
             if meeting.reply.is_some_and(|r| r.id == reply.id) {
                 return Ok(()); // a redelivery of the reply already waiting here
             }
             let body = to_body(&Meeting {
-                waiting: None,
                 reply: Some(reply.clone()),
+                ..Meeting::default()
             })?;
             let mut item = Item::new(key.clone(), body);
             item.expires_at = Some(reply.expires_at.timestamp());
@@ -251,47 +250,93 @@ impl Runs {
         for item in self.ctx.store.query(&query).await?.items {
             let key = item.key.clone();
             let (meeting, version) = from_item::<Meeting>(item)?;
-            let Some(waiting) = meeting.waiting else {
+            let Some(waiting) = meeting.waiting.clone() else {
                 continue;
             };
-            if self
-                .ctx
-                .store
-                .delete(&key, Condition::VersionIs(version))
-                .await
-                .is_err()
-            {
-                continue; // the reply came in the meantime
-            }
             let Some(tenant) = key
                 .pk
                 .strip_prefix("T#")
                 .and_then(|rest| rest.split('#').next())
+                .and_then(|t| crate::ids::TenantId::parse(t).ok())
             else {
                 continue;
             };
-            let Ok(tenant) = crate::ids::TenantId::parse(tenant) else {
-                continue;
+            let outcome = match &meeting.reply {
+                // Recorded, but the step was not ended: end it now.
+                Some(reply) => Ok(reply_output(reply)),
+                None => {
+                    if !meeting.timed_out {
+                        let marked = Meeting {
+                            timed_out: true,
+                            ..meeting
+                        };
+                        if !self.mark_meeting(&key, &marked, version).await? {
+                            continue; // the reply came in the meantime
+                        }
+                    }
+                    Err(RunError {
+                        error: errors::TIMEOUT.into(),
+                        cause: format!(
+                            "no reply with correlation id `{}` came within the step's timeout",
+                            waiting.correlation_id
+                        ),
+                    })
+                }
             };
-            let failure = RunError {
-                error: errors::TIMEOUT.into(),
-                cause: format!(
-                    "no reply with correlation id `{}` came within the step's timeout",
-                    waiting.correlation_id
-                ),
-            };
-            self.step_result(
-                &tenant,
-                &waiting.run,
-                &waiting.step,
-                Some(waiting.attempt),
-                None,
-                Err(failure),
-            )
-            .await?;
+            self.end_wait(&tenant, &key, &waiting, outcome).await?;
             expired += 1;
         }
         Ok(expired)
+    }
+
+    /// Records the meeting's outcome if nobody changed it since it was read (false if
+    /// someone did), and puts it on the due timer so the sweep ends the step if we do not.
+    async fn mark_meeting(
+        &self,
+        key: &crate::ports::Key,
+        marked: &Meeting,
+        version: u64,
+    ) -> Result<bool> {
+        let due = IndexKey::new(
+            REPLIES_DUE_PK,
+            format!(
+                "{}#{}",
+                time_sort_key(self.ctx.now().timestamp_millis()),
+                key.pk
+            ),
+        );
+        let item = Item::new(key.clone(), to_body(marked)?).with_gsi(Index::Gsi2, Some(due));
+        match self
+            .ctx
+            .store
+            .put(item, Condition::VersionIs(version))
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(StoreError::ConditionFailed) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Ends the waiting step with `outcome`, then removes the meeting.
+    async fn end_wait(
+        &self,
+        tenant: &crate::ids::TenantId,
+        key: &crate::ports::Key,
+        waiting: &Waiting,
+        outcome: StepOutcome,
+    ) -> Result<()> {
+        self.step_result(
+            tenant,
+            &waiting.run,
+            &waiting.step,
+            Some(waiting.attempt),
+            None,
+            outcome,
+        )
+        .await?;
+        self.ctx.store.delete(key, Condition::Always).await?;
+        Ok(())
     }
 
     async fn meeting(&self, key: &crate::ports::Key) -> Result<(Meeting, u64)> {
