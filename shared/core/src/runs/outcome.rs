@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use super::Runs;
 use super::model::{Attempt, RunError, StepMessage, StepRecord, StepStatus};
 use super::worker::{done_flag, read_step, set, write_condition};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::ports::{Change, Condition, StoreError};
 use crate::records::step_key;
 use crate::workflows::Workflow;
@@ -165,28 +165,30 @@ impl Runs {
     pub(crate) async fn answer(&self, reply: Reply, outcome: Outcome) -> Result<Outcome> {
         if let Reply::Token(token) = &reply {
             match &outcome {
-                Ok(value) => self.send_success(token, value).await,
-                Err(e) => self.send_failure(token, &e.error, &e.cause).await,
+                Ok(value) => self.send_success(token, value).await?,
+                Err(e) => self.send_failure(token, &e.error, &e.cause).await?,
             }
         }
         Ok(outcome)
     }
 
-    pub(crate) async fn send_success(&self, token: &str, value: &Value) {
-        if let Err(e) = self.ports.engine.send_task_success(token, value).await {
-            tracing::info!(error = %e, "the engine no longer waits for this step (run ended or stopped)");
-        }
+    /// Tells the engine the step succeeded. An engine that no longer waits (the run ended
+    /// or was stopped) is fine; one that cannot be reached is an error, so that the caller
+    /// tries again (the queue redelivers, the API answers 503) rather than the run waiting
+    /// for an answer that was dropped. The step's outcome is already recorded, so a retry
+    /// only sends it again.
+    pub(crate) async fn send_success(&self, token: &str, value: &Value) -> Result<()> {
+        let sent = self.ports.engine.send_task_success(token, value).await;
+        engine_answered(sent)
     }
 
-    pub(crate) async fn send_failure(&self, token: &str, error: &str, cause: &str) {
-        if let Err(e) = self
+    pub(crate) async fn send_failure(&self, token: &str, error: &str, cause: &str) -> Result<()> {
+        let sent = self
             .ports
             .engine
             .send_task_failure(token, error, cause)
-            .await
-        {
-            tracing::info!(error = %e, "the engine no longer waits for this step (run ended or stopped)");
-        }
+            .await;
+        engine_answered(sent)
     }
 
     /// Marks this step done in each dependent's record; a dependent whose dependencies
@@ -284,4 +286,22 @@ fn close_attempt(
         }),
     }
     attempts
+}
+
+/// Whether an answer reached the engine, or there was nobody left waiting for it.
+fn engine_answered(sent: std::result::Result<(), crate::ports::EngineError>) -> Result<()> {
+    use crate::ports::EngineError;
+    match sent {
+        Ok(()) => Ok(()),
+        Err(e @ (EngineError::TaskDoesNotExist | EngineError::NotFound(_))) => {
+            tracing::info!(error = %e, "the engine no longer waits for this step (run ended or stopped)");
+            Ok(())
+        }
+        Err(EngineError::Unavailable(detail)) => Err(Error::Unavailable(format!(
+            "the workflow engine did not take a step's answer: {detail}"
+        ))),
+        Err(other) => Err(Error::Internal(format!(
+            "the workflow engine refused a step's answer: {other}"
+        ))),
+    }
 }

@@ -100,8 +100,7 @@ impl Runs {
                 "workflow {} v{} has no step `{}`",
                 message.workflow, message.version, message.step
             );
-            self.send_failure(&token, errors::INTERNAL, &cause).await;
-            return Ok(());
+            return self.send_failure(&token, errors::INTERNAL, &cause).await;
         };
         let run = self.run_record(&message.tenant, &message.run).await?;
         if run.status.is_terminal() {
