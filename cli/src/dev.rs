@@ -279,25 +279,9 @@ async fn sweep_timers(platform: Platform, store: Arc<SqliteStore>, every: Durati
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         interval.tick().await;
-        match platform.tasks.process_due_timers(200).await {
-            Ok(0) => {}
-            Ok(fired) => tracing::debug!(fired, "task timers fired"),
-            Err(err) => tracing::warn!(error = %err, "task timer sweep failed; retrying"),
-        }
-        match platform.runs.expire_approvals().await {
-            Ok(0) => {}
-            Ok(expired) => tracing::info!(expired, "approvals timed out"),
-            Err(err) => tracing::warn!(error = %err, "approval sweep failed; retrying"),
-        }
-        match platform.runs.expire_reply_waits().await {
-            Ok(0) => {}
-            Ok(expired) => tracing::info!(expired, "reply waits timed out"),
-            Err(err) => tracing::warn!(error = %err, "reply-wait sweep failed; retrying"),
-        }
-        match platform.runs.fire_schedules().await {
-            Ok(0) => {}
-            Ok(fired) => tracing::info!(fired, "scheduled runs started"),
-            Err(err) => tracing::warn!(error = %err, "schedule sweep failed; retrying"),
+        let report = platform.sweep().await;
+        if report.did_anything() {
+            tracing::debug!(?report, "timers swept");
         }
         // What DynamoDB's TTL does on AWS: expired idempotency records, failed-login
         // counters and rate buckets would otherwise stay on disk for good.

@@ -215,3 +215,30 @@ async fn a_slow_step_in_a_batch_does_not_hold_back_the_others() {
     let view = cloud.run(&quick).await;
     assert_eq!(status(&view, "echo"), "succeeded", "{view:#}");
 }
+
+#[tokio::test]
+async fn the_schedulers_tick_runs_the_same_sweep_as_skein_dev() {
+    let cloud = Cloud::new().await;
+    // A task whose lease ends at once: the tick's sweep requeues it.
+    let (status, agent) = cloud
+        .post(
+            skein_http::ApiGroup::Agents,
+            &cloud.admin,
+            "/v1/agents",
+            json!({"name": "sleepy"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{agent}");
+    let report =
+        skein_lambda::scheduler::handle(&cloud.aws.platform, aws::sample("scheduler/tick.json"))
+            .await
+            .expect("the tick's sweep succeeds");
+    let sweep = report.sweep.expect("a tick reports its sweep");
+    assert_eq!(sweep.failures, 0, "{sweep:?}");
+    let refused =
+        skein_lambda::scheduler::handle(&cloud.aws.platform, json!({"action": "dance"})).await;
+    assert!(matches!(
+        refused,
+        Err(skein_lambda::scheduler::SchedulerError::BadEvent(_))
+    ));
+}

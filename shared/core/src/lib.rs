@@ -16,6 +16,7 @@ pub mod ports;
 pub mod quotas;
 pub mod records;
 pub mod runs;
+pub mod sweep;
 #[cfg(feature = "system")]
 pub mod system;
 pub mod tasks;

@@ -1,14 +1,15 @@
 //! The scheduler function, an EventBridge Scheduler target. A per-workflow schedule
 //! sends `{"action":"start", "tenant", "workflow", "fired_at"}` and starts that run once
 //! per firing; the platform's one-minute tick sends `{"action":"tick"}` and does what
-//! `skein dev`'s sweeper does: fire the schedules kept in the table, time out approvals,
-//! and re-queue or expire tasks whose lease or deadline passed.
+//! `skein dev`'s sweeper does (`Platform::sweep`): fire the schedules kept in the table,
+//! time out approvals, and re-queue or expire tasks whose lease or deadline passed.
 
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use skein_core::Platform;
 use skein_core::ids::TenantId;
+use skein_core::sweep::SweepReport;
 
 use crate::AwsPlatform;
 
@@ -31,10 +32,9 @@ pub enum SchedulerEvent {
 pub struct SchedulerReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub run: Option<String>,
-    pub schedules_fired: usize,
-    pub approvals_expired: usize,
-    pub reply_waits_expired: usize,
-    pub task_timers_fired: usize,
+    /// What the tick's sweep did (`skein_core::sweep`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sweep: Option<SweepReport>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +43,9 @@ pub enum SchedulerError {
     BadEvent(String),
     #[error(transparent)]
     Platform(#[from] skein_core::Error),
+    /// Every part of the sweep ran; these failed (logged) and the next tick retries them.
+    #[error("{failures} part(s) of the sweep failed; see the log")]
+    SweepIncomplete { failures: usize },
 }
 
 /// Stable names for the function's errors, as Lambda reports them.
@@ -51,6 +54,7 @@ impl From<SchedulerError> for lambda_runtime::Diagnostic {
         let error_type = match &error {
             SchedulerError::BadEvent(_) => "Skein.BadEvent",
             SchedulerError::Platform(_) => "Skein.Internal",
+            SchedulerError::SweepIncomplete { .. } => "Skein.SweepIncomplete",
         };
         lambda_runtime::Diagnostic {
             error_type: error_type.into(),
@@ -80,13 +84,21 @@ pub async fn handle(platform: &Platform, event: Value) -> Result<SchedulerReport
                 ..SchedulerReport::default()
             })
         }
-        SchedulerEvent::Tick => Ok(SchedulerReport {
-            run: None,
-            schedules_fired: platform.runs.fire_schedules().await?,
-            approvals_expired: platform.runs.expire_approvals().await?,
-            reply_waits_expired: platform.runs.expire_reply_waits().await?,
-            task_timers_fired: platform.tasks.process_due_timers(200).await?,
-        }),
+        SchedulerEvent::Tick => {
+            // The same sweep as skein dev's loop: every part runs even if one fails; a
+            // failed part fails the invocation afterwards, so the errors alarm sees it.
+            let sweep = platform.sweep().await;
+            tracing::info!(?sweep, "tick swept");
+            if sweep.failures > 0 {
+                return Err(SchedulerError::SweepIncomplete {
+                    failures: sweep.failures,
+                });
+            }
+            Ok(SchedulerReport {
+                run: None,
+                sweep: Some(sweep),
+            })
+        }
     }
 }
 

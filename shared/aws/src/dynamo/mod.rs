@@ -43,13 +43,24 @@ fn now_secs() -> i64 {
         .map_or(0, |d| d.as_secs() as i64)
 }
 
-fn unavailable<E: std::error::Error + 'static, R: std::fmt::Debug>(
-    e: SdkError<E, R>,
-) -> StoreError {
-    StoreError::Unavailable(DisplayErrorContext(e).to_string())
+/// A failed call as the port's error: a request DynamoDB refuses as invalid is `Invalid`
+/// (retrying cannot help); anything else (throttling, a network error, a 5xx) is
+/// `Unavailable`.
+fn store_error<E, R>(e: SdkError<E, R>) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let invalid = e.code() == Some("ValidationException");
+    let detail = DisplayErrorContext(e).to_string();
+    if invalid {
+        StoreError::Invalid(detail)
+    } else {
+        StoreError::Unavailable(detail)
+    }
 }
 
-/// `ConditionFailed` when the write's condition did not hold, `Unavailable` otherwise.
+/// `ConditionFailed` when the write's condition did not hold, `store_error` otherwise.
 fn conditional<O, E, R>(result: Result<O, SdkError<E, R>>) -> Result<O, StoreError>
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
@@ -59,7 +70,7 @@ where
         if err.code() == Some("ConditionalCheckFailedException") {
             StoreError::ConditionFailed
         } else {
-            unavailable(err)
+            store_error(err)
         }
     })
 }
@@ -86,7 +97,7 @@ impl DynamoStore {
             .consistent_read(true)
             .send()
             .await
-            .map_err(unavailable)?;
+            .map_err(store_error)?;
         Ok(found.item.filter(|a| is_live(a, now_secs())))
     }
 
@@ -265,6 +276,13 @@ impl ItemStore for DynamoStore {
                 let prefix = e.value(s(prefix));
                 key_condition += &format!(" AND begins_with({sk}, {prefix})");
             }
+            // DynamoDB refuses an empty string as a key value, so "from the start" is
+            // written as `<=` (every timer sweep queries from "" to now).
+            SkRange::Between(low, high) if low.is_empty() => {
+                let sk = e.name(sk_name);
+                let high = e.value(s(high));
+                key_condition += &format!(" AND {sk} <= {high}");
+            }
             SkRange::Between(low, high) => {
                 let sk = e.name(sk_name);
                 let (low, high) = (e.value(s(low)), e.value(s(high)));
@@ -295,7 +313,7 @@ impl ItemStore for DynamoStore {
             .consistent_read(query.index == skein_core::ports::Index::Primary)
             .send()
             .await
-            .map_err(unavailable)?;
+            .map_err(store_error)?;
         let items = found
             .items
             .unwrap_or_default()

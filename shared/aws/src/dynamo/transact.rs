@@ -6,7 +6,7 @@ use skein_core::ports::{Condition, StoreError, WriteOp};
 
 use super::attrs::{PK, key, to_attributes};
 use super::expr::Expr;
-use super::{DynamoStore, MAX_RACES, now_secs, unavailable};
+use super::{DynamoStore, MAX_RACES, now_secs, store_error};
 
 /// DynamoDB's limit on one transaction.
 const MAX_OPS: usize = 100;
@@ -124,7 +124,7 @@ pub(super) async fn run(store: &DynamoStore, ops: Vec<WriteOp>) -> Result<(), St
         let Some(TransactWriteItemsError::TransactionCanceledException(canceled)) =
             err.as_service_error()
         else {
-            return Err(unavailable(err));
+            return Err(store_error(err));
         };
         let failed: Vec<usize> = canceled
             .cancellation_reasons()

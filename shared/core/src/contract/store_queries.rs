@@ -52,6 +52,13 @@ pub async fn queries_filter_by_prefix_and_range_and_run_backwards(store: &dyn It
         sks(&store.query(&range).await.unwrap().items),
         ["A#2", "B#1", "B#2"]
     );
+    // From the very start: every timer sweep asks for "" to now.
+    let from_start =
+        Query::new(Index::Primary, &pk).sk(SkRange::Between(String::new(), "A#2".into()));
+    assert_eq!(
+        sks(&store.query(&from_start).await.unwrap().items),
+        ["A#1", "A#2"]
+    );
     let mut backwards = Query::new(Index::Primary, &pk).limit(2);
     backwards.descending = true;
     let first = store.query(&backwards).await.unwrap();
