@@ -443,3 +443,47 @@ async fn a_task_the_deleted_agent_had_claimed_fails_when_its_lease_ends() {
         .await;
     assert_eq!(ended["error"]["code"], "agent_deleted", "{ended}");
 }
+
+#[tokio::test]
+async fn starting_with_wait_answers_with_the_finished_run_or_202_while_it_runs() {
+    let app = TestApp::spawn().await;
+    app.apply_ok("name: quick\nsteps:\n  - { id: double, builtin: transform, input: '{{ input }}', with: { program: '.n * 2' } }\n")
+        .await;
+    let (status, run) = app
+        .post(
+            &app.admin,
+            "/v1/workflows/quick/runs?wait=10",
+            json!({"input": {"n": 21}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{run}");
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(run["output"], json!({"double": 42}));
+
+    app.apply_ok("name: gated\nsteps:\n  - { id: ok, type: approval }\n")
+        .await;
+    let (status, run) = app
+        .post(
+            &app.admin,
+            "/v1/workflows/gated/runs?wait=1",
+            json!({"input": {}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{run}");
+    assert_eq!(run["status"], "running");
+
+    let (status, body) = app
+        .post(
+            &app.admin,
+            "/v1/workflows/quick/runs?wait=21",
+            json!({"input": {"n": 1}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (_, runs) = app.get(&app.admin, "/v1/runs?workflow=quick").await;
+    assert_eq!(
+        runs["items"].as_array().unwrap().len(),
+        1,
+        "a refused wait starts nothing"
+    );
+}

@@ -24,6 +24,10 @@ pub struct RunArgs {
     /// Follow the run live until it ends; exit 1 unless it succeeded.
     #[arg(long)]
     watch: bool,
+    /// Wait up to this many seconds (1 to 20) for the run to end, in the starting
+    /// request itself; exit 1 if it ended other than succeeded.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=20), conflicts_with = "watch")]
+    wait: Option<u64>,
     #[command(flatten)]
     remote: Remote,
 }
@@ -47,16 +51,18 @@ pub async fn start(args: RunArgs) -> Result<(), CliError> {
         .map(|k| ("idempotency-key", k))
         .into_iter()
         .collect();
+    let path = match args.wait {
+        Some(seconds) => format!("/v1/workflows/{name}/runs?wait={seconds}"),
+        None => format!("/v1/workflows/{name}/runs"),
+    };
     let run = client
-        .send(
-            reqwest::Method::POST,
-            &format!("/v1/workflows/{name}/runs"),
-            Some(&body),
-            &headers,
-        )
+        .send(reqwest::Method::POST, &path, Some(&body), &headers)
         .await?
         .unwrap_or(Value::Null);
     let id = run["id"].as_str().unwrap_or_default().to_string();
+    if args.wait.is_some() && run["status"] != "running" {
+        return finished(&args.remote, &id, &run);
+    }
     if !args.watch {
         args.remote.print(&run, |r| {
             format!(
@@ -68,9 +74,14 @@ pub async fn start(args: RunArgs) -> Result<(), CliError> {
         });
         return Ok(());
     }
-    let finished = super::watch::watch(&client, &id).await?;
-    args.remote.print(&finished, summary);
-    match finished["status"].as_str() {
+    let ended = super::watch::watch(&client, &id).await?;
+    finished(&args.remote, &id, &ended)
+}
+
+/// Prints a run that ended; an error (exit 1) unless it succeeded.
+fn finished(remote: &Remote, id: &str, run: &Value) -> Result<(), CliError> {
+    remote.print(run, summary);
+    match run["status"].as_str() {
         Some("succeeded") => Ok(()),
         other => Err(CliError::Other(format!(
             "run {id} ended {}",

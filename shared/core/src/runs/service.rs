@@ -283,6 +283,11 @@ impl Runs {
         Ok(())
     }
 
+    /// The run's record, without its steps (`view` has them).
+    pub async fn get(&self, caller: &Principal, id: &RunId) -> Result<Run> {
+        self.load_run(caller, id).await
+    }
+
     pub(crate) async fn load_run(&self, caller: &Principal, id: &RunId) -> Result<Run> {
         caller.authorize(Action::RunWorkflows)?;
         self.run_record(&caller.tenant, id).await

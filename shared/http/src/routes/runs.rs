@@ -35,30 +35,86 @@ fn run_id(raw: &str) -> Result<RunId, ApiError> {
     RunId::parse(raw).map_err(|e| ApiError::bad_request(e.0))
 }
 
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct StartParams {
+    /// Seconds to wait for the run to end (0 to 20, default 0): a run that ends in time
+    /// is answered finished, with its output; one still running is answered 202.
+    wait: Option<u64>,
+}
+
 /// Starts a run of the workflow's latest (or given) version. With an `Idempotency-Key`,
 /// a repeat of the same request returns the first run (200, `Idempotent-Replayed: true`).
+/// With `?wait=N` it answers when the run ends, like Step Functions' StartSyncExecution,
+/// or after N seconds with 202 and the running run.
 #[utoipa::path(post, path = "/v1/workflows/{id}/runs", tag = "runs", request_body = StartRun,
-    params(("id" = String, Path, description = "the workflow's name"), ("Idempotency-Key" = Option<String>, Header)),
-    responses((status = 201, body = Run), (status = 200, description = "replayed", body = Run), (status = 404, body = Problem),
+    params(("id" = String, Path, description = "the workflow's name"), ("Idempotency-Key" = Option<String>, Header), StartParams),
+    responses((status = 201, body = Run), (status = 200, description = "replayed", body = Run),
+        (status = 202, description = "still running after `wait` seconds", body = Run), (status = 404, body = Problem),
         (status = 422, description = "the input fails the workflow's input_schema", body = Problem)))]
 async fn start_run(
     State(state): State<AppState>,
     Caller(caller): Caller,
     Path(id): Path<String>,
+    QueryParams(params): QueryParams<StartParams>,
     headers: HeaderMap,
     JsonBody(request): JsonBody<StartRun>,
 ) -> ApiResult<Response> {
+    let wait = Duration::from_secs(params.wait.unwrap_or(0));
+    if wait > super::MAX_WAIT {
+        return Err(ApiError::bad_request(format!(
+            "query parameter `wait`: use 0 to {} seconds",
+            super::MAX_WAIT.as_secs()
+        )));
+    }
     let started = state
         .platform
         .runs
         .start(&caller, &id, request, super::idempotency_key(&headers)?)
         .await?;
     let location = format!("/v1/runs/{}", started.run.id);
-    Ok(super::created_or_replayed(
-        started.replayed,
-        location,
-        started.run,
-    ))
+    let mut run = started.run;
+    if !wait.is_zero() {
+        run = wait_for_end(&state, &caller, run, wait).await?;
+        if !run.status.is_terminal() {
+            let headers = [(header::LOCATION, location)];
+            return Ok((StatusCode::ACCEPTED, headers, Json(run)).into_response());
+        }
+    }
+    Ok(super::created_or_replayed(started.replayed, location, run))
+}
+
+/// How often a waiting start re-reads its run when nothing rang: another process (an
+/// API Lambda, the step-worker) changes runs without ringing this process's bell.
+const WAIT_RECHECK: Duration = Duration::from_millis(250);
+
+/// The run once it ended, or as it is when `wait` is over.
+async fn wait_for_end(
+    state: &AppState,
+    caller: &Principal,
+    mut run: Run,
+    wait: Duration,
+) -> ApiResult<Run> {
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        if run.status.is_terminal() {
+            return Ok(run);
+        }
+        // Listen before reading, so a change between the read and the wait is not missed.
+        let changed = state.bell.run_changed_notified();
+        tokio::pin!(changed);
+        changed.as_mut().enable();
+        run = state.platform.runs.get(caller, &run.id).await?;
+        if run.status.is_terminal() {
+            return Ok(run);
+        }
+        let now = tokio::time::Instant::now();
+        if now >= deadline {
+            return Ok(run);
+        }
+        let _woken_or_due = tokio::time::timeout((deadline - now).min(WAIT_RECHECK), changed).await;
+    }
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
