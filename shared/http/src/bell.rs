@@ -1,5 +1,11 @@
-//! Wakes long-polling claimers when a task becomes claimable in this process, and live
-//! run streams when a run changes.
+//! Wakes long-polling claimers when a task becomes claimable in this process, a run's
+//! live streams and waiting starts when that run changes, and an agent's inbox reads when
+//! something is delivered to it. Runs and inboxes ring only their own waiters: one
+//! global bell woke every stream on every change anywhere, and each woken stream re-read
+//! its run.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
 
 use skein_core::ports::TaskEvents;
 use tokio::sync::Notify;
@@ -7,8 +13,44 @@ use tokio::sync::Notify;
 #[derive(Default)]
 pub struct TaskBell {
     notify: Notify,
-    runs: Notify,
-    inboxes: Notify,
+    runs: Rooms,
+    inboxes: Rooms,
+}
+
+/// One `Notify` per key, made by its first waiter and gone with its last.
+#[derive(Default)]
+struct Rooms {
+    rooms: Mutex<HashMap<String, Weak<Notify>>>,
+}
+
+/// Rooms kept before the empty ones are swept out.
+const ROOMS_BEFORE_SWEEP: usize = 1024;
+
+impl Rooms {
+    fn enter(&self, key: &str) -> Arc<Notify> {
+        let mut rooms = self.rooms.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(room) = rooms.get(key).and_then(Weak::upgrade) {
+            return room;
+        }
+        if rooms.len() >= ROOMS_BEFORE_SWEEP {
+            rooms.retain(|_, room| room.strong_count() > 0);
+        }
+        let room = Arc::new(Notify::new());
+        rooms.insert(key.to_string(), Arc::downgrade(&room));
+        room
+    }
+
+    fn ring(&self, key: &str) {
+        let room = self
+            .rooms
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(key)
+            .and_then(Weak::upgrade);
+        if let Some(room) = room {
+            room.notify_waiters();
+        }
+    }
 }
 
 impl TaskBell {
@@ -17,19 +59,16 @@ impl TaskBell {
     pub fn notified(&self) -> tokio::sync::futures::Notified<'_> {
         self.notify.notified()
     }
-}
 
-impl TaskBell {
-    /// Completes at the next change to any run (live event streams wait on it).
-    pub fn run_changed_notified(&self) -> tokio::sync::futures::Notified<'_> {
-        self.runs.notified()
+    /// What rings when run `run` changes (live event streams and waiting starts): wait
+    /// on its `notified()`, enabled before reading the run.
+    pub fn run_room(&self, run: &str) -> Arc<Notify> {
+        self.runs.enter(run)
     }
-}
 
-impl TaskBell {
-    /// Completes at the next delivery into any inbox (long-polling inbox reads wait on it).
-    pub fn inbox_changed_notified(&self) -> tokio::sync::futures::Notified<'_> {
-        self.inboxes.notified()
+    /// What rings at the next delivery into agent `agent`'s inbox.
+    pub fn inbox_room(&self, agent: &str) -> Arc<Notify> {
+        self.inboxes.enter(agent)
     }
 }
 
@@ -38,11 +77,47 @@ impl TaskEvents for TaskBell {
         self.notify.notify_waiters();
     }
 
-    fn run_changed(&self, _run: &str) {
-        self.runs.notify_waiters();
+    fn run_changed(&self, run: &str) {
+        self.runs.ring(run);
     }
 
-    fn inbox_changed(&self, _agent: &str) {
-        self.inboxes.notify_waiters();
+    fn inbox_changed(&self, agent: &str) {
+        self.inboxes.ring(agent);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_change_wakes_only_the_waiters_of_its_own_run() {
+        let bell = TaskBell::default();
+        let (mine, other) = (bell.run_room("run_a"), bell.run_room("run_b"));
+        let (woken, untouched) = (mine.notified(), other.notified());
+        tokio::pin!(woken, untouched);
+        woken.as_mut().enable();
+        untouched.as_mut().enable();
+        bell.run_changed("run_a");
+        assert!(
+            tokio::time::timeout(Duration::from_secs(1), woken)
+                .await
+                .is_ok()
+        );
+        assert!(
+            tokio::time::timeout(Duration::from_millis(20), untouched)
+                .await
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn a_room_goes_with_its_last_waiter() {
+        let bell = TaskBell::default();
+        drop(bell.run_room("run_a"));
+        bell.run_changed("run_a"); // nobody waits: nothing to ring, nothing kept alive
+        assert!(bell.runs.rooms.lock().unwrap()["run_a"].upgrade().is_none());
     }
 }

@@ -112,7 +112,8 @@ async fn read_inbox(
     };
     let deadline = Instant::now() + wait;
     loop {
-        let rang = state.bell.inbox_changed_notified();
+        let room = state.bell.inbox_room(agent.as_str());
+        let rang = room.notified();
         tokio::pin!(rang);
         rang.as_mut().enable();
         let page = state

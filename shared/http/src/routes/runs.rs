@@ -102,7 +102,8 @@ async fn wait_for_end(
             return Ok(run);
         }
         // Listen before reading, so a change between the read and the wait is not missed.
-        let changed = state.bell.run_changed_notified();
+        let room = state.bell.run_room(run.id.as_str());
+        let changed = room.notified();
         tokio::pin!(changed);
         changed.as_mut().enable();
         run = state.platform.runs.get(caller, &run.id).await?;
@@ -224,8 +225,8 @@ fn event_stream(
 ) -> impl futures_util::Stream<Item = Result<Event, Infallible>> {
     async_stream(move |emit| async move {
         loop {
-            let bell = state.bell.clone();
-            let changed = bell.run_changed_notified();
+            let room = state.bell.run_room(id.as_str());
+            let changed = room.notified();
             tokio::pin!(changed);
             changed.as_mut().enable();
             let events = match state
