@@ -89,7 +89,7 @@ impl LocalPlatform {
             step_lease: chrono::Duration::zero(),
             inline_for: chrono::Duration::seconds(60),
             quotas: local.quotas(),
-            machine_prefix: skein_core::workflows::registry::MACHINE_PREFIX.to_string(),
+            machine_prefix: skein_core::workflows::machine_name::MACHINE_PREFIX.to_string(),
         };
         let messages_queue: Arc<dyn Queue> = Arc::new(SqliteQueue::new(
             db.clone(),

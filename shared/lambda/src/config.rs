@@ -51,7 +51,7 @@ fn rate(env: Lookup, name: &'static str, default: &str) -> Result<Option<Rate>, 
 }
 
 /// `SKEIN_NAME_PREFIX`: lowercase letters, digits and `-`, so that machine names stay
-/// unambiguous (`registry::machine_name` separates the tenant with `_`).
+/// unambiguous (`workflows::machine_name` separates the tenant with `_`).
 fn name_prefix(env: Lookup) -> Result<String, ConfigError> {
     let prefix = env("SKEIN_NAME_PREFIX").unwrap_or_else(|| "skein".into());
     let valid = (2..=31).contains(&prefix.len())

@@ -58,7 +58,7 @@ pub struct WorkflowPorts {
     /// What one tenant's workflows may start at once.
     pub quotas: crate::quotas::Quotas,
     /// What every state machine's name starts with: the deployment's name prefix, which
-    /// its IAM grants are scoped to (`registry::machine_name`).
+    /// its IAM grants are scoped to (`workflows::machine_name`).
     pub machine_prefix: String,
 }
 

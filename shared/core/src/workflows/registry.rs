@@ -7,10 +7,11 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 use super::approval_guard;
-use super::definition::{Definition, Mode, Schedule};
+use super::definition::{Definition, Mode};
+use super::machine_name::{hex_digest, machine_name};
+use super::registration_checks::check_schedule_quota;
 use super::schedule::next_fire;
 use super::{Known, Target, Workflow, compile, parse_definition, validate};
 use crate::auth::{Action, Principal};
@@ -216,55 +217,6 @@ impl Workflows {
         }
     }
 
-    /// Refuses a definition whose sub-workflows lead back to it: one run would start
-    /// runs without end. References are followed as a run would (the latest version, or
-    /// the pinned one) through the stored definitions.
-    async fn refuse_sub_workflow_cycles(
-        &self,
-        tenant: &TenantId,
-        definition: &Definition,
-    ) -> Result<()> {
-        const MAX_VISITS: usize = 256;
-        for (i, step) in definition.steps.iter().enumerate() {
-            let Some(first) = &step.workflow else {
-                continue;
-            };
-            let mut pending = vec![(first.clone(), vec![definition.name.clone()])];
-            let mut visited = BTreeSet::new();
-            while let Some((sub, path)) = pending.pop() {
-                if sub.name == definition.name && sub.version.is_none() {
-                    let mut cycle = path;
-                    cycle.push(sub.name.clone());
-                    return Err(Error::invalid(
-                        format!("$.steps[{i}].workflow.name"),
-                        format!(
-                            "step `{}`: sub-workflows would call each other without end: {}; remove one of the calls",
-                            step.id,
-                            cycle.join(" -> ")
-                        ),
-                    ));
-                }
-                if !visited.insert((sub.name.clone(), sub.version)) || visited.len() > MAX_VISITS {
-                    continue;
-                }
-                let stored = match self.load_version(tenant, &sub.name, sub.version).await {
-                    Ok(stored) => stored,
-                    Err(Error::NotFound { .. }) => continue,
-                    Err(e) => return Err(e),
-                };
-                let Ok(called) = serde_json::from_value::<Definition>(stored.definition) else {
-                    continue;
-                };
-                let mut next_path = path.clone();
-                next_path.push(sub.name.clone());
-                for child in called.steps.into_iter().filter_map(|s| s.workflow) {
-                    pending.push((child, next_path.clone()));
-                }
-            }
-        }
-        Ok(())
-    }
-
     /// The schedule entry follows the latest version: set when it has a schedule, removed when not.
     fn schedule_op(
         &self,
@@ -453,141 +405,6 @@ impl Workflows {
     }
 }
 
-/// Refuses a schedule that would fire more often than the deployment's quota allows.
-fn check_schedule_quota(schedule: &Schedule, least: std::time::Duration) -> Result<()> {
-    let (path, gap) = match schedule.rate {
-        Some(rate) => ("$.schedule.rate", rate.0),
-        None => {
-            // Cron fires on whole minutes; the shortest gap shows within its next fires.
-            let start = DateTime::from_timestamp(946_684_800, 0).unwrap_or_default();
-            let Some(mut at) = next_fire(schedule, start) else {
-                return Ok(()); // validation refuses a cron that never fires
-            };
-            let mut gap = std::time::Duration::MAX;
-            for _ in 0..16 {
-                let Some(next) = next_fire(schedule, at) else {
-                    break;
-                };
-                gap = gap.min((next - at).to_std().unwrap_or_default());
-                at = next;
-            }
-            ("$.schedule.cron", gap)
-        }
-    };
-    if gap < least {
-        return Err(Error::invalid(
-            path,
-            format!(
-                "this schedule would fire every {} s; this deployment's quota is at most once every {} s",
-                gap.as_secs_f64(),
-                least.as_secs_f64()
-            ),
-        ));
-    }
-    Ok(())
-}
-
-/// The state machine name prefix when a deployment names none; the deployment's IAM
-/// grants are scoped to `{prefix}-*`.
-pub const MACHINE_PREFIX: &str = "skein";
-
-/// One state machine per version, named so that no two (tenant, workflow, version, ASL)
-/// share one: `{prefix}-{tenant}_{workflow}-v{version}-{asl digest}`. Tenant ids cannot
-/// contain `_` (nor can prefixes) and the version suffix is always last, so the readable
-/// form is unambiguous; one that would pass Step Functions' 80 characters names the tenant
-/// and workflow by a 96-bit digest instead (and has no `_`, so it never equals a readable
-/// one). The ASL digest makes two registrations racing for one version number create two
-/// machines rather than one machine with the other's definition: the store decides which
-/// is kept.
-pub fn machine_name(
-    prefix: &str,
-    tenant: &TenantId,
-    workflow: &str,
-    version: u32,
-    asl: &Value,
-) -> String {
-    let asl_digest = &hex_digest(asl.to_string().as_bytes())[..8];
-    let readable = format!("{prefix}-{tenant}_{workflow}-v{version}-{asl_digest}");
-    if readable.len() <= 80 {
-        return readable;
-    }
-    let owner = &hex_digest(format!("{tenant}\n{workflow}").as_bytes())[..24];
-    format!("{prefix}-{owner}-v{version}-{asl_digest}")
-}
-
-fn hex_digest(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 fn fingerprint(definition: &Value) -> String {
     hex_digest(definition.to_string().as_bytes())
-}
-
-#[cfg(test)]
-mod tests {
-    use serde_json::json;
-
-    use super::*;
-
-    fn name(tenant: &str, workflow: &str, version: u32) -> String {
-        machine_name(
-            MACHINE_PREFIX,
-            &TenantId::parse(tenant).unwrap(),
-            workflow,
-            version,
-            &json!({}),
-        )
-    }
-
-    #[test]
-    fn tenants_whose_names_run_together_get_different_machines() {
-        assert_ne!(name("acme", "b-c", 1), name("acme-b", "c", 1));
-        assert_ne!(name("a", "b-v1", 2), name("a", "b", 1));
-    }
-
-    #[test]
-    fn a_machine_name_is_readable_and_within_step_functions_limits() {
-        let short = name("acme", "research-report", 3);
-        assert!(
-            short.starts_with("skein-acme_research-report-v3-"),
-            "{short}"
-        );
-        let long = name(&"t".repeat(60), &"w".repeat(60), 12);
-        assert!(
-            long.len() <= 80
-                && long.starts_with("skein-")
-                && long.ends_with(&long[long.len() - 8..])
-        );
-        assert_ne!(long, name(&"t".repeat(60), &"w".repeat(59), 12));
-        for n in [short, long] {
-            assert!(
-                n.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
-                "{n}"
-            );
-        }
-    }
-
-    #[test]
-    fn the_longest_prefix_and_names_still_fit() {
-        let prefix = format!("p{}", "x".repeat(30));
-        let tenant = TenantId::parse(&"t".repeat(63)).unwrap();
-        let name = machine_name(&prefix, &tenant, &"w".repeat(64), u32::MAX, &json!({}));
-        assert!(
-            name.len() <= 80 && name.starts_with(&format!("{prefix}-")),
-            "{name}"
-        );
-    }
-
-    #[test]
-    fn a_different_definition_gets_a_different_machine() {
-        let tenant = TenantId::parse("acme").unwrap();
-        assert_ne!(
-            machine_name(MACHINE_PREFIX, &tenant, "w", 1, &json!({"StartAt": "a"})),
-            machine_name(MACHINE_PREFIX, &tenant, "w", 1, &json!({"StartAt": "b"}))
-        );
-    }
 }
