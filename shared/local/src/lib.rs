@@ -3,6 +3,7 @@
 
 mod db;
 pub mod engine;
+mod expiry;
 mod queue;
 mod router;
 mod store;

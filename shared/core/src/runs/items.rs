@@ -197,7 +197,7 @@ impl Runs {
             None => Ok(scope
                 .root(&crate::workflows::template::Root::Item)
                 .unwrap_or(Value::Null)),
-            Some(template) => super::worker::render_step_input(&step.id, template, &scope),
+            Some(template) => super::scope::render_step_input(&step.id, template, &scope),
         };
         let performed = match input {
             Ok(input) => {

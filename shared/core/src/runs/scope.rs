@@ -8,6 +8,7 @@ use super::Runs;
 use super::model::{Run, StepRecord, StepStatus};
 use crate::error::Result;
 use crate::records::{from_item, step_key};
+use crate::tasks::model::MAX_INPUT_BYTES;
 use crate::workflows::Workflow;
 use crate::workflows::deps::step_templates;
 use crate::workflows::template::{Root, Scope, StepPart, references};
@@ -91,4 +92,19 @@ impl Runs {
             index: None,
         })
     }
+}
+
+/// A step's input from its template, or the failure that says it renders too large: the
+/// same every attempt, so the step fails at once instead of being retried.
+pub(crate) fn render_step_input(
+    step: &str,
+    template: &serde_json::Value,
+    scope: &dyn Scope,
+) -> std::result::Result<serde_json::Value, super::model::RunError> {
+    crate::workflows::template::render_within(template, scope, MAX_INPUT_BYTES).map_err(|too_large| super::model::RunError {
+        error: crate::workflows::compile::errors::NON_RETRYABLE.into(),
+        cause: format!(
+            "step `{step}`: its input {too_large}; pass a reference to large data (an id or a URL) instead of the data itself"
+        ),
+    })
 }

@@ -11,11 +11,9 @@ use super::outcome::Reply;
 use crate::error::{Error, Result};
 use crate::ports::{Change, Condition, Key, StoreError};
 use crate::records::{from_item, step_key};
-use crate::tasks::model::MAX_INPUT_BYTES;
 use crate::workflows::Workflow;
 use crate::workflows::compile::{errors, phase};
 use crate::workflows::definition::StepKind;
-use crate::workflows::template::render_within;
 
 /// The attribute a step's record gets when dependency `dep` is done.
 pub(crate) fn done_flag(dep: &str) -> String {
@@ -267,7 +265,7 @@ impl Runs {
         let scope = self.scope_for(run.clone(), workflow, Some(index)).await?;
         let rendered = match (step.kind, &step.input) {
             (StepKind::Map, _) | (_, None) => Ok(Value::Null),
-            (_, Some(template)) => render_step_input(&step.id, template, &scope),
+            (_, Some(template)) => super::scope::render_step_input(&step.id, template, &scope),
         };
         let (input, refused) = match rendered {
             Ok(input) => (input, None),
@@ -356,21 +354,6 @@ struct Starting {
     refused: Option<RunError>,
     /// The attempts as the start recorded them.
     attempts: Vec<Attempt>,
-}
-
-/// A step's input from its template, or the failure that says it renders too large: the
-/// same every attempt, so the step fails at once instead of being retried.
-pub(crate) fn render_step_input(
-    step: &str,
-    template: &Value,
-    scope: &dyn crate::workflows::template::Scope,
-) -> std::result::Result<Value, RunError> {
-    render_within(template, scope, MAX_INPUT_BYTES).map_err(|too_large| RunError {
-        error: crate::workflows::compile::errors::NON_RETRYABLE.into(),
-        cause: format!(
-            "step `{step}`: its input {too_large}; pass a reference to large data (an id or a URL) instead of the data itself"
-        ),
-    })
 }
 
 /// The changes that mark the step running for this message's attempt (attempts last).

@@ -181,5 +181,5 @@ async fn rotate_agent_secret(
         .access
         .rotate_agent_secret(&caller, &agent_id(&id)?)
         .await?;
-    Ok(([(header::CACHE_CONTROL, "no-store")], Json(secret)))
+    Ok(super::no_store(secret))
 }

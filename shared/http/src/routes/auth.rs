@@ -105,7 +105,7 @@ async fn issue_token(
         token_type: "Bearer".into(),
         expires_in: issued.expires_in,
     };
-    Ok(([(header::CACHE_CONTROL, "no-store")], Json(body)))
+    Ok(super::no_store(body))
 }
 
 #[derive(serde::Serialize, utoipa::ToSchema)]
@@ -201,5 +201,5 @@ async fn rotate_client_secret(
         .access
         .rotate_client_secret(&caller, &client_id(&id)?)
         .await?;
-    Ok(([(header::CACHE_CONTROL, "no-store")], Json(secret)))
+    Ok(super::no_store(secret))
 }

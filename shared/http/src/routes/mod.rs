@@ -162,6 +162,16 @@ pub(crate) fn created_or_replayed<T: serde::Serialize>(
     response
 }
 
+/// A body that must not be cached (a token, a secret shown once).
+pub(crate) fn no_store<T: serde::Serialize>(body: T) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    (
+        [(axum::http::header::CACHE_CONTROL, "no-store")],
+        axum::Json(body),
+    )
+        .into_response()
+}
+
 /// The `Idempotency-Key` header, if sent.
 pub(crate) fn idempotency_key(headers: &axum::http::HeaderMap) -> Result<Option<&str>, ApiError> {
     headers
