@@ -16,8 +16,8 @@ use skein_core::workflows::compile::{LOCAL_STEP_QUEUE, LOCAL_WORKER_FUNCTION};
 use skein_core::{Context, Platform};
 use skein_http::{AppState, ServiceInfo, Shared, TaskBell};
 use skein_local::{
-    LocalEngine, MESSAGES_DEAD_LETTER_QUEUE, MESSAGES_QUEUE, OsEntropy, PlatformLink,
-    QueueSettings, SqliteDb, SqliteQueue, SqliteStore, SystemClock,
+    LocalEngine, MESSAGES_DEAD_LETTER_QUEUE, MESSAGES_QUEUE, OsEntropy, QueueSettings, SqliteDb,
+    SqliteQueue, SqliteStore, StepInbox, SystemClock,
 };
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -57,6 +57,9 @@ pub struct LocalPlatform {
     pub engine: Arc<LocalEngine>,
     /// The messages queue the router consumes.
     pub messages_queue: Arc<dyn Queue>,
+    /// The engine's step messages, invokes and execution ends, until a step-worker
+    /// takes them ([`DevServer::start`] does).
+    pub step_inbox: Option<StepInbox>,
 }
 
 /// Deliveries of one message that may fail before it becomes a dead letter.
@@ -77,11 +80,11 @@ impl LocalPlatform {
             Arc::new(OsEntropy),
             bell.clone(),
         );
-        let engine = LocalEngine::new(db.clone());
-        let link = PlatformLink::default();
+        let (step_outbox, step_inbox) = skein_local::step_channel();
+        let engine = LocalEngine::new(db.clone(), step_outbox.clone());
         let ports = WorkflowPorts {
             engine: engine.clone(),
-            dispatch: Arc::new(link.clone()),
+            dispatch: Arc::new(step_outbox),
             builtins: Arc::new(Builtins::new(local.builtin_settings())),
             step_queue_url: LOCAL_STEP_QUEUE.to_string(),
             worker_function: LOCAL_WORKER_FUNCTION.to_string(),
@@ -104,8 +107,6 @@ impl LocalPlatform {
             max_receives: MESSAGE_MAX_RECEIVES,
         };
         let platform = Platform::new(ctx, tokens.clone(), ports, messaging);
-        link.connect(platform.clone(), engine.clone());
-        engine.connect(Arc::new(link));
         Ok(Self {
             platform,
             bell,
@@ -114,6 +115,7 @@ impl LocalPlatform {
             store,
             engine,
             messages_queue,
+            step_inbox: Some(step_inbox),
         })
     }
 
@@ -168,11 +170,12 @@ pub struct DevServer {
     server: JoinHandle<std::io::Result<()>>,
     sweeper: JoinHandle<()>,
     router: JoinHandle<()>,
+    step_worker: JoinHandle<()>,
 }
 
 impl DevServer {
     pub async fn start(args: &DevArgs) -> Result<Self, DevError> {
-        let local = LocalPlatform::open(&args.local)?;
+        let mut local = LocalPlatform::open(&args.local)?;
         let seeded_admin = local
             .platform
             .access
@@ -222,6 +225,14 @@ impl DevServer {
             })
             .await
         });
+        let step_worker = tokio::spawn(skein_local::run_step_worker(
+            local.platform.clone(),
+            local.engine.clone(),
+            local
+                .step_inbox
+                .take()
+                .expect("a freshly opened platform has its step inbox"),
+        ));
         match local.engine.resume_all() {
             Ok(0) => {}
             Ok(resumed) => tracing::info!(resumed, "resumed the runs that were in flight"),
@@ -246,6 +257,7 @@ impl DevServer {
             server,
             sweeper,
             router,
+            step_worker,
         })
     }
 
@@ -260,6 +272,7 @@ impl DevServer {
         }
         self.sweeper.abort();
         self.router.abort();
+        self.step_worker.abort();
         let _ = (&mut self.server).await;
     }
 

@@ -3,7 +3,7 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 use skein_core::ports::{AgentFailure, BuiltinCall};
-use skein_core::workflows::compile::errors;
+use skein_core::workflows::compile::StepErrorName;
 use skein_core::workflows::template::{self, Root, Scope};
 
 use std::time::Duration;
@@ -131,14 +131,14 @@ pub async fn decision(call: &BuiltinCall, programs: &ProgramCache) -> Result<Val
     match s.default {
         Some(outcome) => Ok(json!({ "outcome": outcome, "rule": null })),
         None => Err(AgentFailure::new(
-            errors::NON_RETRYABLE,
+            StepErrorName::NonRetryable,
             "no decision rule matched and there is no `default`",
         )),
     }
 }
 
 pub(crate) fn bad_settings((path, message): (String, String)) -> AgentFailure {
-    AgentFailure::new(errors::NON_RETRYABLE, format!("{path}: {message}"))
+    AgentFailure::new(StepErrorName::NonRetryable, format!("{path}: {message}"))
 }
 
 /// A jq program with no step timeout still stops: tenant code always has a deadline.
@@ -152,11 +152,11 @@ fn jq_limits(call: &BuiltinCall) -> Limits {
 /// other failure would fail the same way again.
 fn jq_failure(error: JqError) -> AgentFailure {
     match error {
-        JqError::Timeout(_) => AgentFailure::new(errors::TIMEOUT, error.to_string()),
+        JqError::Timeout(_) => AgentFailure::new(StepErrorName::Timeout, error.to_string()),
         other => non_retryable(other.to_string()),
     }
 }
 
 fn non_retryable(message: String) -> AgentFailure {
-    AgentFailure::new(errors::NON_RETRYABLE, message)
+    AgentFailure::new(StepErrorName::NonRetryable, message)
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use skein_core::ports::{AgentFailure, BuiltinCall};
-use skein_core::workflows::compile::errors;
+use skein_core::workflows::compile::StepErrorName;
 use skein_core::workflows::duration::HumanDuration;
 use skein_core::workflows::template;
 
@@ -134,19 +134,25 @@ pub async fn call(
         other => other.to_string(),
     };
     let parsed = reqwest::Url::parse(&url).map_err(|e| {
-        AgentFailure::new(errors::NON_RETRYABLE, format!("`{url}` is not a URL ({e})"))
+        AgentFailure::new(
+            StepErrorName::NonRetryable,
+            format!("`{url}` is not a URL ({e})"),
+        )
     })?;
     if !matches!(parsed.scheme(), "http" | "https") {
         return Err(AgentFailure::new(
-            errors::NON_RETRYABLE,
+            StepErrorName::NonRetryable,
             format!("`{url}` must start with http:// or https://"),
         ));
     }
     policy.check_url(&parsed).map_err(|refused| {
-        AgentFailure::new(errors::NON_RETRYABLE, format!("{url} refused: {refused}"))
+        AgentFailure::new(
+            StepErrorName::NonRetryable,
+            format!("{url} refused: {refused}"),
+        )
     })?;
     let method = reqwest::Method::from_bytes(s.method.to_ascii_uppercase().as_bytes())
-        .map_err(|_| AgentFailure::new(errors::NON_RETRYABLE, "bad HTTP method"))?;
+        .map_err(|_| AgentFailure::new(StepErrorName::NonRetryable, "bad HTTP method"))?;
     // The step's own timeout bounds all tries together (in `Builtins::invoke`).
     let timeout = s.timeout.map_or(DEFAULT_TIMEOUT, |t| t.0).min(MAX_TIMEOUT);
     let build = || {
@@ -187,7 +193,7 @@ pub async fn send_with_retries(
                 let excerpt: String = String::from_utf8_lossy(&body).chars().take(300).collect();
                 let message = format!("{what} answered {status}: {excerpt}");
                 if status.is_client_error() && status.as_u16() != 429 {
-                    return Err(AgentFailure::new(errors::NON_RETRYABLE, message));
+                    return Err(AgentFailure::new(StepErrorName::NonRetryable, message));
                 }
                 message
             }
@@ -195,7 +201,7 @@ pub async fn send_with_retries(
             Err(e) => match refusal(&e) {
                 Some(refused) => {
                     return Err(AgentFailure::new(
-                        errors::NON_RETRYABLE,
+                        StepErrorName::NonRetryable,
                         format!("{what} refused: {refused}"),
                     ));
                 }
@@ -205,7 +211,7 @@ pub async fn send_with_retries(
         if attempt >= retries {
             let tries = attempt + 1;
             return Err(AgentFailure::new(
-                errors::AGENT_FAILED,
+                StepErrorName::AgentFailed,
                 format!("{outcome} (after {tries} tries)"),
             ));
         }
@@ -219,7 +225,7 @@ pub async fn send_with_retries(
 async fn read_capped(mut response: reqwest::Response, what: &str) -> Result<Vec<u8>, AgentFailure> {
     let too_large = || {
         AgentFailure::new(
-            errors::NON_RETRYABLE,
+            StepErrorName::NonRetryable,
             format!("{what} answered with a body over the {MAX_RESPONSE_BYTES} byte limit"),
         )
     };

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde_json::Value;
 use skein_core::ports::{AgentFailure, BuiltinAgents, BuiltinCall};
-use skein_core::workflows::compile::errors;
+use skein_core::workflows::compile::StepErrorName;
 
 pub use config::{BuiltinSettings, LlmSettings};
 pub use egress::{ALLOW_VARIABLE as HTTP_ALLOW_VARIABLE, EgressPolicy};
@@ -97,7 +97,7 @@ impl BuiltinAgents for Builtins {
                 "http" => http::call(&self.tenant_client, &self.settings.egress, &call).await,
                 "llm" => llm::call(&self.provider_client, &self.settings, &call).await,
                 other => Err(AgentFailure::new(
-                    errors::NON_RETRYABLE,
+                    StepErrorName::NonRetryable,
                     format!("`{other}` is not a builtin agent"),
                 )),
             }
@@ -106,7 +106,7 @@ impl BuiltinAgents for Builtins {
             None => work.await,
             Some(limit) => tokio::time::timeout(limit, work).await.unwrap_or_else(|_| {
                 Err(AgentFailure::new(
-                    errors::TIMEOUT,
+                    StepErrorName::Timeout,
                     format!(
                         "builtin `{}` took longer than {} ms",
                         call.name,

@@ -3,7 +3,7 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 use skein_core::ports::{AgentFailure, BuiltinCall};
-use skein_core::workflows::compile::errors;
+use skein_core::workflows::compile::StepErrorName;
 use skein_core::workflows::template;
 
 use crate::basic::{InputScope, bad_settings};
@@ -69,7 +69,7 @@ pub async fn call(
     let s: LlmStepSettings = settings(Some(&call.config)).map_err(bad_settings)?;
     let Some(api) = &deployment.llm else {
         return Err(AgentFailure::new(
-            errors::NON_RETRYABLE,
+            StepErrorName::NonRetryable,
             "the llm builtin is not configured: set SKEIN_LLM_BASE_URL (and SKEIN_LLM_API_KEY) for the server",
         ));
     };
@@ -109,13 +109,13 @@ pub async fn call(
     let (_, bytes) = send_with_retries(build, 2, "the chat completions API").await?;
     let completion: Completion = serde_json::from_slice(&bytes).map_err(|e| {
         AgentFailure::new(
-            errors::AGENT_FAILED,
+            StepErrorName::AgentFailed,
             format!("the chat completions API answered something unreadable: {e}"),
         )
     })?;
     let choice = completion.choices.into_iter().next().ok_or_else(|| {
         AgentFailure::new(
-            errors::AGENT_FAILED,
+            StepErrorName::AgentFailed,
             "the chat completions API returned no choices",
         )
     })?;

@@ -114,7 +114,7 @@ async fn http_fails_retryably_after_its_retries_and_at_once_on_4xx() {
         ))
         .await
         .unwrap_err();
-    assert_eq!(err.error, "Skein.AgentFailed");
+    assert_eq!(err.error.as_str(), "Skein.AgentFailed");
     assert!(
         err.message.contains("503") && err.message.contains("after 2 tries"),
         "{}",
@@ -128,7 +128,7 @@ async fn http_fails_retryably_after_its_retries_and_at_once_on_4xx() {
         ))
         .await
         .unwrap_err();
-    assert_eq!(err.error, "Skein.NonRetryable");
+    assert_eq!(err.error.as_str(), "Skein.NonRetryable");
     assert!(err.message.contains("missing sku"), "{}", err.message);
 }
 
@@ -213,5 +213,5 @@ async fn a_slow_builtin_times_out_with_a_retryable_error() {
     );
     c.timeout = Some(Duration::from_millis(200));
     let err = b.invoke(c).await.unwrap_err();
-    assert_eq!(err.error, "Skein.Timeout");
+    assert_eq!(err.error.as_str(), "Skein.Timeout");
 }

@@ -56,7 +56,7 @@ async fn get(builtins: &Builtins, config: Value) -> Result<Value, AgentFailure> 
 
 fn assert_refused(outcome: Result<Value, AgentFailure>, ip: &str) {
     let failure = outcome.expect_err("the request must be refused");
-    assert_eq!(failure.error, "Skein.NonRetryable", "{failure:?}");
+    assert_eq!(failure.error.as_str(), "Skein.NonRetryable", "{failure:?}");
     assert!(
         failure.message.contains("egress policy")
             && failure.message.contains(ip)
@@ -147,7 +147,7 @@ async fn a_huge_response_is_cut_off_while_it_streams() {
     )
     .await
     .unwrap_err();
-    assert_eq!(failure.error, "Skein.NonRetryable");
+    assert_eq!(failure.error.as_str(), "Skein.NonRetryable");
     assert!(
         failure.message.contains("byte limit"),
         "{}",

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use skein_core::ports::{EngineError, ExecutionEnded, ExecutionStatus, WorkflowEngine};
 use skein_core::runs::StepMessage;
-use skein_core::workflows::compile::errors;
+use skein_core::workflows::compile::StepErrorName;
 
 use crate::AwsPlatform;
 
@@ -89,7 +89,7 @@ impl StepWorker {
     ) -> Result<Value, StepFailed> {
         if event.get("Records").is_some() {
             let batch: SqsEvent = serde_json::from_value(event).map_err(|e| StepFailed {
-                name: errors::INTERNAL.into(),
+                name: StepErrorName::Internal.into(),
                 cause: format!("not an SQS event: {e}"),
             })?;
             let report_by = deadline.map(|d| d.checked_sub(REPORT_MARGIN).unwrap_or(d));
@@ -97,7 +97,7 @@ impl StepWorker {
             return Ok(serde_json::to_value(response).unwrap_or_default());
         }
         let message: StepMessage = serde_json::from_value(event).map_err(|e| StepFailed {
-            name: errors::INTERNAL.into(),
+            name: StepErrorName::Internal.into(),
             cause: format!("not a step message: {e}"),
         })?;
         match self.platform.runs.run_step_now(message).await {
@@ -109,7 +109,7 @@ impl StepWorker {
             Err(e) => {
                 tracing::error!(error = %e, "an express step could not run");
                 Err(StepFailed {
-                    name: errors::INTERNAL.into(),
+                    name: StepErrorName::Internal.into(),
                     cause: "the platform could not run this step".into(),
                 })
             }
@@ -194,7 +194,7 @@ impl StepWorker {
                 // Until the engine hears of it the run waits: keep the message if not.
                 match self
                     .engine
-                    .send_task_failure(&token, errors::INTERNAL, &cause)
+                    .send_task_failure(&token, StepErrorName::Internal.as_str(), &cause)
                     .await
                 {
                     Ok(()) | Err(EngineError::TaskDoesNotExist) => Outcome::Done,

@@ -6,11 +6,13 @@ pub mod engine;
 mod expiry;
 mod queue;
 mod router;
+mod step_worker;
 mod store;
 
 pub use db::{DbError, SqliteDb};
-pub use engine::{EngineHooks, LocalEngine, PlatformLink};
+pub use engine::{EngineWork, LocalEngine, StepInbox, StepOutbox, step_channel};
 pub use queue::{QueueSettings, SqliteQueue};
 pub use router::{MESSAGES_DEAD_LETTER_QUEUE, MESSAGES_QUEUE, route_batch, route_messages};
 pub use skein_core::system::{OsEntropy, SystemClock};
+pub use step_worker::run_step_worker;
 pub use store::SqliteStore;

@@ -7,6 +7,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde_json::Value;
 
+use crate::workflows::compile::StepErrorName;
+
 /// One run of a builtin agent for one step attempt.
 #[derive(Debug, Clone)]
 pub struct BuiltinCall {
@@ -22,14 +24,14 @@ pub struct BuiltinCall {
 /// A failed builtin call: `error` is a Skein error name (see `workflows::compile::errors`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AgentFailure {
-    pub error: String,
+    pub error: StepErrorName,
     pub message: String,
 }
 
 impl AgentFailure {
-    pub fn new(error: &str, message: impl Into<String>) -> Self {
+    pub fn new(error: StepErrorName, message: impl Into<String>) -> Self {
         Self {
-            error: error.to_string(),
+            error,
             message: message.into(),
         }
     }

@@ -77,3 +77,15 @@ pub enum ExecutionStatus {
     TimedOut,
     Aborted,
 }
+
+impl ExecutionStatus {
+    /// Step Functions' name for the status (`SUCCEEDED`, `TIMED_OUT`...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExecutionStatus::Succeeded => "SUCCEEDED",
+            ExecutionStatus::Failed => "FAILED",
+            ExecutionStatus::TimedOut => "TIMED_OUT",
+            ExecutionStatus::Aborted => "ABORTED",
+        }
+    }
+}

@@ -186,7 +186,7 @@ impl Runs {
             version: record.version,
             run: run.clone(),
             step: step.to_string(),
-            phase: crate::workflows::compile::phase::RUN.into(),
+            phase: crate::workflows::compile::StepPhase::Run,
             attempt,
             index: None,
             token: Some(token.clone()),

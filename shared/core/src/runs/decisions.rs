@@ -14,7 +14,7 @@ use crate::error::Result;
 use crate::ids::TenantId;
 use crate::ports::{Condition, Index, IndexKey, Item, Key, StoreError};
 use crate::records::{APPROVALS_DUE_PK, from_item, time_sort_key};
-use crate::workflows::compile::errors;
+use crate::workflows::compile::StepErrorName;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -137,7 +137,7 @@ impl Runs {
                         .map(|c| format!(": {c}"))
                         .unwrap_or_default();
                     Err(RunError {
-                        error: errors::APPROVAL_REJECTED.into(),
+                        error: StepErrorName::ApprovalRejected.into(),
                         cause: format!("rejected by {by}{why}"),
                     })
                 }
@@ -152,7 +152,7 @@ impl Runs {
                 )
                 .await?;
                 Err(RunError {
-                    error: errors::APPROVAL_TIMED_OUT.into(),
+                    error: StepErrorName::ApprovalTimedOut.into(),
                     cause: format!(
                         "nobody decided within the approval's timeout (due {})",
                         approval.due_at.map(|d| d.to_rfc3339()).unwrap_or_default()

@@ -17,7 +17,7 @@ use crate::ports::{
 use crate::records::{from_item, quota_key, run_key, step_key};
 use crate::tasks::{Task, TaskObserver, TaskStatus};
 use crate::workflows::Workflow;
-use crate::workflows::compile::{errors, phase};
+use crate::workflows::compile::{StepErrorName, StepPhase};
 use crate::workflows::template::render;
 
 impl Runs {
@@ -174,7 +174,7 @@ impl Runs {
         };
         if parent.depth > MAX_SUB_WORKFLOW_DEPTH {
             let failure = RunError {
-                error: errors::DEPTH_EXCEEDED.into(),
+                error: StepErrorName::DepthExceeded.into(),
                 cause: format!(
                     "workflow `{}` would run {} levels below its top-level run; sub-workflows nest at most {MAX_SUB_WORKFLOW_DEPTH} deep",
                     sub.name, parent.depth
@@ -202,7 +202,7 @@ impl Runs {
             Ok(started) => started.run,
             Err(e) => {
                 let failure = RunError {
-                    error: errors::SUB_WORKFLOW_FAILED.into(),
+                    error: StepErrorName::SubWorkflowFailed.into(),
                     cause: format!("could not start workflow `{}`: {e}", sub.name),
                 };
                 return self
@@ -234,7 +234,7 @@ impl Runs {
                     .map(|e| format!(": {} {}", e.error, e.cause))
                     .unwrap_or_default();
                 Err(RunError {
-                    error: errors::SUB_WORKFLOW_FAILED.into(),
+                    error: StepErrorName::SubWorkflowFailed.into(),
                     cause: format!(
                         "run {} of `{}` ended {}{why}",
                         child.id,
@@ -309,7 +309,7 @@ impl Runs {
             version: record.version,
             run: run.clone(),
             step: step.to_string(),
-            phase: phase::RUN.into(),
+            phase: StepPhase::Run,
             attempt: current.unwrap_or(0),
             index: item,
             token: None,
@@ -338,16 +338,16 @@ impl Runs {
         let outcome = match task.status {
             TaskStatus::Succeeded => Ok(task.result.clone().unwrap_or(Value::Null)),
             TaskStatus::Expired => Err(RunError {
-                error: errors::TIMEOUT.into(),
+                error: StepErrorName::Timeout.into(),
                 cause: "no agent claimed the step's task in time".into(),
             }),
             _ => {
                 let e = task.error.clone();
                 let timeout = e.as_ref().is_some_and(|e| e.code == "lease_expired");
                 let error = if timeout {
-                    errors::TIMEOUT
+                    StepErrorName::Timeout
                 } else {
-                    errors::AGENT_FAILED
+                    StepErrorName::AgentFailed
                 };
                 let cause = e
                     .map(|e| format!("{}: {}", e.code, e.message))

@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::ports::{Condition, Index, Item, Query, SkRange, StoreError, WriteOp};
 use crate::records::{from_item, item_key, item_prefix, run_pk, step_key, to_body};
 use crate::workflows::Workflow;
-use crate::workflows::compile::errors;
+use crate::workflows::compile::StepErrorName;
 use crate::workflows::definition::Tolerance;
 use crate::workflows::template::{Scope, render};
 
@@ -78,7 +78,7 @@ impl Runs {
         let map_items = self.ports.quotas.map_items as usize;
         let refused = match &listed {
             Ok(items) if items.len() > map_items => Some(RunError {
-                error: errors::QUOTA_EXCEEDED.into(),
+                error: StepErrorName::QuotaExceeded.into(),
                 cause: format!(
                     "step `{}` would fan out over {} items; the quota is {map_items} per map step: split the list",
                     step.id,
@@ -87,7 +87,7 @@ impl Runs {
             }),
             Ok(_) => None,
             Err(cause) => Some(RunError {
-                error: errors::NON_RETRYABLE.into(),
+                error: StepErrorName::NonRetryable.into(),
                 cause: cause.clone(),
             }),
         };

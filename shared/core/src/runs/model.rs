@@ -245,7 +245,7 @@ pub struct StepMessage {
     pub version: u32,
     pub run: RunId,
     pub step: String,
-    pub phase: String,
+    pub phase: crate::workflows::compile::StepPhase,
     /// The state's retry count: 0 on the first try.
     pub attempt: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::ports::{Change, Condition, StoreError};
 use crate::records::step_key;
 use crate::workflows::Workflow;
-use crate::workflows::compile::{errors, phase};
+use crate::workflows::compile::{StepErrorName, StepPhase};
 use crate::workflows::definition::OnFailure;
 
 /// Where a step's outcome goes: the engine's task token (standard), or straight back to
@@ -24,7 +24,7 @@ pub(crate) enum Reply {
 type Outcome = std::result::Result<Value, RunError>;
 
 fn retryable(error: &str) -> bool {
-    error == errors::AGENT_FAILED || error == errors::TIMEOUT
+    StepErrorName::is_retried(error)
 }
 
 impl Runs {
@@ -227,11 +227,10 @@ impl Runs {
                     phase: if workflow.definition.steps[dependent].kind
                         == crate::workflows::StepKind::Map
                     {
-                        phase::ITEMS
+                        StepPhase::Items
                     } else {
-                        phase::RUN
-                    }
-                    .to_string(),
+                        StepPhase::Run
+                    },
                     attempt,
                     index: None,
                     token: Some(token),

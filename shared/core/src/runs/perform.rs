@@ -11,7 +11,7 @@ use crate::records::step_key;
 use crate::tasks::model::{MAX_RESULT_BYTES, json_size};
 use crate::tasks::{NewTask, TaskOrigin};
 use crate::workflows::Workflow;
-use crate::workflows::compile::errors;
+use crate::workflows::compile::StepErrorName;
 
 impl Runs {
     /// Runs a task or map step's agent on `input`: a builtin in-process (Some result), or
@@ -48,7 +48,7 @@ impl Runs {
             };
             let result = self.ports.builtins.invoke(call).await;
             let result = result.map_err(|f| RunError {
-                error: f.error,
+                error: f.error.into(),
                 cause: f.message,
             });
             return Ok(Some(result.and_then(|output| within_limit(name, output))));
@@ -62,7 +62,7 @@ impl Runs {
                         "agent `{name}` no longer exists; register it again or change the step"
                     );
                     return Ok(Some(Err(RunError {
-                        error: errors::NON_RETRYABLE.into(),
+                        error: StepErrorName::NonRetryable.into(),
                         cause,
                     })));
                 }
@@ -154,7 +154,7 @@ fn within_limit(builtin: &str, output: Value) -> std::result::Result<Value, RunE
         return Ok(output);
     }
     Err(RunError {
-        error: errors::NON_RETRYABLE.into(),
+        error: StepErrorName::NonRetryable.into(),
         cause: format!(
             "builtin `{builtin}` produced {size} bytes; a step output is at most {MAX_RESULT_BYTES}: narrow it (e.g. with a transform) or store it elsewhere"
         ),

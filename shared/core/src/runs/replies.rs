@@ -20,7 +20,7 @@ use crate::messages::{Message, NewMessage, Recipient};
 use crate::ports::{Condition, Index, IndexKey, Item, Query, SkRange, StoreError};
 use crate::records::{REPLIES_DUE_PK, from_item, reply_key, time_sort_key, to_body};
 use crate::workflows::Workflow;
-use crate::workflows::compile::errors;
+use crate::workflows::compile::StepErrorName;
 
 type StepOutcome = std::result::Result<Value, RunError>;
 
@@ -62,7 +62,7 @@ struct SendInput {
 
 fn non_retryable(cause: String) -> RunError {
     RunError {
-        error: errors::NON_RETRYABLE.into(),
+        error: StepErrorName::NonRetryable.into(),
         cause,
     }
 }
@@ -275,7 +275,7 @@ impl Runs {
                         }
                     }
                     Err(RunError {
-                        error: errors::TIMEOUT.into(),
+                        error: StepErrorName::Timeout.into(),
                         cause: format!(
                             "no reply with correlation id `{}` came within the step's timeout",
                             waiting.correlation_id

@@ -102,7 +102,7 @@ pub(crate) fn render_step_input(
     scope: &dyn Scope,
 ) -> std::result::Result<serde_json::Value, super::model::RunError> {
     crate::workflows::template::render_within(template, scope, MAX_INPUT_BYTES).map_err(|too_large| super::model::RunError {
-        error: crate::workflows::compile::errors::NON_RETRYABLE.into(),
+        error: crate::workflows::compile::StepErrorName::NonRetryable.into(),
         cause: format!(
             "step `{step}`: its input {too_large}; pass a reference to large data (an id or a URL) instead of the data itself"
         ),

@@ -172,7 +172,7 @@ impl Runs {
                 run: run.id.to_string(),
                 input: execution_input,
                 status: crate::ports::ExecutionStatus::Failed,
-                error: Some(crate::workflows::compile::errors::INTERNAL.into()),
+                error: Some(crate::workflows::compile::StepErrorName::Internal.into()),
                 cause: Some("the workflow engine could not start the run".into()),
             };
             self.execution_ended(ended).await?;
@@ -247,7 +247,7 @@ impl Runs {
             .stop(
                 &version.machine,
                 id.as_str(),
-                crate::workflows::compile::errors::CANCELLED,
+                crate::workflows::compile::StepErrorName::Cancelled.as_str(),
                 &cause,
             )
             .await

@@ -37,7 +37,7 @@ impl Runs {
                     version: run.version,
                     run: run.id.clone(),
                     step: step.id.clone(),
-                    phase: String::new(),
+                    phase: crate::workflows::compile::StepPhase::Collect,
                     attempt: 0,
                     index: None,
                     token: None,

@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::ports::{Change, Condition, Key, StoreError};
 use crate::records::{from_item, step_key};
 use crate::workflows::Workflow;
-use crate::workflows::compile::{errors, phase};
+use crate::workflows::compile::{StepErrorName, StepPhase};
 use crate::workflows::definition::StepKind;
 
 /// The attribute a step's record gets when dependency `dep` is done.
@@ -98,30 +98,28 @@ impl Runs {
                 "workflow {} v{} has no step `{}`",
                 message.workflow, message.version, message.step
             );
-            return self.send_failure(&token, errors::INTERNAL, &cause).await;
+            return self
+                .send_failure(&token, StepErrorName::Internal.as_str(), &cause)
+                .await;
         };
         let run = self.run_record(&message.tenant, &message.run).await?;
         if run.status.is_terminal() {
             return Ok(());
         }
         let reply = Reply::Token(token);
-        match message.phase.as_str() {
-            phase::RUN | phase::ITEMS => {
+        match message.phase {
+            StepPhase::Run | StepPhase::Items => {
                 self.on_dispatch(&message, &workflow, index, run, reply)
                     .await
             }
-            phase::ITEM => self
+            StepPhase::Item => self
                 .run_item(&message, &workflow, index, reply)
                 .await
                 .map(drop),
-            phase::COLLECT => self
+            StepPhase::Collect => self
                 .collect(&message, &workflow, index, reply)
                 .await
                 .map(drop),
-            other => Err(Error::invalid(
-                "$.phase",
-                format!("unknown step phase `{other}`"),
-            )),
         }
     }
 
@@ -138,10 +136,10 @@ impl Runs {
             .dag
             .index(&message.step)
             .ok_or(Error::NotFound { what: "step" })?;
-        match message.phase.as_str() {
-            phase::ITEM => self.run_item(&message, &workflow, index, Reply::Now).await,
-            phase::COLLECT => self.collect(&message, &workflow, index, Reply::Now).await,
-            _ => {
+        match message.phase {
+            StepPhase::Item => self.run_item(&message, &workflow, index, Reply::Now).await,
+            StepPhase::Collect => self.collect(&message, &workflow, index, Reply::Now).await,
+            StepPhase::Run | StepPhase::Items => {
                 let key = step_key(&message.tenant, &message.run, &message.step);
                 let (record, version, _) = read_step(self, &key).await?;
                 let (starting, changes) = self

@@ -1,12 +1,15 @@
 //! The local workflow engine: runs compiled ASL with skein-asl, checkpoints every
 //! execution in SQLite, and resumes running executions when `skein dev` starts again.
+//!
+//! Steps leave the engine through a [`StepOutbox`]; the platform answers through the
+//! [`WorkflowEngine`] port. The engine is built first and knows nothing of the platform.
 
 mod journal;
-mod link;
+mod outbox;
 mod resources;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use serde_json::Value;
@@ -16,20 +19,23 @@ use skein_core::ports::{EngineError, ExecutionEnded, ExecutionStatus, WorkflowEn
 use skein_core::workflows::Mode;
 
 pub use journal::JournalError;
-pub use link::{EngineHooks, PlatformLink};
+pub use outbox::{EngineWork, InvokeFailure, StepInbox, StepOutbox, step_channel};
 
 use crate::SqliteDb;
 use journal::{ExecutionRow, Recorded};
 
+/// The executions in flight, by name.
+type Running = Arc<Mutex<HashMap<String, ExecutionHandle>>>;
+/// Which execution waits for each outstanding token.
+type Tokens = Arc<Mutex<HashMap<String, String>>>;
+
 pub struct LocalEngine {
-    me: std::sync::Weak<LocalEngine>,
     db: Arc<SqliteDb>,
-    hooks: Arc<OnceLock<Arc<dyn EngineHooks>>>,
     machines: Mutex<HashMap<String, Arc<StateMachine>>>,
-    running: Mutex<HashMap<String, ExecutionHandle>>,
-    /// Which execution waits for each outstanding token.
-    tokens: Arc<Mutex<HashMap<String, String>>>,
+    running: Running,
+    tokens: Tokens,
     resources: Arc<skein_asl::Resources>,
+    outbox: StepOutbox,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -41,26 +47,20 @@ fn unavailable(e: JournalError) -> EngineError {
 }
 
 impl LocalEngine {
-    pub fn new(db: Arc<SqliteDb>) -> Arc<LocalEngine> {
-        Arc::new_cyclic(|me: &std::sync::Weak<LocalEngine>| {
-            let hooks: Arc<OnceLock<Arc<dyn EngineHooks>>> = Arc::default();
-            let tokens: Arc<Mutex<HashMap<String, String>>> = Arc::default();
-            let resources = resources::build(me.clone(), db.clone(), hooks.clone(), tokens.clone());
-            LocalEngine {
-                me: me.clone(),
-                db,
-                hooks,
-                machines: Mutex::default(),
-                running: Mutex::default(),
-                tokens,
-                resources: Arc::new(resources),
-            }
+    /// An engine whose steps go to `outbox`.
+    pub fn new(db: Arc<SqliteDb>, outbox: StepOutbox) -> Arc<LocalEngine> {
+        let running = Running::default();
+        let tokens = Tokens::default();
+        let resources =
+            resources::build(db.clone(), running.clone(), tokens.clone(), outbox.clone());
+        Arc::new(LocalEngine {
+            db,
+            machines: Mutex::default(),
+            running,
+            tokens,
+            resources: Arc::new(resources),
+            outbox,
         })
-    }
-
-    /// Connects the engine to the platform that runs its steps; call once at start.
-    pub fn connect(&self, hooks: Arc<dyn EngineHooks>) {
-        let _ = self.hooks.set(hooks);
     }
 
     /// Restarts every execution that was running when the process stopped.
@@ -99,10 +99,12 @@ impl LocalEngine {
         config.record_payloads = false;
         let execution = Execution::new(&machine, row.input.clone(), config);
         lock(&self.running).insert(row.name.clone(), execution.handle());
-        let engine = self
-            .me
-            .upgrade()
-            .ok_or_else(|| EngineError::Unavailable("engine shut down".into()))?;
+        let ending = Ending {
+            db: self.db.clone(),
+            running: self.running.clone(),
+            tokens: self.tokens.clone(),
+            outbox: self.outbox.clone(),
+        };
         tokio::spawn(async move {
             let outcome = execution.run().await;
             let status = match outcome.status {
@@ -115,45 +117,9 @@ impl LocalEngine {
                 Some(f) => (Some(f.error.clone()), Some(f.cause.clone())),
                 None => (None, None),
             };
-            engine.ended(&row, status, error, cause).await;
+            ending.record(&row, status, error, cause).await;
         });
         Ok(())
-    }
-
-    async fn ended(
-        &self,
-        row: &ExecutionRow,
-        status: ExecutionStatus,
-        error: Option<String>,
-        cause: Option<String>,
-    ) {
-        let label = format!("{status:?}").to_uppercase();
-        let now = chrono::Utc::now().timestamp_millis();
-        if let Err(e) = journal::finish_execution(
-            &self.db,
-            &row.name,
-            &label,
-            error.as_deref(),
-            cause.as_deref(),
-            now,
-        )
-        .await
-        {
-            tracing::error!(execution = %row.name, error = %e, "could not record the end of an execution; it will be resumed on restart");
-            return;
-        }
-        lock(&self.running).remove(&row.name);
-        lock(&self.tokens).retain(|_, execution| execution != &row.name);
-        if let Some(hooks) = self.hooks.get() {
-            let ended = ExecutionEnded {
-                run: row.name.clone(),
-                input: row.input.clone(),
-                status,
-                error,
-                cause,
-            };
-            hooks.execution_ended(ended).await;
-        }
     }
 
     pub(crate) fn handle(&self, execution: &str) -> Option<ExecutionHandle> {
@@ -176,6 +142,52 @@ impl LocalEngine {
             .handle(&execution)
             .ok_or(EngineError::TaskDoesNotExist)?;
         deliver(&handle, token, outcome)
+    }
+}
+
+/// What an execution's task needs to record its end: journal it, forget it, tell the
+/// step-worker (as EventBridge's status-change event does on AWS).
+struct Ending {
+    db: Arc<SqliteDb>,
+    running: Running,
+    tokens: Tokens,
+    outbox: StepOutbox,
+}
+
+impl Ending {
+    async fn record(
+        &self,
+        row: &ExecutionRow,
+        status: ExecutionStatus,
+        error: Option<String>,
+        cause: Option<String>,
+    ) {
+        let now = chrono::Utc::now().timestamp_millis();
+        if let Err(e) = journal::finish_execution(
+            &self.db,
+            &row.name,
+            status.as_str(),
+            error.as_deref(),
+            cause.as_deref(),
+            now,
+        )
+        .await
+        {
+            tracing::error!(execution = %row.name, error = %e, "could not record the end of an execution; it will be resumed on restart");
+            return;
+        }
+        lock(&self.running).remove(&row.name);
+        lock(&self.tokens).retain(|_, execution| execution != &row.name);
+        let ended = ExecutionEnded {
+            run: row.name.clone(),
+            input: row.input.clone(),
+            status,
+            error,
+            cause,
+        };
+        if let Err(e) = self.outbox.send(EngineWork::Ended(ended)) {
+            tracing::error!(execution = %row.name, error = %e, "nobody heard that an execution ended");
+        }
     }
 }
 
@@ -271,7 +283,8 @@ mod tests {
     #[tokio::test]
     async fn a_machine_is_never_given_another_definition() {
         let dir = tempfile::tempdir().unwrap();
-        let engine = LocalEngine::new(Arc::new(SqliteDb::open_dir(dir.path()).unwrap()));
+        let (outbox, _inbox) = step_channel();
+        let engine = LocalEngine::new(Arc::new(SqliteDb::open_dir(dir.path()).unwrap()), outbox);
         let pass = |result: &str| json!({"StartAt": "a", "States": {"a": {"Type": "Pass", "Result": result, "End": true}}});
         engine
             .register("skein-t_w-v1-00", Mode::Standard, &pass("one"))

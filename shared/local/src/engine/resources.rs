@@ -1,50 +1,50 @@
 //! The resources compiled workflows call: the step queue (task tokens, standard mode) and
-//! the step-worker function (direct invoke, express mode). Locally both reach the
-//! in-process step-worker.
+//! the step-worker function (direct invoke, express mode). Both hand the step to the
+//! engine's [`StepOutbox`].
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde_json::{Value, json};
 use skein_asl::{Resources, TaskCall, TaskError, TaskHandler};
 use skein_core::runs::StepMessage;
-use skein_core::workflows::compile::{LAMBDA_INVOKE, SEND_WITH_TOKEN};
+use skein_core::workflows::compile::{LAMBDA_INVOKE, SEND_WITH_TOKEN, StepErrorName};
 
-use super::journal;
-use super::link::EngineHooks;
-use super::{LocalEngine, deliver};
+use super::outbox::{EngineWork, StepOutbox};
+use super::{Running, Tokens, deliver, journal, lock};
 use crate::SqliteDb;
 
-type Hooks = Arc<OnceLock<Arc<dyn EngineHooks>>>;
-
 pub(super) fn build(
-    engine: Weak<LocalEngine>,
     db: Arc<SqliteDb>,
-    hooks: Hooks,
-    tokens: Arc<Mutex<HashMap<String, String>>>,
+    running: Running,
+    tokens: Tokens,
+    outbox: StepOutbox,
 ) -> Resources {
     let mut resources = Resources::new();
     resources.register(
         SEND_WITH_TOKEN,
         StepQueue {
-            engine,
             db,
-            hooks: hooks.clone(),
+            running,
             tokens,
+            outbox: outbox.clone(),
         },
     );
-    resources.register(LAMBDA_INVOKE, StepFunction { hooks });
+    resources.register(LAMBDA_INVOKE, StepFunction { outbox });
     resources
+}
+
+fn internal(cause: impl Into<String>) -> TaskError {
+    TaskError::new(StepErrorName::Internal.as_str(), cause)
 }
 
 /// `sqs:sendMessage.waitForTaskToken`: hands the message to the step-worker, unless the
 /// journal already holds this token's result (a resumed execution), which is replayed.
 struct StepQueue {
-    engine: Weak<LocalEngine>,
     db: Arc<SqliteDb>,
-    hooks: Hooks,
-    tokens: Arc<Mutex<HashMap<String, String>>>,
+    running: Running,
+    tokens: Tokens,
+    outbox: StepOutbox,
 }
 
 fn message_from(value: Option<&Value>) -> Result<StepMessage, TaskError> {
@@ -53,21 +53,21 @@ fn message_from(value: Option<&Value>) -> Result<StepMessage, TaskError> {
         Value::String(text) => serde_json::from_str(&text).unwrap_or(Value::Null),
         other => other,
     };
-    serde_json::from_value(value)
-        .map_err(|e| TaskError::new("Skein.Internal", format!("not a step message: {e}")))
+    serde_json::from_value(value).map_err(|e| internal(format!("not a step message: {e}")))
 }
 
 #[async_trait]
 impl TaskHandler for StepQueue {
     async fn call(&self, task: TaskCall) -> Result<Value, TaskError> {
-        let token = task.task_token.clone().ok_or_else(|| {
-            TaskError::new("Skein.Internal", "the step queue needs .waitForTaskToken")
-        })?;
+        let token = task
+            .task_token
+            .clone()
+            .ok_or_else(|| internal("the step queue needs .waitForTaskToken"))?;
         let execution = task.execution_name.to_string();
         let recorded = journal::recorded_result(&self.db, &execution, &token)
-            .map_err(|e| TaskError::new("Skein.Internal", e.to_string()))?;
+            .map_err(|e| internal(e.to_string()))?;
         if let Some(outcome) = recorded {
-            let handle = self.engine.upgrade().and_then(|e| e.handle(&execution));
+            let handle = lock(&self.running).get(&execution).cloned();
             if let Some(handle) = handle {
                 let _ = deliver(&handle, &token, outcome);
             }
@@ -75,17 +75,10 @@ impl TaskHandler for StepQueue {
         }
         let mut message = message_from(task.parameters.get("MessageBody"))?;
         message.token = Some(token.clone());
-        self.tokens
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(token, execution);
-        let hooks = self.hooks.get().ok_or_else(|| {
-            TaskError::new(
-                "Skein.Internal",
-                "the engine is not connected to a step-worker",
-            )
-        })?;
-        hooks.dispatch(message).await;
+        lock(&self.tokens).insert(token, execution);
+        self.outbox
+            .send(EngineWork::Step(message))
+            .map_err(|e| internal(e.to_string()))?;
         Ok(json!({ "MessageId": ulid::Ulid::new().to_string() }))
     }
 }
@@ -93,20 +86,14 @@ impl TaskHandler for StepQueue {
 /// `lambda:invoke` of the step-worker: runs the step now and returns its result the way
 /// Lambda's integration does, under `Payload`.
 struct StepFunction {
-    hooks: Hooks,
+    outbox: StepOutbox,
 }
 
 #[async_trait]
 impl TaskHandler for StepFunction {
     async fn call(&self, task: TaskCall) -> Result<Value, TaskError> {
         let message = message_from(task.parameters.get("Payload"))?;
-        let hooks = self.hooks.get().ok_or_else(|| {
-            TaskError::new(
-                "Skein.Internal",
-                "the engine is not connected to a step-worker",
-            )
-        })?;
-        match hooks.run_now(message).await {
+        match self.outbox.invoke(message).await {
             Ok(payload) => Ok(json!({ "Payload": payload, "StatusCode": 200 })),
             Err((error, cause)) => Err(TaskError::new(error, cause)),
         }

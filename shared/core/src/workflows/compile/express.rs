@@ -5,8 +5,9 @@
 
 use serde_json::{Map, Value, json};
 
+use super::StepPhase;
 use super::map::{TaskMaker, map_states};
-use super::{LAMBDA_INVOKE, Target, message, phase, retry};
+use super::{LAMBDA_INVOKE, Target, message, retry};
 use crate::workflows::definition::{Step, StepKind};
 use crate::workflows::validate::Workflow;
 
@@ -60,7 +61,7 @@ pub(super) fn compile(workflow: &Workflow, target: &Target) -> Value {
 
 /// A step's states, not yet linked onward, and the name of its last state.
 fn step_states(step: &Step, target: &Target) -> (Map<String, Value>, String) {
-    let make = |phase: &str| invoke(step, target, phase);
+    let make = |phase: StepPhase| invoke(step, target, phase);
     if step.kind == StepKind::Map {
         return map_states(
             step,
@@ -70,7 +71,7 @@ fn step_states(step: &Step, target: &Target) -> (Map<String, Value>, String) {
             },
         );
     }
-    let mut task = make(phase::RUN);
+    let mut task = make(StepPhase::Run);
     task["ResultPath"] = json!(null);
     if let Some(retry) = retry(step) {
         task["Retry"] = retry;
@@ -80,7 +81,7 @@ fn step_states(step: &Step, target: &Target) -> (Map<String, Value>, String) {
     (states, step.id.clone())
 }
 
-fn invoke(step: &Step, target: &Target, phase: &str) -> Value {
+fn invoke(step: &Step, target: &Target, phase: StepPhase) -> Value {
     json!({
         "Type": "Task",
         "Resource": LAMBDA_INVOKE,

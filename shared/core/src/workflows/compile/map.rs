@@ -3,13 +3,13 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{helper_state, phase, retry};
+use super::{StepPhase, helper_state, retry};
 use crate::workflows::definition::{OnFailure, Step, Tolerance};
 
 /// Builds one Task state for a phase; `payload` is where its result sits (`$` for a task
 /// token's answer, `$.Payload` for a Lambda invoke).
 pub(super) struct TaskMaker<'a> {
-    pub make: &'a dyn Fn(&str) -> Value,
+    pub make: &'a dyn Fn(StepPhase) -> Value,
     pub payload: &'a str,
 }
 
@@ -20,13 +20,13 @@ pub(super) fn map_states(step: &Step, tasks: &TaskMaker) -> (Map<String, Value>,
     let collect = helper_state(&step.id, "collect");
     let mut states = Map::new();
 
-    let mut items = (tasks.make)(phase::ITEMS);
+    let mut items = (tasks.make)(StepPhase::Items);
     items["ResultSelector"] = json!({ "indices.$": format!("{}.indices", tasks.payload) });
     items["ResultPath"] = json!("$.fanout");
     items["Next"] = json!(each);
     states.insert(step.id.clone(), items);
 
-    let mut per_item = (tasks.make)(phase::ITEM);
+    let mut per_item = (tasks.make)(StepPhase::Item);
     per_item["ResultSelector"] = json!({ "status.$": format!("{}.status", tasks.payload) });
     if let Some(retry) = retry(step) {
         per_item["Retry"] = retry;
@@ -60,7 +60,7 @@ pub(super) fn map_states(step: &Step, tasks: &TaskMaker) -> (Map<String, Value>,
     }
     states.insert(each, map);
 
-    let mut gather = (tasks.make)(phase::COLLECT);
+    let mut gather = (tasks.make)(StepPhase::Collect);
     gather["ResultPath"] = json!(null);
     states.insert(collect.clone(), gather);
     (states, collect)

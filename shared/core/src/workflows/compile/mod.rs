@@ -9,31 +9,14 @@
 mod express;
 mod map;
 mod standard;
+mod vocabulary;
+
+pub use vocabulary::{StepErrorName, StepPhase};
 
 use serde_json::{Map, Value, json};
 
 use super::definition::{Mode, Step};
 use super::validate::Workflow;
-
-/// Error names step failures carry, for Retry and Catch to match.
-pub mod errors {
-    /// The agent failed; retried while attempts remain.
-    pub const AGENT_FAILED: &str = "Skein.AgentFailed";
-    /// The agent failed in a way retrying cannot fix (bad input, 4xx).
-    pub const NON_RETRYABLE: &str = "Skein.NonRetryable";
-    /// One attempt ran past the step's `timeout`.
-    pub const TIMEOUT: &str = "Skein.Timeout";
-    pub const APPROVAL_REJECTED: &str = "Skein.ApprovalRejected";
-    pub const APPROVAL_TIMED_OUT: &str = "Skein.ApprovalTimedOut";
-    pub const SUB_WORKFLOW_FAILED: &str = "Skein.SubWorkflowFailed";
-    /// A tenant quota would be passed (`quotas::Quotas`), e.g. a map over too many items.
-    pub const QUOTA_EXCEEDED: &str = "Skein.QuotaExceeded";
-    /// Sub-workflows nested deeper than `runs::MAX_SUB_WORKFLOW_DEPTH`.
-    pub const DEPTH_EXCEEDED: &str = "Skein.DepthExceeded";
-    pub const CANCELLED: &str = "Skein.Cancelled";
-    /// The platform itself could not run the step (store unavailable...).
-    pub const INTERNAL: &str = "Skein.Internal";
-}
 
 /// Where the compiled states send their work.
 #[derive(Debug, Clone)]
@@ -67,16 +50,6 @@ pub const LAMBDA_INVOKE: &str = "arn:aws:states:::lambda:invoke";
 /// The one top-level state of a standard workflow.
 pub const RUN_STEPS: &str = "Run steps";
 
-/// What a step message asks the worker to do.
-pub mod phase {
-    pub const RUN: &str = "run";
-    /// A map step: resolve its list and answer with the item indexes.
-    pub const ITEMS: &str = "items";
-    pub const ITEM: &str = "item";
-    /// A map step: every item is done; gather the outputs.
-    pub const COLLECT: &str = "collect";
-}
-
 pub fn compile(workflow: &Workflow, target: &Target) -> Value {
     let definition = &workflow.definition;
     let comment = format!(
@@ -100,7 +73,7 @@ pub fn compile(workflow: &Workflow, target: &Target) -> Value {
 }
 
 /// The message body (standard) or payload (express) of one step's state.
-fn message(target: &Target, step: &Step, phase: &str, with_token: bool) -> Value {
+fn message(target: &Target, step: &Step, phase: StepPhase, with_token: bool) -> Value {
     let mut body = Map::new();
     body.insert("v".into(), json!(1));
     body.insert("tenant".into(), json!(target.tenant));
@@ -110,7 +83,7 @@ fn message(target: &Target, step: &Step, phase: &str, with_token: bool) -> Value
     body.insert("step".into(), json!(step.id));
     body.insert("phase".into(), json!(phase));
     body.insert("attempt.$".into(), json!("$$.State.RetryCount"));
-    if phase == phase::ITEM {
+    if phase == StepPhase::Item {
         body.insert("index.$".into(), json!("$.index"));
     }
     if with_token {
@@ -123,7 +96,7 @@ fn message(target: &Target, step: &Step, phase: &str, with_token: bool) -> Value
 fn retry(step: &Step) -> Option<Value> {
     let policy = step.retry.as_ref().filter(|r| r.max_attempts > 1)?;
     let mut retrier = json!({
-        "ErrorEquals": [errors::AGENT_FAILED, errors::TIMEOUT],
+        "ErrorEquals": StepErrorName::RETRIED,
         "MaxAttempts": policy.max_attempts - 1,
         "IntervalSeconds": policy.backoff.map_or(1, |b| b.ceil_seconds()),
         "BackoffRate": policy.backoff_rate.unwrap_or(2.0),

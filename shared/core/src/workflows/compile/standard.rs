@@ -4,8 +4,9 @@
 
 use serde_json::{Map, Value, json};
 
+use super::StepPhase;
 use super::map::{TaskMaker, map_states};
-use super::{RUN_STEPS, SEND_WITH_TOKEN, Target, message, phase, retry};
+use super::{RUN_STEPS, SEND_WITH_TOKEN, Target, message, retry};
 use crate::workflows::definition::{Step, StepKind};
 use crate::workflows::validate::Workflow;
 
@@ -30,7 +31,7 @@ pub(super) fn compile(workflow: &Workflow, target: &Target) -> Value {
 }
 
 fn branch(step: &Step, target: &Target) -> Value {
-    let make = |phase: &str| token_task(step, target, phase);
+    let make = |phase: StepPhase| token_task(step, target, phase);
     let (mut states, last) = if step.kind == StepKind::Map {
         map_states(
             step,
@@ -40,7 +41,7 @@ fn branch(step: &Step, target: &Target) -> Value {
             },
         )
     } else {
-        let mut task = make(phase::RUN);
+        let mut task = make(StepPhase::Run);
         if let Some(retry) = retry(step) {
             task["Retry"] = retry;
         }
@@ -52,7 +53,7 @@ fn branch(step: &Step, target: &Target) -> Value {
     json!({ "StartAt": step.id, "States": states })
 }
 
-fn token_task(step: &Step, target: &Target, phase: &str) -> Value {
+fn token_task(step: &Step, target: &Target, phase: StepPhase) -> Value {
     json!({
         "Type": "Task",
         "Resource": SEND_WITH_TOKEN,
