@@ -10,7 +10,7 @@ use skein_core::access::ClientSecret;
 use skein_core::auth::{Principal, Role, TokenService};
 use skein_core::ids::{ClientId, PrincipalId, TenantId};
 use skein_core::messages::MessagingPorts;
-use skein_core::ports::Queue;
+use skein_core::ports::{Clock, Queue};
 use skein_core::runs::WorkflowPorts;
 use skein_core::workflows::compile::{LOCAL_STEP_QUEUE, LOCAL_WORKER_FUNCTION};
 use skein_core::{Context, Platform};
@@ -67,6 +67,11 @@ pub const MESSAGE_MAX_RECEIVES: u32 = 5;
 
 impl LocalPlatform {
     pub fn open(local: &LocalArgs) -> Result<Self, DevError> {
+        Self::open_with_clock(local, Arc::new(SystemClock))
+    }
+
+    /// The platform on `clock` (tests pass a clock they can move forward).
+    pub fn open_with_clock(local: &LocalArgs, clock: Arc<dyn Clock>) -> Result<Self, DevError> {
         let tokens = Arc::new(TokenService::new(
             local.key_config()?,
             local.token_settings(),
@@ -74,12 +79,7 @@ impl LocalPlatform {
         let db = Arc::new(SqliteDb::open_dir(&local.data_dir)?);
         let bell = Arc::new(TaskBell::default());
         let store = Arc::new(SqliteStore::new(db.clone()));
-        let ctx = Context::new(
-            store.clone(),
-            Arc::new(SystemClock),
-            Arc::new(OsEntropy),
-            bell.clone(),
-        );
+        let ctx = Context::new(store.clone(), clock, Arc::new(OsEntropy), bell.clone());
         let (step_outbox, step_inbox) = skein_local::step_channel();
         let engine = LocalEngine::new(db.clone(), step_outbox.clone());
         let ports = WorkflowPorts {
@@ -175,7 +175,12 @@ pub struct DevServer {
 
 impl DevServer {
     pub async fn start(args: &DevArgs) -> Result<Self, DevError> {
-        let mut local = LocalPlatform::open(&args.local)?;
+        Self::start_with_clock(args, Arc::new(SystemClock)).await
+    }
+
+    /// A server whose platform reads the time from `clock`.
+    pub async fn start_with_clock(args: &DevArgs, clock: Arc<dyn Clock>) -> Result<Self, DevError> {
+        let mut local = LocalPlatform::open_with_clock(&args.local, clock)?;
         let seeded_admin = local
             .platform
             .access

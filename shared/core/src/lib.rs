@@ -59,7 +59,6 @@ impl Platform {
             tasks.clone(),
             messages.clone(),
         );
-        tasks.observe(std::sync::Arc::new(runs.clone()));
         Self {
             access,
             agents,

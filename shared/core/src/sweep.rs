@@ -13,6 +13,8 @@ use crate::error::Result;
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct SweepReport {
     pub task_timers_fired: usize,
+    /// Finished tasks passed on to their run steps.
+    pub task_reports: usize,
     pub approvals_finished: usize,
     pub reply_waits_finished: usize,
     pub schedules_fired: usize,
@@ -23,6 +25,7 @@ pub struct SweepReport {
 impl SweepReport {
     pub fn did_anything(&self) -> bool {
         self.task_timers_fired
+            + self.task_reports
             + self.approvals_finished
             + self.reply_waits_finished
             + self.schedules_fired
@@ -37,11 +40,13 @@ impl Platform {
     /// One pass over every timer.
     pub async fn sweep(&self) -> SweepReport {
         let mut report = SweepReport::default();
-        report.task_timers_fired = counted(
-            &mut report.failures,
-            "task timers",
-            self.tasks.process_due_timers(TASK_TIMERS_PER_SHARD).await,
-        );
+        let due = self.tasks.process_due_timers(TASK_TIMERS_PER_SHARD).await;
+        let due = counted(&mut report.failures, "task timers", due.map(Some)).unwrap_or_default();
+        report.task_timers_fired = due.fired;
+        for task in &due.finished {
+            let told = self.runs.task_finished(task).await.map(|()| 1);
+            report.task_reports += counted(&mut report.failures, "task reports", told);
+        }
         report.approvals_finished = counted(
             &mut report.failures,
             "approvals",
@@ -61,13 +66,13 @@ impl Platform {
     }
 }
 
-fn counted(failures: &mut usize, part: &str, outcome: Result<usize>) -> usize {
+fn counted<T: Default>(failures: &mut usize, part: &str, outcome: Result<T>) -> T {
     match outcome {
         Ok(done) => done,
         Err(error) => {
             tracing::warn!(%error, part, "a sweep part failed; the next pass retries it");
             *failures += 1;
-            0
+            T::default()
         }
     }
 }

@@ -7,6 +7,27 @@ use rand::RngCore;
 
 pub struct SystemClock;
 
+/// The system clock moved forward by however much a test advanced it, so that a test
+/// can pass a 30-second timeout at once instead of sleeping through it.
+#[derive(Default)]
+pub struct OffsetClock {
+    offset_ms: std::sync::atomic::AtomicI64,
+}
+
+impl OffsetClock {
+    pub fn advance(&self, by: chrono::Duration) {
+        self.offset_ms
+            .fetch_add(by.num_milliseconds(), std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Clock for OffsetClock {
+    fn now(&self) -> DateTime<Utc> {
+        let offset = self.offset_ms.load(std::sync::atomic::Ordering::SeqCst);
+        Utc::now() + chrono::Duration::milliseconds(offset)
+    }
+}
+
 impl Clock for SystemClock {
     fn now(&self) -> DateTime<Utc> {
         Utc::now()

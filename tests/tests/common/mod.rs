@@ -2,6 +2,7 @@
 //! over HTTP like any client would.
 #![allow(dead_code)]
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
@@ -9,6 +10,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use skein_cli::config::DevArgs;
 use skein_cli::dev::DevServer;
+use skein_core::system::OffsetClock;
 use tempfile::TempDir;
 
 pub mod inbox;
@@ -24,6 +26,8 @@ pub struct TestApp {
     pub seeded_admin: skein_core::access::ClientSecret,
     server: Option<DevServer>,
     pub dir: TempDir,
+    /// The platform's clock: `advance` it to pass a timeout without waiting for it.
+    pub clock: Arc<OffsetClock>,
 }
 
 pub struct TestAgent {
@@ -43,7 +47,10 @@ impl TestApp {
         args.local.jwt_secret = Some(SECRET.into());
         args.sweep_interval_ms = 50;
         configure(&mut args);
-        let server = DevServer::start(&args).await.expect("dev server starts");
+        let clock = Arc::new(OffsetClock::default());
+        let server = DevServer::start_with_clock(&args, clock.clone())
+            .await
+            .expect("dev server starts");
         let seeded_admin = server
             .seeded_admin
             .clone()
@@ -57,6 +64,7 @@ impl TestApp {
             seeded_admin,
             server: Some(server),
             dir,
+            clock,
         };
         let creds = app.seeded_admin.clone();
         let (status, body) = app

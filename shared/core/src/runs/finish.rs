@@ -1,7 +1,6 @@
 //! Ends: of an execution (the engine reports it), of a remote agent's task, of a
 //! sub-workflow's run; and scheduled starts.
 
-use async_trait::async_trait;
 use serde_json::{Value, json};
 
 use super::model::{ParentStep, Run, RunError, RunStatus, StepMessage, StepRecord, StepStatus};
@@ -15,7 +14,7 @@ use crate::ports::{
     Change, Condition, ExecutionEnded, ExecutionStatus, Index, StoreError, WriteOp,
 };
 use crate::records::{from_item, quota_key, run_key, step_key};
-use crate::tasks::{Task, TaskObserver, TaskStatus};
+use crate::tasks::{Task, TaskStatus};
 use crate::workflows::Workflow;
 use crate::workflows::compile::{StepErrorName, StepPhase};
 use crate::workflows::template::render;
@@ -370,11 +369,18 @@ impl Runs {
     }
 }
 
-#[async_trait]
-impl TaskObserver for Runs {
-    async fn task_finished(&self, task: &Task) {
-        if let Err(e) = self.tasks_finished_now(task).await {
-            tracing::error!(task = %task.id, error = %e, "a finished task could not finish its workflow step");
+impl Runs {
+    /// Passes a finished task on to the run step it does the work of, then records that
+    /// the run was told. Called right after the task's write by whoever ended it; the
+    /// sweep calls it again for a task whose report was lost.
+    pub async fn task_finished(&self, task: &Task) -> Result<()> {
+        if !task.awaits_report() {
+            return Ok(());
+        }
+        match self.tasks_finished_now(task).await {
+            // The run or its step is gone (deleted with its workflow): nobody to tell.
+            Ok(()) | Err(Error::NotFound { .. }) => self.tasks.mark_reported(task).await,
+            Err(e) => Err(e),
         }
     }
 }

@@ -91,6 +91,7 @@ impl Runs {
             step: step.id.clone(),
             attempt: message.attempt,
             index: item,
+            reported: false,
         };
         let owner = crate::auth::Principal {
             tenant: message.tenant.clone(),

@@ -118,7 +118,6 @@ impl Tasks {
                 }
             })
             .await?;
-        self.notify_if_finished(&task).await;
         Ok(task)
     }
 
@@ -142,7 +141,6 @@ impl Tasks {
         if task.status == TaskStatus::Queued {
             self.ctx.events.task_ready();
         }
-        self.notify_if_finished(&task).await;
         Ok(task)
     }
 

@@ -13,6 +13,11 @@ use crate::records::{
     claim_queue_pk, task_key, tasks_list_pk, time_sort_key, timer_pk, timer_shard, to_body,
 };
 
+/// How long a finished task's run has to hear of it before the sweep tells it again.
+/// The report normally follows the task's write at once; this covers a process that
+/// stopped in between.
+pub const REPORT_GRACE: Duration = Duration::seconds(30);
+
 /// What a due timer did to a task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TimerOutcome {
@@ -150,6 +155,7 @@ impl Task {
         match self.status {
             TaskStatus::Claimed => self.lease.as_ref().map(|l| l.expires_at),
             TaskStatus::Queued => self.deadline,
+            _ if self.awaits_report() => self.finished_at.map(|at| at + REPORT_GRACE),
             _ => None,
         }
     }

@@ -5,10 +5,12 @@ mod lifecycle;
 pub(crate) mod model;
 mod orphans;
 mod service;
+mod timers;
 
 pub use model::{
     Lease, NewTask, Task, TaskCompletion, TaskError, TaskFailure, TaskFilter, TaskOrigin,
     TaskStatus, TaskTarget,
 };
 pub(crate) use service::check_idempotency_key;
-pub use service::{CreatedTask, LeaseRef, TaskObserver, Tasks};
+pub use service::{CreatedTask, LeaseRef, Tasks};
+pub use timers::DueTimers;

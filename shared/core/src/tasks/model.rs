@@ -106,9 +106,18 @@ pub struct TaskOrigin {
     pub attempt: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub index: Option<u32>,
+    /// Set once the run heard that the task ended. Until then a finished task keeps a
+    /// timer, so the sweep tells the run again if the first report was lost.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reported: bool,
 }
 
 impl Task {
+    /// A finished task whose run step was not yet told.
+    pub fn awaits_report(&self) -> bool {
+        self.status.is_terminal() && self.origin.as_ref().is_some_and(|o| !o.reported)
+    }
+
     /// Whether `agent` may see and act on this task.
     pub fn belongs_to(&self, agent: &AgentId) -> bool {
         self.target == TaskTarget::Agent(agent.clone()) || self.claimed_by.as_ref() == Some(agent)

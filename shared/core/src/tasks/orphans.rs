@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::Tasks;
 use super::model::{Task, TaskError, TaskStatus, TaskTarget};
+use super::timers::DueTimers;
 use crate::error::Result;
 use crate::ids::{AgentId, TenantId};
 use crate::ports::{Condition, Index, Item, Query};
@@ -28,8 +29,13 @@ pub(super) fn agent_deleted_error(agent: &AgentId) -> TaskError {
 }
 
 impl Tasks {
-    /// Fails the queued tasks of the deleted agent `item` names; true when it fired any.
-    pub(super) async fn fail_orphans(&self, item: Item, now: DateTime<Utc>) -> Result<usize> {
+    /// Fails the queued tasks of the deleted agent `item` names, into `due`.
+    pub(super) async fn fail_orphans(
+        &self,
+        item: Item,
+        now: DateTime<Utc>,
+        due: &mut DueTimers,
+    ) -> Result<()> {
         let field = |name: &str| item.body.get(name).and_then(Value::as_str);
         let (Some(Ok(tenant)), Some(Ok(agent))) = (
             field("tenant").map(TenantId::parse),
@@ -37,12 +43,11 @@ impl Tasks {
         ) else {
             tracing::warn!(pk = %item.key.pk, "unreadable deleted-agent record; removed");
             self.ctx.store.delete(&item.key, Condition::Always).await?;
-            return Ok(0);
+            return Ok(());
         };
         let target = TaskTarget::Agent(agent.clone()).queue();
         let query = Query::new(Index::Gsi1, claim_queue_pk(&tenant, &target)).limit(PER_SWEEP);
         let page = self.ctx.store.query(&query).await?;
-        let mut failed = 0;
         let done = page.next.is_none();
         for queued in page.items {
             let (mut task, version) = from_item::<Task>(queued)?;
@@ -51,8 +56,8 @@ impl Tasks {
             }
             task.fail(agent_deleted_error(&agent), false, now);
             if self.write_if_unchanged(&task, version).await? {
-                failed += 1;
-                self.notify_if_finished(&task).await;
+                due.fired += 1;
+                due.finished.push(task);
             }
         }
         if done {
@@ -65,7 +70,7 @@ impl Tasks {
                     other => Err(other),
                 })?;
         }
-        Ok(failed)
+        Ok(())
     }
 
     /// Whether a task requeued for `target` has anyone left to claim it.

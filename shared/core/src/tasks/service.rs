@@ -2,11 +2,6 @@ use chrono::Duration;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::lifecycle::TimerOutcome;
-use std::sync::{Arc, OnceLock};
-
-use async_trait::async_trait;
-
 use super::model::{NewTask, Task, TaskFilter, TaskOrigin, TaskStatus, TaskTarget};
 use crate::agents::Agents;
 use crate::auth::{Action, Principal};
@@ -14,24 +9,19 @@ use crate::context::Context;
 use crate::cursor::{ListPage, PageRequest, list_filtered};
 use crate::error::{Error, FieldError, Result};
 use crate::ids::{LeaseId, TaskId};
-use crate::ports::{Condition, Index, Item, Query, SkRange, StoreError, WriteOp};
+use crate::ports::{Condition, Index, Item, Query, StoreError, WriteOp};
 use crate::records::{
-    AGENT_GONE, TIMER_SHARDS, agent_key, from_item, idempotency_key as idempotency_record_key,
-    task_key, tasks_list_pk, time_sort_key, timer_pk, to_body,
+    agent_key, from_item, idempotency_key as idempotency_record_key, task_key, tasks_list_pk,
+    to_body,
 };
 
+/// Tasks know nothing of workflows: a use case that ends a task returns it, and whoever
+/// called passes a finished task with an origin on to the run (`Runs::task_finished`).
+/// A task whose run was not told keeps a timer, so the sweep returns it again.
 #[derive(Clone)]
 pub struct Tasks {
     pub(super) ctx: Context,
     pub(super) agents: Agents,
-    observer: Arc<OnceLock<Arc<dyn TaskObserver>>>,
-}
-
-/// Told when a task ends (succeeded, failed for good, or expired), e.g. so that the
-/// workflow step it belongs to can go on.
-#[async_trait]
-pub trait TaskObserver: Send + Sync {
-    async fn task_finished(&self, task: &Task);
 }
 
 /// A created task, or the one an earlier request with the same Idempotency-Key created.
@@ -55,24 +45,7 @@ const MAX_SCANNED_PER_LIST: usize = 2000;
 
 impl Tasks {
     pub fn new(ctx: Context, agents: Agents) -> Self {
-        Self {
-            ctx,
-            agents,
-            observer: Arc::default(),
-        }
-    }
-
-    /// Sets who hears of finished tasks; the first call wins.
-    pub fn observe(&self, observer: Arc<dyn TaskObserver>) {
-        let _ = self.observer.set(observer);
-    }
-
-    pub(super) async fn notify_if_finished(&self, task: &Task) {
-        if task.status.is_terminal()
-            && let Some(observer) = self.observer.get()
-        {
-            observer.task_finished(task).await;
-        }
+        Self { ctx, agents }
     }
 
     pub async fn create(
@@ -232,48 +205,6 @@ impl Tasks {
             },
         )
         .await
-    }
-
-    /// Fires every due lease and deadline timer, across tenants. The dev server runs this
-    /// every few hundred milliseconds; on AWS a scheduled function does.
-    pub async fn process_due_timers(&self, limit_per_shard: usize) -> Result<usize> {
-        let now = self.ctx.now();
-        let upper = format!("{}~", time_sort_key(now.timestamp_millis()));
-        let mut fired = 0;
-        let mut requeued = false;
-        for shard in 0..TIMER_SHARDS {
-            let query = Query::new(Index::Gsi2, timer_pk(shard))
-                .sk(SkRange::Between(String::new(), upper.clone()))
-                .limit(limit_per_shard);
-            for item in self.ctx.store.query(&query).await?.items {
-                if item.key.pk.contains(AGENT_GONE) {
-                    fired += self.fail_orphans(item, now).await?;
-                    continue;
-                }
-                let (mut task, version) = from_item::<Task>(item)?;
-                let mut outcome = task.on_timer(now);
-                if outcome == TimerOutcome::Requeued
-                    && !self.target_exists(&task.tenant, &task.target).await?
-                {
-                    // Its agent was deleted while it held the task: nobody would claim it.
-                    if let TaskTarget::Agent(agent) = &task.target {
-                        task.fail(super::orphans::agent_deleted_error(agent), false, now);
-                        outcome = TimerOutcome::Failed;
-                    }
-                }
-                if outcome != TimerOutcome::NotDue
-                    && self.write_if_unchanged(&task, version).await?
-                {
-                    fired += 1;
-                    requeued |= outcome == TimerOutcome::Requeued;
-                    self.notify_if_finished(&task).await;
-                }
-            }
-        }
-        if requeued {
-            self.ctx.events.task_ready();
-        }
-        Ok(fired)
     }
 
     pub(super) async fn load(&self, caller: &Principal, id: &TaskId) -> Result<(Task, u64)> {

@@ -194,13 +194,22 @@ async fn complete_task(
     Path(id): Path<String>,
     JsonBody(completion): JsonBody<TaskCompletion>,
 ) -> ApiResult<Json<Task>> {
-    Ok(Json(
-        state
-            .platform
-            .tasks
-            .complete(&caller, &task_id(&id)?, completion)
-            .await?,
-    ))
+    let task = state
+        .platform
+        .tasks
+        .complete(&caller, &task_id(&id)?, completion)
+        .await?;
+    Ok(Json(pass_on(&state, task).await))
+}
+
+/// Tells the run step a finished task belongs to. The task's write already stands, so a
+/// failure here is not the caller's: the sweep tells the run once the report's grace
+/// period passes.
+async fn pass_on(state: &AppState, task: Task) -> Task {
+    if let Err(error) = state.platform.runs.task_finished(&task).await {
+        tracing::warn!(task = %task.id, %error, "the run was not told its task ended; the sweep will tell it");
+    }
+    task
 }
 
 /// Reports a failure; the task is retried while attempts remain unless `retryable` is false.
@@ -212,11 +221,10 @@ async fn fail_task(
     Path(id): Path<String>,
     JsonBody(failure): JsonBody<TaskFailure>,
 ) -> ApiResult<Json<Task>> {
-    Ok(Json(
-        state
-            .platform
-            .tasks
-            .fail(&caller, &task_id(&id)?, failure)
-            .await?,
-    ))
+    let task = state
+        .platform
+        .tasks
+        .fail(&caller, &task_id(&id)?, failure)
+        .await?;
+    Ok(Json(pass_on(&state, task).await))
 }
