@@ -60,6 +60,44 @@ impl Error {
         Self::Validation(vec![FieldError::new(path, message)])
     }
 
+    /// Whether trying the same thing again later may succeed: the store or engine was
+    /// throttled or down, or another writer got there first. Anything else is
+    /// deterministic and fails the same way every time.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            Error::Unavailable(_) | Error::RateLimited { .. } | Error::Conflict { .. }
+        )
+    }
+
+    /// The name a step that failed with this error carries: bad or oversized data is the
+    /// workflow's to fix (`Skein.NonRetryable`); the rest is the platform's.
+    pub fn step_error_name(&self) -> crate::workflows::compile::StepErrorName {
+        use crate::workflows::compile::StepErrorName;
+        match self {
+            Error::Validation(_) | Error::PayloadTooLarge(_) => StepErrorName::NonRetryable,
+            Error::QuotaExceeded(_) => StepErrorName::QuotaExceeded,
+            _ => StepErrorName::Internal,
+        }
+    }
+
+    /// The error as a step's failure cause, which the run's owner reads: what happened and
+    /// what to fix, never the text of an internal error.
+    pub fn step_cause(&self) -> String {
+        match self {
+            Error::Validation(fields) => fields
+                .iter()
+                .map(|f| format!("{}: {}", f.path, f.message))
+                .collect::<Vec<_>>()
+                .join("; "),
+            Error::Internal(_) => "the platform could not run this step; see the server log".into(),
+            Error::Unavailable(_) => {
+                "the platform's store or engine stayed unavailable while running this step".into()
+            }
+            other => other.to_string(),
+        }
+    }
+
     pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
         Self::Conflict {
             code,
@@ -74,6 +112,9 @@ impl From<StoreError> for Error {
             StoreError::Unavailable(detail) => {
                 Error::Unavailable(format!("store unavailable: {detail}"))
             }
+            StoreError::TooLarge(detail) => Error::PayloadTooLarge(format!(
+                "{detail}: keep large values outside the platform and pass a reference"
+            )),
             other => Error::Internal(other.to_string()),
         }
     }

@@ -180,28 +180,26 @@ impl StepWorker {
         let token = message.token.clone();
         match self.platform.runs.handle_step(message).await {
             Ok(()) => Outcome::Done,
-            // Bad requests cannot succeed on a retry: fail the step so the run moves on.
-            Err(skein_core::Error::Validation(fields)) => {
-                let cause = fields
-                    .iter()
-                    .map(|f| format!("{}: {}", f.path, f.message))
-                    .collect::<Vec<_>>()
-                    .join("; ");
-                tracing::error!(cause, "a step message the worker cannot run");
+            // SQS brings it back after its visibility timeout; the step's idempotency
+            // key keeps the redelivery from doing its work twice.
+            Err(e) if e.is_transient() => Outcome::Again(e.to_string()),
+            // Fails the same way every time: fail the step so the run moves on.
+            Err(e) => {
+                let cause = e.step_cause();
+                tracing::error!(error = %e, "a step the worker cannot run");
                 let Some(token) = token else {
                     return Outcome::Done;
                 };
                 // Until the engine hears of it the run waits: keep the message if not.
                 match self
                     .engine
-                    .send_task_failure(&token, StepErrorName::Internal.as_str(), &cause)
+                    .send_task_failure(&token, e.step_error_name().as_str(), &cause)
                     .await
                 {
                     Ok(()) | Err(EngineError::TaskDoesNotExist) => Outcome::Done,
                     Err(e) => Outcome::Again(format!("could not fail the step's task: {e}")),
                 }
             }
-            Err(e) => Outcome::Again(e.to_string()),
         }
     }
 

@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use serde_json::{Map, Value};
 use skein_core::ports::{
-    Change, Condition, Index, IndexKey, Item, ItemStore, Key, Page, Query, SkRange, StartAfter,
-    StoreError, WriteOp,
+    Change, Condition, Index, IndexKey, Item, ItemStore, Key, MAX_ITEM_BYTES, Page, Query, SkRange,
+    StartAfter, StoreError, WriteOp, item_size,
 };
 
 use crate::db::SqliteDb;
@@ -107,6 +107,12 @@ fn holds(condition: Condition, current: Option<u64>) -> bool {
 }
 
 fn write(conn: &Connection, item: &Item) -> Result<(), StoreError> {
+    let size = item_size(item);
+    if size > MAX_ITEM_BYTES {
+        return Err(StoreError::TooLarge(format!(
+            "a record of {size} bytes passes the {MAX_ITEM_BYTES}-byte item limit"
+        )));
+    }
     let body = serde_json::to_string(&item.body).map_err(|e| StoreError::Invalid(e.to_string()))?;
     let (g1, g2, g3) = (&item.gsi[0], &item.gsi[1], &item.gsi[2]);
     let mut stmt = conn

@@ -53,7 +53,9 @@ where
 {
     let invalid = e.code() == Some("ValidationException");
     let detail = DisplayErrorContext(e).to_string();
-    if invalid {
+    if invalid && detail.contains("Item size has exceeded") {
+        StoreError::TooLarge("a record passes DynamoDB's 400 KB item limit".into())
+    } else if invalid {
         StoreError::Invalid(detail)
     } else {
         StoreError::Unavailable(detail)

@@ -11,7 +11,7 @@ pub use agents::{AgentFailure, BuiltinAgents, BuiltinCall};
 pub use engine::{EngineError, ExecutionEnded, ExecutionStatus, StepDispatch, WorkflowEngine};
 pub use queue::{MAX_BATCH, MAX_BODY_BYTES, OutgoingMessage, Queue, QueueError, ReceivedMessage};
 pub use store::{
-    Change, Condition, Index, IndexKey, Item, ItemStore, Key, Page, Query, SkRange, StartAfter,
-    StoreError, WriteOp,
+    Change, Condition, Index, IndexKey, Item, ItemStore, Key, MAX_ITEM_BYTES, Page, Query, SkRange,
+    StartAfter, StoreError, WriteOp, item_size,
 };
 pub use system::{Clock, Entropy, TaskEvents};

@@ -234,6 +234,22 @@ pub struct Page<T> {
     pub next: Option<StartAfter>,
 }
 
+/// DynamoDB's item size limit: 400 KB, names and values together.
+pub const MAX_ITEM_BYTES: usize = 400 * 1024;
+
+/// An item's size as DynamoDB counts it, near enough: its keys plus its body as JSON (which
+/// errs on the large side: quotes and braces count too).
+pub fn item_size(item: &Item) -> usize {
+    let keys: usize = item
+        .gsi
+        .iter()
+        .flatten()
+        .map(|k| k.pk.len() + k.sk.len())
+        .sum();
+    let body = serde_json::to_vec(&item.body).map_or(usize::MAX, |b| b.len());
+    item.key.pk.len() + item.key.sk.len() + keys + body
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
     #[error("the write's condition was not met")]
@@ -243,6 +259,10 @@ pub enum StoreError {
     TransactionCanceled { failed: Vec<usize> },
     #[error("invalid request to the store: {0}")]
     Invalid(String),
+    /// The item would pass the store's item size limit (DynamoDB's 400 KB, which the
+    /// embedded store enforces too, so that `skein dev` fails where AWS would).
+    #[error("{0}")]
+    TooLarge(String),
     #[error("store unavailable: {0}")]
     Unavailable(String),
 }
