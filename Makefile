@@ -1,4 +1,4 @@
-.PHONY: dev test bench package lint fmt
+.PHONY: dev test faults bench package lint fmt
 
 # The platform on its embedded default (SQLite) at http://127.0.0.1:8080.
 dev:
@@ -7,6 +7,11 @@ dev:
 # Every check and test; installs what the tests need.
 test:
 	bash scripts/test.sh
+
+# The fault-injection suite (tests/tests/fault_injection.rs) over SEEDS seeds.
+SEEDS ?= 1000
+faults:
+	SKEIN_FAULT_SEEDS=$(SEEDS) cargo test -p skein-tests --test fault_injection -- --ignored --nocapture
 
 # Requests/s and latency of the API and task lifecycles against a fresh dev server.
 bench:

@@ -10,7 +10,7 @@ use skein_core::access::ClientSecret;
 use skein_core::auth::{Principal, Role, TokenService};
 use skein_core::ids::{ClientId, PrincipalId, TenantId};
 use skein_core::messages::MessagingPorts;
-use skein_core::ports::{Clock, Queue};
+use skein_core::ports::{Clock, ItemStore, Queue, WorkflowEngine};
 use skein_core::runs::WorkflowPorts;
 use skein_core::workflows::compile::{LOCAL_STEP_QUEUE, LOCAL_WORKER_FUNCTION};
 use skein_core::{Context, Platform};
@@ -43,6 +43,28 @@ pub enum DevError {
     Seed(skein_core::Error),
 }
 
+/// What a test may change in how the platform is put together: the clock it reads, and
+/// a layer around the store and the engine ports (fault injection). `Default` is what
+/// `skein dev` runs.
+pub struct Wiring {
+    pub clock: Arc<dyn Clock>,
+    pub store: Layer<dyn ItemStore>,
+    pub engine: Layer<dyn WorkflowEngine>,
+}
+
+/// Wraps a port's adapter in another implementation of the port.
+pub type Layer<Port> = Box<dyn FnOnce(Arc<Port>) -> Arc<Port> + Send>;
+
+impl Default for Wiring {
+    fn default() -> Self {
+        Self {
+            clock: Arc::new(SystemClock),
+            store: Box::new(|store| store),
+            engine: Box::new(|engine| engine),
+        }
+    }
+}
+
 /// The first admin's credentials, kept in the data dir so `skein token --admin` can name it.
 pub const ADMIN_CREDENTIALS_FILE: &str = "admin-credentials.json";
 
@@ -55,6 +77,8 @@ pub struct LocalPlatform {
     /// The store, as the adapter it is (the sweep purges expired items through it).
     pub store: Arc<SqliteStore>,
     pub engine: Arc<LocalEngine>,
+    /// The engine as the platform's port sees it (with the wiring's layer around it).
+    pub workflow_engine: Arc<dyn WorkflowEngine>,
     /// The messages queue the router consumes.
     pub messages_queue: Arc<dyn Queue>,
     /// The engine's step messages, invokes and execution ends, until a step-worker
@@ -67,11 +91,11 @@ pub const MESSAGE_MAX_RECEIVES: u32 = 5;
 
 impl LocalPlatform {
     pub fn open(local: &LocalArgs) -> Result<Self, DevError> {
-        Self::open_with_clock(local, Arc::new(SystemClock))
+        Self::open_with(local, Wiring::default())
     }
 
-    /// The platform on `clock` (tests pass a clock they can move forward).
-    pub fn open_with_clock(local: &LocalArgs, clock: Arc<dyn Clock>) -> Result<Self, DevError> {
+    /// The platform wired as `wiring` says (tests move its clock, or inject faults).
+    pub fn open_with(local: &LocalArgs, wiring: Wiring) -> Result<Self, DevError> {
         let tokens = Arc::new(TokenService::new(
             local.key_config()?,
             local.token_settings(),
@@ -79,11 +103,17 @@ impl LocalPlatform {
         let db = Arc::new(SqliteDb::open_dir(&local.data_dir)?);
         let bell = Arc::new(TaskBell::default());
         let store = Arc::new(SqliteStore::new(db.clone()));
-        let ctx = Context::new(store.clone(), clock, Arc::new(OsEntropy), bell.clone());
+        let ctx = Context::new(
+            (wiring.store)(store.clone()),
+            wiring.clock,
+            Arc::new(OsEntropy),
+            bell.clone(),
+        );
         let (step_outbox, step_inbox) = skein_local::step_channel();
         let engine = LocalEngine::new(db.clone(), step_outbox.clone());
+        let workflow_engine = (wiring.engine)(engine.clone());
         let ports = WorkflowPorts {
-            engine: engine.clone(),
+            engine: workflow_engine.clone(),
             dispatch: Arc::new(step_outbox),
             builtins: Arc::new(Builtins::new(local.builtin_settings())),
             step_queue_url: LOCAL_STEP_QUEUE.to_string(),
@@ -114,6 +144,7 @@ impl LocalPlatform {
             db,
             store,
             engine,
+            workflow_engine,
             messages_queue,
             step_inbox: Some(step_inbox),
         })
@@ -175,12 +206,12 @@ pub struct DevServer {
 
 impl DevServer {
     pub async fn start(args: &DevArgs) -> Result<Self, DevError> {
-        Self::start_with_clock(args, Arc::new(SystemClock)).await
+        Self::start_with(args, Wiring::default()).await
     }
 
-    /// A server whose platform reads the time from `clock`.
-    pub async fn start_with_clock(args: &DevArgs, clock: Arc<dyn Clock>) -> Result<Self, DevError> {
-        let mut local = LocalPlatform::open_with_clock(&args.local, clock)?;
+    /// A server whose platform is wired as `wiring` says.
+    pub async fn start_with(args: &DevArgs, wiring: Wiring) -> Result<Self, DevError> {
+        let mut local = LocalPlatform::open_with(&args.local, wiring)?;
         let seeded_admin = local
             .platform
             .access
@@ -232,7 +263,7 @@ impl DevServer {
         });
         let step_worker = tokio::spawn(skein_local::run_step_worker(
             local.platform.clone(),
-            local.engine.clone(),
+            local.workflow_engine.clone(),
             local
                 .step_inbox
                 .take()
@@ -278,6 +309,7 @@ impl DevServer {
         self.sweeper.abort();
         self.router.abort();
         self.step_worker.abort();
+        self.local.engine.halt();
         let _ = (&mut self.server).await;
     }
 

@@ -15,6 +15,7 @@ pub mod messages;
 pub mod ports;
 pub mod quotas;
 pub mod records;
+pub mod retry;
 pub mod runs;
 pub mod sweep;
 #[cfg(feature = "system")]

@@ -9,10 +9,11 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use skein_cli::config::DevArgs;
-use skein_cli::dev::DevServer;
+use skein_cli::dev::{DevServer, Wiring};
 use skein_core::system::OffsetClock;
 use tempfile::TempDir;
 
+pub mod faults;
 pub mod inbox;
 pub mod upstream;
 
@@ -28,6 +29,7 @@ pub struct TestApp {
     pub dir: TempDir,
     /// The platform's clock: `advance` it to pass a timeout without waiting for it.
     pub clock: Arc<OffsetClock>,
+    args: DevArgs,
 }
 
 pub struct TestAgent {
@@ -42,13 +44,26 @@ impl TestApp {
     }
 
     pub async fn spawn_with(configure: impl FnOnce(&mut DevArgs)) -> Self {
+        Self::spawn_wired(configure, |_| {}).await
+    }
+
+    /// A server whose wiring `wire` changes (fault injection), on a fresh data dir.
+    pub async fn spawn_wired(
+        configure: impl FnOnce(&mut DevArgs),
+        wire: impl FnOnce(&mut Wiring),
+    ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let mut args = DevArgs::for_data_dir(dir.path());
         args.local.jwt_secret = Some(SECRET.into());
         args.sweep_interval_ms = 50;
         configure(&mut args);
         let clock = Arc::new(OffsetClock::default());
-        let server = DevServer::start_with_clock(&args, clock.clone())
+        let mut wiring = Wiring {
+            clock: clock.clone(),
+            ..Wiring::default()
+        };
+        wire(&mut wiring);
+        let server = DevServer::start_with(&args, wiring)
             .await
             .expect("dev server starts");
         let seeded_admin = server
@@ -65,6 +80,7 @@ impl TestApp {
             server: Some(server),
             dir,
             clock,
+            args,
         };
         let creds = app.seeded_admin.clone();
         let (status, body) = app
@@ -89,6 +105,25 @@ impl TestApp {
         if let Some(server) = self.server.take() {
             server.shutdown().await;
         }
+    }
+
+    /// Stops the server as a process that dies would (in-flight work is cut off where it
+    /// is) and starts a new one on the same data dir, wired plainly, on a new port.
+    pub async fn restart(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.shutdown().await;
+        }
+        let wiring = Wiring {
+            clock: self.clock.clone(),
+            ..Wiring::default()
+        };
+        let mut args = self.args.clone();
+        args.addr = "127.0.0.1:0".parse().unwrap();
+        let server = DevServer::start_with(&args, wiring)
+            .await
+            .expect("dev server starts again");
+        self.url = server.url();
+        self.server = Some(server);
     }
 
     pub async fn call(

@@ -30,7 +30,7 @@ impl Runs {
         Ok(())
     }
 
-    fn event_item(
+    pub(crate) fn event_item(
         &self,
         tenant: &TenantId,
         run: &RunId,

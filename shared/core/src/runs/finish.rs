@@ -199,6 +199,8 @@ impl Runs {
         .await;
         let child = match started {
             Ok(started) => started.run,
+            // Redelivered: the start is idempotent under the step's key.
+            Err(e) if e.is_transient() => return Err(e),
             Err(e) => {
                 let failure = RunError {
                     error: StepErrorName::SubWorkflowFailed.into(),
@@ -269,6 +271,7 @@ impl Runs {
             .dag
             .index(step)
             .ok_or(Error::NotFound { what: "step" })?;
+        let mut ended_record = None;
         let (token, current) = match item {
             Some(i) => {
                 let item = self
@@ -288,10 +291,11 @@ impl Runs {
                     .await?
                     .ok_or(Error::NotFound { what: "step" })?;
                 let (r, _) = from_item::<StepRecord>(item)?;
+                let current = (r.token.clone(), r.started_attempt);
                 if r.status.is_some_and(|s| s.is_terminal()) {
-                    return Ok(());
+                    ended_record = Some(r);
                 }
-                (r.token, r.started_attempt)
+                current
             }
         };
         if attempt.is_some() && attempt != current {
@@ -313,6 +317,16 @@ impl Runs {
             index: item,
             token: None,
         };
+        if let Some(ended) = ended_record {
+            // Told twice (a lost answer, a report made again by the sweep): answer again.
+            return match current {
+                Some(attempt) => {
+                    self.resend(&message, &workflow, index, &ended, attempt, reply)
+                        .await
+                }
+                None => Ok(()),
+            };
+        }
         let _step_outcome = match (item, outcome) {
             (Some(i), outcome) => {
                 self.item_finished(&message, &workflow, index, i, outcome, reply)

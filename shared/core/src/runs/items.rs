@@ -161,13 +161,9 @@ impl Runs {
                 };
                 return self.answer(reply, outcome).await;
             }
+            // Started and not finished: a redelivery after the first try failed (or a
+            // duplicate), which runs the item again under the same idempotency key.
             let me = Some(self.ports.worker_instance.clone());
-            if record.attempt == Some(message.attempt)
-                && record.started_by == me
-                && matches!(reply, Reply::Token(_))
-            {
-                return Ok(Ok(Value::Null));
-            }
             let token = match &reply {
                 Reply::Token(t) => Some(t.clone()),
                 Reply::Now => None,

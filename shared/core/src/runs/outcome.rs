@@ -134,9 +134,12 @@ impl Runs {
         }
     }
 
-    /// Answers again for an attempt that already ended (a redelivered message).
+    /// Answers again for an attempt that already ended (a redelivered message, a result
+    /// reported twice), and releases its dependents again: the first try may have
+    /// stopped after recording the end but before it released them or reached the engine.
     pub(crate) async fn resend(
         &self,
+        message: &StepMessage,
         workflow: &Workflow,
         index: usize,
         record: &StepRecord,
@@ -152,6 +155,10 @@ impl Runs {
         let last = error
             .as_ref()
             .is_none_or(|e| !retryable(&e.error) || attempt + 1 >= step.max_attempts());
+        let releases = error.is_none() || (last && step.on_failure == OnFailure::Continue);
+        if releases {
+            self.release(message, workflow, index).await?;
+        }
         let outcome = match error {
             None => Ok(json!({ "step": step.id, "status": "succeeded" })),
             Some(_) if last && step.on_failure == OnFailure::Continue => {
@@ -221,7 +228,10 @@ impl Runs {
             let (Some(token), Some(attempt)) = (record.token, record.token_attempt) else {
                 continue;
             };
-            if ready && record.started_attempt != Some(attempt) {
+            // Not started yet: it can start now. Already ended: its answer may have been
+            // lost (a redelivery brought us here), and waking it sends the answer again.
+            let ended = record.status.is_some_and(|s| s.is_terminal());
+            if ready && (record.started_attempt != Some(attempt) || ended) {
                 let wake = StepMessage {
                     step: id.clone(),
                     phase: if workflow.definition.steps[dependent].kind
@@ -247,19 +257,23 @@ impl Runs {
                     None => Some(wake),
                 };
                 if let Some(wake) = wake {
-                    self.wake(wake).await;
+                    self.wake(wake).await?;
                 }
             }
         }
         Ok(())
     }
 
-    /// Hands a ready step to the dispatcher (the step queue).
-    pub(crate) async fn wake(&self, wake: StepMessage) {
-        let step = wake.step.clone();
-        if let Err(e) = self.ports.dispatch.dispatch(wake).await {
-            tracing::warn!(error = %e, %step, "could not wake a ready step; the engine's redelivery will");
-        }
+    /// Hands a ready step to the dispatcher (the step queue). Its own message was parked
+    /// when it arrived before its dependencies were done, so nobody else would send it:
+    /// a failure is the caller's, whose message is then delivered again and releases it
+    /// again.
+    pub(crate) async fn wake(&self, wake: StepMessage) -> Result<()> {
+        self.ports.dispatch.dispatch(wake).await.map_err(|e| {
+            Error::Unavailable(format!(
+                "could not hand a ready step to the step queue: {e}"
+            ))
+        })
     }
 }
 

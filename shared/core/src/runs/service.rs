@@ -143,6 +143,17 @@ impl Runs {
                 condition: Condition::NotExists,
             });
         }
+        // The run's first event is written with it: a run never exists without it.
+        ops.push(WriteOp::Put {
+            item: self.event_item(
+                tenant,
+                &run.id,
+                "run.started",
+                None,
+                json!({ "workflow": workflow, "version": run.version }),
+            )?,
+            condition: Condition::Always,
+        });
         match self.ctx.store.transact_write(ops).await {
             Ok(()) => {}
             Err(StoreError::TransactionCanceled { failed }) if failed.contains(&2) => {
@@ -152,35 +163,42 @@ impl Runs {
             }
             Err(e) => return Err(e.into()),
         }
-        self.event(
-            tenant,
-            &run.id,
-            "run.started",
-            None,
-            json!({ "workflow": workflow, "version": run.version }),
-        )
-        .await?;
-        let execution_input = json!({ "run": run.id, "tenant": tenant });
-        if let Err(e) = self
-            .ports
-            .engine
-            .start(&version.machine, run.id.as_str(), &execution_input)
-            .await
-        {
+        self.ctx.events.run_changed(run.id.as_str());
+        self.launch(&version.machine, &run).await?;
+        Ok(Started {
+            run,
+            replayed: false,
+        })
+    }
+
+    /// Starts the run's execution. Starting an execution name twice is a no-op, so a
+    /// start whose answer was lost is simply made again, and so is the start of a run
+    /// whose first request died before it (`replay` launches again). An engine that
+    /// refuses, or stays unavailable, fails the run with a cause that says so.
+    async fn launch(&self, machine: &str, run: &Run) -> Result<()> {
+        let execution_input = json!({ "run": run.id, "tenant": run.tenant });
+        let engine = &self.ports.engine;
+        let started = crate::retry::while_unavailable(|| {
+            engine.start(machine, run.id.as_str(), &execution_input)
+        })
+        .await;
+        if let Err(e) = started {
             tracing::error!(run = %run.id, error = %e, "the engine did not start the run");
             let ended = crate::ports::ExecutionEnded {
                 run: run.id.to_string(),
                 input: execution_input,
                 status: crate::ports::ExecutionStatus::Failed,
                 error: Some(crate::workflows::compile::StepErrorName::Internal.into()),
-                cause: Some("the workflow engine could not start the run".into()),
+                cause: Some(match e {
+                    crate::ports::EngineError::Unavailable(_) => {
+                        "the workflow engine stayed unavailable; start the run again".into()
+                    }
+                    other => format!("the workflow engine could not start the run: {other}"),
+                }),
             };
             self.execution_ended(ended).await?;
         }
-        Ok(Started {
-            run,
-            replayed: false,
-        })
+        Ok(())
     }
 
     async fn replay(
@@ -202,7 +220,16 @@ impl Runs {
                 "this key was already used to start a run with a different input; use a new key",
             )]));
         }
-        let run = self.run_record(tenant, &earlier.run).await?;
+        let mut run = self.run_record(tenant, &earlier.run).await?;
+        if !run.status.is_terminal() {
+            // The first request may have stopped between creating the run and starting it.
+            let version = self
+                .workflows
+                .load_version(tenant, &run.workflow, Some(run.version))
+                .await?;
+            self.launch(&version.machine, &run).await?;
+            run = self.run_record(tenant, &earlier.run).await?;
+        }
         Ok(Started {
             run,
             replayed: true,

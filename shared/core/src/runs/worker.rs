@@ -70,14 +70,14 @@ impl Runs {
         runs.handle_one(message).await?;
         while let Some(woken) = next(&slot) {
             if self.ctx.now() >= until {
-                self.wake(woken).await;
+                self.wake(woken).await?;
                 break;
             }
             if let Err(e) = runs.handle_one(woken.clone()).await {
                 tracing::warn!(error = %e, step = %woken.step, "running a ready step in this call failed; it goes to the queue");
-                self.wake(woken).await;
+                self.wake(woken).await?;
                 if let Some(also) = next(&slot) {
-                    self.wake(also).await;
+                    self.wake(also).await?;
                 }
                 break;
             }
@@ -176,22 +176,25 @@ impl Runs {
         let starting = loop {
             let (record, version, body) = read_step(self, &key).await?;
             if let Some(attempt) = finished_attempt(&record, message.attempt) {
-                return self.resend(workflow, index, &record, attempt, reply).await;
+                return self
+                    .resend(message, workflow, index, &record, attempt, reply)
+                    .await;
             }
-            if let Some(started_at) = started_with(&record, token, message.attempt) {
-                if record.started_by.as_deref() == Some(self.ports.worker_instance.as_str()) {
-                    return Ok(());
-                }
-                if self.ctx.now() < started_at + self.ports.step_lease {
-                    return Err(Error::conflict(
-                        "step-running",
-                        format!(
-                            "step `{}` attempt {} is running on another worker; retry after its lease",
-                            message.step,
-                            message.attempt + 1
-                        ),
-                    ));
-                }
+            // Started and not finished: a redelivery after the first try failed, or a
+            // duplicate while it still runs elsewhere. Within the step's lease it is left to
+            // the worker running it (the queue brings the message back later); after it,
+            // this delivery runs the step again, under the same idempotency key.
+            if let Some(started_at) = started_with(&record, token, message.attempt)
+                && self.ctx.now() < started_at + self.ports.step_lease
+            {
+                return Err(Error::conflict(
+                    "step-running",
+                    format!(
+                        "step `{}` attempt {} is running on another worker; retry after its lease",
+                        message.step,
+                        message.attempt + 1
+                    ),
+                ));
             }
             let ready = workflow.dag.deps[index]
                 .iter()

@@ -36,6 +36,8 @@ pub struct LocalEngine {
     tokens: Tokens,
     resources: Arc<skein_asl::Resources>,
     outbox: StepOutbox,
+    /// The tasks running executions, so that `halt` can stop them all.
+    tasks: Mutex<tokio::task::JoinSet<()>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -60,7 +62,17 @@ impl LocalEngine {
             tokens,
             resources: Arc::new(resources),
             outbox,
+            tasks: Mutex::default(),
         })
+    }
+
+    /// Stops every execution where it is, journaling nothing: they resume from their
+    /// last checkpoint when an engine on the same database starts (`resume_all`). What a
+    /// process that stops does to them, without stopping the process.
+    pub fn halt(&self) {
+        lock(&self.tasks).abort_all();
+        lock(&self.running).clear();
+        lock(&self.tokens).clear();
     }
 
     /// Restarts every execution that was running when the process stopped.
@@ -105,7 +117,9 @@ impl LocalEngine {
             tokens: self.tokens.clone(),
             outbox: self.outbox.clone(),
         };
-        tokio::spawn(async move {
+        let mut tasks = lock(&self.tasks);
+        while tasks.try_join_next().is_some() {}
+        tasks.spawn(async move {
             let outcome = execution.run().await;
             let status = match outcome.status {
                 Status::Succeeded => ExecutionStatus::Succeeded,

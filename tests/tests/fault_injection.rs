@@ -1,0 +1,383 @@
+//! The fault-injection suite: a batch of workflows (a diamond with an HTTP call, a map
+//! with tolerated failures, an approval, a sub-workflow, a remote agent's task) runs
+//! under seeded faults at the store and engine ports, including the process dying
+//! mid-run and a restart on the same data. For every seed: every run ends, a failed run
+//! failed because of an injected fault, no step's effect happens twice (the HTTP call is
+//! made under one idempotency key, the remote step creates one task), and the API never
+//! answers 500.
+//!
+//! `SKEIN_FAULT_SEEDS` sets the number of seeds (200 by default), `SKEIN_FAULT_FIRST_SEED`
+//! the first one (to replay a failing seed), `SKEIN_FAULT_LOG=warn` prints the platform's
+//! log. `make faults` runs it.
+//!
+//! Not yet in `make test`: about one seed in sixteen still leaves a run waiting after
+//! 20 s. The classes left are a child run's end that never reaches its parent step (the
+//! child ended while the store refused the parent's update, and nothing retries it after
+//! the step-worker's redeliveries), a parent step whose answer was lost after it was
+//! recorded, and a remote task claimed by the process that died (its lease outlasts the
+//! seed's deadline). Seeds run concurrently, so which calls fail varies between runs.
+
+mod common;
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::faults::{FaultPlan, FaultyEngine, FaultyStore};
+use common::upstream::Upstream;
+use common::{TestAgent, TestApp};
+use futures_util::StreamExt;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+const WORKFLOWS: &[&str] = &[
+    "name: child\nsteps:\n  - { id: twice, builtin: transform, input: '{{ input }}', with: { program: '.n * 2' } }\n",
+    "name: parent\nsteps:\n  - { id: sub, type: workflow, workflow: { name: child }, input: { n: '{{ input.n }}' } }\n",
+    "name: gated\nsteps:\n  - { id: ok, type: approval }\n  - { id: after, builtin: echo, depends_on: [ok] }\n",
+    "name: remote\nsteps:\n  - { id: work, agent: worker, input: '{{ input }}' }\n",
+    "
+name: fanout
+steps:
+  - id: list
+    builtin: echo
+    input: '{{ input.items }}'
+  - id: each
+    type: map
+    builtin: transform
+    with: { program: 'if .item == \"bad\" then error(\"bad item\") else (.item | ascii_upcase) end' }
+    map: { over: '{{ steps.list.output }}', max_concurrency: 2, tolerated_failures: 1 }
+    input: { item: '{{ item }}' }
+",
+];
+
+fn diamond(upstream: &str) -> String {
+    format!(
+        "name: diamond\nsteps:\n  - {{ id: a, builtin: echo, input: '{{{{ input }}}}' }}\n  - {{ id: call, builtin: http, depends_on: [a], with: {{ url: '{upstream}/work', retries: 0 }} }}\n  - {{ id: shape, builtin: transform, depends_on: [a], input: '{{{{ steps.a.output }}}}', with: {{ program: '.n + 1' }} }}\n  - {{ id: join, builtin: echo, depends_on: [call, shape], input: '{{{{ steps.shape.output }}}}' }}\n"
+    )
+}
+
+const STARTS: &[(&str, &str)] = &[
+    ("diamond", r#"{"n": 1}"#),
+    ("parent", r#"{"n": 21}"#),
+    ("gated", "{}"),
+    ("remote", r#"{"job": 1}"#),
+    ("fanout", r#"{"items": ["a", "bad", "c"]}"#),
+];
+
+/// How long one seed's runs may take, restarts included.
+const SEED_DEADLINE: Duration = Duration::from_secs(20);
+
+struct SeedOutcome {
+    seed: u64,
+    faults: usize,
+    died: bool,
+    statuses: Vec<(String, String, Value)>,
+    problems: Vec<String>,
+}
+
+/// Calls the API, retrying what a client retries (503, 429, a refused connection while
+/// the server restarts); a 500 is recorded as a problem.
+async fn call(
+    app: &TestApp,
+    plan: &FaultPlan,
+    problems: &mut Vec<String>,
+    method: Method,
+    path: &str,
+    token: &str,
+    body: Option<Value>,
+    idempotency_key: Option<&str>,
+) -> (StatusCode, Value) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let mut request = app
+            .http
+            .request(method.clone(), format!("{}{}", app.url, path))
+            .bearer_auth(token);
+        if let Some(body) = &body {
+            request = request.json(body);
+        }
+        if let Some(key) = idempotency_key {
+            request = request.header("idempotency-key", key);
+        }
+        let (status, value) = match request.send().await {
+            Ok(response) => {
+                let status = response.status();
+                let text = response.text().await.unwrap_or_default();
+                (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+            }
+            Err(_) => (StatusCode::SERVICE_UNAVAILABLE, Value::Null),
+        };
+        if status == StatusCode::INTERNAL_SERVER_ERROR {
+            problems.push(format!("{method} {path} answered 500: {value}"));
+        }
+        let retry =
+            status == StatusCode::SERVICE_UNAVAILABLE || status == StatusCode::TOO_MANY_REQUESTS;
+        // A dead platform answers 503 until the driver restarts it.
+        if !retry || plan.is_dead() || Instant::now() > deadline {
+            return (status, value);
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+async fn run_seed(seed: u64, upstream: &Upstream) -> SeedOutcome {
+    let plan = FaultPlan::from_seed(seed);
+    let (store_plan, engine_plan) = (plan.clone(), plan.clone());
+    let mut app = TestApp::spawn_wired(
+        |_| {},
+        move |wiring| {
+            wiring.store = Box::new(move |inner| {
+                Arc::new(FaultyStore {
+                    inner,
+                    plan: store_plan,
+                })
+            });
+            wiring.engine = Box::new(move |inner| {
+                Arc::new(FaultyEngine {
+                    inner,
+                    plan: engine_plan,
+                })
+            });
+        },
+    )
+    .await;
+    let mut problems = Vec::new();
+    let worker: TestAgent = app.register_agent("worker", &[]).await;
+    for yaml in WORKFLOWS
+        .iter()
+        .map(|y| y.to_string())
+        .chain([diamond(&upstream.url)])
+    {
+        app.apply_ok(&yaml).await;
+    }
+    plan.arm();
+
+    let admin = app.admin.clone();
+    let mut runs = Vec::new();
+    let mut died = false;
+    for (workflow, input) in STARTS {
+        let key = format!("seed-{seed}-{workflow}");
+        let body = json!({"input": serde_json::from_str::<Value>(input).unwrap()});
+        let (status, run) = loop {
+            let (status, run) = call(
+                &app,
+                &plan,
+                &mut problems,
+                Method::POST,
+                &format!("/v1/workflows/{workflow}/runs"),
+                &admin,
+                Some(body.clone()),
+                Some(&key),
+            )
+            .await;
+            // The platform died under the request: start it again and retry, as a
+            // client retries with the same Idempotency-Key.
+            if plan.is_dead() && !died {
+                died = true;
+                app.restart().await;
+                continue;
+            }
+            break (status, run);
+        };
+        match run["id"].as_str() {
+            Some(id) if status.is_success() => runs.push((workflow.to_string(), id.to_string())),
+            _ => problems.push(format!("{workflow} did not start: {status} {run}")),
+        }
+    }
+
+    let mut tasks_by_run: BTreeMap<String, HashSet<String>> = BTreeMap::new();
+    let deadline = Instant::now() + SEED_DEADLINE;
+    let mut quiet_until = Instant::now() + Duration::from_secs(2);
+    let mut statuses = Vec::new();
+    loop {
+        if plan.is_dead() && !died {
+            died = true;
+            app.restart().await;
+        }
+        // The approver and the remote agent do their part.
+        for (workflow, id) in &runs {
+            if workflow == "gated" {
+                call(
+                    &app,
+                    &plan,
+                    &mut problems,
+                    Method::POST,
+                    &format!("/v1/runs/{id}/steps/ok/approve"),
+                    &admin,
+                    Some(json!({})),
+                    None,
+                )
+                .await;
+            }
+        }
+        let (status, task) = call(
+            &app,
+            &plan,
+            &mut problems,
+            Method::POST,
+            &format!("/v1/agents/{}/tasks/claim?wait=0", worker.id),
+            &worker.token,
+            Some(json!({})),
+            None,
+        )
+        .await;
+        if status == StatusCode::OK
+            && let Some(task_id) = task["id"].as_str()
+        {
+            let run = task["origin"]["run"].as_str().unwrap_or("?").to_string();
+            tasks_by_run
+                .entry(run)
+                .or_default()
+                .insert(task_id.to_string());
+            call(
+                &app,
+                &plan,
+                &mut problems,
+                Method::POST,
+                &format!("/v1/tasks/{task_id}/complete"),
+                &worker.token,
+                Some(json!({"result": {"done": task["input"]}})),
+                None,
+            )
+            .await;
+        }
+        statuses.clear();
+        for (workflow, id) in &runs {
+            let (_, run) = call(
+                &app,
+                &plan,
+                &mut problems,
+                Method::GET,
+                &format!("/v1/runs/{id}"),
+                &admin,
+                None,
+                None,
+            )
+            .await;
+            let status = run["status"].as_str().unwrap_or("unknown").to_string();
+            let seen = if status == "running" || status == "unknown" {
+                run.clone()
+            } else {
+                run["error"].clone()
+            };
+            statuses.push((workflow.clone(), status, seen));
+        }
+        let all_ended = statuses
+            .iter()
+            .all(|(_, s, _)| s == "succeeded" || s == "failed" || s == "cancelled");
+        if all_ended {
+            break;
+        }
+        // Time passes: past the report grace (30 s) and the sweep's other timers, as a
+        // run that waits a little longer in real life would see.
+        if Instant::now() > quiet_until {
+            app.clock.advance(chrono::Duration::seconds(31));
+            quiet_until = Instant::now() + Duration::from_secs(2);
+        }
+        if Instant::now() > deadline {
+            let waiting: Vec<String> = statuses
+                .iter()
+                .filter(|(_, s, _)| s == "running" || s == "unknown")
+                .map(|(w, s, run)| format!("{w} {s}: {run}"))
+                .collect();
+            let injected = plan.injected.lock().unwrap().clone();
+            problems.push(format!(
+                "runs still not ended after {SEED_DEADLINE:?} (faults {injected:?}):\n  {}",
+                waiting.join("\n  ")
+            ));
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+
+    let faults = plan.faults();
+    for (workflow, status, error) in &statuses {
+        if status != "succeeded" && faults == 0 {
+            problems.push(format!(
+                "{workflow} ended {status} with no fault injected: {error}"
+            ));
+        }
+    }
+    for (workflow, id) in &runs {
+        if workflow == "diamond" {
+            let keys: HashSet<String> = upstream
+                .calls
+                .keys()
+                .into_iter()
+                .map(|(k, _)| k)
+                .filter(|k| k.starts_with(&format!("{id}:call:")))
+                .collect();
+            if keys.len() > 1 {
+                problems.push(format!("the HTTP step ran under {keys:?}"));
+            }
+        }
+        if let Some(tasks) = tasks_by_run.get(id)
+            && tasks.len() > 1
+        {
+            problems.push(format!("the remote step of {id} created tasks {tasks:?}"));
+        }
+    }
+    app.stop().await;
+    SeedOutcome {
+        seed,
+        faults,
+        died,
+        statuses,
+        problems,
+    }
+}
+
+fn env_number(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "some seeds still leave a run waiting (see the module doc); run with `make faults`"]
+async fn every_run_ends_and_nothing_happens_twice_under_injected_faults() {
+    if std::env::var_os("SKEIN_FAULT_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_env("SKEIN_FAULT_LOG"))
+            .with_test_writer()
+            .try_init();
+    }
+    let seeds = env_number("SKEIN_FAULT_SEEDS", 200);
+    let first = env_number("SKEIN_FAULT_FIRST_SEED", 1);
+    let upstream = Upstream::start().await;
+    let started = Instant::now();
+    let outcomes: Vec<SeedOutcome> = futures_util::stream::iter(first..first + seeds)
+        .map(|seed| run_seed(seed, &upstream))
+        .buffer_unordered(6)
+        .collect()
+        .await;
+
+    let mut ended: BTreeMap<String, usize> = BTreeMap::new();
+    let mut failures = Vec::new();
+    for outcome in &outcomes {
+        for (workflow, status, error) in &outcome.statuses {
+            let how = match error["error"].as_str() {
+                Some(name) if status != "succeeded" => format!(
+                    "{workflow} {status} {name}: {}",
+                    error["cause"].as_str().unwrap_or_default()
+                ),
+                _ => format!("{workflow} {status}"),
+            };
+            *ended.entry(how).or_default() += 1;
+        }
+        for problem in &outcome.problems {
+            failures.push(format!("seed {}: {problem}", outcome.seed));
+        }
+    }
+    let faults: usize = outcomes.iter().map(|o| o.faults).sum();
+    let deaths = outcomes.iter().filter(|o| o.died).count();
+    eprintln!(
+        "fault injection: {seeds} seeds in {:.1} s, {faults} faults injected, {deaths} restarts",
+        started.elapsed().as_secs_f64()
+    );
+    for (how, count) in &ended {
+        eprintln!("  {count:>6}  {how}");
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
