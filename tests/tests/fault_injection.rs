@@ -75,12 +75,17 @@ struct SeedOutcome {
     problems: Vec<String>,
 }
 
+/// What a seed's driver watches: the faults, and the problems it saw.
+struct Watch<'a> {
+    plan: &'a FaultPlan,
+    problems: Vec<String>,
+}
+
 /// Calls the API, retrying what a client retries (503, 429, a refused connection while
 /// the server restarts); a 500 is recorded as a problem.
 async fn call(
     app: &TestApp,
-    plan: &FaultPlan,
-    problems: &mut Vec<String>,
+    watch: &mut Watch<'_>,
     method: Method,
     path: &str,
     token: &str,
@@ -108,12 +113,14 @@ async fn call(
             Err(_) => (StatusCode::SERVICE_UNAVAILABLE, Value::Null),
         };
         if status == StatusCode::INTERNAL_SERVER_ERROR {
-            problems.push(format!("{method} {path} answered 500: {value}"));
+            watch
+                .problems
+                .push(format!("{method} {path} answered 500: {value}"));
         }
         let retry =
             status == StatusCode::SERVICE_UNAVAILABLE || status == StatusCode::TOO_MANY_REQUESTS;
         // A dead platform answers 503 until the driver restarts it.
-        if !retry || plan.is_dead() || Instant::now() > deadline {
+        if !retry || watch.plan.is_dead() || Instant::now() > deadline {
             return (status, value);
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
@@ -141,7 +148,10 @@ async fn run_seed(seed: u64, upstream: &Upstream) -> SeedOutcome {
         },
     )
     .await;
-    let mut problems = Vec::new();
+    let mut watch = Watch {
+        plan: &plan,
+        problems: Vec::new(),
+    };
     let worker: TestAgent = app.register_agent("worker", &[]).await;
     for yaml in WORKFLOWS
         .iter()
@@ -161,8 +171,7 @@ async fn run_seed(seed: u64, upstream: &Upstream) -> SeedOutcome {
         let (status, run) = loop {
             let (status, run) = call(
                 &app,
-                &plan,
-                &mut problems,
+                &mut watch,
                 Method::POST,
                 &format!("/v1/workflows/{workflow}/runs"),
                 &admin,
@@ -181,7 +190,9 @@ async fn run_seed(seed: u64, upstream: &Upstream) -> SeedOutcome {
         };
         match run["id"].as_str() {
             Some(id) if status.is_success() => runs.push((workflow.to_string(), id.to_string())),
-            _ => problems.push(format!("{workflow} did not start: {status} {run}")),
+            _ => watch
+                .problems
+                .push(format!("{workflow} did not start: {status} {run}")),
         }
     }
 
@@ -199,8 +210,7 @@ async fn run_seed(seed: u64, upstream: &Upstream) -> SeedOutcome {
             if workflow == "gated" {
                 call(
                     &app,
-                    &plan,
-                    &mut problems,
+                    &mut watch,
                     Method::POST,
                     &format!("/v1/runs/{id}/steps/ok/approve"),
                     &admin,
@@ -212,8 +222,7 @@ async fn run_seed(seed: u64, upstream: &Upstream) -> SeedOutcome {
         }
         let (status, task) = call(
             &app,
-            &plan,
-            &mut problems,
+            &mut watch,
             Method::POST,
             &format!("/v1/agents/{}/tasks/claim?wait=0", worker.id),
             &worker.token,
@@ -231,8 +240,7 @@ async fn run_seed(seed: u64, upstream: &Upstream) -> SeedOutcome {
                 .insert(task_id.to_string());
             call(
                 &app,
-                &plan,
-                &mut problems,
+                &mut watch,
                 Method::POST,
                 &format!("/v1/tasks/{task_id}/complete"),
                 &worker.token,
@@ -245,8 +253,7 @@ async fn run_seed(seed: u64, upstream: &Upstream) -> SeedOutcome {
         for (workflow, id) in &runs {
             let (_, run) = call(
                 &app,
-                &plan,
-                &mut problems,
+                &mut watch,
                 Method::GET,
                 &format!("/v1/runs/{id}"),
                 &admin,
@@ -281,7 +288,7 @@ async fn run_seed(seed: u64, upstream: &Upstream) -> SeedOutcome {
                 .map(|(w, s, run)| format!("{w} {s}: {run}"))
                 .collect();
             let injected = plan.injected.lock().unwrap().clone();
-            problems.push(format!(
+            watch.problems.push(format!(
                 "runs still not ended after {SEED_DEADLINE:?} (faults {injected:?}):\n  {}",
                 waiting.join("\n  ")
             ));
@@ -293,7 +300,7 @@ async fn run_seed(seed: u64, upstream: &Upstream) -> SeedOutcome {
     let faults = plan.faults();
     for (workflow, status, error) in &statuses {
         if status != "succeeded" && faults == 0 {
-            problems.push(format!(
+            watch.problems.push(format!(
                 "{workflow} ended {status} with no fault injected: {error}"
             ));
         }
@@ -308,13 +315,17 @@ async fn run_seed(seed: u64, upstream: &Upstream) -> SeedOutcome {
                 .filter(|k| k.starts_with(&format!("{id}:call:")))
                 .collect();
             if keys.len() > 1 {
-                problems.push(format!("the HTTP step ran under {keys:?}"));
+                watch
+                    .problems
+                    .push(format!("the HTTP step ran under {keys:?}"));
             }
         }
         if let Some(tasks) = tasks_by_run.get(id)
             && tasks.len() > 1
         {
-            problems.push(format!("the remote step of {id} created tasks {tasks:?}"));
+            watch
+                .problems
+                .push(format!("the remote step of {id} created tasks {tasks:?}"));
         }
     }
     app.stop().await;
@@ -323,7 +334,7 @@ async fn run_seed(seed: u64, upstream: &Upstream) -> SeedOutcome {
         faults,
         died,
         statuses,
-        problems,
+        problems: watch.problems,
     }
 }
 
