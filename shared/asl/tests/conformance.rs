@@ -3,11 +3,9 @@
 
 mod support;
 
-use std::path::PathBuf;
-
 #[test]
 fn conformance_cases_match_step_functions() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/conformance");
+    let dir = support::package_dir().join("tests/conformance");
     let files = support::load(&dir);
     assert!(
         !files.is_empty(),

@@ -325,3 +325,11 @@ pub fn load(dir: &Path) -> Vec<(String, CaseFile)> {
         })
         .collect()
 }
+
+/// This package's directory, as `cargo test` says at run time: a test binary built in
+/// another checkout sharing the target dir (CI's clone) still reads this checkout's files.
+pub fn package_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")))
+}
