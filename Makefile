@@ -11,7 +11,7 @@ test:
 # The fault-injection suite (tests/tests/fault_injection.rs) over SEEDS seeds.
 SEEDS ?= 1000
 faults:
-	SKEIN_FAULT_SEEDS=$(SEEDS) cargo test -p skein-tests --test fault_injection -- --ignored --nocapture
+	SKEIN_FAULT_SEEDS=$(SEEDS) cargo test -p skein-tests --test fault_injection -- --nocapture
 
 # Requests/s and latency of the API and task lifecycles against a fresh dev server.
 bench:

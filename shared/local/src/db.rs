@@ -43,7 +43,7 @@ pub struct SqliteDb {
     queue_bells: Mutex<HashMap<String, Arc<Notify>>>,
 }
 
-const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_VERSION: i64 = 4;
 const READERS: usize = 4;
 
 const SCHEMA: &str = "
@@ -90,6 +90,11 @@ CREATE TABLE IF NOT EXISTS engine_executions (
     stopped_at INTEGER
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS engine_executions_running ON engine_executions (status) WHERE status = 'RUNNING';
+-- Ended executions whose end the step-worker has not yet recorded on the run: sent
+-- again when the engine starts, deleted once recorded (SQS's delete-after-processing).
+CREATE TABLE IF NOT EXISTS engine_unreported_ends (
+    name TEXT PRIMARY KEY
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS engine_task_results (
     execution TEXT NOT NULL,
     token TEXT NOT NULL,

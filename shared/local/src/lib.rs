@@ -10,7 +10,7 @@ mod step_worker;
 mod store;
 
 pub use db::{DbError, SqliteDb};
-pub use engine::{EngineWork, LocalEngine, StepInbox, StepOutbox, step_channel};
+pub use engine::{EndReceipt, EngineWork, LocalEngine, StepInbox, StepOutbox, step_channel};
 pub use queue::{QueueSettings, SqliteQueue};
 pub use router::{MESSAGES_DEAD_LETTER_QUEUE, MESSAGES_QUEUE, route_batch, route_messages};
 pub use skein_core::system::{OsEntropy, SystemClock};

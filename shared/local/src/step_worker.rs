@@ -34,7 +34,11 @@ pub async fn run_step_worker(
                 EngineWork::Invoke { message, reply } => {
                     let _ = reply.send(invoke(&platform, message).await);
                 }
-                EngineWork::Ended(ended) => record_end(&platform, ended).await,
+                EngineWork::Ended(ended, receipt) => {
+                    if record_end(&platform, ended).await {
+                        receipt.recorded().await;
+                    }
+                }
             }
         });
     }
@@ -94,20 +98,23 @@ async fn invoke(
     }
 }
 
-async fn record_end(platform: &Platform, ended: ExecutionEnded) {
+/// Records an execution's end on its run; true once there is nothing left to record.
+async fn record_end(platform: &Platform, ended: ExecutionEnded) -> bool {
     let run = ended.run.clone();
     let mut pause = FIRST_REDELIVERY;
     for delivery in 1..=STEP_DELIVERIES {
         match platform.runs.execution_ended(ended.clone()).await {
-            Ok(()) => return,
+            // A run that no longer exists has nothing to record.
+            Ok(()) | Err(skein_core::Error::NotFound { .. }) => return true,
             Err(e) if e.is_transient() && delivery < STEP_DELIVERIES => {
                 tokio::time::sleep(pause).await;
                 pause *= 2;
             }
             Err(e) => {
-                tracing::error!(run = %run, error = %e, "could not record the end of a run");
-                return;
+                tracing::error!(run = %run, error = %e, "could not record the end of a run; it is sent again when skein dev starts");
+                return false;
             }
         }
     }
+    false
 }

@@ -79,6 +79,18 @@ pub enum ExecutionStatus {
 }
 
 impl ExecutionStatus {
+    /// The status Step Functions names `name`.
+    pub fn parse(name: &str) -> Option<ExecutionStatus> {
+        [
+            ExecutionStatus::Succeeded,
+            ExecutionStatus::Failed,
+            ExecutionStatus::TimedOut,
+            ExecutionStatus::Aborted,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == name)
+    }
+
     /// Step Functions' name for the status (`SUCCEEDED`, `TIMED_OUT`...).
     pub fn as_str(self) -> &'static str {
         match self {

@@ -20,7 +20,10 @@ use crate::workflows::compile::{StepErrorName, StepPhase};
 use crate::workflows::template::render;
 
 impl Runs {
-    /// Records how the run ended; tells a parent run's step.
+    /// Records how the run ended; tells a parent run's step. Safe to call again: a run
+    /// already recorded as ended is not written twice, but what follows its end
+    /// (cancelling unfinished steps, telling the parent) is done again, in case the
+    /// first call stopped before it.
     pub async fn execution_ended(&self, ended: ExecutionEnded) -> Result<()> {
         let tenant = ended
             .input
@@ -30,7 +33,30 @@ impl Runs {
         let tenant = TenantId::parse(tenant)
             .map_err(|e| Error::Internal(format!("execution input has no tenant: {}", e.0)))?;
         let run_id = RunId::parse(&ended.run).map_err(|e| Error::Internal(e.0))?;
-        let key = run_key(&tenant, &run_id);
+        let run = crate::retry::until_written("the run's record", || {
+            self.record_end(&tenant, &run_id, &ended)
+        })
+        .await?;
+        let workflow = self
+            .workflows
+            .compiled(&tenant, &run.workflow, run.version)
+            .await?;
+        self.cancel_unfinished_steps(&run, &workflow).await?;
+        if let Some(parent) = &run.parent {
+            self.child_ended(&tenant, parent, &run).await?;
+        }
+        Ok(())
+    }
+
+    /// Writes the run's end, its event and the release of its quota in one transaction,
+    /// unless the run already ended; returns the ended run.
+    async fn record_end(
+        &self,
+        tenant: &TenantId,
+        run_id: &RunId,
+        ended: &ExecutionEnded,
+    ) -> Result<crate::retry::Try<Run>> {
+        let key = run_key(tenant, run_id);
         let (mut run, version) = from_item::<Run>(
             self.ctx
                 .store
@@ -39,11 +65,11 @@ impl Runs {
                 .ok_or(Error::NotFound { what: "run" })?,
         )?;
         if run.status.is_terminal() {
-            return Ok(());
+            return Ok(crate::retry::Try::Done(run));
         }
         let workflow = self
             .workflows
-            .compiled(&tenant, &run.workflow, run.version)
+            .compiled(tenant, &run.workflow, run.version)
             .await?;
         run.status = match ended.status {
             ExecutionStatus::Succeeded => RunStatus::Succeeded,
@@ -73,26 +99,6 @@ impl Runs {
             });
         }
         run.finished_at = Some(self.ctx.now());
-        let ops = vec![
-            WriteOp::Put {
-                item: self.run_store_item(&run)?,
-                condition: Condition::VersionIs(version),
-            },
-            // The run no longer counts against its tenant's quota of runs in flight.
-            WriteOp::Update {
-                key: quota_key(&tenant),
-                changes: vec![Change::Add(RUNNING.into(), -1)],
-                condition: Condition::Always,
-            },
-        ];
-        match self.ctx.store.transact_write(ops).await {
-            Ok(()) => {}
-            Err(StoreError::TransactionCanceled { .. }) => {
-                return Box::pin(self.execution_ended(ended)).await;
-            }
-            Err(e) => return Err(e.into()),
-        }
-        self.cancel_unfinished_steps(&run, &workflow).await?;
         let kind = format!(
             "run.{}",
             serde_json::to_value(run.status)
@@ -100,12 +106,36 @@ impl Runs {
                 .and_then(|v| v.as_str().map(str::to_string))
                 .unwrap_or_default()
         );
-        self.event(&tenant, &run.id, &kind, None, json!({ "error": run.error }))
-            .await?;
-        if let Some(parent) = &run.parent {
-            self.child_ended(&tenant, parent, &run).await?;
+        let ops = vec![
+            WriteOp::Put {
+                item: self.run_store_item(&run)?,
+                condition: Condition::VersionIs(version),
+            },
+            // The run no longer counts against its tenant's quota of runs in flight.
+            WriteOp::Update {
+                key: quota_key(tenant),
+                changes: vec![Change::Add(RUNNING.into(), -1)],
+                condition: Condition::Always,
+            },
+            WriteOp::Put {
+                item: self.event_item(
+                    tenant,
+                    &run.id,
+                    &kind,
+                    None,
+                    json!({ "error": run.error }),
+                )?,
+                condition: Condition::Always,
+            },
+        ];
+        match self.ctx.store.transact_write(ops).await {
+            Ok(()) => {
+                self.ctx.events.run_changed(run.id.as_str());
+                Ok(crate::retry::Try::Done(run))
+            }
+            Err(StoreError::TransactionCanceled { .. }) => Ok(crate::retry::Try::Raced),
+            Err(e) => Err(e.into()),
         }
-        Ok(())
     }
 
     fn run_store_item(&self, run: &Run) -> Result<crate::ports::Item> {

@@ -123,6 +123,51 @@ pub async fn finish_execution(
         "DELETE FROM engine_task_results WHERE execution = ?1",
         [name],
     )?;
+    conn.execute(
+        "INSERT OR IGNORE INTO engine_unreported_ends (name) VALUES (?1)",
+        [name],
+    )?;
+    Ok(())
+}
+
+/// An ended execution, as the journal holds it.
+pub struct EndedRow {
+    pub row: ExecutionRow,
+    pub status: String,
+    pub error: Option<String>,
+    pub cause: Option<String>,
+}
+
+/// The ended executions whose end was never recorded on their run.
+pub fn unreported_ends(db: &SqliteDb) -> Result<Vec<EndedRow>, JournalError> {
+    let conn = db.reader();
+    let mut statement = conn.prepare(
+        "SELECT e.name, e.machine, e.input, e.secret, e.status, e.error, e.cause
+         FROM engine_unreported_ends u JOIN engine_executions e ON e.name = u.name",
+    )?;
+    let rows = statement
+        .query_map([], |r| {
+            let input: String = r.get(2)?;
+            Ok(EndedRow {
+                row: ExecutionRow {
+                    name: r.get(0)?,
+                    machine: r.get(1)?,
+                    input: serde_json::from_str(&input).unwrap_or(Value::Null),
+                    secret: r.get(3)?,
+                },
+                status: r.get(4)?,
+                error: r.get(5)?,
+                cause: r.get(6)?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+/// The end of `name` was recorded on its run.
+pub async fn end_reported(db: &SqliteDb, name: &str) -> Result<(), JournalError> {
+    let conn = db.writer().await;
+    conn.execute("DELETE FROM engine_unreported_ends WHERE name = ?1", [name])?;
     Ok(())
 }
 

@@ -19,7 +19,7 @@ use skein_core::ports::{EngineError, ExecutionEnded, ExecutionStatus, WorkflowEn
 use skein_core::workflows::Mode;
 
 pub use journal::JournalError;
-pub use outbox::{EngineWork, InvokeFailure, StepInbox, StepOutbox, step_channel};
+pub use outbox::{EndReceipt, EngineWork, InvokeFailure, StepInbox, StepOutbox, step_channel};
 
 use crate::SqliteDb;
 use journal::{ExecutionRow, Recorded};
@@ -75,8 +75,24 @@ impl LocalEngine {
         lock(&self.tokens).clear();
     }
 
-    /// Restarts every execution that was running when the process stopped.
+    /// Restarts every execution that was running when the process stopped, and sends
+    /// again the ends that were never recorded on their runs.
     pub fn resume_all(&self) -> Result<usize, EngineError> {
+        for ended in journal::unreported_ends(&self.db).map_err(unavailable)? {
+            let status = ExecutionStatus::parse(&ended.status).unwrap_or(ExecutionStatus::Failed);
+            let end = ExecutionEnded {
+                run: ended.row.name.clone(),
+                input: ended.row.input,
+                status,
+                error: ended.error,
+                cause: ended.cause,
+            };
+            let receipt = EndReceipt {
+                db: self.db.clone(),
+                execution: ended.row.name,
+            };
+            self.outbox.send(EngineWork::Ended(end, receipt))?;
+        }
         let names = journal::running_executions(&self.db).map_err(unavailable)?;
         for name in &names {
             self.launch(name)?;
@@ -199,7 +215,11 @@ impl Ending {
             error,
             cause,
         };
-        if let Err(e) = self.outbox.send(EngineWork::Ended(ended)) {
+        let receipt = EndReceipt {
+            db: self.db.clone(),
+            execution: row.name.clone(),
+        };
+        if let Err(e) = self.outbox.send(EngineWork::Ended(ended, receipt)) {
             tracing::error!(execution = %row.name, error = %e, "nobody heard that an execution ended");
         }
     }

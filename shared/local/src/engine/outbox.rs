@@ -21,8 +21,32 @@ pub enum EngineWork {
         message: StepMessage,
         reply: oneshot::Sender<Result<Value, InvokeFailure>>,
     },
-    /// An execution reached a terminal status.
-    Ended(ExecutionEnded),
+    /// An execution reached a terminal status. The receipt is kept until the end is
+    /// recorded on the run; an end whose receipt was never handed back is sent again
+    /// when the engine next starts.
+    Ended(ExecutionEnded, EndReceipt),
+}
+
+/// Handed back (`recorded`) once an execution's end is recorded on its run.
+pub struct EndReceipt {
+    pub(super) db: std::sync::Arc<crate::SqliteDb>,
+    pub(super) execution: String,
+}
+
+impl std::fmt::Debug for EndReceipt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EndReceipt")
+            .field("execution", &self.execution)
+            .finish()
+    }
+}
+
+impl EndReceipt {
+    pub async fn recorded(self) {
+        if let Err(e) = super::journal::end_reported(&self.db, &self.execution).await {
+            tracing::warn!(execution = %self.execution, error = %e, "could not mark an execution's end as recorded; it is sent again at the next start");
+        }
+    }
 }
 
 /// The sending side: what the engine and the platform's [`StepDispatch`] put work on.
