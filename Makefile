@@ -8,10 +8,12 @@ dev:
 test:
 	bash scripts/test.sh
 
-# The fault-injection suite (tests/tests/fault_injection.rs) over SEEDS seeds.
+# The fault-injection suites over SEEDS seeds: skein dev's adapters (SQLite), then the
+# AWS adapters against moto (tests/tests/fault_injection.rs, aws_fault_injection.rs).
 SEEDS ?= 1000
 faults:
 	SKEIN_FAULT_SEEDS=$(SEEDS) cargo test -p skein-tests --test fault_injection -- --nocapture
+	SKEIN_AWS_FAULT_SEEDS=$(SEEDS) cargo test -p skein-tests --test aws_fault_injection -- --nocapture
 
 # Requests/s and latency of the API and task lifecycles against a fresh dev server.
 bench:

@@ -10,7 +10,7 @@ use skein_core::access::ClientSecret;
 use skein_core::auth::{Principal, Role, TokenService};
 use skein_core::ids::{ClientId, PrincipalId, TenantId};
 use skein_core::messages::MessagingPorts;
-use skein_core::ports::{Clock, ItemStore, Queue, WorkflowEngine};
+use skein_core::ports::{Clock, ItemStore, Layer, Queue, WorkflowEngine};
 use skein_core::runs::WorkflowPorts;
 use skein_core::workflows::compile::{LOCAL_STEP_QUEUE, LOCAL_WORKER_FUNCTION};
 use skein_core::{Context, Platform};
@@ -51,9 +51,6 @@ pub struct Wiring {
     pub store: Layer<dyn ItemStore>,
     pub engine: Layer<dyn WorkflowEngine>,
 }
-
-/// Wraps a port's adapter in another implementation of the port.
-pub type Layer<Port> = Box<dyn FnOnce(Arc<Port>) -> Arc<Port> + Send>;
 
 impl Default for Wiring {
     fn default() -> Self {
@@ -306,10 +303,12 @@ impl DevServer {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
+        // Executions stop first: one that ran on would find no step-worker and fail its
+        // step, where a stopped one resumes from its checkpoint at the next start.
+        self.local.engine.halt();
         self.sweeper.abort();
         self.router.abort();
         self.step_worker.abort();
-        self.local.engine.halt();
         let _ = (&mut self.server).await;
     }
 

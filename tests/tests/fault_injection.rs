@@ -359,7 +359,7 @@ async fn every_run_ends_and_nothing_happens_twice_under_injected_faults() {
             .try_init();
     }
     let seeds = env_number("SKEIN_FAULT_SEEDS", 200);
-    let first = env_number("SKEIN_FAULT_FIRST_SEED", 1);
+    let first = env_number("SKEIN_FAULT_FIRST_SEED", 0);
     let upstream = Upstream::start().await;
     let started = Instant::now();
     let outcomes: Vec<SeedOutcome> = futures_util::stream::iter(first..first + seeds)

@@ -8,7 +8,7 @@ use skein_aws::{DynamoStore, SqsQueue, StateMachines, StepFunctionsEngine, StepQ
 use skein_core::auth::TokenService;
 use skein_core::limits::RateLimits;
 use skein_core::messages::MessagingPorts;
-use skein_core::ports::ItemStore;
+use skein_core::ports::{ItemStore, WorkflowEngine};
 use skein_core::runs::WorkflowPorts;
 use skein_core::system::{OsEntropy, SystemClock};
 use skein_core::{Context, Platform};
@@ -33,6 +33,8 @@ pub struct AwsPlatform {
     pub platform: Platform,
     pub tokens: Arc<TokenService>,
     pub engine: Arc<StepFunctionsEngine>,
+    /// The engine as the platform's port sees it (the same one, unless a test layered it).
+    pub workflow_engine: Arc<dyn WorkflowEngine>,
     pub bell: Arc<TaskBell>,
     pub rate_limits: RateLimits,
 }
@@ -59,6 +61,17 @@ impl AwsPlatform {
         sdk: &aws_config::SdkConfig,
         store: Arc<dyn ItemStore>,
     ) -> Result<Self, StartError> {
+        Self::with_layers(settings, sdk, store, |engine| engine)
+    }
+
+    /// The platform over a given item store, with `engine_layer` around Step Functions
+    /// (tests inject faults there).
+    pub fn with_layers(
+        settings: &PlatformSettings,
+        sdk: &aws_config::SdkConfig,
+        store: Arc<dyn ItemStore>,
+        engine_layer: impl FnOnce(Arc<dyn WorkflowEngine>) -> Arc<dyn WorkflowEngine>,
+    ) -> Result<Self, StartError> {
         let region = sdk.region().ok_or(StartError::NoRegion)?.to_string();
         let tokens = Arc::new(TokenService::new(
             settings.auth.keys.clone(),
@@ -78,6 +91,7 @@ impl AwsPlatform {
             aws_sdk_sfn::Client::new(sdk),
             machines,
         ));
+        let workflow_engine = engine_layer(engine.clone());
         let sqs = aws_sdk_sqs::Client::new(sdk);
         let steps = SqsQueue::new(sqs.clone(), &settings.step_queue_url);
         let messaging = MessagingPorts {
@@ -85,7 +99,7 @@ impl AwsPlatform {
             max_receives: settings.message_max_receives,
         };
         let ports = WorkflowPorts {
-            engine: engine.clone(),
+            engine: workflow_engine.clone(),
             dispatch: Arc::new(StepQueue::new(steps)),
             builtins: Arc::new(Builtins::new(settings.builtins.clone())),
             step_queue_url: settings.step_queue_url.clone(),
@@ -104,6 +118,7 @@ impl AwsPlatform {
             rate_limits: settings.rate_limits,
             tokens,
             engine,
+            workflow_engine,
             bell,
         })
     }

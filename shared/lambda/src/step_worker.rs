@@ -76,7 +76,7 @@ impl StepWorker {
     pub fn new(aws: &AwsPlatform) -> Self {
         Self {
             platform: aws.platform.clone(),
-            engine: aws.engine.clone(),
+            engine: aws.workflow_engine.clone(),
         }
     }
 

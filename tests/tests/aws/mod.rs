@@ -8,7 +8,8 @@
 pub mod counting;
 mod platform;
 
-use platform::platform;
+pub use platform::Layers;
+use platform::{layered_platform, platform};
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -45,6 +46,8 @@ pub struct Cloud {
     /// Step-worker invocations, and the SQS messages they were given.
     pub invocations: AtomicUsize,
     pub messages: AtomicUsize,
+    /// The step lease its functions run with.
+    pub step_lease_seconds: u32,
 }
 
 /// A sample event from `events/`.
@@ -93,6 +96,15 @@ pub fn api_event(
 
 impl Cloud {
     pub async fn new() -> Cloud {
+        Self::layered(None).await
+    }
+
+    /// A cloud whose functions run with `layers` around their store and engine.
+    pub async fn with_layers(layers: Layers) -> Cloud {
+        Self::layered(Some(layers)).await
+    }
+
+    async fn layered(layers: Option<Layers>) -> Cloud {
         let sdk = moto::aws_config().await;
         let table = moto::unique("skein");
         skein_aws::provision::create_table(&aws_sdk_dynamodb::Client::new(&sdk), &table)
@@ -116,7 +128,15 @@ impl Cloud {
         .unwrap();
         let store_calls = Arc::new(counting::Counts::default());
         let queues = [queue.url.as_str(), messages.url.as_str()];
-        let aws = platform(&sdk, &table, queues, Some(store_calls.clone()));
+        let step_lease_seconds = layers
+            .as_ref()
+            .map_or(platform::DEFAULT_STEP_LEASE_SECONDS, |l| {
+                l.step_lease_seconds
+            });
+        let aws = match layers {
+            Some(layers) => layered_platform(&sdk, &table, queues, layers),
+            None => platform(&sdk, &table, queues, Some(store_calls.clone())),
+        };
         let admin_client = aws
             .platform
             .access
@@ -134,6 +154,7 @@ impl Cloud {
             store_calls,
             invocations: AtomicUsize::new(0),
             messages: AtomicUsize::new(0),
+            step_lease_seconds,
         };
         let (status, token) = cloud
             .exchange(&admin_client.client_id, &admin_client.client_secret)
@@ -146,7 +167,12 @@ impl Cloud {
     /// Another sandbox of the same functions: same table and queue, its own worker id.
     pub fn another_sandbox(&self) -> AwsPlatform {
         let queues = [self.step_queue.as_str(), self.message_queue.as_str()];
-        platform(&self.sdk, &self.table, queues, None)
+        let layers = Layers {
+            store: Box::new(|store| store),
+            engine: Box::new(|engine| engine),
+            step_lease_seconds: self.step_lease_seconds,
+        };
+        layered_platform(&self.sdk, &self.table, queues, layers)
     }
 
     /// Client credentials for a token, at api-agents' token endpoint.
@@ -245,11 +271,22 @@ impl Cloud {
     /// Up to `max` messages of `queue`, hidden for `visibility` seconds, as Lambda's SQS
     /// event source hands them over.
     pub async fn receive_from(&self, queue: &str, max: i32, visibility: i32) -> Vec<SqsMessage> {
+        self.receive_waiting(queue, max, visibility, 1).await
+    }
+
+    /// As `receive_from`, waiting up to `wait` seconds for a message (0: answer at once).
+    pub async fn receive_waiting(
+        &self,
+        queue: &str,
+        max: i32,
+        visibility: i32,
+        wait: i32,
+    ) -> Vec<SqsMessage> {
         let received = aws_sdk_sqs::Client::new(&self.sdk)
             .receive_message()
             .queue_url(queue)
             .max_number_of_messages(max)
-            .wait_time_seconds(1)
+            .wait_time_seconds(wait)
             .visibility_timeout(visibility)
             .message_system_attribute_names(MessageSystemAttributeName::All)
             .send()
@@ -305,7 +342,12 @@ impl Cloud {
 
     /// Puts the execution's status change on the step queue, as the EventBridge rule does.
     pub async fn report_end(&self, machine: &str, run: &str) -> bool {
-        let state = self.aws.engine.describe(machine, run).await.unwrap();
+        let state = match self.aws.engine.describe(machine, run).await {
+            Ok(state) => state,
+            // No execution by that name (yet): nothing ended.
+            Err(skein_core::ports::EngineError::NotFound(_)) => return false,
+            Err(e) => panic!("describe {run}: {e}"),
+        };
         let Some(ended) = state.ended else {
             return false;
         };

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use skein_aws::moto;
-use skein_core::ports::ItemStore;
+use skein_core::ports::{ItemStore, Layer, WorkflowEngine};
 use skein_lambda::{AwsPlatform, PlatformSettings};
 
 use super::{MESSAGE_MAX_RECEIVES, counting};
@@ -13,8 +13,39 @@ use super::{MESSAGE_MAX_RECEIVES, counting};
 pub(super) fn platform(
     sdk: &aws_config::SdkConfig,
     table: &str,
-    [step_queue, message_queue]: [&str; 2],
+    queues: [&str; 2],
     counts: Option<Arc<counting::Counts>>,
+) -> AwsPlatform {
+    let layers = Layers {
+        store: Box::new(move |dynamo| match counts {
+            Some(counts) => Arc::new(counting::CountingStore {
+                inner: dynamo,
+                counts,
+            }),
+            None => dynamo,
+        }),
+        engine: Box::new(|engine| engine),
+        step_lease_seconds: DEFAULT_STEP_LEASE_SECONDS,
+    };
+    layered_platform(sdk, table, queues, layers)
+}
+
+/// How long a started step belongs to the sandbox that started it.
+pub const DEFAULT_STEP_LEASE_SECONDS: u32 = 60;
+
+/// What a test wraps around the store and the engine ports.
+pub struct Layers {
+    pub store: Layer<dyn ItemStore>,
+    pub engine: Layer<dyn WorkflowEngine>,
+    /// `SKEIN_STEP_LEASE_SECONDS`: how long another sandbox leaves a started step alone.
+    pub step_lease_seconds: u32,
+}
+
+pub fn layered_platform(
+    sdk: &aws_config::SdkConfig,
+    table: &str,
+    [step_queue, message_queue]: [&str; 2],
+    layers: Layers,
 ) -> AwsPlatform {
     let env: HashMap<&str, String> = HashMap::from([
         (
@@ -38,19 +69,15 @@ pub(super) fn platform(
             "SKEIN_STATES_ROLE_ARN",
             format!("arn:aws:iam::{}:role/skein-states", moto::ACCOUNT),
         ),
-        ("SKEIN_STEP_LEASE_SECONDS", "60".to_string()),
+        (
+            "SKEIN_STEP_LEASE_SECONDS",
+            layers.step_lease_seconds.to_string(),
+        ),
     ]);
     let settings = PlatformSettings::from_lookup(&|name| env.get(name).cloned()).unwrap();
     let dynamo: Arc<dyn ItemStore> = Arc::new(skein_aws::DynamoStore::new(
         aws_sdk_dynamodb::Client::new(sdk),
         table,
     ));
-    let store: Arc<dyn ItemStore> = match counts {
-        Some(counts) => Arc::new(counting::CountingStore {
-            inner: dynamo,
-            counts,
-        }),
-        None => dynamo,
-    };
-    AwsPlatform::with_store(&settings, sdk, store).unwrap()
+    AwsPlatform::with_layers(&settings, sdk, (layers.store)(dynamo), layers.engine).unwrap()
 }

@@ -8,6 +8,10 @@ mod store;
 mod system;
 
 pub use agents::{AgentFailure, BuiltinAgents, BuiltinCall};
+
+/// Wraps a port's adapter in another implementation of the port, when a host is put
+/// together (tests count calls or inject faults this way).
+pub type Layer<Port> = Box<dyn FnOnce(std::sync::Arc<Port>) -> std::sync::Arc<Port> + Send>;
 pub use engine::{EngineError, ExecutionEnded, ExecutionStatus, StepDispatch, WorkflowEngine};
 pub use queue::{MAX_BATCH, MAX_BODY_BYTES, OutgoingMessage, Queue, QueueError, ReceivedMessage};
 pub use store::{

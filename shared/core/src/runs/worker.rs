@@ -243,9 +243,37 @@ impl Runs {
                 Err(e) => return Err(e.into()),
             }
         };
-        self.execute(message, workflow, index, starting, reply)
-            .await
-            .map(drop)
+        let executed = self
+            .execute(message, workflow, index, starting, reply)
+            .await;
+        if let Err(e) = &executed
+            && e.is_transient()
+        {
+            self.abandon_start(message).await;
+        }
+        executed.map(drop)
+    }
+
+    /// Gives up this worker's start of a step whose try failed for a passing reason, so
+    /// that the redelivery runs it at once instead of waiting out the step lease meant
+    /// for a worker that may still be running it. If this write fails too, the lease
+    /// still ends.
+    async fn abandon_start(&self, message: &StepMessage) {
+        let key = step_key(&message.tenant, &message.run, &message.step);
+        let Ok((record, version, _)) = read_step(self, &key).await else {
+            return;
+        };
+        let ours = record.started_attempt == Some(message.attempt)
+            && record.started_by.as_deref() == Some(self.ports.worker_instance.as_str())
+            && !record.status.is_some_and(|s| s.is_terminal());
+        if ours {
+            let release = vec![Change::Remove("started_attempt".into())];
+            let _ = self
+                .ctx
+                .store
+                .update(&key, release, write_condition(version))
+                .await;
+        }
     }
 
     /// Reads what the step starts with and renders its input, so that one write records

@@ -4,7 +4,7 @@
 use serde_json::{Map, Value, json};
 
 use super::{StepPhase, helper_state, retry};
-use crate::workflows::definition::{OnFailure, Step, Tolerance};
+use crate::workflows::definition::{OnFailure, Step};
 
 /// Builds one Task state for a phase; `payload` is where its result sits (`$` for a task
 /// token's answer, `$.Payload` for a Lambda invoke).
@@ -33,6 +33,18 @@ pub(super) fn map_states(step: &Step, tasks: &TaskMaker) -> (Map<String, Value>,
     }
     per_item["End"] = json!(true);
     let spec = step.map.as_ref();
+    let mut item_states = Map::new();
+    // Step Functions takes ToleratedFailureCount/Percentage only on a distributed Map;
+    // an inline one fails at its first failed item. So with a tolerance, each item
+    // catches its own failure (the item's record holds it), and the collect phase
+    // counts the failures against the tolerance (States.ExceedToleratedFailureThreshold).
+    if spec.is_some_and(|m| m.tolerated_failures.is_some()) {
+        let failed = helper_state(&step.id, "item-failed");
+        per_item["Catch"] =
+            json!([{ "ErrorEquals": ["States.ALL"], "ResultPath": "$.failure", "Next": failed }]);
+        item_states.insert(failed, json!({ "Type": "Pass", "End": true }));
+    }
+    item_states.insert(item.clone(), per_item);
     let mut map = json!({
         "Type": "Map",
         "ItemsPath": "$.fanout.indices",
@@ -41,19 +53,11 @@ pub(super) fn map_states(step: &Step, tasks: &TaskMaker) -> (Map<String, Value>,
         "ItemProcessor": {
             "ProcessorConfig": { "Mode": "INLINE" },
             "StartAt": item,
-            "States": { item.clone(): per_item }
+            "States": item_states
         },
         "ResultPath": null,
         "Next": collect,
     });
-    match spec.and_then(|m| m.tolerated_failures.as_ref()) {
-        Some(Tolerance::Count(n)) => map["ToleratedFailureCount"] = json!(n),
-        Some(Tolerance::Percentage(p)) => {
-            let number: u32 = p.trim_end_matches('%').trim().parse().unwrap_or(0);
-            map["ToleratedFailurePercentage"] = json!(number);
-        }
-        None => {}
-    }
     if step.on_failure == OnFailure::Continue {
         map["Catch"] =
             json!([{ "ErrorEquals": ["States.ALL"], "ResultPath": "$.failure", "Next": collect }]);

@@ -1,0 +1,380 @@
+//! The fault-injection suite on the AWS adapters against moto: DynamoDB, SQS and Step
+//! Functions, with the test playing Lambda's SQS event source, EventBridge and the
+//! scheduler's tick. The same seeded faults as `fault_injection.rs` (a refused call, a
+//! lost reply, the functions dying at the Nth call and new sandboxes taking over) at the
+//! store and engine ports; the same checks: every run ends, a failed run had a fault,
+//! no step's effect happens twice, and no request answers 500.
+//!
+//! `SKEIN_AWS_FAULT_SEEDS` sets the number of seeds (200 by default), and
+//! `SKEIN_FAULT_FIRST_SEED` the first one.
+
+mod aws;
+mod common;
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aws::{Cloud, Layers};
+use common::faults::{FaultPlan, FaultyEngine, FaultyStore};
+use common::upstream::Upstream;
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+use skein_http::ApiGroup;
+use skein_lambda::step_worker::StepWorker;
+
+const WORKFLOWS: &[&str] = &[
+    "name: child\nsteps:\n  - { id: twice, builtin: transform, input: '{{ input }}', with: { program: '.n * 2' } }\n",
+    "name: parent\nsteps:\n  - { id: sub, type: workflow, workflow: { name: child }, input: { n: '{{ input.n }}' } }\n",
+    "name: gated\nsteps:\n  - { id: ok, type: approval }\n  - { id: after, builtin: echo, depends_on: [ok] }\n",
+    "name: remote\nsteps:\n  - { id: work, agent: worker, timeout: 30s, input: '{{ input }}' }\n",
+    "
+name: fanout
+steps:
+  - id: list
+    builtin: echo
+    input: '{{ input.items }}'
+  - id: each
+    type: map
+    builtin: transform
+    with: { program: 'if .item == \"bad\" then error(\"bad item\") else (.item | ascii_upcase) end' }
+    map: { over: '{{ steps.list.output }}', max_concurrency: 2, tolerated_failures: 1 }
+    input: { item: '{{ item }}' }
+",
+];
+
+fn diamond(upstream: &str) -> String {
+    format!(
+        "name: diamond\nsteps:\n  - {{ id: a, builtin: echo, input: '{{{{ input }}}}' }}\n  - {{ id: call, builtin: http, depends_on: [a], with: {{ url: '{upstream}/work', retries: 0 }} }}\n  - {{ id: shape, builtin: transform, depends_on: [a], input: '{{{{ steps.a.output }}}}', with: {{ program: '.n + 1' }} }}\n  - {{ id: join, builtin: echo, depends_on: [call, shape], input: '{{{{ steps.shape.output }}}}' }}\n"
+    )
+}
+
+const STARTS: &[(&str, &str)] = &[
+    ("diamond", r#"{"n": 1}"#),
+    ("parent", r#"{"n": 21}"#),
+    ("gated", "{}"),
+    ("remote", r#"{"job": 1}"#),
+    ("fanout", r#"{"items": ["a", "bad", "c"]}"#),
+];
+
+const SEED_DEADLINE: Duration = Duration::from_secs(90);
+
+struct SeedOutcome {
+    seed: u64,
+    faults: usize,
+    died: bool,
+    statuses: Vec<(String, String, Value)>,
+    problems: Vec<String>,
+}
+
+/// Calls an API function, retrying a 503 or 429 as a client does; a 500 is a problem.
+async fn call(
+    cloud: &Cloud,
+    problems: &mut Vec<String>,
+    group: ApiGroup,
+    event: Value,
+) -> (u16, Value) {
+    for _ in 0..20 {
+        let (status, body) = cloud.api(group, event.clone()).await;
+        if status == 500 {
+            problems.push(format!("{} answered 500: {body}", event["rawPath"]));
+        }
+        if status != 503 && status != 429 {
+            return (status, body);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    (503, Value::Null)
+}
+
+async fn run_seed(seed: u64, upstream: &Upstream) -> SeedOutcome {
+    let plan = FaultPlan::from_seed(seed);
+    let (store_plan, engine_plan) = (plan.clone(), plan.clone());
+    let mut cloud = Cloud::with_layers(Layers {
+        store: Box::new(move |inner| {
+            Arc::new(FaultyStore {
+                inner,
+                plan: store_plan,
+            })
+        }),
+        engine: Box::new(move |inner| {
+            Arc::new(FaultyEngine {
+                inner,
+                plan: engine_plan,
+            })
+        }),
+        // Steps here take milliseconds; a sandbox that died holds its steps this long.
+        step_lease_seconds: 5,
+    })
+    .await;
+    let mut problems = Vec::new();
+    let admin = cloud.admin.clone();
+    let (status, agent) = cloud
+        .post(
+            ApiGroup::Agents,
+            &admin,
+            "/v1/agents",
+            json!({"name": "worker"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{agent}");
+    let agent_id = agent["agent"]["id"].as_str().unwrap().to_string();
+    let secret = agent["credentials"]["client_secret"].as_str().unwrap();
+    let (status, token) = cloud.exchange(&agent_id, secret).await;
+    assert_eq!(status, 200, "{token}");
+    let agent_token = token["access_token"].as_str().unwrap().to_string();
+    for yaml in WORKFLOWS
+        .iter()
+        .map(|y| y.to_string())
+        .chain([diamond(&upstream.url)])
+    {
+        cloud.apply(&yaml).await;
+    }
+    plan.arm();
+
+    let mut died = false;
+    let mut runs = Vec::new();
+    for (workflow, input) in STARTS {
+        let body = json!({"input": serde_json::from_str::<Value>(input).unwrap()});
+        let mut event = aws::api_event(
+            "POST",
+            &format!("/v1/workflows/{workflow}/runs"),
+            Some(&admin),
+            Some(body),
+        );
+        event["headers"]["idempotency-key"] = json!(format!("seed-{seed}-{workflow}"));
+        let (status, run) = loop {
+            let (status, run) = call(&cloud, &mut problems, ApiGroup::Runs, event.clone()).await;
+            if plan.is_dead() && !died {
+                died = true;
+                cloud.aws = cloud.another_sandbox();
+                continue;
+            }
+            break (status, run);
+        };
+        match run["id"].as_str() {
+            Some(id) if (200..300).contains(&status) => {
+                runs.push((workflow.to_string(), id.to_string()))
+            }
+            _ => problems.push(format!("{workflow} did not start: {status} {run}")),
+        }
+    }
+
+    let mut tasks_by_run: BTreeMap<String, HashSet<String>> = BTreeMap::new();
+    let mut unreported: Vec<(String, Value)> = Vec::new();
+    let mut reported_ends: HashSet<String> = HashSet::new();
+    let mut machines: BTreeMap<String, String> = BTreeMap::new();
+    let mut statuses = Vec::new();
+    let deadline = Instant::now() + SEED_DEADLINE;
+    loop {
+        if plan.is_dead() && !died {
+            // The functions that died are replaced by fresh sandboxes.
+            died = true;
+            cloud.aws = cloud.another_sandbox();
+        }
+        let worker = StepWorker::new(&cloud.aws);
+        // Lambda's SQS event source: whatever the step queue holds now.
+        let step_queue = cloud.step_queue.clone();
+        let messages = cloud.receive_waiting(&step_queue, 10, 1, 0).await;
+        let idle = messages.is_empty();
+        if !idle {
+            cloud.deliver(&worker, messages).await;
+        }
+        // The scheduler's tick.
+        let _ = cloud.aws.platform.sweep().await;
+        // The approver and the remote agent.
+        for (workflow, id) in &runs {
+            if workflow == "gated" {
+                let event = aws::api_event(
+                    "POST",
+                    &format!("/v1/runs/{id}/steps/ok/approve"),
+                    Some(&admin),
+                    Some(json!({})),
+                );
+                call(&cloud, &mut problems, ApiGroup::Runs, event).await;
+            }
+        }
+        let claim = aws::api_event(
+            "POST",
+            &format!("/v1/agents/{agent_id}/tasks/claim?wait=0"),
+            Some(&agent_token),
+            Some(json!({})),
+        );
+        let (status, task) = call(&cloud, &mut problems, ApiGroup::Tasks, claim).await;
+        if status == 200
+            && let Some(task_id) = task["id"].as_str()
+        {
+            let run = task["origin"]["run"].as_str().unwrap_or("?").to_string();
+            tasks_by_run
+                .entry(run)
+                .or_default()
+                .insert(task_id.to_string());
+            unreported.push((task_id.to_string(), task["input"].clone()));
+        }
+        let mut still = Vec::new();
+        for (task_id, input) in unreported.drain(..) {
+            let complete = aws::api_event(
+                "POST",
+                &format!("/v1/tasks/{task_id}/complete"),
+                Some(&agent_token),
+                Some(json!({"result": {"done": input}})),
+            );
+            let (status, _) = call(&cloud, &mut problems, ApiGroup::Tasks, complete).await;
+            if status >= 500 || status == 429 {
+                still.push((task_id, input));
+            }
+        }
+        unreported = still;
+
+        statuses.clear();
+        for (workflow, id) in &runs {
+            let event = aws::api_event("GET", &format!("/v1/runs/{id}"), Some(&admin), None);
+            let (_, run) = call(&cloud, &mut problems, ApiGroup::Runs, event).await;
+            let status = run["status"].as_str().unwrap_or("unknown").to_string();
+            // EventBridge: an ended execution's status change, once.
+            if idle && status == "running" && !reported_ends.contains(id) {
+                let machine = match machines.get(workflow) {
+                    Some(m) => m.clone(),
+                    None => {
+                        let m = cloud.machine(workflow, &json!(1)).await;
+                        machines.insert(workflow.clone(), m.clone());
+                        m
+                    }
+                };
+                if cloud.report_end(&machine, id).await {
+                    reported_ends.insert(id.clone());
+                }
+            }
+            let seen = if status == "running" || status == "unknown" {
+                run.clone()
+            } else {
+                run["error"].clone()
+            };
+            statuses.push((workflow.clone(), status, seen));
+        }
+        // The children of parent runs end too; EventBridge reports them as well.
+        if idle {
+            let event = aws::api_event("GET", "/v1/runs?workflow=child", Some(&admin), None);
+            let (_, children) = call(&cloud, &mut problems, ApiGroup::Runs, event).await;
+            for child in children["items"].as_array().cloned().unwrap_or_default() {
+                let id = child["id"].as_str().unwrap_or_default().to_string();
+                if child["status"] == "running" && !reported_ends.contains(&id) {
+                    let machine = cloud.machine("child", &json!(1)).await;
+                    if cloud.report_end(&machine, &id).await {
+                        reported_ends.insert(id);
+                    }
+                }
+            }
+        }
+        let all_ended = statuses
+            .iter()
+            .all(|(_, s, _)| s == "succeeded" || s == "failed" || s == "cancelled");
+        if all_ended {
+            break;
+        }
+        if Instant::now() > deadline {
+            let waiting: Vec<String> = statuses
+                .iter()
+                .filter(|(_, s, _)| s == "running" || s == "unknown")
+                .map(|(w, s, run)| format!("{w} {s}: {run}"))
+                .collect();
+            let injected = plan.injected.lock().unwrap().clone();
+            problems.push(format!(
+                "runs still not ended after {SEED_DEADLINE:?} (faults {injected:?}):\n  {}",
+                waiting.join("\n  ")
+            ));
+            break;
+        }
+        if idle {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    let faults = plan.faults();
+    for (workflow, status, error) in &statuses {
+        if status != "succeeded" && faults == 0 {
+            problems.push(format!(
+                "{workflow} ended {status} with no fault injected: {error}"
+            ));
+        }
+    }
+    for (workflow, id) in &runs {
+        if workflow == "diamond" {
+            let keys: HashSet<String> = upstream
+                .calls
+                .keys()
+                .into_iter()
+                .map(|(k, _)| k)
+                .filter(|k| k.starts_with(&format!("{id}:call:")))
+                .collect();
+            if keys.len() > 1 {
+                problems.push(format!("the HTTP step ran under {keys:?}"));
+            }
+        }
+        if let Some(tasks) = tasks_by_run.get(id)
+            && tasks.len() > 1
+        {
+            problems.push(format!("the remote step of {id} created tasks {tasks:?}"));
+        }
+    }
+    SeedOutcome {
+        seed,
+        faults,
+        died,
+        statuses,
+        problems,
+    }
+}
+
+fn env_number(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn on_aws_adapters_every_run_ends_and_nothing_happens_twice_under_injected_faults() {
+    if std::env::var_os("SKEIN_FAULT_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_env("SKEIN_FAULT_LOG"))
+            .with_test_writer()
+            .try_init();
+    }
+    let seeds = env_number("SKEIN_AWS_FAULT_SEEDS", 200);
+    let first = env_number("SKEIN_FAULT_FIRST_SEED", 0);
+    let upstream = Upstream::start().await;
+    let started = Instant::now();
+    let outcomes: Vec<SeedOutcome> = futures_util::stream::iter(first..first + seeds)
+        .map(|seed| run_seed(seed, &upstream))
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    let mut ended: BTreeMap<String, usize> = BTreeMap::new();
+    let mut failures = Vec::new();
+    for outcome in &outcomes {
+        for (workflow, status, error) in &outcome.statuses {
+            let how = match error["error"].as_str() {
+                Some(name) if status != "succeeded" => format!(
+                    "{workflow} {status} {name}: {}",
+                    error["cause"].as_str().unwrap_or_default()
+                ),
+                _ => format!("{workflow} {status}"),
+            };
+            *ended.entry(how).or_default() += 1;
+        }
+        for problem in &outcome.problems {
+            failures.push(format!("seed {}: {problem}", outcome.seed));
+        }
+    }
+    let faults: usize = outcomes.iter().map(|o| o.faults).sum();
+    let deaths = outcomes.iter().filter(|o| o.died).count();
+    eprintln!(
+        "fault injection on moto: {seeds} seeds in {:.1} s, {faults} faults injected, {deaths} restarts",
+        started.elapsed().as_secs_f64()
+    );
+    for (how, count) in &ended {
+        eprintln!("  {count:>6}  {how}");
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
