@@ -72,8 +72,8 @@ impl Error {
 
     /// The name a step that failed with this error carries: bad or oversized data is the
     /// workflow's to fix (`Skein.NonRetryable`); the rest is the platform's.
-    pub fn step_error_name(&self) -> crate::workflows::compile::StepErrorName {
-        use crate::workflows::compile::StepErrorName;
+    pub fn step_error_name(&self) -> crate::steps::StepErrorName {
+        use crate::steps::StepErrorName;
         match self {
             Error::Validation(_) | Error::PayloadTooLarge(_) => StepErrorName::NonRetryable,
             Error::QuotaExceeded(_) => StepErrorName::QuotaExceeded,

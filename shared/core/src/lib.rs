@@ -11,12 +11,14 @@ pub mod cursor;
 pub mod error;
 pub mod ids;
 pub mod limits;
+pub mod message_router;
 pub mod messages;
 pub mod ports;
 pub mod quotas;
 pub mod records;
 pub mod retry;
 pub mod runs;
+pub mod steps;
 pub mod sweep;
 #[cfg(feature = "system")]
 pub mod system;
@@ -71,7 +73,7 @@ impl Platform {
     }
 
     /// The message router's logic, for the process that consumes the messages queue.
-    pub fn message_router(&self) -> messages::MessageRouter {
-        messages::MessageRouter::new(self.messages.clone(), self.runs.clone())
+    pub fn message_router(&self) -> message_router::MessageRouter {
+        message_router::MessageRouter::new(self.messages.clone(), self.runs.clone())
     }
 }

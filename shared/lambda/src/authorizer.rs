@@ -53,7 +53,7 @@ pub fn authorize(
                 roles: principal
                     .roles
                     .iter()
-                    .map(|r| format!("{r:?}").to_lowercase())
+                    .map(|r| r.as_str())
                     .collect::<Vec<_>>()
                     .join(","),
             };

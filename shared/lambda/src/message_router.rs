@@ -5,7 +5,7 @@
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use futures_util::future::join_all;
 use lambda_runtime::{LambdaEvent, service_fn};
-use skein_core::messages::{MessageRouter, RouteError, Routed};
+use skein_core::message_router::{MessageRouter, RouteError, Routed};
 
 use crate::AwsPlatform;
 

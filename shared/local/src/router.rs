@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use skein_core::messages::{MessageRouter, RouteError};
+use skein_core::message_router::{MessageRouter, RouteError};
 use skein_core::ports::{MAX_BATCH, Queue, ReceivedMessage};
 use tokio::task::JoinSet;
 

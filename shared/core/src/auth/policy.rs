@@ -18,6 +18,17 @@ pub enum Role {
     Agent,
 }
 
+impl Role {
+    /// The role's name on the wire (tokens, the authorizer's context, errors).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Operator => "operator",
+            Role::Agent => "agent",
+        }
+    }
+}
+
 /// An authenticated caller. Built only from a verified token or a verified credential.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
@@ -84,11 +95,7 @@ impl Principal {
         if self.may(action) {
             return Ok(());
         }
-        let needed: Vec<_> = action
-            .allowed()
-            .iter()
-            .map(|r| format!("{r:?}").to_lowercase())
-            .collect();
+        let needed: Vec<_> = action.allowed().iter().map(|r| r.as_str()).collect();
         Err(Error::Forbidden(format!(
             "only {} may {}",
             needed.join(" or "),

@@ -3,10 +3,9 @@
 //! acknowledgements, and the dead letters admins can redrive.
 
 mod dead_letters;
-mod deliver;
+pub(crate) mod deliver;
 mod inbox;
 mod model;
-mod router;
 mod send;
 
 use std::sync::Arc;
@@ -16,7 +15,6 @@ pub use model::{
     DEFAULT_TTL_SECONDS, DeadLetter, InboxEntry, MAX_PAYLOAD_BYTES, MAX_TTL_SECONDS, Message,
     NewBroadcast, NewMessage, Recipient,
 };
-pub use router::{MessageRouter, RouteError, Routed};
 
 use crate::agents::Agents;
 use crate::context::Context;
@@ -38,9 +36,9 @@ pub struct MessagingPorts {
 
 #[derive(Clone)]
 pub struct Messages {
-    ctx: Context,
+    pub(crate) ctx: Context,
     agents: Agents,
-    ports: MessagingPorts,
+    pub(crate) ports: MessagingPorts,
 }
 
 impl Messages {

@@ -7,7 +7,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde_json::Value;
 
-use crate::workflows::compile::StepErrorName;
+use crate::steps::StepErrorName;
 
 /// One run of a builtin agent for one step attempt.
 #[derive(Debug, Clone)]
@@ -21,7 +21,7 @@ pub struct BuiltinCall {
     pub timeout: Option<Duration>,
 }
 
-/// A failed builtin call: `error` is a Skein error name (see `workflows::compile::errors`).
+/// A failed builtin call: `error` is a Skein error name (see `steps::StepErrorName`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AgentFailure {
     pub error: StepErrorName,

@@ -4,8 +4,7 @@
 use async_trait::async_trait;
 use serde_json::Value;
 
-use crate::runs::StepMessage;
-use crate::workflows::definition::Mode;
+use crate::steps::{Mode, StepMessage};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EngineError {

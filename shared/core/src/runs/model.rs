@@ -155,7 +155,7 @@ pub struct StepRecord {
 pub struct StepView {
     pub id: String,
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: crate::workflows::StepKind,
     pub status: StepStatus,
     pub depends_on: Vec<String>,
     pub attempts: Vec<Attempt>,
@@ -235,21 +235,4 @@ pub struct Approval {
     pub attempt: u32,
 }
 
-/// What the step-worker is asked to do: the body of a step's SQS message (standard) or
-/// Lambda payload (express), as the compiled ASL builds it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StepMessage {
-    pub v: u32,
-    pub tenant: TenantId,
-    pub workflow: String,
-    pub version: u32,
-    pub run: RunId,
-    pub step: String,
-    pub phase: crate::workflows::compile::StepPhase,
-    /// The state's retry count: 0 on the first try.
-    pub attempt: u32,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub index: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub token: Option<String>,
-}
+pub use crate::steps::StepMessage;

@@ -48,7 +48,7 @@ impl Runs {
             };
             steps.push(StepView {
                 id: step.id.clone(),
-                kind: format!("{:?}", step.kind).to_lowercase(),
+                kind: step.kind,
                 status: record.status.unwrap_or(StepStatus::Pending),
                 depends_on: workflow.dag.deps[i]
                     .iter()

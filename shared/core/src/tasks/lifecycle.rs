@@ -66,10 +66,7 @@ impl Task {
             )),
             (status, _) => Err(Error::conflict(
                 "task-finished",
-                format!(
-                    "the task already ended as {}",
-                    format!("{status:?}").to_lowercase()
-                ),
+                format!("the task already ended as {}", status.as_str()),
             )),
         }
     }

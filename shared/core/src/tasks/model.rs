@@ -21,6 +21,17 @@ pub enum TaskStatus {
 }
 
 impl TaskStatus {
+    /// The status's name on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskStatus::Queued => "queued",
+            TaskStatus::Claimed => "claimed",
+            TaskStatus::Succeeded => "succeeded",
+            TaskStatus::Failed => "failed",
+            TaskStatus::Expired => "expired",
+        }
+    }
+
     pub fn is_terminal(self) -> bool {
         matches!(
             self,

@@ -26,16 +26,7 @@ pub struct Definition {
     pub steps: Vec<Step>,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub enum Mode {
-    /// Long-running and durable: steps are dispatched with task tokens, approvals allowed.
-    #[default]
-    Standard,
-    /// Short and cheap: steps are invoked directly, level by level; no approvals.
-    Express,
-}
+pub use crate::steps::Mode;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -53,6 +44,7 @@ pub struct Schedule {
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum StepKind {
     /// An agent does the work: a registered agent, any agent with a capability, or a builtin.
     #[default]

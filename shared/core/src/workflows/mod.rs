@@ -9,6 +9,7 @@ pub mod duration;
 pub mod graph;
 pub mod machine_name;
 pub mod parse;
+mod ports;
 mod registration_checks;
 pub mod registry;
 pub mod schedule;
@@ -19,6 +20,7 @@ pub use compile::{Target, compile};
 pub use dag::Dag;
 pub use definition::{Definition, Mode, OnFailure, Step, StepKind};
 pub use parse::{parse_definition, parse_value};
+pub use ports::WorkflowPorts;
 pub use registry::{Registered, WorkflowSummary, WorkflowVersion, Workflows};
 pub use validate::{Known, Workflow, validate};
 

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::WorkflowPorts;
 use super::approval_guard;
 use super::definition::{Definition, Mode};
 use super::machine_name::{hex_digest, machine_name};
@@ -26,7 +27,6 @@ use crate::records::{
     SCHEDULES_DUE_PK, agents_list_pk, from_item, schedule_key, time_sort_key, to_body,
     workflow_key, workflow_pk, workflow_version_key, workflows_list_pk,
 };
-use crate::runs::WorkflowPorts;
 
 /// A workflow's head record: what `GET /v1/workflows` lists.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -9,9 +9,7 @@
 mod express;
 mod map;
 mod standard;
-mod vocabulary;
-
-pub use vocabulary::{StepErrorName, StepPhase};
+pub use crate::steps::{StepErrorName, StepPhase};
 
 use serde_json::{Map, Value, json};
 

@@ -1,11 +1,12 @@
 //! The message router: one queued message in, its inbox entries (or a run's reply) out.
+//! It sits above both messages and runs (a reply goes to the run waiting for it), so
+//! neither of them depends on the other through it.
 //! The same logic runs in the `message-router` Lambda (SQS batches) and on `skein dev`
 //! (the SQLite queue).
 
-use super::Messages;
-use super::deliver::Undeliverable;
-use super::model::{Message, Recipient};
 use crate::error::Error;
+use crate::messages::deliver::Undeliverable;
+use crate::messages::{Message, Messages, Recipient};
 use crate::runs::Runs;
 
 /// What became of a routed message. Every variant means "delete it from the queue".

@@ -1,7 +1,41 @@
-//! The names compiled state machines and the step-worker share: what a step message asks
-//! for ([`StepPhase`]) and the error names Retry and Catch match ([`StepErrorName`]).
+//! The vocabulary the workflow compiler, the engines, the step-worker and the runs share:
+//! a workflow's mode, the step message compiled states send, what it asks for
+//! ([`StepPhase`]) and the error names Retry and Catch match ([`StepErrorName`]). It
+//! depends on nothing but ids, so every module can use it without a cycle.
 
 use serde::{Deserialize, Serialize};
+
+use crate::ids::{RunId, TenantId};
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum Mode {
+    /// Long-running and durable: steps are dispatched with task tokens, approvals allowed.
+    #[default]
+    Standard,
+    /// Short and cheap: steps are invoked directly, level by level; no approvals.
+    Express,
+}
+
+/// What the step-worker is asked to do: the body of a step's SQS message (standard) or
+/// Lambda payload (express), as the compiled ASL builds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepMessage {
+    pub v: u32,
+    pub tenant: TenantId,
+    pub workflow: String,
+    pub version: u32,
+    pub run: RunId,
+    pub step: String,
+    pub phase: StepPhase,
+    /// The state's retry count: 0 on the first try.
+    pub attempt: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+}
 
 /// What a step message asks the worker to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
