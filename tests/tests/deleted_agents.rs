@@ -25,6 +25,7 @@ async fn deleting_the_agent_a_step_waits_for_ends_the_run_with_a_cause_naming_it
     );
     let run = app.finished_run(&id).await;
     assert_eq!(run["status"], "failed", "{run:#}");
+    assert_eq!(run["error"]["error"], "Skein.AgentGone", "{run:#}");
     let cause = run["error"]["cause"].as_str().unwrap();
     assert!(
         cause.contains(queued_for.id.as_str()) && cause.contains("deleted"),

@@ -386,11 +386,12 @@ impl Runs {
             }),
             _ => {
                 let e = task.error.clone();
-                let timeout = e.as_ref().is_some_and(|e| e.code == "lease_expired");
-                let error = if timeout {
-                    StepErrorName::Timeout
-                } else {
-                    StepErrorName::AgentFailed
+                let code = e.as_ref().map(|e| e.code.as_str());
+                let error = match code {
+                    Some("lease_expired") => StepErrorName::Timeout,
+                    // Retrying cannot bring the agent back: not retried, catchable by name.
+                    Some("agent_deleted") => StepErrorName::AgentGone,
+                    _ => StepErrorName::AgentFailed,
                 };
                 let cause = e
                     .map(|e| format!("{}: {}", e.code, e.message))
