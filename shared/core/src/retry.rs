@@ -21,6 +21,20 @@ pub enum Try<T> {
     Raced,
 }
 
+/// The tries a read-modify-write loop gets: `for _ in retry::races() { ... continue ... }`,
+/// then [`lost_every_race`] once they are spent.
+pub fn races() -> std::ops::Range<u32> {
+    0..MAX_RACES
+}
+
+/// What a read-modify-write that lost every race answers: unavailable, so that the
+/// caller (or the queue, redelivering) tries again a little later.
+pub fn lost_every_race(what: &str) -> Error {
+    Error::Unavailable(format!(
+        "{what} kept changing under {MAX_RACES} tries; try again"
+    ))
+}
+
 /// Runs `attempt` until it is done, at most [`MAX_RACES`] times; `what` names the item for
 /// the error when every try lost its race.
 pub async fn until_written<T, F, Fut>(what: &str, mut attempt: F) -> Result<T>
@@ -28,14 +42,12 @@ where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<Try<T>>>,
 {
-    for _ in 0..MAX_RACES {
+    for _ in races() {
         if let Try::Done(value) = attempt().await? {
             return Ok(value);
         }
     }
-    Err(Error::Unavailable(format!(
-        "{what} kept changing under {MAX_RACES} tries; try again"
-    )))
+    Err(lost_every_race(what))
 }
 
 /// A store write's outcome as a [`Try`]: a failed condition is a lost race.

@@ -149,7 +149,8 @@ impl Runs {
             .index
             .ok_or_else(|| Error::invalid("$.index", "an item message names its index"))?;
         let key = item_key(&message.tenant, &message.run, &step.id, position);
-        let record = loop {
+        let mut started = None;
+        for _ in crate::retry::races() {
             let Some(item) = self.ctx.store.get(&key).await? else {
                 return Err(Error::NotFound { what: "map item" });
             };
@@ -180,11 +181,15 @@ impl Runs {
                 .update(&key, changes, write_condition(version))
                 .await
             {
-                Ok(_) => break record,
+                Ok(_) => {
+                    started = Some(record);
+                    break;
+                }
                 Err(StoreError::ConditionFailed) => continue,
                 Err(e) => return Err(e.into()),
             }
-        };
+        }
+        let record = started.ok_or_else(|| crate::retry::lost_every_race("the map item"))?;
         let run = self.run_record(&message.tenant, &message.run).await?;
         let mut scope = self.scope_for(run, workflow, Some(index)).await?;
         scope.item = Some(record.value.clone());

@@ -116,7 +116,7 @@ impl Runs {
             return Ok(());
         }
         let key = step_key(&message.tenant, &message.run, &message.step);
-        loop {
+        for _ in crate::retry::races() {
             let (record, version, _) = read_step(self, &key).await?;
             let mut all = changes.clone();
             all.push(set(
@@ -132,6 +132,7 @@ impl Runs {
                 Err(e) => return Err(e.into()),
             }
         }
+        Err(crate::retry::lost_every_race("the step's record"))
     }
 
     /// Answers again for an attempt that already ended (a redelivered message, a result

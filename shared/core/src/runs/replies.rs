@@ -152,7 +152,7 @@ impl Runs {
         let due_at = step.timeout.map(|t| {
             self.ctx.now() + chrono::Duration::from_std(t.0).unwrap_or(chrono::Duration::MAX)
         });
-        loop {
+        for _ in crate::retry::races() {
             let (meeting, version) = self.meeting(&key).await?;
             if let Some(reply) = meeting.reply {
                 // Left in place (it expires with the reply): a redelivered step that runs
@@ -188,6 +188,7 @@ impl Runs {
                 Err(e) => return Err(e.into()),
             }
         }
+        Err(crate::retry::lost_every_race("the step's reply meeting"))
     }
 
     /// The router hands over a message addressed to a run: it finishes the step waiting
@@ -198,7 +199,7 @@ impl Runs {
             return Ok(());
         };
         let key = reply_key(&reply.tenant, run, correlation_id);
-        loop {
+        for _ in crate::retry::races() {
             let (meeting, version) = self.meeting(&key).await?;
             if meeting.timed_out {
                 tracing::info!(message = %reply.id, %run, "a reply after its step timed out; dropped");
@@ -237,6 +238,7 @@ impl Runs {
                 Err(e) => return Err(e.into()),
             }
         }
+        Err(crate::retry::lost_every_race("the reply's meeting"))
     }
 
     /// Fails the `message.await` steps whose timeout passed without a reply. Called by the

@@ -173,7 +173,8 @@ impl Runs {
             return Err(Error::Internal("dispatch without a token".into()));
         };
         let key = step_key(&message.tenant, &message.run, &message.step);
-        let starting = loop {
+        let mut started = None;
+        for _ in crate::retry::races() {
             let (record, version, body) = read_step(self, &key).await?;
             if let Some(attempt) = finished_attempt(&record, message.attempt) {
                 return self
@@ -236,13 +237,17 @@ impl Runs {
             };
             match written {
                 Ok(()) => match starting {
-                    Some(starting) => break starting,
+                    Some(starting) => {
+                        started = Some(starting);
+                        break;
+                    }
                     None => return Ok(()),
                 },
                 Err(StoreError::ConditionFailed) => continue,
                 Err(e) => return Err(e.into()),
             }
-        };
+        }
+        let starting = started.ok_or_else(|| crate::retry::lost_every_race("the step's record"))?;
         let executed = self
             .execute(message, workflow, index, starting, reply)
             .await;
