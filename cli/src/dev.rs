@@ -147,6 +147,26 @@ impl LocalPlatform {
         })
     }
 
+    /// What the HTTP routes share, for `args`' limits.
+    pub fn app_state(&self, args: &DevArgs) -> AppState {
+        AppState::new(Shared {
+            platform: self.platform.clone(),
+            bell: self.bell.clone(),
+            info: Arc::new(ServiceInfo {
+                version: env!("CARGO_PKG_VERSION"),
+                build: build_id(),
+                // Served without a token: names the adapters, never a path on this machine.
+                adapters: serde_json::json!({
+                    "store": "sqlite", "queue": "sqlite", "engine": "local",
+                }),
+                jwt_algorithm: self.tokens.algorithm_name(),
+            }),
+            claim_recheck: Duration::from_secs(1),
+            limiter: self.platform.access.rate_limiter(args.rate_limits()),
+            sources: skein_http::SourceLimiter::new(args.rate_limits().source),
+        })
+    }
+
     /// A token for an admin of `tenant`, minted with this platform's signing key.
     pub fn admin_token(
         &self,
@@ -220,22 +240,7 @@ impl DevServer {
             let json = serde_json::to_vec_pretty(admin).unwrap_or_default();
             write_private(&args.local.data_dir, &path, &json)?;
         }
-        let state = AppState::new(Shared {
-            platform: local.platform.clone(),
-            bell: local.bell.clone(),
-            info: Arc::new(ServiceInfo {
-                version: env!("CARGO_PKG_VERSION"),
-                build: build_id(),
-                // Served without a token: names the adapters, never a path on this machine.
-                adapters: serde_json::json!({
-                    "store": "sqlite", "queue": "sqlite", "engine": "local",
-                }),
-                jwt_algorithm: local.tokens.algorithm_name(),
-            }),
-            claim_recheck: Duration::from_secs(1),
-            limiter: local.platform.access.rate_limiter(args.rate_limits()),
-            sources: skein_http::SourceLimiter::new(args.rate_limits().source),
-        });
+        let state = local.app_state(args);
         let listener = tokio::net::TcpListener::bind(args.addr)
             .await
             .map_err(|source| DevError::Bind {
