@@ -2,7 +2,9 @@
 //! approvals, the event log, and what happens when the engine reports an end.
 
 mod approvals;
+mod children;
 mod decisions;
+mod dispatch;
 mod events;
 mod finish;
 mod items;
@@ -10,6 +12,7 @@ mod model;
 mod outcome;
 mod perform;
 mod replies;
+mod results;
 mod schedules;
 mod scope;
 mod service;

@@ -1,0 +1,165 @@
+//! Results that arrive from outside a step's own worker call: a remote agent's task, a
+//! child run. Delivered to the step (or map item) they belong to, idempotently.
+
+use serde_json::Value;
+
+use super::Runs;
+use super::model::{RunError, StepMessage, StepRecord};
+use super::outcome::Reply;
+use crate::error::{Error, Result};
+use crate::ids::{RunId, TenantId};
+use crate::records::{from_item, step_key};
+use crate::tasks::{Task, TaskStatus};
+use crate::workflows::compile::{StepErrorName, StepPhase};
+
+impl Runs {
+    /// Delivers a result that arrived from outside (a task, a child run) to its step or item.
+    pub(crate) async fn step_result(
+        &self,
+        tenant: &TenantId,
+        run: &RunId,
+        step: &str,
+        attempt: Option<u32>,
+        item: Option<u32>,
+        outcome: std::result::Result<Value, RunError>,
+    ) -> Result<()> {
+        let record = self.run_record(tenant, run).await?;
+        if record.status.is_terminal() {
+            return Ok(());
+        }
+        let workflow = self
+            .workflows
+            .compiled(tenant, &record.workflow, record.version)
+            .await?;
+        let index = workflow
+            .dag
+            .index(step)
+            .ok_or(Error::NotFound { what: "step" })?;
+        let mut ended_record = None;
+        let (token, current) = match item {
+            Some(i) => {
+                let item = self
+                    .ctx
+                    .store
+                    .get(&crate::records::item_key(tenant, run, step, i))
+                    .await?
+                    .ok_or(Error::NotFound { what: "map item" })?;
+                let (r, _) = from_item::<super::items::ItemRecord>(item)?;
+                (r.token, r.attempt)
+            }
+            None => {
+                let item = self
+                    .ctx
+                    .store
+                    .get(&step_key(tenant, run, step))
+                    .await?
+                    .ok_or(Error::NotFound { what: "step" })?;
+                let (r, _) = from_item::<StepRecord>(item)?;
+                let current = (r.token.clone(), r.started_attempt);
+                if r.status.is_some_and(|s| s.is_terminal()) {
+                    ended_record = Some(r);
+                }
+                current
+            }
+        };
+        if attempt.is_some() && attempt != current {
+            return Ok(()); // a task from an earlier attempt; that attempt already ended
+        }
+        let reply = match token {
+            Some(t) => Reply::Token(t),
+            None => Reply::Now,
+        };
+        let message = StepMessage {
+            v: 1,
+            tenant: tenant.clone(),
+            workflow: record.workflow.clone(),
+            version: record.version,
+            run: run.clone(),
+            step: step.to_string(),
+            phase: StepPhase::Run,
+            attempt: current.unwrap_or(0),
+            index: item,
+            token: None,
+        };
+        if let Some(ended) = ended_record {
+            // Told twice (a lost answer, a report made again by the sweep): answer again.
+            return match current {
+                Some(attempt) => {
+                    self.resend(&message, &workflow, index, &ended, attempt, reply)
+                        .await
+                }
+                None => Ok(()),
+            };
+        }
+        let _step_outcome = match (item, outcome) {
+            (Some(i), outcome) => {
+                self.item_finished(&message, &workflow, index, i, outcome, reply)
+                    .await?
+            }
+            (None, Ok(output)) => {
+                self.complete(&message, &workflow, index, output, None, reply)
+                    .await?
+            }
+            (None, Err(failure)) => {
+                self.fail(&message, &workflow, index, failure, None, reply)
+                    .await?
+            }
+        };
+        Ok(())
+    }
+
+    pub(crate) async fn tasks_finished_now(&self, task: &Task) -> Result<()> {
+        let Some(origin) = &task.origin else {
+            return Ok(());
+        };
+        let outcome = match task.status {
+            TaskStatus::Succeeded => Ok(task.result.clone().unwrap_or(Value::Null)),
+            TaskStatus::Expired => Err(RunError {
+                error: StepErrorName::Timeout.into(),
+                cause: "no agent claimed the step's task in time".into(),
+            }),
+            _ => {
+                let e = task.error.clone();
+                let code = e.as_ref().map(|e| e.code.as_str());
+                let error = match code {
+                    Some("lease_expired") => StepErrorName::Timeout,
+                    // Retrying cannot bring the agent back: not retried, catchable by name.
+                    Some("agent_deleted") => StepErrorName::AgentGone,
+                    _ => StepErrorName::AgentFailed,
+                };
+                let cause = e
+                    .map(|e| format!("{}: {}", e.code, e.message))
+                    .unwrap_or_else(|| "the agent failed the task".into());
+                Err(RunError {
+                    error: error.into(),
+                    cause,
+                })
+            }
+        };
+        self.step_result(
+            &task.tenant,
+            &origin.run,
+            &origin.step,
+            Some(origin.attempt),
+            origin.index,
+            outcome,
+        )
+        .await
+    }
+}
+
+impl Runs {
+    /// Passes a finished task on to the run step it does the work of, then records that
+    /// the run was told. Called right after the task's write by whoever ended it; the
+    /// sweep calls it again for a task whose report was lost.
+    pub async fn task_finished(&self, task: &Task) -> Result<()> {
+        if !task.awaits_report() {
+            return Ok(());
+        }
+        match self.tasks_finished_now(task).await {
+            // The run or its step is gone (deleted with its workflow): nobody to tell.
+            Ok(()) | Err(Error::NotFound { .. }) => self.tasks.mark_reported(task).await,
+            Err(e) => Err(e),
+        }
+    }
+}
