@@ -18,6 +18,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws::{Cloud, Layers};
+use common::fault_batch::{
+    STARTS, SeedOutcome, WORKFLOWS, check_effects, diamond, env_number, log_if_asked, report,
+};
 use common::faults::{FaultPlan, FaultyEngine, FaultyStore};
 use common::upstream::Upstream;
 use futures_util::StreamExt;
@@ -25,49 +28,7 @@ use serde_json::{Value, json};
 use skein_http::ApiGroup;
 use skein_lambda::step_worker::StepWorker;
 
-const WORKFLOWS: &[&str] = &[
-    "name: child\nsteps:\n  - { id: twice, builtin: transform, input: '{{ input }}', with: { program: '.n * 2' } }\n",
-    "name: parent\nsteps:\n  - { id: sub, type: workflow, workflow: { name: child }, input: { n: '{{ input.n }}' } }\n",
-    "name: gated\nsteps:\n  - { id: ok, type: approval }\n  - { id: after, builtin: echo, depends_on: [ok] }\n",
-    "name: remote\nsteps:\n  - { id: work, agent: worker, timeout: 30s, input: '{{ input }}' }\n",
-    "
-name: fanout
-steps:
-  - id: list
-    builtin: echo
-    input: '{{ input.items }}'
-  - id: each
-    type: map
-    builtin: transform
-    with: { program: 'if .item == \"bad\" then error(\"bad item\") else (.item | ascii_upcase) end' }
-    map: { over: '{{ steps.list.output }}', max_concurrency: 2, tolerated_failures: 1 }
-    input: { item: '{{ item }}' }
-",
-];
-
-fn diamond(upstream: &str) -> String {
-    format!(
-        "name: diamond\nsteps:\n  - {{ id: a, builtin: echo, input: '{{{{ input }}}}' }}\n  - {{ id: call, builtin: http, depends_on: [a], with: {{ url: '{upstream}/work', retries: 0 }} }}\n  - {{ id: shape, builtin: transform, depends_on: [a], input: '{{{{ steps.a.output }}}}', with: {{ program: '.n + 1' }} }}\n  - {{ id: join, builtin: echo, depends_on: [call, shape], input: '{{{{ steps.shape.output }}}}' }}\n"
-    )
-}
-
-const STARTS: &[(&str, &str)] = &[
-    ("diamond", r#"{"n": 1}"#),
-    ("parent", r#"{"n": 21}"#),
-    ("gated", "{}"),
-    ("remote", r#"{"job": 1}"#),
-    ("fanout", r#"{"items": ["a", "bad", "c"]}"#),
-];
-
 const SEED_DEADLINE: Duration = Duration::from_secs(90);
-
-struct SeedOutcome {
-    seed: u64,
-    faults: usize,
-    died: bool,
-    statuses: Vec<(String, String, Value)>,
-    problems: Vec<String>,
-}
 
 /// Calls an API function, retrying a 503 or 429 as a client does; a 500 is a problem.
 async fn call(
@@ -292,32 +253,14 @@ async fn run_seed(seed: u64, upstream: &Upstream) -> SeedOutcome {
     }
 
     let faults = plan.faults();
-    for (workflow, status, error) in &statuses {
-        if status != "succeeded" && faults == 0 {
-            problems.push(format!(
-                "{workflow} ended {status} with no fault injected: {error}"
-            ));
-        }
-    }
-    for (workflow, id) in &runs {
-        if workflow == "diamond" {
-            let keys: HashSet<String> = upstream
-                .calls
-                .keys()
-                .into_iter()
-                .map(|(k, _)| k)
-                .filter(|k| k.starts_with(&format!("{id}:call:")))
-                .collect();
-            if keys.len() > 1 {
-                problems.push(format!("the HTTP step ran under {keys:?}"));
-            }
-        }
-        if let Some(tasks) = tasks_by_run.get(id)
-            && tasks.len() > 1
-        {
-            problems.push(format!("the remote step of {id} created tasks {tasks:?}"));
-        }
-    }
+    check_effects(
+        upstream,
+        &runs,
+        &tasks_by_run,
+        &statuses,
+        faults,
+        &mut problems,
+    );
     SeedOutcome {
         seed,
         faults,
@@ -327,21 +270,9 @@ async fn run_seed(seed: u64, upstream: &Upstream) -> SeedOutcome {
     }
 }
 
-fn env_number(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn on_aws_adapters_every_run_ends_and_nothing_happens_twice_under_injected_faults() {
-    if std::env::var_os("SKEIN_FAULT_LOG").is_some() {
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::from_env("SKEIN_FAULT_LOG"))
-            .with_test_writer()
-            .try_init();
-    }
+    log_if_asked();
     let seeds = env_number("SKEIN_AWS_FAULT_SEEDS", 40);
     let first = env_number("SKEIN_FAULT_FIRST_SEED", 0);
     let upstream = Upstream::start().await;
@@ -351,31 +282,5 @@ async fn on_aws_adapters_every_run_ends_and_nothing_happens_twice_under_injected
         .buffer_unordered(16)
         .collect()
         .await;
-    let mut ended: BTreeMap<String, usize> = BTreeMap::new();
-    let mut failures = Vec::new();
-    for outcome in &outcomes {
-        for (workflow, status, error) in &outcome.statuses {
-            let how = match error["error"].as_str() {
-                Some(name) if status != "succeeded" => format!(
-                    "{workflow} {status} {name}: {}",
-                    error["cause"].as_str().unwrap_or_default()
-                ),
-                _ => format!("{workflow} {status}"),
-            };
-            *ended.entry(how).or_default() += 1;
-        }
-        for problem in &outcome.problems {
-            failures.push(format!("seed {}: {problem}", outcome.seed));
-        }
-    }
-    let faults: usize = outcomes.iter().map(|o| o.faults).sum();
-    let deaths = outcomes.iter().filter(|o| o.died).count();
-    eprintln!(
-        "fault injection on moto: {seeds} seeds in {:.1} s, {faults} faults injected, {deaths} restarts",
-        started.elapsed().as_secs_f64()
-    );
-    for (how, count) in &ended {
-        eprintln!("  {count:>6}  {how}");
-    }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    report("fault injection on moto", seeds, started, &outcomes);
 }

@@ -13,6 +13,7 @@ use skein_cli::dev::{DevServer, Wiring};
 use skein_core::system::OffsetClock;
 use tempfile::TempDir;
 
+pub mod fault_batch;
 pub mod faults;
 pub mod inbox;
 pub mod upstream;
