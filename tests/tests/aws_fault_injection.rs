@@ -18,12 +18,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws::{Cloud, Layers};
-use common::fault_batch::{
-    STARTS, SeedOutcome, WORKFLOWS, check_effects, diamond, env_number, log_if_asked, report,
-};
+use common::fault_batch::{STARTS, SeedOutcome, WORKFLOWS, check_effects, diamond, run_seeds};
 use common::faults::{FaultPlan, FaultyEngine, FaultyStore};
 use common::upstream::Upstream;
-use futures_util::StreamExt;
 use serde_json::{Value, json};
 use skein_http::ApiGroup;
 use skein_lambda::step_worker::StepWorker;
@@ -272,15 +269,12 @@ async fn run_seed(seed: u64, upstream: &Upstream) -> SeedOutcome {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn on_aws_adapters_every_run_ends_and_nothing_happens_twice_under_injected_faults() {
-    log_if_asked();
-    let seeds = env_number("SKEIN_AWS_FAULT_SEEDS", 40);
-    let first = env_number("SKEIN_FAULT_FIRST_SEED", 0);
-    let upstream = Upstream::start().await;
-    let started = Instant::now();
-    let outcomes: Vec<SeedOutcome> = futures_util::stream::iter(first..first + seeds)
-        .map(|seed| run_seed(seed, &upstream))
-        .buffer_unordered(16)
-        .collect()
-        .await;
-    report("fault injection on moto", seeds, started, &outcomes);
+    run_seeds(
+        "fault injection on moto",
+        "SKEIN_AWS_FAULT_SEEDS",
+        40,
+        16,
+        |seed, upstream| async move { run_seed(seed, &upstream).await },
+    )
+    .await;
 }

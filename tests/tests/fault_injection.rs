@@ -17,13 +17,10 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::fault_batch::{
-    STARTS, SeedOutcome, WORKFLOWS, check_effects, diamond, env_number, log_if_asked, report,
-};
+use common::fault_batch::{STARTS, SeedOutcome, WORKFLOWS, check_effects, diamond, run_seeds};
 use common::faults::{FaultPlan, FaultyEngine, FaultyStore};
 use common::upstream::Upstream;
 use common::{TestAgent, TestApp};
-use futures_util::StreamExt;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -283,16 +280,12 @@ async fn run_seed(seed: u64, upstream: &Upstream) -> SeedOutcome {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_run_ends_and_nothing_happens_twice_under_injected_faults() {
-    log_if_asked();
-    let seeds = env_number("SKEIN_FAULT_SEEDS", 200);
-    let first = env_number("SKEIN_FAULT_FIRST_SEED", 0);
-    let upstream = Upstream::start().await;
-    let started = Instant::now();
-    let outcomes: Vec<SeedOutcome> = futures_util::stream::iter(first..first + seeds)
-        .map(|seed| run_seed(seed, &upstream))
-        .buffer_unordered(4)
-        .collect()
-        .await;
-
-    report("fault injection", seeds, started, &outcomes);
+    run_seeds(
+        "fault injection",
+        "SKEIN_FAULT_SEEDS",
+        200,
+        4,
+        |seed, upstream| async move { run_seed(seed, &upstream).await },
+    )
+    .await;
 }

@@ -123,6 +123,32 @@ pub fn report(label: &str, seeds: u64, started: Instant, outcomes: &[SeedOutcome
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// Runs `seeds_var` seeds (or `default`), from `SKEIN_FAULT_FIRST_SEED`, `concurrency` at
+/// a time, against one upstream, then reports them under `label`.
+pub async fn run_seeds<F, Fut>(
+    label: &str,
+    seeds_var: &str,
+    default: u64,
+    concurrency: usize,
+    run_seed: F,
+) where
+    F: Fn(u64, std::sync::Arc<Upstream>) -> Fut,
+    Fut: std::future::Future<Output = SeedOutcome>,
+{
+    use futures_util::StreamExt;
+    log_if_asked();
+    let seeds = env_number(seeds_var, default);
+    let first = env_number("SKEIN_FAULT_FIRST_SEED", 0);
+    let upstream = std::sync::Arc::new(Upstream::start().await);
+    let started = Instant::now();
+    let outcomes: Vec<SeedOutcome> = futures_util::stream::iter(first..first + seeds)
+        .map(|seed| run_seed(seed, upstream.clone()))
+        .buffer_unordered(concurrency)
+        .collect()
+        .await;
+    report(label, seeds, started, &outcomes);
+}
+
 /// A number from the environment, or `default`.
 pub fn env_number(name: &str, default: u64) -> u64 {
     std::env::var(name)
