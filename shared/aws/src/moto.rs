@@ -1,6 +1,8 @@
-//! A real moto server for tests: one per test process, on a free loopback port, started
-//! from the project's venv (scripts/setup.sh installs it). It stops by itself when the
-//! test process ends: a small shell watches the parent and kills moto.
+//! Real moto servers for tests, each on a free loopback port, started on first use from
+//! the project's venv (scripts/setup.sh installs it): one shared by most tests, and more
+//! for suites that spread their load (a moto server is one Python process, so it uses one
+//! core). Each stops by itself when the test process ends: a small shell watches the
+//! parent and kills moto.
 
 use std::net::TcpStream;
 use std::path::PathBuf;
@@ -12,7 +14,10 @@ pub struct Moto {
     pub endpoint: String,
 }
 
-static MOTO: OnceLock<Moto> = OnceLock::new();
+/// How many servers one test process may start (`server` wraps slots around).
+pub const MAX_SERVERS: usize = 8;
+
+static SERVERS: [OnceLock<Moto>; MAX_SERVERS] = [const { OnceLock::new() }; MAX_SERVERS];
 
 fn moto_server() -> PathBuf {
     let venv = std::env::var_os("SKEIN_VENV")
@@ -27,11 +32,16 @@ fn moto_server() -> PathBuf {
     bin
 }
 
-/// The shared moto server, started on first use, with Step Functions executing state
-/// machines for real (moto only pretends unless told, and must be told before any
-/// state machine is created).
+/// The shared moto server, started on first use.
 pub fn moto() -> &'static Moto {
-    MOTO.get_or_init(|| {
+    server(0)
+}
+
+/// Moto server number `slot` (modulo `MAX_SERVERS`), started on first use, with Step
+/// Functions executing state machines for real (moto only pretends unless told, and must
+/// be told before any state machine is created).
+pub fn server(slot: usize) -> &'static Moto {
+    SERVERS[slot % MAX_SERVERS].get_or_init(|| {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .expect("a free loopback port")
             .local_addr()
@@ -88,9 +98,14 @@ fn configure_execution(port: u16) {
     );
 }
 
-/// An AWS configuration that talks to moto with dummy credentials.
+/// An AWS configuration that talks to the shared moto server with dummy credentials.
 pub async fn aws_config() -> aws_config::SdkConfig {
-    let moto = moto();
+    aws_config_on(0).await
+}
+
+/// An AWS configuration that talks to moto server number `slot`.
+pub async fn aws_config_on(slot: usize) -> aws_config::SdkConfig {
+    let moto = server(slot);
     crate::config_loader()
         .endpoint_url(&moto.endpoint)
         .region(aws_config::Region::new("us-east-1"))

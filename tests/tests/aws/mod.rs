@@ -102,7 +102,8 @@ impl Cloud {
     }
 
     async fn layered(layers: Option<Layers>) -> Cloud {
-        let sdk = moto::aws_config().await;
+        let server = layers.as_ref().map_or(0, |l| l.moto_server);
+        let sdk = moto::aws_config_on(server).await;
         let table = moto::unique("skein");
         skein_aws::provision::create_table(&aws_sdk_dynamodb::Client::new(&sdk), &table)
             .await
@@ -168,6 +169,7 @@ impl Cloud {
             store: Box::new(|store| store),
             engine: Box::new(|engine| engine),
             step_lease_seconds: self.step_lease_seconds,
+            moto_server: 0, // unused: the sandbox talks to `self.sdk`'s server
         };
         layered_platform(&self.sdk, &self.table, queues, layers)
     }

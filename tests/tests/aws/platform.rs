@@ -26,6 +26,7 @@ pub(super) fn platform(
         }),
         engine: Box::new(|engine| engine),
         step_lease_seconds: DEFAULT_STEP_LEASE_SECONDS,
+        moto_server: 0,
     };
     layered_platform(sdk, table, queues, layers)
 }
@@ -39,6 +40,8 @@ pub struct Layers {
     pub engine: Layer<dyn WorkflowEngine>,
     /// `SKEIN_STEP_LEASE_SECONDS`: how long another sandbox leaves a started step alone.
     pub step_lease_seconds: u32,
+    /// Which moto server (`skein_aws::moto::server`) the cloud lives on.
+    pub moto_server: usize,
 }
 
 pub fn layered_platform(
