@@ -3,6 +3,8 @@
 //! EventBridge rule that reports how an execution ended.
 
 mod aws;
+#[path = "common/large_values.rs"]
+mod large_values;
 #[path = "common/upstream.rs"]
 mod upstream;
 
@@ -120,6 +122,15 @@ steps:
     assert_eq!(execution.error.as_deref(), Some("Skein.NonRetryable"));
     assert_eq!(ended["error"]["error"], "Skein.NonRetryable", "{ended:#}");
     assert_eq!(status(&ended, "after"), "cancelled", "{ended:#}");
+}
+
+#[tokio::test]
+async fn values_larger_than_a_dynamodb_item_are_kept_apart_and_the_run_succeeds() {
+    let cloud = Cloud::new().await;
+    cloud.apply(large_values::WORKFLOW).await;
+    let run = cloud.start("big", large_values::input()).await;
+    let ended = cloud.drive_to_end(&run).await;
+    large_values::check(&ended);
 }
 
 #[tokio::test]

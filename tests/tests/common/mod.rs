@@ -16,6 +16,7 @@ use tempfile::TempDir;
 pub mod fault_batch;
 pub mod faults;
 pub mod inbox;
+pub mod large_values;
 pub mod upstream;
 
 pub const SECRET: &str = "e2e-secret-e2e-secret-e2e-secret-0123";

@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 use super::Runs;
 use super::model::{Run, RunError, RunStatus, StepRecord, StepStatus};
 use super::service::RUNNING;
+use super::values::Part;
 use super::worker::set;
 use crate::error::{Error, Result};
 use crate::ids::{RunId, TenantId};
@@ -105,7 +106,7 @@ impl Runs {
         );
         let ops = vec![
             WriteOp::Put {
-                item: self.run_store_item(&run)?,
+                item: self.run_store_item(&run).await?,
                 condition: Condition::VersionIs(version),
             },
             // The run no longer counts against its tenant's quota of runs in flight.
@@ -135,13 +136,20 @@ impl Runs {
         }
     }
 
-    fn run_store_item(&self, run: &Run) -> Result<crate::ports::Item> {
+    /// The ended run as stored: a large output is kept apart (`values.rs`).
+    async fn run_store_item(&self, run: &Run) -> Result<crate::ports::Item> {
+        let key = run_key(&run.tenant, &run.id);
+        let mut body = crate::records::to_body(run)?;
+        if let Some(output) = &run.output {
+            for change in self.place_value(&key, Part::Output, output).await? {
+                if let Change::Set(name, value) = change {
+                    body.insert(name, value);
+                }
+            }
+        }
         let listing =
             crate::ports::IndexKey::new(crate::records::runs_list_pk(&run.tenant), run.id.as_str());
-        Ok(
-            crate::ports::Item::new(run_key(&run.tenant, &run.id), crate::records::to_body(run)?)
-                .with_gsi(Index::Gsi3, Some(listing)),
-        )
+        Ok(crate::ports::Item::new(key, body).with_gsi(Index::Gsi3, Some(listing)))
     }
 
     async fn cancel_unfinished_steps(&self, run: &Run, workflow: &Workflow) -> Result<()> {

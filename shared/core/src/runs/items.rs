@@ -9,6 +9,7 @@ use super::Runs;
 use super::model::{ItemCounts, RunError, StepMessage, StepStatus};
 use super::outcome::Reply;
 use super::scope::StepScope;
+use super::values::Part;
 use super::worker::{set, write_condition};
 use crate::error::{Error, Result};
 use crate::ports::{Condition, Index, Item, Query, SkRange, StoreError, WriteOp};
@@ -31,6 +32,9 @@ pub(crate) struct ItemRecord {
     pub status: Option<StepStatus>,
     #[serde(default)]
     pub output: Option<Value>,
+    /// Set instead of `output` when the output is large (`values.rs`).
+    #[serde(default)]
+    pub output_apart: Option<super::values::Apart>,
     #[serde(default)]
     pub error: Option<RunError>,
     #[serde(default)]
@@ -231,12 +235,12 @@ impl Runs {
             Ok(output) => (StepStatus::Succeeded, output.clone(), None),
             Err(e) => (StepStatus::Failed, Value::Null, Some(e.clone())),
         };
-        let changes = vec![
+        let mut changes = vec![
             set("status", status),
-            set("output", &output),
             set("error", &error),
             set("finished_attempt", message.attempt),
         ];
+        changes.extend(self.place_value(&key, Part::Output, &output).await?);
         self.ctx
             .store
             .update(&key, changes, Condition::Exists)
@@ -330,6 +334,7 @@ impl Runs {
                 .after(after);
             let page = self.ctx.store.query(&query).await?;
             for item in page.items {
+                let record_key = item.key.clone();
                 let (record, _) = from_item::<ItemRecord>(item)?;
                 counts.total += 1;
                 match record.status {
@@ -337,7 +342,15 @@ impl Runs {
                     Some(StepStatus::Failed) => counts.failed += 1,
                     _ => {}
                 }
-                outputs.push(record.output.unwrap_or(Value::Null));
+                let output = self
+                    .stored_value(
+                        &record_key,
+                        Part::Output,
+                        record.output,
+                        record.output_apart,
+                    )
+                    .await?;
+                outputs.push(output.unwrap_or(Value::Null));
             }
             match page.next {
                 Some(next) => after = Some(next),

@@ -16,6 +16,7 @@ mod results;
 mod schedules;
 mod scope;
 mod service;
+mod values;
 mod view;
 mod worker;
 

@@ -131,8 +131,13 @@ pub struct StepRecord {
     pub attempts: Vec<Attempt>,
     #[serde(default)]
     pub input: Option<Value>,
+    /// Set instead of `input` when the input is large (`values.rs`).
+    #[serde(default)]
+    pub input_apart: Option<super::values::Apart>,
     #[serde(default)]
     pub output: Option<Value>,
+    #[serde(default)]
+    pub output_apart: Option<super::values::Apart>,
     #[serde(default)]
     pub error: Option<RunError>,
     #[serde(default)]

@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 
 use super::Runs;
 use super::model::{Attempt, RunError, StepMessage, StepRecord, StepStatus};
+use super::values::Part;
 use super::worker::{done_flag, read_step, set, write_condition};
 use crate::error::{Error, Result};
 use crate::ports::{Change, Condition, StoreError};
@@ -39,12 +40,13 @@ impl Runs {
     ) -> Result<Outcome> {
         let step = &workflow.definition.steps[index];
         let now = self.ctx.now();
-        let changes = vec![
+        let key = step_key(&message.tenant, &message.run, &message.step);
+        let mut changes = vec![
             set("status", StepStatus::Succeeded),
-            set("output", &output),
             set("error", Value::Null),
             set("finished_at", now),
         ];
+        changes.extend(self.place_value(&key, Part::Output, &output).await?);
         let logged = ("step.succeeded", json!({ "attempt": message.attempt + 1 }));
         self.record_attempt(message, started, None, changes, logged)
             .await?;

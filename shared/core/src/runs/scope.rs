@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 
 use super::Runs;
 use super::model::{Run, StepRecord, StepStatus};
+use super::values::Part;
 use crate::error::Result;
 use crate::records::{from_item, step_key};
 use crate::tasks::model::MAX_INPUT_BYTES;
@@ -76,13 +77,18 @@ impl Runs {
         }
         let mut steps = HashMap::new();
         for id in wanted {
-            if let Some(item) = self
-                .ctx
-                .store
-                .get(&step_key(&run.tenant, &run.id, &id))
-                .await?
-            {
-                steps.insert(id, from_item::<StepRecord>(item)?.0);
+            let key = step_key(&run.tenant, &run.id, &id);
+            if let Some(item) = self.ctx.store.get(&key).await? {
+                let mut record = from_item::<StepRecord>(item)?.0;
+                record.output = self
+                    .stored_value(
+                        &key,
+                        Part::Output,
+                        record.output.take(),
+                        record.output_apart,
+                    )
+                    .await?;
+                steps.insert(id, record);
             }
         }
         Ok(StepScope {

@@ -7,6 +7,7 @@ use sha2::{Digest, Sha256};
 
 use super::Runs;
 use super::model::{ParentStep, Run, RunStatus};
+use super::values::{Apart, Part};
 use crate::auth::{Action, Principal};
 use crate::cursor::{ListPage, PageRequest, list_filtered};
 use crate::error::{Error, FieldError, Result};
@@ -245,13 +246,20 @@ impl Runs {
         caller.authorize(Action::RunWorkflows)?;
         let mut query = Query::new(Index::Gsi3, runs_list_pk(&caller.tenant));
         query.descending = true;
-        list_filtered(self.ctx.store.as_ref(), query, page, 5000, |item| {
+        let mut listed = list_filtered(self.ctx.store.as_ref(), query, page, 5000, |item| {
             let (run, _) = from_item::<Run>(item)?;
             let keep = filter.workflow.as_ref().is_none_or(|w| &run.workflow == w)
                 && filter.status.is_none_or(|s| run.status == s);
             Ok(keep.then_some(run))
         })
-        .await
+        .await?;
+        // A succeeded run without an output on its record keeps it apart.
+        for run in &mut listed.items {
+            if run.status == RunStatus::Succeeded && run.output.is_none() {
+                *run = self.run_record(&run.tenant, &run.id).await?;
+            }
+        }
+        Ok(listed)
     }
 
     /// Asks the engine to stop the run; it ends as `cancelled` when the engine confirms.
@@ -320,9 +328,24 @@ impl Runs {
         self.run_record(&caller.tenant, id).await
     }
 
+    /// The run as stored, its output put together when it was kept apart.
     pub(crate) async fn run_record(&self, tenant: &TenantId, id: &RunId) -> Result<Run> {
-        let item = self.ctx.store.get(&run_key(tenant, id)).await?;
-        Ok(from_item(item.ok_or(Error::NotFound { what: "run" })?)?.0)
+        let key = run_key(tenant, id);
+        let item = self
+            .ctx
+            .store
+            .get(&key)
+            .await?
+            .ok_or(Error::NotFound { what: "run" })?;
+        let apart = item
+            .body
+            .get(Part::Output.apart_attribute())
+            .and_then(|v| serde_json::from_value::<Apart>(v.clone()).ok());
+        let (mut run, _) = from_item::<Run>(item)?;
+        if let Some(apart) = apart {
+            run.output = Some(self.load_value(&key, Part::Output, apart).await?);
+        }
+        Ok(run)
     }
 }
 

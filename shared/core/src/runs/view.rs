@@ -2,11 +2,12 @@
 
 use super::Runs;
 use super::model::{ItemCounts, RunView, StepMessage, StepRecord, StepStatus, StepView};
+use super::values::Part;
 use crate::auth::Principal;
 use crate::error::Result;
 use crate::ids::{RunId, TenantId};
 use crate::ports::{Index, Query, SkRange};
-use crate::records::{STEP_PREFIX, from_item, run_pk};
+use crate::records::{STEP_PREFIX, from_item, run_pk, step_key};
 use crate::workflows::definition::StepKind;
 
 impl Runs {
@@ -23,7 +24,19 @@ impl Runs {
             .collect();
         let mut steps = Vec::with_capacity(workflow.definition.steps.len());
         for (i, step) in workflow.definition.steps.iter().enumerate() {
-            let record = records.remove(&step.id).unwrap_or_default();
+            let mut record: StepRecord = records.remove(&step.id).unwrap_or_default();
+            let key = step_key(&run.tenant, &run.id, &step.id);
+            let input = self
+                .stored_value(&key, Part::Input, record.input.take(), record.input_apart)
+                .await?;
+            let output = self
+                .stored_value(
+                    &key,
+                    Part::Output,
+                    record.output.take(),
+                    record.output_apart,
+                )
+                .await?;
             let started_at = record.attempts.first().map(|a| a.started_at);
             let duration_ms = match (started_at, record.finished_at) {
                 (Some(s), Some(f)) => Some((f - s).num_milliseconds()),
@@ -59,8 +72,8 @@ impl Runs {
                 started_at,
                 finished_at: record.finished_at,
                 duration_ms,
-                input: record.input,
-                output: record.output,
+                input,
+                output,
                 error: record.error,
                 task: record.task,
                 child_run: record.child_run,

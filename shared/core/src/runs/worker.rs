@@ -8,6 +8,7 @@ use serde_json::{Map, Value, json};
 use super::Runs;
 use super::model::{Attempt, RunError, StepMessage, StepRecord, StepStatus};
 use super::outcome::Reply;
+use super::values::Part;
 use crate::error::{Error, Result};
 use crate::ports::{Change, Condition, Key};
 use crate::records::{from_item, step_key};
@@ -193,7 +194,8 @@ impl Runs {
             _ => Vec::new(),
         };
         if step.kind != StepKind::Map {
-            changes.push(set("input", &input));
+            let key = step_key(&message.tenant, &message.run, &message.step);
+            changes.extend(self.place_value(&key, Part::Input, &input).await?);
         }
         Ok((
             Starting {
