@@ -59,6 +59,7 @@ locals {
     SKEIN_WORKER_FUNCTION         = "${var.name_prefix}-step-worker"
     SKEIN_STEP_LEASE_SECONDS      = tostring(var.step_worker_timeout)
     SKEIN_INLINE_SECONDS          = tostring(min(var.inline_seconds, floor(var.step_worker_timeout / 2)))
+    SKEIN_STEP_MAX_RECEIVES       = tostring(var.step_max_receives)
     SKEIN_MESSAGE_QUEUE_URL       = module.queues.message_queue_url
     SKEIN_MESSAGE_MAX_RECEIVES    = tostring(var.message_max_receives)
     SKEIN_RATE_PRINCIPAL          = var.rate_per_principal

@@ -14,6 +14,7 @@ module "queues" {
   name_prefix               = var.name_prefix
   step_worker_timeout       = var.step_worker_timeout
   message_router_timeout    = local.functions["message-router"].timeout
+  step_max_receives         = var.step_max_receives
   message_max_receives      = var.message_max_receives
   execution_events_rule_arn = module.workflows.execution_ended_rule_arn
 }

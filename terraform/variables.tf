@@ -143,6 +143,12 @@ variable "inline_seconds" {
   default     = 60
 }
 
+variable "step_max_receives" {
+  description = "Receives of a step message the step-worker cannot handle (the store or Step Functions unavailable) before it fails the step; the step DLQ takes a message one receive later, so only unreadable bodies end up there."
+  type        = number
+  default     = 5
+}
+
 variable "message_max_receives" {
   description = "Failed deliveries of a message before it becomes a dead letter."
   type        = number

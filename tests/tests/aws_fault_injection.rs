@@ -274,6 +274,53 @@ async fn run_seed(seed: u64, upstream: &Upstream) -> SeedOutcome {
     }
 }
 
+#[tokio::test]
+async fn a_step_the_worker_cannot_run_on_its_last_receive_fails_with_a_cause_instead_of_waiting() {
+    let plan = FaultPlan::from_seed(0);
+    let store_plan = plan.clone();
+    let cloud = Cloud::with_layers(Layers {
+        store: Box::new(move |inner| {
+            Arc::new(FaultyStore {
+                inner,
+                plan: store_plan,
+            })
+        }),
+        engine: Box::new(|engine| engine),
+        step_lease_seconds: 5,
+        moto_server: 0,
+    })
+    .await;
+    cloud
+        .apply("name: stuck\nsteps:\n  - { id: only, builtin: echo, input: { n: 1 } }\n")
+        .await;
+    let run = cloud.start("stuck", json!({})).await;
+    // The table is down: each receive of the step message fails, and SQS brings it back.
+    plan.go_down();
+    let worker = StepWorker::new(&cloud.aws);
+    let step_queue = cloud.step_queue.clone();
+    let mut receives = 0;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while receives < 5 {
+        assert!(
+            Instant::now() < deadline,
+            "the step message came {receives} times"
+        );
+        let messages = cloud.receive_waiting(&step_queue, 10, 0, 1).await;
+        receives += messages.len();
+        let failed = cloud.deliver(&worker, messages.clone()).await;
+        let expected = if receives < 5 { messages.len() } else { 0 };
+        assert_eq!(failed.len(), expected, "receive {receives}");
+    }
+    // The fifth receive failed the step's task; the run ends once the table is back.
+    plan.come_back();
+    let ended = cloud.drive_to_end(&run).await;
+    assert_eq!(ended["status"], "failed", "{ended:#}");
+    assert_eq!(ended["error"]["error"], "Skein.Internal", "{ended:#}");
+    // The cause ("the platform could not run this step in 5 tries: ...") does not come
+    // through: moto's SendTaskFailure handler reads `error` and drops `cause`
+    // (moto/stepfunctions/responses.py). Step Functions keeps both.
+}
+
 /// One moto server per core, at least two.
 fn moto_servers() -> usize {
     std::thread::available_parallelism()

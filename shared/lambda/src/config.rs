@@ -214,6 +214,10 @@ pub struct PlatformSettings {
     /// How long one step-worker invocation goes on running the steps its finished steps
     /// made ready before it hands them to the step queue.
     pub inline_for: Duration,
+    /// Receives of a step message the step-worker could not handle (the store or the
+    /// engine unavailable) before it fails the step instead; the step queue's redrive
+    /// policy (maxReceiveCount) is one higher, so the DLQ only ever takes unreadable bodies.
+    pub step_max_receives: u32,
     /// The messages queue: the API sends to it, the message-router consumes it.
     pub message_queue_url: String,
     /// Failed deliveries of one message before it becomes a dead letter; the queue's
@@ -228,7 +232,7 @@ pub struct PlatformSettings {
 }
 
 impl PlatformSettings {
-    pub const VARIABLES: [&'static str; 20] = [
+    pub const VARIABLES: [&'static str; 21] = [
         "SKEIN_NAME_PREFIX",
         "SKEIN_TABLE",
         "SKEIN_STEP_QUEUE_URL",
@@ -237,6 +241,7 @@ impl PlatformSettings {
         "SKEIN_WORKER_FUNCTION",
         "SKEIN_STEP_LEASE_SECONDS",
         "SKEIN_INLINE_SECONDS",
+        "SKEIN_STEP_MAX_RECEIVES",
         "SKEIN_MESSAGE_QUEUE_URL",
         "SKEIN_MESSAGE_MAX_RECEIVES",
         "SKEIN_RATE_PRINCIPAL",
@@ -276,6 +281,7 @@ impl PlatformSettings {
                 .unwrap_or_else(|| "skein-step-worker".into()),
             step_lease: Duration::from_secs(number(env, "SKEIN_STEP_LEASE_SECONDS", 900)?),
             inline_for: Duration::from_secs(number(env, "SKEIN_INLINE_SECONDS", 60)?),
+            step_max_receives: number(env, "SKEIN_STEP_MAX_RECEIVES", 5)?.clamp(1, 1000) as u32,
             message_queue_url: required(
                 env,
                 "SKEIN_MESSAGE_QUEUE_URL",

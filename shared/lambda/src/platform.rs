@@ -37,6 +37,8 @@ pub struct AwsPlatform {
     pub workflow_engine: Arc<dyn WorkflowEngine>,
     pub bell: Arc<TaskBell>,
     pub rate_limits: RateLimits,
+    /// `PlatformSettings::step_max_receives`, for the step-worker.
+    pub step_max_receives: u32,
 }
 
 impl AwsPlatform {
@@ -116,6 +118,7 @@ impl AwsPlatform {
         Ok(Self {
             platform: Platform::new(ctx, tokens.clone(), ports, messaging),
             rate_limits: settings.rate_limits,
+            step_max_receives: settings.step_max_receives,
             tokens,
             engine,
             workflow_engine,

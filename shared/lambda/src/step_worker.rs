@@ -58,6 +58,8 @@ impl From<StepFailed> for Diagnostic {
 pub struct StepWorker {
     platform: Platform,
     engine: Arc<dyn WorkflowEngine>,
+    /// On this receive, a step the worker still cannot handle is failed instead of left.
+    max_receives: u32,
 }
 
 /// Time kept back from the invocation's deadline to report the batch: a message still
@@ -77,6 +79,7 @@ impl StepWorker {
         Self {
             platform: aws.platform.clone(),
             engine: aws.workflow_engine.clone(),
+            max_receives: aws.step_max_receives,
         }
     }
 
@@ -170,36 +173,49 @@ impl StepWorker {
         if value.get("detail-type").is_some() {
             return self.execution_changed(value).await;
         }
+        let receives = message
+            .attributes
+            .get("ApproximateReceiveCount")
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(1);
         match serde_json::from_value::<StepMessage>(value) {
-            Ok(step) => self.step(step).await,
+            Ok(step) => self.step(step, receives).await,
             Err(e) => Outcome::Again(format!("not a step message: {e}")),
         }
     }
 
-    async fn step(&self, message: StepMessage) -> Outcome {
+    async fn step(&self, message: StepMessage, receives: u32) -> Outcome {
         let token = message.token.clone();
-        match self.platform.runs.handle_step(message).await {
-            Ok(()) => Outcome::Done,
+        let (name, cause) = match self.platform.runs.handle_step(message).await {
+            Ok(()) => return Outcome::Done,
             // SQS brings it back after its visibility timeout; the step's idempotency
             // key keeps the redelivery from doing its work twice.
-            Err(e) if e.is_transient() => Outcome::Again(e.to_string()),
+            Err(e) if e.is_transient() && receives < self.max_receives => {
+                return Outcome::Again(e.to_string());
+            }
+            // Tried as often as the deployment allows: fail the step rather than leave
+            // the run waiting on a message in the DLQ.
+            Err(e) if e.is_transient() => {
+                tracing::error!(error = %e, receives, "a step the worker could not run in time");
+                let cause = format!(
+                    "the platform could not run this step in {receives} tries: {}",
+                    e.step_cause()
+                );
+                (StepErrorName::Internal.as_str(), cause)
+            }
             // Fails the same way every time: fail the step so the run moves on.
             Err(e) => {
-                let cause = e.step_cause();
                 tracing::error!(error = %e, "a step the worker cannot run");
-                let Some(token) = token else {
-                    return Outcome::Done;
-                };
-                // Until the engine hears of it the run waits: keep the message if not.
-                match self
-                    .engine
-                    .send_task_failure(&token, e.step_error_name().as_str(), &cause)
-                    .await
-                {
-                    Ok(()) | Err(EngineError::TaskDoesNotExist) => Outcome::Done,
-                    Err(e) => Outcome::Again(format!("could not fail the step's task: {e}")),
-                }
+                (e.step_error_name().as_str(), e.step_cause())
             }
+        };
+        let Some(token) = token else {
+            return Outcome::Done;
+        };
+        // Until the engine hears of it the run waits: keep the message if not.
+        match self.engine.send_task_failure(&token, name, &cause).await {
+            Ok(()) | Err(EngineError::TaskDoesNotExist) => Outcome::Done,
+            Err(e) => Outcome::Again(format!("could not fail the step's task: {e}")),
         }
     }
 

@@ -24,7 +24,7 @@ resource "aws_sqs_queue" "steps" {
 
   redrive_policy = jsonencode({
     deadLetterTargetArn = aws_sqs_queue.step_dlq.arn
-    maxReceiveCount     = var.step_max_receives
+    maxReceiveCount     = var.step_max_receives + 1
   })
 }
 

@@ -14,7 +14,7 @@ variable "message_router_timeout" {
 }
 
 variable "step_max_receives" {
-  description = "Receives of a step message before it moves to the step DLQ."
+  description = "Receives of a step message the step-worker cannot handle before it fails the step (SKEIN_STEP_MAX_RECEIVES). The queue moves a message to its DLQ one receive later, so only bodies the worker cannot read end up there."
   type        = number
   default     = 5
 }

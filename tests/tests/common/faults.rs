@@ -73,6 +73,16 @@ impl FaultPlan {
         self.armed.store(true, Ordering::SeqCst);
     }
 
+    /// From now on every call is refused, as when the dependency is down.
+    pub fn go_down(&self) {
+        self.dead.store(true, Ordering::SeqCst);
+    }
+
+    /// Calls go through again.
+    pub fn come_back(&self) {
+        self.dead.store(false, Ordering::SeqCst);
+    }
+
     pub fn is_dead(&self) -> bool {
         self.dead.load(Ordering::SeqCst)
     }
