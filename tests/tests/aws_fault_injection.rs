@@ -19,11 +19,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws::{Cloud, Layers};
-use common::fault_batch::{STARTS, SeedOutcome, WORKFLOWS, check_effects, diamond, run_seeds};
+use common::fault_batch::{
+    Effects, STARTS, SeedOutcome, WORKFLOWS, check_effects, diamond, run_seeds,
+};
 use common::faults::{FaultPlan, FaultyEngine, FaultyStore};
 use common::upstream::Upstream;
 use serde_json::{Value, json};
 use skein_http::ApiGroup;
+use skein_lambda::message_router::MessageRouterFunction;
 use skein_lambda::step_worker::StepWorker;
 
 const SEED_DEADLINE: Duration = Duration::from_secs(90);
@@ -95,7 +98,9 @@ async fn run_seed(seed: u64, upstream: &Upstream) -> SeedOutcome {
     }
     // The state machines EventBridge reports on, named before the faults start.
     let mut machines: BTreeMap<String, String> = BTreeMap::new();
-    for workflow in ["diamond", "parent", "gated", "remote", "fanout", "child"] {
+    for workflow in [
+        "diamond", "parent", "gated", "remote", "fanout", "ask", "child",
+    ] {
         let machine = cloud.machine(workflow, &json!(1)).await;
         machines.insert(workflow.to_string(), machine);
     }
@@ -129,7 +134,7 @@ async fn run_seed(seed: u64, upstream: &Upstream) -> SeedOutcome {
         }
     }
 
-    let mut tasks_by_run: BTreeMap<String, HashSet<String>> = BTreeMap::new();
+    let mut effects = Effects::default();
     let mut unreported: Vec<(String, Value)> = Vec::new();
     let mut reported_ends: HashSet<String> = HashSet::new();
     let mut statuses = Vec::new();
@@ -176,12 +181,44 @@ async fn run_seed(seed: u64, upstream: &Upstream) -> SeedOutcome {
         if status == 200
             && let Some(task_id) = task["id"].as_str()
         {
-            let run = task["origin"]["run"].as_str().unwrap_or("?").to_string();
-            tasks_by_run
-                .entry(run)
-                .or_default()
-                .insert(task_id.to_string());
+            effects.task(&task);
             unreported.push((task_id.to_string(), task["input"].clone()));
+        }
+        // The message-router's event source: questions to the agent, answers to runs.
+        let message_queue = cloud.message_queue.clone();
+        let routed = cloud.receive_waiting(&message_queue, 10, 1, 0).await;
+        if !routed.is_empty() {
+            cloud
+                .route(&MessageRouterFunction::new(&cloud.aws), routed)
+                .await;
+        }
+        // The agent answers the questions in its inbox and acknowledges each one answered.
+        let read = aws::api_event(
+            "GET",
+            &format!("/v1/agents/{agent_id}/inbox?wait=0&visibility=1"),
+            Some(&agent_token),
+            None,
+        );
+        let (status, inbox) = call(&cloud, &mut problems, ApiGroup::Messages, read).await;
+        if status == 200 {
+            for entry in inbox["messages"].as_array().cloned().unwrap_or_default() {
+                let Some((message, reply)) = effects.question(&entry) else {
+                    continue;
+                };
+                let inbox = format!("/v1/agents/{agent_id}/inbox/{message}");
+                let reply = aws::api_event(
+                    "POST",
+                    &format!("{inbox}/reply"),
+                    Some(&agent_token),
+                    Some(reply),
+                );
+                let (status, _) = call(&cloud, &mut problems, ApiGroup::Messages, reply).await;
+                if (200..300).contains(&status) {
+                    let ack =
+                        aws::api_event("POST", &format!("{inbox}/ack"), Some(&agent_token), None);
+                    call(&cloud, &mut problems, ApiGroup::Messages, ack).await;
+                }
+            }
         }
         let mut still = Vec::new();
         for (task_id, input) in unreported.drain(..) {
@@ -257,14 +294,7 @@ async fn run_seed(seed: u64, upstream: &Upstream) -> SeedOutcome {
     }
 
     let faults = plan.faults();
-    check_effects(
-        upstream,
-        &runs,
-        &tasks_by_run,
-        &statuses,
-        faults,
-        &mut problems,
-    );
+    check_effects(upstream, &runs, &effects, &statuses, faults, &mut problems);
     SeedOutcome {
         seed,
         faults,

@@ -48,35 +48,6 @@ async fn inbox(cloud: &Cloud, agent: &Agent) -> Vec<Value> {
 
 /// One message-router invocation with `records`; returns the ids it reported as failed,
 /// after deleting the others as the event source does.
-async fn route(
-    cloud: &Cloud,
-    router: &MessageRouterFunction,
-    records: Vec<SqsMessage>,
-) -> Vec<String> {
-    let mut event = SqsEvent::default();
-    event.records = records.clone();
-    let failed: Vec<String> = router
-        .handle_batch(event)
-        .await
-        .batch_item_failures
-        .into_iter()
-        .map(|f| f.item_identifier)
-        .collect();
-    let sqs = aws_sdk_sqs::Client::new(&cloud.sdk);
-    for record in records {
-        if !failed.contains(record.message_id.as_ref().unwrap()) {
-            let receipt = record.receipt_handle.unwrap();
-            sqs.delete_message()
-                .queue_url(&cloud.message_queue)
-                .receipt_handle(receipt)
-                .send()
-                .await
-                .unwrap();
-        }
-    }
-    failed
-}
-
 /// The queued messages, once they are all there.
 async fn queued(cloud: &Cloud, count: usize, visibility: i32) -> Vec<SqsMessage> {
     let mut received: Vec<SqsMessage> = Vec::new();
@@ -128,8 +99,8 @@ async fn direct_and_broadcast_messages_reach_inboxes_once_even_when_sqs_delivers
 
     let messages = queued(&cloud, 2, 30).await;
     // The event source hands the same messages over twice (at-least-once delivery).
-    assert!(route(&cloud, &router, messages.clone()).await.is_empty());
-    assert!(route(&cloud, &router, messages).await.is_empty());
+    assert!(cloud.route(&router, messages.clone()).await.is_empty());
+    assert!(cloud.route(&router, messages).await.is_empty());
 
     let kinds = |entries: Vec<Value>| {
         let mut kinds: Vec<String> = entries
@@ -176,11 +147,11 @@ async fn a_batch_reports_only_its_failed_messages_and_poison_ends_as_a_dead_lett
         .fail_transactions
         .store(true, Ordering::SeqCst);
     let batch = queued(&cloud, 2, 1).await;
-    let failed = route(&cloud, &router, batch.clone()).await;
+    let failed = cloud.route(&router, batch.clone()).await;
     assert_eq!(failed.len(), 2, "both fail: {failed:?}");
     for _ in 1..MESSAGE_MAX_RECEIVES {
         let again: Vec<SqsMessage> = queued(&cloud, 2, 1).await;
-        route(&cloud, &router, again).await;
+        cloud.route(&router, again).await;
     }
     // At the last allowed receive the router keeps the message as a dead letter and lets
     // SQS delete it; the malformed one stays for the queue's own dead-letter queue.
@@ -216,7 +187,7 @@ async fn a_batch_reports_only_its_failed_messages_and_poison_ends_as_a_dead_lett
     );
     // (The malformed one is still hidden by the receive above.)
     let redelivered = queued(&cloud, 1, 30).await;
-    assert!(route(&cloud, &router, redelivered).await.is_empty());
+    assert!(cloud.route(&router, redelivered).await.is_empty());
     let entries = inbox(&cloud, &bob).await;
     assert_eq!(entries.len(), 1);
     assert_eq!(entries[0]["message"]["id"], sent["id"]);
@@ -266,7 +237,7 @@ async fn a_message_past_its_ttl_is_dropped_by_the_router() {
     let messages = queued(&cloud, 1, 30).await;
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     assert!(
-        route(&cloud, &router, messages).await.is_empty(),
+        cloud.route(&router, messages).await.is_empty(),
         "expired: deleted, not retried"
     );
     assert!(inbox(&cloud, &bob).await.is_empty());

@@ -13,11 +13,12 @@
 
 mod common;
 
-use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::fault_batch::{STARTS, SeedOutcome, WORKFLOWS, check_effects, diamond, run_seeds};
+use common::fault_batch::{
+    Effects, STARTS, SeedOutcome, WORKFLOWS, check_effects, diamond, run_seeds,
+};
 use common::faults::{FaultPlan, FaultyEngine, FaultyStore};
 use common::upstream::Upstream;
 use common::{TestAgent, TestApp};
@@ -147,7 +148,7 @@ async fn run_seed(seed: u64, upstream: &Upstream) -> SeedOutcome {
         }
     }
 
-    let mut tasks_by_run: BTreeMap<String, HashSet<String>> = BTreeMap::new();
+    let mut effects = Effects::default();
     let mut unreported: Vec<(String, Value)> = Vec::new();
     let deadline = Instant::now() + SEED_DEADLINE;
     let mut quiet_until = Instant::now() + Duration::from_secs(2);
@@ -185,12 +186,51 @@ async fn run_seed(seed: u64, upstream: &Upstream) -> SeedOutcome {
         if status == StatusCode::OK
             && let Some(task_id) = task["id"].as_str()
         {
-            let run = task["origin"]["run"].as_str().unwrap_or("?").to_string();
-            tasks_by_run
-                .entry(run)
-                .or_default()
-                .insert(task_id.to_string());
+            effects.task(&task);
             unreported.push((task_id.to_string(), task["input"].clone()));
+        }
+        // The agent answers the questions in its inbox and acknowledges each one answered;
+        // one it could not answer shows up again after a second.
+        let (status, inbox) = call(
+            &app,
+            &mut watch,
+            Method::GET,
+            &format!("/v1/agents/{}/inbox?wait=0&visibility=1", worker.id),
+            &worker.token,
+            None,
+            None,
+        )
+        .await;
+        if status == StatusCode::OK {
+            for entry in inbox["messages"].as_array().cloned().unwrap_or_default() {
+                let Some((message, reply)) = effects.question(&entry) else {
+                    continue;
+                };
+                let inbox = format!("/v1/agents/{}/inbox/{message}", worker.id);
+                let (status, _) = call(
+                    &app,
+                    &mut watch,
+                    Method::POST,
+                    &format!("{inbox}/reply"),
+                    &worker.token,
+                    Some(reply),
+                    None,
+                )
+                .await;
+                if status.is_success() {
+                    let ack = format!("{inbox}/ack");
+                    call(
+                        &app,
+                        &mut watch,
+                        Method::POST,
+                        &ack,
+                        &worker.token,
+                        None,
+                        None,
+                    )
+                    .await;
+                }
+            }
         }
         // An agent retries its completion until the platform takes it (or says the task
         // is no longer its own).
@@ -263,7 +303,7 @@ async fn run_seed(seed: u64, upstream: &Upstream) -> SeedOutcome {
     check_effects(
         upstream,
         &runs,
-        &tasks_by_run,
+        &effects,
         &statuses,
         faults,
         &mut watch.problems,

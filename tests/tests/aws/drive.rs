@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
 use aws_sdk_sqs::types::MessageSystemAttributeName;
 use serde_json::{Value, json};
+use skein_lambda::message_router::MessageRouterFunction;
 use skein_lambda::step_worker::StepWorker;
 
 use super::{Cloud, sample};
@@ -87,6 +88,36 @@ impl Cloud {
                 sqs.delete_message()
                     .queue_url(&self.step_queue)
                     .receipt_handle(message.receipt_handle.unwrap())
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        }
+        failed
+    }
+
+    /// Hands messages-queue records to the message-router and deletes the ones it did not
+    /// report failed, as Lambda's event source does. Returns the ids of the failed ones.
+    pub async fn route(
+        &self,
+        router: &MessageRouterFunction,
+        records: Vec<SqsMessage>,
+    ) -> Vec<String> {
+        let mut event = SqsEvent::default();
+        event.records = records.clone();
+        let failed: Vec<String> = router
+            .handle_batch(event)
+            .await
+            .batch_item_failures
+            .into_iter()
+            .map(|f| f.item_identifier)
+            .collect();
+        let sqs = aws_sdk_sqs::Client::new(&self.sdk);
+        for record in records {
+            if !failed.contains(record.message_id.as_ref().unwrap()) {
+                sqs.delete_message()
+                    .queue_url(&self.message_queue)
+                    .receipt_handle(record.receipt_handle.unwrap())
                     .send()
                     .await
                     .unwrap();

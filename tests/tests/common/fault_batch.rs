@@ -9,12 +9,14 @@ use serde_json::Value;
 use super::upstream::Upstream;
 
 /// The batch: a sub-workflow and its child, an approval, a remote agent's task, a map with
-/// a tolerated failure; `diamond` adds an HTTP step to the test's upstream.
+/// a tolerated failure, a question to an agent and the wait for its answer; `diamond` adds
+/// an HTTP step to the test's upstream.
 pub const WORKFLOWS: &[&str] = &[
     "name: child\nsteps:\n  - { id: twice, builtin: transform, input: '{{ input }}', with: { program: '.n * 2' } }\n",
     "name: parent\nsteps:\n  - { id: sub, type: workflow, workflow: { name: child }, input: { n: '{{ input.n }}' } }\n",
     "name: gated\nsteps:\n  - { id: ok, type: approval }\n  - { id: after, builtin: echo, depends_on: [ok] }\n",
     "name: remote\nsteps:\n  - { id: work, agent: worker, timeout: 30s, input: '{{ input }}' }\n",
+    "name: ask\nsteps:\n  - { id: send, builtin: message.send, input: { to: worker, kind: question, payload: '{{ input }}' } }\n  - { id: answer, builtin: message.await, depends_on: [send], timeout: 10m }\n",
     "
 name: fanout
 steps:
@@ -42,7 +44,47 @@ pub const STARTS: &[(&str, &str)] = &[
     ("gated", "{}"),
     ("remote", r#"{"job": 1}"#),
     ("fanout", r#"{"items": ["a", "bad", "c"]}"#),
+    ("ask", r#"{"q": 1}"#),
 ];
+
+/// What the agents saw of the runs' effects: tasks created and questions sent, by run.
+#[derive(Default)]
+pub struct Effects {
+    pub tasks_by_run: BTreeMap<String, HashSet<String>>,
+    pub questions_by_run: BTreeMap<String, HashSet<String>>,
+}
+
+impl Effects {
+    pub fn task(&mut self, claimed: &Value) {
+        if let Some(id) = claimed["id"].as_str() {
+            let run = claimed["origin"]["run"].as_str().unwrap_or("?").to_string();
+            self.tasks_by_run
+                .entry(run)
+                .or_default()
+                .insert(id.to_string());
+        }
+    }
+
+    /// Notes a question read from the inbox; returns its id and the reply the agent sends.
+    pub fn question(&mut self, entry: &Value) -> Option<(String, Value)> {
+        let message = &entry["message"];
+        if message["kind"] != "question" {
+            return None;
+        }
+        let id = message["id"].as_str()?.to_string();
+        let run = message["correlation_id"]
+            .as_str()
+            .unwrap_or("?")
+            .to_string();
+        self.questions_by_run
+            .entry(run)
+            .or_default()
+            .insert(id.clone());
+        let reply =
+            serde_json::json!({ "kind": "answer", "payload": { "to": message["payload"] } });
+        Some((id, reply))
+    }
+}
 
 /// What one seed saw.
 pub struct SeedOutcome {
@@ -55,11 +97,12 @@ pub struct SeedOutcome {
 }
 
 /// The checks on a seed's ended runs: a failure needs a fault to explain it, the HTTP
-/// step ran under one idempotency key, the remote step created one task.
+/// step ran under one idempotency key, the remote step created one task, the question
+/// was sent once.
 pub fn check_effects(
     upstream: &Upstream,
     runs: &[(String, String)],
-    tasks_by_run: &BTreeMap<String, HashSet<String>>,
+    effects: &Effects,
     statuses: &[(String, String, Value)],
     faults: usize,
     problems: &mut Vec<String>,
@@ -84,10 +127,15 @@ pub fn check_effects(
                 problems.push(format!("the HTTP step ran under {keys:?}"));
             }
         }
-        if let Some(tasks) = tasks_by_run.get(id)
+        if let Some(tasks) = effects.tasks_by_run.get(id)
             && tasks.len() > 1
         {
             problems.push(format!("the remote step of {id} created tasks {tasks:?}"));
+        }
+        if let Some(questions) = effects.questions_by_run.get(id)
+            && questions.len() > 1
+        {
+            problems.push(format!("{id} sent the question {questions:?}"));
         }
     }
 }

@@ -73,15 +73,20 @@ impl Messages {
     }
 
     /// A message a workflow step sends on behalf of its run.
+    /// A step's message. Its id follows from the step attempt's idempotency key, so a
+    /// step that runs again (a redelivery, a restart) sends the very same message, which
+    /// the inbox keeps once.
     pub(crate) async fn send_from_run(
         &self,
         tenant: &TenantId,
         run: &RunId,
+        idempotency_key: &str,
         to: Recipient,
         new: NewMessage,
     ) -> Result<Message> {
         let ttl = new.validate()?;
-        let message = self.envelope(tenant, PrincipalId::run(run), to, new, ttl);
+        let mut message = self.envelope(tenant, PrincipalId::run(run), to, new, ttl);
+        message.id = MessageId::from_ulid(step_message_ulid(run, idempotency_key));
         self.enqueue(&message).await?;
         Ok(message)
     }
@@ -124,5 +129,39 @@ impl Messages {
             ))),
             Err(e) => Err(Error::Internal(format!("messages queue: {e}"))),
         }
+    }
+}
+
+/// The id of a step's message: the run's time (so ids still sort by when runs began) and
+/// 80 bits of the SHA-256 of the step attempt's idempotency key.
+fn step_message_ulid(run: &RunId, idempotency_key: &str) -> ulid::Ulid {
+    use sha2::{Digest, Sha256};
+    let millis = run
+        .as_str()
+        .rsplit('_')
+        .next()
+        .and_then(|raw| ulid::Ulid::from_string(raw).ok())
+        .map_or(0, |u| u.timestamp_ms());
+    let digest = Sha256::digest(idempotency_key.as_bytes());
+    let mut random = [0u8; 16];
+    random[6..].copy_from_slice(&digest[..10]);
+    ulid::Ulid::from_parts(millis, u128::from_be_bytes(random))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_step_attempt_always_sends_the_same_message_id() {
+        let run = RunId::from_ulid(ulid::Ulid::new());
+        let first = step_message_ulid(&run, "r:ask:0");
+        assert_eq!(first, step_message_ulid(&run, "r:ask:0"));
+        assert_ne!(first, step_message_ulid(&run, "r:ask:1"));
+        let started = run.as_str().rsplit('_').next().unwrap();
+        assert_eq!(
+            first.timestamp_ms(),
+            ulid::Ulid::from_string(started).unwrap().timestamp_ms()
+        );
     }
 }

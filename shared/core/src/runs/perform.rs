@@ -32,7 +32,10 @@ impl Runs {
         if let Some(name) = &step.builtin {
             match name.as_str() {
                 crate::messages::SEND_BUILTIN => {
-                    return self.send_step_message(message, input).await.map(Some);
+                    return self
+                        .send_step_message(message, &idempotency_key, input)
+                        .await
+                        .map(Some);
                 }
                 crate::messages::AWAIT_BUILTIN => {
                     return self.await_reply(message, workflow, index, &input).await;

@@ -83,6 +83,7 @@ impl Runs {
     pub(crate) async fn send_step_message(
         &self,
         message: &StepMessage,
+        idempotency_key: &str,
         input: Value,
     ) -> Result<StepOutcome> {
         let input: SendInput = match serde_json::from_value(input) {
@@ -123,12 +124,14 @@ impl Runs {
         };
         match self
             .messages
-            .send_from_run(&message.tenant, &message.run, to, new)
+            .send_from_run(&message.tenant, &message.run, idempotency_key, to, new)
             .await
         {
             Ok(sent) => Ok(Ok(
                 json!({ "message_id": sent.id, "correlation_id": correlation_id }),
             )),
+            // The queue or the store was down: the step's message comes back later.
+            Err(e) if e.is_transient() => Err(e),
             Err(crate::Error::Internal(e)) => Err(crate::Error::Internal(e)),
             Err(e) => Ok(Err(non_retryable(format!("message.send: {e}")))),
         }
