@@ -17,16 +17,25 @@ use skein_core::ports::{EngineError, WorkflowEngine};
 use skein_core::runs::{RunStatus, StartRun};
 use skein_core::workflows::Mode;
 
-/// Passes every call on; the first `start` is made but its reply is lost.
+/// Passes every call on; the first `start` is made but its reply is lost, and
+/// `refused_registers` registrations are refused as by an engine that is down.
 struct LosesFirstStartReply {
     inner: Arc<dyn WorkflowEngine>,
     starts: Arc<AtomicUsize>,
     ends_told: Arc<AtomicUsize>,
+    refused_registers: Arc<AtomicUsize>,
 }
 
 #[async_trait]
 impl WorkflowEngine for LosesFirstStartReply {
     async fn register(&self, machine: &str, mode: Mode, asl: &Value) -> Result<(), EngineError> {
+        let refuse = self
+            .refused_registers
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if refuse {
+            return Err(EngineError::Unavailable("the engine is down".into()));
+        }
         self.inner.register(machine, mode, asl).await
     }
 
@@ -70,6 +79,7 @@ struct Setup {
     admin: Principal,
     starts: Arc<AtomicUsize>,
     answers: Arc<AtomicUsize>,
+    refused_registers: Arc<AtomicUsize>,
     _dir: tempfile::TempDir,
 }
 
@@ -79,13 +89,15 @@ async fn setup() -> Setup {
     args.local.jwt_secret = Some("use-case-secret-use-case-secret-0123".into());
     let starts = Arc::new(AtomicUsize::new(0));
     let answers = Arc::new(AtomicUsize::new(0));
-    let (s, a) = (starts.clone(), answers.clone());
+    let refused_registers = Arc::new(AtomicUsize::new(0));
+    let (s, a, r) = (starts.clone(), answers.clone(), refused_registers.clone());
     let wiring = Wiring {
         engine: Box::new(move |inner| {
             Arc::new(LosesFirstStartReply {
                 inner,
                 starts: s,
                 ends_told: a,
+                refused_registers: r,
             })
         }),
         ..Wiring::default()
@@ -106,6 +118,7 @@ async fn setup() -> Setup {
         admin,
         starts,
         answers,
+        refused_registers,
         _dir: dir,
     }
 }
@@ -215,4 +228,54 @@ async fn an_execution_end_reported_again_changes_nothing_once_the_runs_ended() {
         .await
         .unwrap();
     assert_eq!(view.steps[0].attempts.len(), 1, "{view:?}");
+}
+
+#[tokio::test]
+async fn a_version_whose_engine_registration_failed_runs_nothing_until_applied_again() {
+    let setup = setup().await;
+    let platform = &setup.local.platform;
+    let text = "name: flaky\nsteps:\n  - { id: echo, builtin: echo, input: '{{ input }}' }\n";
+    setup.refused_registers.store(1, Ordering::SeqCst);
+    let refused = platform.workflows.register(&setup.admin, text).await;
+    assert!(
+        matches!(refused, Err(skein_core::Error::Unavailable(_))),
+        "{:?}",
+        refused.err()
+    );
+    // The version was claimed first: it exists, marked pending, and no run starts on it.
+    let claimed = platform
+        .workflows
+        .version(&setup.admin, "flaky", Some(1))
+        .await
+        .unwrap();
+    assert!(claimed.pending);
+    let request = || StartRun {
+        input: json!({"n": 1}),
+        version: None,
+    };
+    let refused = platform
+        .runs
+        .start(&setup.admin, "flaky", request(), None)
+        .await;
+    match refused {
+        Err(skein_core::Error::Unavailable(why)) => {
+            assert!(why.contains("apply the workflow again"), "{why}")
+        }
+        other => panic!("{:?}", other.err()),
+    }
+    // Applying the same text again finishes version 1 rather than adding version 2.
+    let registered = platform
+        .workflows
+        .register(&setup.admin, text)
+        .await
+        .unwrap();
+    assert_eq!(registered.version.version, 1);
+    assert!(!registered.version.pending);
+    let started = platform
+        .runs
+        .start(&setup.admin, "flaky", request(), None)
+        .await
+        .unwrap();
+    let run = ended(&setup, &started.run.id).await;
+    assert_eq!(run.status, RunStatus::Succeeded, "{run:?}");
 }

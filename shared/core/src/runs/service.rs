@@ -90,7 +90,7 @@ impl Runs {
         }
         let version = self
             .workflows
-            .load_version(tenant, workflow, request.version)
+            .runnable_version(tenant, workflow, request.version)
             .await?;
         let compiled = self
             .workflows

@@ -21,7 +21,7 @@ use crate::cursor::{ListPage, PageRequest, list_filtered};
 use crate::error::{Error, Result};
 use crate::ids::TenantId;
 use crate::ports::{
-    Condition, EngineError, Index, IndexKey, Item, Query, SkRange, StoreError, WriteOp,
+    Change, Condition, EngineError, Index, IndexKey, Item, Query, SkRange, StoreError, WriteOp,
 };
 use crate::records::{
     SCHEDULES_DUE_PK, agents_list_pk, from_item, schedule_key, time_sort_key, to_body,
@@ -55,6 +55,10 @@ pub struct WorkflowVersion {
     pub asl: Value,
     pub fingerprint: String,
     pub created_at: DateTime<Utc>,
+    /// Claimed in the store, its state machine not yet confirmed by the engine: no run
+    /// starts on it until applying the workflow again finishes the registration.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pending: bool,
 }
 
 /// The registered version, and whether this call created it (an unchanged definition
@@ -120,6 +124,16 @@ impl Workflows {
                 .version(caller, &name, Some(summary.latest_version))
                 .await?;
             if latest.fingerprint == fingerprint {
+                if latest.pending {
+                    // An earlier apply claimed it and stopped before the engine confirmed.
+                    let version = self
+                        .make_runnable(&caller.tenant, &workflow.definition, latest, self.ctx.now())
+                        .await?;
+                    return Ok(Registered {
+                        version,
+                        created: true,
+                    });
+                }
                 return Ok(Registered {
                     version: latest,
                     created: false,
@@ -151,20 +165,6 @@ impl Workflows {
             number,
             &asl,
         );
-        self.ports
-            .engine
-            .register(&machine, workflow.definition.mode, &asl)
-            .await
-            .map_err(|e| match e {
-                EngineError::Unavailable(detail) => Error::Unavailable(format!(
-                    "the engine could not register workflow `{name}` v{number}: {detail}"
-                )),
-                EngineError::Conflict(_) => Error::conflict(
-                    "machine-exists",
-                    format!("state machine {machine} already exists with another definition; apply workflow `{name}` again"),
-                ),
-                other => Error::Internal(format!("engine refused workflow {name} v{number}: {other}")),
-            })?;
         let version = WorkflowVersion {
             workflow: name.clone(),
             version: number,
@@ -173,6 +173,7 @@ impl Workflows {
             asl,
             fingerprint,
             created_at: now,
+            pending: true,
         };
         let summary = WorkflowSummary {
             name: name.clone(),
@@ -182,8 +183,11 @@ impl Workflows {
             created_at: previous.as_ref().map_or(now, |p| p.created_at),
             updated_at: now,
         };
+        // The version number is claimed before the engine is touched: of two applies at
+        // once, one claims it and the other is told, and a state machine only ever runs
+        // the definition stored under its version.
         let listing = IndexKey::new(workflows_list_pk(&caller.tenant), name.clone());
-        let mut ops = vec![
+        let claim = vec![
             WriteOp::Put {
                 item: Item::new(workflow_key(&caller.tenant, &name), to_body(&summary)?)
                     .with_gsi(Index::Gsi3, Some(listing)),
@@ -201,20 +205,81 @@ impl Workflows {
                 condition: Condition::NotExists,
             },
         ];
-        ops.push(self.schedule_op(&caller.tenant, &workflow.definition, now)?);
-        match self.ctx.store.transact_write(ops).await {
-            Ok(()) => Ok(Registered {
-                version,
-                created: true,
-            }),
-            Err(StoreError::TransactionCanceled { .. }) => Err(Error::conflict(
-                "concurrent-update",
-                format!(
-                    "workflow `{name}` was registered by someone else at the same moment; apply it again"
-                ),
-            )),
-            Err(e) => Err(e.into()),
+        match self.ctx.store.transact_write(claim).await {
+            Ok(()) => {}
+            Err(StoreError::TransactionCanceled { .. }) => {
+                return Err(Error::conflict(
+                    "concurrent-update",
+                    format!(
+                        "workflow `{name}` was registered by someone else at the same moment; apply it again"
+                    ),
+                ));
+            }
+            Err(e) => return Err(e.into()),
         }
+        let version = self
+            .make_runnable(&caller.tenant, &workflow.definition, version, now)
+            .await?;
+        Ok(Registered {
+            version,
+            created: true,
+        })
+    }
+
+    /// Registers a claimed version's state machine with the engine, then marks the version
+    /// runnable and points the workflow's schedule at it. Safe to repeat: the machine's
+    /// name follows from its definition.
+    async fn make_runnable(
+        &self,
+        tenant: &TenantId,
+        definition: &Definition,
+        mut version: WorkflowVersion,
+        now: DateTime<Utc>,
+    ) -> Result<WorkflowVersion> {
+        let (name, number, machine) = (&version.workflow, version.version, &version.machine);
+        self.ports
+            .engine
+            .register(machine, definition.mode, &version.asl)
+            .await
+            .map_err(|e| match e {
+                EngineError::Unavailable(detail) => Error::Unavailable(format!(
+                    "the engine could not register workflow `{name}` v{number}: {detail}; apply it again"
+                )),
+                EngineError::Conflict(_) => Error::conflict(
+                    "machine-exists",
+                    format!("state machine {machine} already exists with another definition; apply workflow `{name}` again"),
+                ),
+                other => Error::Internal(format!("engine refused workflow {name} v{number}: {other}")),
+            })?;
+        version.pending = false;
+        let ops = vec![
+            WriteOp::Update {
+                key: workflow_version_key(tenant, name, number),
+                changes: vec![Change::Set("pending".into(), Value::Bool(false))],
+                condition: Condition::Exists,
+            },
+            self.schedule_op(tenant, definition, now)?,
+        ];
+        self.ctx.store.transact_write(ops).await?;
+        Ok(version)
+    }
+
+    /// The version runs start on: the latest unless one is named. Refused while its
+    /// registration is unfinished.
+    pub(crate) async fn runnable_version(
+        &self,
+        tenant: &TenantId,
+        name: &str,
+        version: Option<u32>,
+    ) -> Result<WorkflowVersion> {
+        let found = self.load_version(tenant, name, version).await?;
+        if found.pending {
+            return Err(Error::Unavailable(format!(
+                "workflow `{name}` v{} is still being registered; if this lasts, apply the workflow again",
+                found.version
+            )));
+        }
+        Ok(found)
     }
 
     /// The schedule entry follows the latest version: set when it has a schedule, removed when not.
