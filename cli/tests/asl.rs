@@ -15,7 +15,11 @@ fn skein(args: &[&str]) -> (i32, String, String) {
 }
 
 fn fixture(name: &str) -> String {
-    format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))
+    format!(
+        "{}/tests/fixtures/{name}",
+        std::env::var("CARGO_MANIFEST_DIR")
+            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string())
+    )
 }
 
 const TOKEN_QUEUE: &str = "arn:aws:states:::sqs:sendMessage.waitForTaskToken";

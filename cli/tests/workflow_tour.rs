@@ -11,9 +11,12 @@ use skein_cli::config::DevArgs;
 use skein_cli::dev::DevServer;
 
 fn example(name: &str) -> String {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../examples")
-        .join(name);
+    let path = PathBuf::from(
+        std::env::var("CARGO_MANIFEST_DIR")
+            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string()),
+    )
+    .join("../examples")
+    .join(name);
     path.to_string_lossy().into_owned()
 }
 

@@ -7,7 +7,15 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Validation};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures");
+/// The fixtures, found at run time: a test binary built in another checkout sharing the
+/// target dir (CI's clone) still reads this checkout's files.
+fn fixtures() -> String {
+    format!(
+        "{}/fixtures",
+        std::env::var("CARGO_MANIFEST_DIR")
+            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string())
+    )
+}
 
 async fn assert_refused(app: &TestApp, token: &str, why: &str) {
     let (status, body) = app.get(token, "/v1/agents").await;
@@ -131,7 +139,7 @@ async fn an_rs256_server_publishes_its_key_and_refuses_hs256_signed_with_that_pu
         args.local.jwt_alg = skein_cli::config::JwtAlgorithm::Rs256;
         args.local.jwt_secret = None;
         args.local.jwt_private_key_file =
-            Some(format!("{FIXTURES}/rs256-test-only.key.pem").into());
+            Some(format!("{}/rs256-test-only.key.pem", fixtures()).into());
     })
     .await;
     let (_, jwks) = app
@@ -151,7 +159,7 @@ async fn an_rs256_server_publishes_its_key_and_refuses_hs256_signed_with_that_pu
         "tokens verify against the published JWKS"
     );
 
-    let public_pem = std::fs::read(format!("{FIXTURES}/rs256-test-only.pub.pem")).unwrap();
+    let public_pem = std::fs::read(format!("{}/rs256-test-only.pub.pem", fixtures())).unwrap();
     let confused = forge(
         &claims(
             "default",
@@ -173,7 +181,7 @@ async fn an_eddsa_server_issues_tokens_that_verify_against_its_jwks() {
         args.local.jwt_alg = skein_cli::config::JwtAlgorithm::EdDsa;
         args.local.jwt_secret = None;
         args.local.jwt_private_key_file =
-            Some(format!("{FIXTURES}/ed25519-test-only.key.pem").into());
+            Some(format!("{}/ed25519-test-only.key.pem", fixtures()).into());
     })
     .await;
     let (_, jwks) = app

@@ -4,7 +4,7 @@
 //! sources it expects. And the check does fail when a template drifts.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use axum::body::Body;
 use axum::http::Request;
@@ -14,7 +14,11 @@ use skein_tests::deploy::{self, Deployment, Expected, Route, sam, terraform};
 use tower::ServiceExt;
 
 fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+    PathBuf::from(
+        std::env::var("CARGO_MANIFEST_DIR")
+            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string()),
+    )
+    .join("..")
 }
 
 fn crates() -> BTreeSet<String> {

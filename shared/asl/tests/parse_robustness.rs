@@ -6,7 +6,11 @@ use std::path::PathBuf;
 use skein_asl::StateMachine;
 
 fn known_definitions() -> Vec<String> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests");
+    let root = PathBuf::from(
+        std::env::var("CARGO_MANIFEST_DIR")
+            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string()),
+    )
+    .join("tests");
     let mut definitions = Vec::new();
     for dir in ["conformance", "validation"] {
         for entry in std::fs::read_dir(root.join(dir)).unwrap() {

@@ -1,13 +1,15 @@
 //! The published JSON Schema agrees with the parser: it accepts every example and fixture
 //! workflow, and refuses shapes the parser refuses.
 
-use std::path::Path;
-
 use serde_json::{Value, json};
 use skein_core::workflows::{WORKFLOW_SCHEMA, parse_definition};
 
 fn yaml_files() -> Vec<std::path::PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let root = std::path::PathBuf::from(
+        std::env::var("CARGO_MANIFEST_DIR")
+            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string()),
+    );
+    let root = root.as_path();
     ["../../examples", "tests/workflows/valid"]
         .iter()
         .flat_map(|dir| std::fs::read_dir(root.join(dir)).unwrap())

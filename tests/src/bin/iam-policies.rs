@@ -10,7 +10,11 @@ fn main() -> Result<(), String> {
         .nth(1)
         .ok_or("usage: iam-policies <output directory>")?
         .into();
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let root = PathBuf::from(
+        std::env::var("CARGO_MANIFEST_DIR")
+            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string()),
+    )
+    .join("..");
     let tf = terraform::Terraform::read(&root.join("terraform"))?;
     let written = policies::write("terraform", &terraform::deployment(&tf)?, &dir)
         .map_err(|e| e.to_string())?;
