@@ -253,3 +253,122 @@ async fn the_schedulers_tick_runs_the_same_sweep_as_skein_dev() {
         Err(skein_lambda::scheduler::SchedulerError::BadEvent(_))
     ));
 }
+
+/// An agent named `writer`, with a token of its own.
+async fn writer(cloud: &Cloud) -> (String, String) {
+    let admin = cloud.admin.clone();
+    let (status, agent) = cloud
+        .post(
+            ApiGroup::Agents,
+            &admin,
+            "/v1/agents",
+            json!({"name": "writer"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{agent}");
+    let id = agent["agent"]["id"].as_str().unwrap().to_string();
+    let secret = agent["credentials"]["client_secret"].as_str().unwrap();
+    let (status, token) = cloud.exchange(&id, secret).await;
+    assert_eq!(status, 200, "{token}");
+    (id, token["access_token"].as_str().unwrap().to_string())
+}
+
+/// The run's step once its task for the agent exists.
+async fn waiting_on_its_task(cloud: &Cloud, run: &str) {
+    cloud
+        .drive_until(run, "a task for its step", |view| {
+            view["steps"][0]["task"].is_string()
+        })
+        .await;
+}
+
+// moto drops the cause of SendTaskFailure, so the run's own cause is empty there; the
+// step's error, which the platform records before it answers the engine, carries it.
+
+#[tokio::test]
+async fn an_agents_40_kib_error_message_fails_the_run_with_the_cause_clipped() {
+    let cloud = Cloud::new().await;
+    let (agent, token) = writer(&cloud).await;
+    cloud
+        .apply("name: waits\nsteps:\n  - { id: draft, agent: writer }\n")
+        .await;
+    let run = cloud.start("waits", json!({})).await;
+    waiting_on_its_task(&cloud, &run).await;
+    let claim = format!("/v1/agents/{agent}/tasks/claim?wait=0");
+    let (status, task) = cloud.post(ApiGroup::Tasks, &token, &claim, json!({})).await;
+    assert_eq!(status, 200, "{task}");
+    let message = "e".repeat(40 * 1024);
+    let fail = format!("/v1/tasks/{}/fail", task["id"].as_str().unwrap());
+    let body = json!({"error": {"code": "boom", "message": message}, "retryable": false});
+    let (status, failed) = cloud.post(ApiGroup::Tasks, &token, &fail, body).await;
+    assert_eq!(status, 200, "{failed}");
+    let ended = cloud.drive_to_end(&run).await;
+    assert_eq!(ended["status"], "failed");
+    assert_eq!(ended["error"]["error"], "Skein.AgentFailed");
+    let cause = ended["steps"][0]["error"]["cause"].as_str().unwrap();
+    assert_eq!(cause.chars().count(), skein_core::steps::MAX_CAUSE_CHARS);
+    assert!(
+        cause.ends_with(" [truncated]"),
+        "{}",
+        &cause[cause.len() - 40..]
+    );
+}
+
+#[tokio::test]
+async fn deleting_the_agent_a_step_waits_for_ends_the_run_naming_it() {
+    let cloud = Cloud::new().await;
+    let (agent, _) = writer(&cloud).await;
+    cloud
+        .apply("name: waits\nsteps:\n  - { id: draft, agent: writer }\n")
+        .await;
+    let run = cloud.start("waits", json!({})).await;
+    waiting_on_its_task(&cloud, &run).await;
+    let delete = aws::api_event(
+        "DELETE",
+        &format!("/v1/agents/{agent}"),
+        Some(&cloud.admin),
+        None,
+    );
+    let (status, body) = cloud.api(ApiGroup::Agents, delete).await;
+    assert_eq!(status, 204, "{body}");
+    // The scheduler's next tick fails the deleted agent's queued tasks.
+    let swept = cloud.aws.platform.sweep().await;
+    assert_eq!((swept.task_timers_fired, swept.failures), (1, 0));
+    let ended = cloud.drive_to_end(&run).await;
+    assert_eq!(ended["status"], "failed", "{ended:#}");
+    assert_eq!(ended["error"]["error"], "Skein.AgentGone");
+    let cause = ended["steps"][0]["error"]["cause"].as_str().unwrap();
+    assert!(
+        cause.contains(&agent) && cause.contains("deleted"),
+        "{cause}"
+    );
+}
+
+#[tokio::test]
+async fn an_input_that_renders_too_large_fails_its_step_at_once_naming_it() {
+    let cloud = Cloud::new().await;
+    cloud
+        .apply(
+            "
+name: copies
+steps:
+  - { id: big, builtin: transform, with: { program: '\"x\" * 200000' } }
+  - id: twice
+    builtin: echo
+    input: { a: '{{ steps.big.output }}', b: '{{ steps.big.output }}' }
+    retry: { max_attempts: 3, backoff: 1s }
+",
+        )
+        .await;
+    let run = cloud.start("copies", json!({})).await;
+    let ended = cloud.drive_to_end(&run).await;
+    assert_eq!(ended["status"], "failed");
+    assert_eq!(ended["error"]["error"], "Skein.NonRetryable");
+    let twice = &ended["steps"][1];
+    let cause = twice["error"]["cause"].as_str().unwrap();
+    assert!(
+        cause.contains("step `twice`") && cause.contains("more than 262144 bytes"),
+        "{cause}"
+    );
+    assert_eq!(twice["attempts"].as_array().unwrap().len(), 1);
+}

@@ -10,6 +10,7 @@ use aws_sdk_sfn::types::{
 };
 use serde_json::Value;
 use skein_core::ports::{EngineError, ExecutionEnded, ExecutionStatus, WorkflowEngine};
+use skein_core::steps::{MAX_CAUSE_CHARS, MAX_ERROR_CHARS, clip};
 use skein_core::workflows::definition::Mode;
 
 /// What registering a workflow version calls: create its state machine (or read the existing one to compare) and
@@ -350,21 +351,6 @@ impl WorkflowEngine for StepFunctionsEngine {
     }
 }
 
-/// Step Functions refuses a longer `error` or `cause` (a ValidationException), which would
-/// leave the step unanswered: an agent's long error message is clipped instead.
-const MAX_ERROR_CHARS: usize = 256;
-const MAX_CAUSE_CHARS: usize = 32_768;
-
-/// `text` cut to at most `max` characters, saying so at the end when it was cut.
-fn clip(text: &str, max: usize) -> String {
-    const MARK: &str = " [truncated]";
-    if text.chars().count() <= max {
-        return text.to_string();
-    }
-    let keep = max.saturating_sub(MARK.chars().count());
-    text.chars().take(keep).chain(MARK.chars()).collect()
-}
-
 /// Maps Step Functions' error codes onto the port's errors; the rest is "unavailable".
 fn engine_error<E, R>(e: SdkError<E, R>, what: &str) -> EngineError
 where
@@ -388,15 +374,6 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn long_causes_are_clipped_to_what_step_functions_accepts() {
-        let cause = "é".repeat(40 * 1024);
-        let clipped = clip(&cause, MAX_CAUSE_CHARS);
-        assert_eq!(clipped.chars().count(), MAX_CAUSE_CHARS);
-        assert!(clipped.ends_with(" [truncated]"));
-        assert_eq!(clip("short", MAX_ERROR_CHARS), "short");
-    }
 
     #[test]
     fn arns_are_built_from_the_role_account_and_region() {

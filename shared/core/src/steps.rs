@@ -7,6 +7,23 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::{RunId, TenantId};
 
+/// The longest error name Step Functions takes in SendTaskFailure (a longer one is a
+/// ValidationException, which would leave the step unanswered).
+pub const MAX_ERROR_CHARS: usize = 256;
+/// The longest cause Step Functions takes. Every engine and every step record keeps to
+/// these limits, so a failed step reads the same on `skein dev` as on AWS.
+pub const MAX_CAUSE_CHARS: usize = 32_768;
+
+/// `text` cut to at most `max` characters, saying so at the end when it was cut.
+pub fn clip(text: &str, max: usize) -> String {
+    const MARK: &str = " [truncated]";
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let keep = max.saturating_sub(MARK.chars().count());
+    text.chars().take(keep).chain(MARK.chars()).collect()
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -137,6 +154,15 @@ impl From<StepErrorName> for String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_causes_are_clipped_to_what_step_functions_accepts() {
+        let cause = "é".repeat(40 * 1024);
+        let clipped = clip(&cause, MAX_CAUSE_CHARS);
+        assert_eq!(clipped.chars().count(), MAX_CAUSE_CHARS);
+        assert!(clipped.ends_with(" [truncated]"));
+        assert_eq!(clip("short", MAX_ERROR_CHARS), "short");
+    }
 
     #[test]
     fn wire_names_are_the_serde_names() {

@@ -11,6 +11,7 @@ use super::worker::{done_flag, read_step, set, write_condition};
 use crate::error::{Error, Result};
 use crate::ports::{Change, Condition, StoreError};
 use crate::records::step_key;
+use crate::steps::{MAX_CAUSE_CHARS, MAX_ERROR_CHARS, clip};
 use crate::workflows::Workflow;
 use crate::workflows::compile::{StepErrorName, StepPhase};
 use crate::workflows::definition::OnFailure;
@@ -67,6 +68,12 @@ impl Runs {
         reply: Reply,
     ) -> Result<Outcome> {
         let step = &workflow.definition.steps[index];
+        // An agent's error message can be long: the record and the engine get what Step
+        // Functions accepts, so that every attempt's error fits the step's record.
+        let failure = RunError {
+            error: clip(&failure.error, MAX_ERROR_CHARS),
+            cause: clip(&failure.cause, MAX_CAUSE_CHARS),
+        };
         let last = !retryable(&failure.error) || message.attempt + 1 >= step.max_attempts();
         let now = self.ctx.now();
         let mut changes = vec![set("error", &failure)];

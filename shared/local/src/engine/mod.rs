@@ -16,6 +16,7 @@ use serde_json::Value;
 use skein_asl::StateMachine;
 use skein_asl::{Execution, ExecutionConfig, ExecutionHandle, Status, TokenError};
 use skein_core::ports::{EngineError, ExecutionEnded, ExecutionStatus, WorkflowEngine};
+use skein_core::steps::{MAX_CAUSE_CHARS, MAX_ERROR_CHARS, clip};
 use skein_core::workflows::Mode;
 
 pub use journal::JournalError;
@@ -299,9 +300,10 @@ impl WorkflowEngine for LocalEngine {
     ) -> Result<(), EngineError> {
         self.complete(
             token,
+            // Step Functions' limits, so that a run fails the same way here as on AWS.
             Recorded::Failure {
-                error: error.to_string(),
-                cause: cause.to_string(),
+                error: clip(error, MAX_ERROR_CHARS),
+                cause: clip(cause, MAX_CAUSE_CHARS),
             },
         )
         .await
