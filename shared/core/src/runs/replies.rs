@@ -95,7 +95,9 @@ impl Runs {
                 Ok(agent) => Recipient::Agent { agent },
                 Err(_) => match self.agent_named(&message.tenant, name_or_id).await {
                     Ok(Some(agent)) => Recipient::Agent { agent },
-                    _ => {
+                    // The store did not answer: the step's message comes back later.
+                    Err(e) if e.is_transient() => return Err(e),
+                    Ok(None) | Err(_) => {
                         let cause = format!("message.send: no agent is named `{name_or_id}`");
                         return Ok(Err(non_retryable(cause)));
                     }

@@ -71,18 +71,12 @@ impl StepOutbox {
         self.0.send(work).map_err(|_| closed())
     }
 
-    /// Runs an express step and waits for its result.
-    pub async fn invoke(&self, message: StepMessage) -> Result<Value, InvokeFailure> {
+    /// Runs an express step and waits for its result; `None` when the step-worker is
+    /// gone (the process is stopping), so there is no result to record.
+    pub async fn invoke(&self, message: StepMessage) -> Option<Result<Value, InvokeFailure>> {
         let (reply, answer) = oneshot::channel();
-        let unavailable = || {
-            (
-                skein_core::workflows::compile::StepErrorName::Internal.into(),
-                closed().to_string(),
-            )
-        };
-        self.send(EngineWork::Invoke { message, reply })
-            .map_err(|_| unavailable())?;
-        answer.await.map_err(|_| unavailable())?
+        self.send(EngineWork::Invoke { message, reply }).ok()?;
+        answer.await.ok()
     }
 }
 

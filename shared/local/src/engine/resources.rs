@@ -76,9 +76,9 @@ impl TaskHandler for StepQueue {
         let mut message = message_from(task.parameters.get("MessageBody"))?;
         message.token = Some(token.clone());
         lock(&self.tokens).insert(token, execution);
-        self.outbox
-            .send(EngineWork::Step(message))
-            .map_err(|e| internal(e.to_string()))?;
+        if self.outbox.send(EngineWork::Step(message)).is_err() {
+            return stopping().await;
+        }
         Ok(json!({ "MessageId": ulid::Ulid::new().to_string() }))
     }
 }
@@ -94,8 +94,18 @@ impl TaskHandler for StepFunction {
     async fn call(&self, task: TaskCall) -> Result<Value, TaskError> {
         let message = message_from(task.parameters.get("Payload"))?;
         match self.outbox.invoke(message).await {
-            Ok(payload) => Ok(json!({ "Payload": payload, "StatusCode": 200 })),
-            Err((error, cause)) => Err(TaskError::new(error, cause)),
+            Some(Ok(payload)) => Ok(json!({ "Payload": payload, "StatusCode": 200 })),
+            Some(Err((error, cause))) => Err(TaskError::new(error, cause)),
+            None => stopping().await,
         }
     }
+}
+
+/// The step-worker stopped taking work, which happens only when the process stops: the
+/// task records nothing and never returns (the engine is halted next), as if the process
+/// had died here, so the execution resumes at the next start and sends the step again.
+/// Failing the task instead would fail a run that a restart would have finished.
+async fn stopping<T>() -> T {
+    tracing::warn!("the step-worker is gone; this step is sent again when the engine next starts");
+    std::future::pending().await
 }
