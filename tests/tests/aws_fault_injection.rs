@@ -68,7 +68,9 @@ async fn run_seed(seed: u64, upstream: &Upstream) -> SeedOutcome {
             })
         }),
         // Steps here take milliseconds; a sandbox that died holds its steps this long.
-        step_lease_seconds: 5,
+        // (The driver makes a failed message visible again after 1 s, where SQS waits
+        // six times the worker's timeout, so the lease is short to match.)
+        step_lease_seconds: 2,
         // One moto process uses one core: the seeds are spread over one per core.
         moto_server: seed as usize % moto_servers(),
     })

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use skein_core::ports::{EngineError, ExecutionEnded, ExecutionStatus, WorkflowEngine};
-use skein_core::runs::StepMessage;
+use skein_core::runs::{StepMessage, running_elsewhere};
 use skein_core::workflows::compile::StepErrorName;
 
 use crate::AwsPlatform;
@@ -190,7 +190,11 @@ impl StepWorker {
             Ok(()) => return Outcome::Done,
             // SQS brings it back after its visibility timeout; the step's idempotency
             // key keeps the redelivery from doing its work twice.
-            Err(e) if e.is_transient() && receives < self.max_receives => {
+            // A step running on another worker is waited for, however often it comes
+            // back: the queue's visibility timeout outlasts the step's lease.
+            Err(e)
+                if e.is_transient() && (receives < self.max_receives || running_elsewhere(&e)) =>
+            {
                 return Outcome::Again(e.to_string());
             }
             // Tried as often as the deployment allows: fail the step rather than leave

@@ -114,7 +114,8 @@ impl Cloud {
         let queue = skein_aws::provision::create_queue(
             &aws_sdk_sqs::Client::new(&sdk),
             &moto::unique("steps"),
-            5,
+            // As the templates set it: the step-worker's last receive (5), plus one.
+            6,
             30,
         )
         .await

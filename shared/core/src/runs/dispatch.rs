@@ -14,6 +14,15 @@ use crate::ports::{Change, StoreError};
 use crate::records::step_key;
 use crate::workflows::Workflow;
 
+/// The conflict a step message meets while its attempt runs on another worker, within
+/// the step's lease: a wait, not a failure (the message comes back after the lease).
+pub const STEP_RUNNING: &str = "step-running";
+
+/// Whether `error` says the step is running on another worker (see [`STEP_RUNNING`]).
+pub fn running_elsewhere(error: &Error) -> bool {
+    matches!(error, Error::Conflict { code, .. } if *code == STEP_RUNNING)
+}
+
 impl Runs {
     /// Records the step's token; starts the step if its dependencies are done.
     pub(super) async fn on_dispatch(
@@ -44,7 +53,7 @@ impl Runs {
                 && self.ctx.now() < started_at + self.ports.step_lease
             {
                 return Err(Error::conflict(
-                    "step-running",
+                    STEP_RUNNING,
                     format!(
                         "step `{}` attempt {} is running on another worker; retry after its lease",
                         message.step,

@@ -23,6 +23,7 @@ mod worker;
 use std::sync::Arc;
 
 pub use crate::workflows::WorkflowPorts;
+pub use dispatch::{STEP_RUNNING, running_elsewhere};
 pub use model::{
     Approval, Attempt, ItemCounts, ParentStep, Run, RunError, RunEvent, RunStatus, RunView,
     StepMessage, StepRecord, StepStatus, StepView,
