@@ -86,6 +86,12 @@ pub struct LocalPlatform {
 /// Deliveries of one message that may fail before it becomes a dead letter.
 pub const MESSAGE_MAX_RECEIVES: u32 = 5;
 
+/// Receives after which the messages queue itself sets a message aside (a body that is
+/// not a message). High, because a message the router could not deliver while the store
+/// was unavailable comes back too: at the router's growing delay, this waits out about
+/// 17 minutes of outage, as the AWS queue's visibility timeouts do.
+const MESSAGES_QUEUE_MAX_RECEIVES: u32 = 100;
+
 impl LocalPlatform {
     pub fn open(local: &LocalArgs) -> Result<Self, DevError> {
         Self::open_with(local, Wiring::default())
@@ -125,7 +131,7 @@ impl LocalPlatform {
             db.clone(),
             MESSAGES_QUEUE,
             QueueSettings {
-                max_receives: Some(MESSAGE_MAX_RECEIVES),
+                max_receives: Some(MESSAGES_QUEUE_MAX_RECEIVES),
                 dead_letter_queue: Some(MESSAGES_DEAD_LETTER_QUEUE.into()),
             },
         ));
