@@ -77,20 +77,7 @@ async fn run_seed(seed: u64, upstream: &Upstream) -> SeedOutcome {
     .await;
     let mut problems = Vec::new();
     let admin = cloud.admin.clone();
-    let (status, agent) = cloud
-        .post(
-            ApiGroup::Agents,
-            &admin,
-            "/v1/agents",
-            json!({"name": "worker"}),
-        )
-        .await;
-    assert_eq!(status, 201, "{agent}");
-    let agent_id = agent["agent"]["id"].as_str().unwrap().to_string();
-    let secret = agent["credentials"]["client_secret"].as_str().unwrap();
-    let (status, token) = cloud.exchange(&agent_id, secret).await;
-    assert_eq!(status, 200, "{token}");
-    let agent_token = token["access_token"].as_str().unwrap().to_string();
+    let (agent_id, agent_token) = cloud.register_agent("worker").await;
     for yaml in WORKFLOWS
         .iter()
         .map(|y| y.to_string())

@@ -254,25 +254,6 @@ async fn the_schedulers_tick_runs_the_same_sweep_as_skein_dev() {
     ));
 }
 
-/// An agent named `writer`, with a token of its own.
-async fn writer(cloud: &Cloud) -> (String, String) {
-    let admin = cloud.admin.clone();
-    let (status, agent) = cloud
-        .post(
-            ApiGroup::Agents,
-            &admin,
-            "/v1/agents",
-            json!({"name": "writer"}),
-        )
-        .await;
-    assert_eq!(status, 201, "{agent}");
-    let id = agent["agent"]["id"].as_str().unwrap().to_string();
-    let secret = agent["credentials"]["client_secret"].as_str().unwrap();
-    let (status, token) = cloud.exchange(&id, secret).await;
-    assert_eq!(status, 200, "{token}");
-    (id, token["access_token"].as_str().unwrap().to_string())
-}
-
 /// The run's step once its task for the agent exists.
 async fn waiting_on_its_task(cloud: &Cloud, run: &str) {
     cloud
@@ -288,7 +269,7 @@ async fn waiting_on_its_task(cloud: &Cloud, run: &str) {
 #[tokio::test]
 async fn an_agents_40_kib_error_message_fails_the_run_with_the_cause_clipped() {
     let cloud = Cloud::new().await;
-    let (agent, token) = writer(&cloud).await;
+    let (agent, token) = cloud.register_agent("writer").await;
     cloud
         .apply("name: waits\nsteps:\n  - { id: draft, agent: writer }\n")
         .await;
@@ -317,7 +298,7 @@ async fn an_agents_40_kib_error_message_fails_the_run_with_the_cause_clipped() {
 #[tokio::test]
 async fn deleting_the_agent_a_step_waits_for_ends_the_run_naming_it() {
     let cloud = Cloud::new().await;
-    let (agent, _) = writer(&cloud).await;
+    let (agent, _) = cloud.register_agent("writer").await;
     cloud
         .apply("name: waits\nsteps:\n  - { id: draft, agent: writer }\n")
         .await;

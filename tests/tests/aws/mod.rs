@@ -178,6 +178,24 @@ impl Cloud {
         layered_platform(&self.sdk, &self.table, queues, layers)
     }
 
+    /// Registers an agent through the agents function; its id and an access token.
+    pub async fn register_agent(&self, name: &str) -> (String, String) {
+        let (status, agent) = self
+            .post(
+                ApiGroup::Agents,
+                &self.admin,
+                "/v1/agents",
+                json!({ "name": name }),
+            )
+            .await;
+        assert_eq!(status, 201, "{agent}");
+        let id = agent["agent"]["id"].as_str().unwrap().to_string();
+        let secret = agent["credentials"]["client_secret"].as_str().unwrap();
+        let (status, token) = self.exchange(&id, secret).await;
+        assert_eq!(status, 200, "{token}");
+        (id, token["access_token"].as_str().unwrap().to_string())
+    }
+
     /// Client credentials for a token, at api-agents' token endpoint.
     pub async fn exchange(&self, client_id: &str, client_secret: &str) -> (u16, Value) {
         let body = json!({"client_id": client_id, "client_secret": client_secret});
