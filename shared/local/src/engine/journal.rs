@@ -25,11 +25,22 @@ pub enum Recorded {
     Failure { error: String, cause: String },
 }
 
+/// Runs one statement through the connection's statement cache: the engine repeats the
+/// same few for every execution, and parsing them again cost more than running them.
+fn execute(
+    conn: &rusqlite::Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> rusqlite::Result<usize> {
+    conn.prepare_cached(sql)?.execute(params)
+}
+
 /// Saves a machine under a new name. False when the name is taken by another definition,
 /// which is never replaced (a registration that names an existing machine is the same one).
 pub async fn save_machine(db: &SqliteDb, name: &str, asl: &Value) -> Result<bool, JournalError> {
     let conn = db.writer().await;
-    let inserted = conn.execute(
+    let inserted = execute(
+        &conn,
         "INSERT INTO engine_machines (name, asl) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING",
         params![name, asl.to_string()],
     )?;
@@ -63,7 +74,8 @@ pub async fn insert_execution(
     now_ms: i64,
 ) -> Result<bool, JournalError> {
     let conn = db.writer().await;
-    let changed = conn.execute(
+    let changed = execute(
+        &conn,
         "INSERT OR IGNORE INTO engine_executions (name, machine, input, secret, status, started_at)
          VALUES (?1, ?2, ?3, ?4, 'RUNNING', ?5)",
         params![
@@ -79,19 +91,18 @@ pub async fn insert_execution(
 
 pub fn load_execution(db: &SqliteDb, name: &str) -> Result<Option<ExecutionRow>, JournalError> {
     let conn = db.reader();
-    conn.query_row(
+    conn.prepare_cached(
         "SELECT name, machine, input, secret FROM engine_executions WHERE name = ?1",
-        [name],
-        |r| {
-            let input: String = r.get(2)?;
-            Ok(ExecutionRow {
-                name: r.get(0)?,
-                machine: r.get(1)?,
-                input: serde_json::from_str(&input).unwrap_or(Value::Null),
-                secret: r.get(3)?,
-            })
-        },
-    )
+    )?
+    .query_row([name], |r| {
+        let input: String = r.get(2)?;
+        Ok(ExecutionRow {
+            name: r.get(0)?,
+            machine: r.get(1)?,
+            input: serde_json::from_str(&input).unwrap_or(Value::Null),
+            secret: r.get(3)?,
+        })
+    })
     .optional()
     .map_err(JournalError::from)
 }
@@ -115,18 +126,25 @@ pub async fn finish_execution(
     now_ms: i64,
 ) -> Result<(), JournalError> {
     let conn = db.writer().await;
-    conn.execute(
+    // One transaction: an execution marked ended without its unreported end would never
+    // be reported after a crash, and its run would wait forever.
+    let tx = conn.unchecked_transaction()?;
+    execute(
+        &tx,
         "UPDATE engine_executions SET status = ?2, error = ?3, cause = ?4, stopped_at = ?5 WHERE name = ?1",
         params![name, status, error, cause, now_ms],
     )?;
-    conn.execute(
+    execute(
+        &tx,
         "DELETE FROM engine_task_results WHERE execution = ?1",
         [name],
     )?;
-    conn.execute(
+    execute(
+        &tx,
         "INSERT OR IGNORE INTO engine_unreported_ends (name) VALUES (?1)",
         [name],
     )?;
+    tx.commit()?;
     Ok(())
 }
 
@@ -180,11 +198,13 @@ pub async fn record_result(
 ) -> Result<bool, JournalError> {
     let conn = db.writer().await;
     let changed = match outcome {
-        Recorded::Success(output) => conn.execute(
+        Recorded::Success(output) => execute(
+            &conn,
             "INSERT OR IGNORE INTO engine_task_results (execution, token, ok, output) VALUES (?1, ?2, 1, ?3)",
             params![execution, token, output.to_string()],
         )?,
-        Recorded::Failure { error, cause } => conn.execute(
+        Recorded::Failure { error, cause } => execute(
+            &conn,
             "INSERT OR IGNORE INTO engine_task_results (execution, token, ok, error, cause) VALUES (?1, ?2, 0, ?3, ?4)",
             params![execution, token, error, cause],
         )?,
@@ -198,8 +218,10 @@ pub fn recorded_result(
     token: &str,
 ) -> Result<Option<Recorded>, JournalError> {
     let conn = db.reader();
-    conn.query_row(
+    conn.prepare_cached(
         "SELECT ok, output, error, cause FROM engine_task_results WHERE execution = ?1 AND token = ?2",
+    )?
+    .query_row(
         params![execution, token],
         |r| {
             let ok: bool = r.get(0)?;
