@@ -65,10 +65,16 @@ locals {
     SKEIN_RATE_PRINCIPAL          = var.rate_per_principal
     SKEIN_RATE_TENANT             = var.rate_per_tenant
     SKEIN_RATE_SOURCE             = var.rate_per_source
-    SKEIN_HTTP_ALLOW              = var.http_allow
     SKEIN_QUOTA_RUNS_IN_FLIGHT    = tostring(var.quotas.runs_in_flight)
     SKEIN_QUOTA_MAP_ITEMS         = tostring(var.quotas.map_items)
     SKEIN_QUOTA_SCHEDULE_INTERVAL = var.quotas.schedule_interval
+  })
+
+  # What the builtin agents read (skein_lambda::PlatformSettings::BUILTIN_VARIABLES): only
+  # the step-worker, which runs them, and api-workflows, which checks their configs, get
+  # these, so no other function holds the LLM API key.
+  builtin_environment = merge(local.platform_environment, {
+    SKEIN_HTTP_ALLOW = var.http_allow
     }, var.llm == null ? {} : {
     SKEIN_LLM_BASE_URL = var.llm.base_url
     SKEIN_LLM_API_KEY  = var.llm.api_key
@@ -110,7 +116,7 @@ locals {
       description = "Skein API: workflow definitions and versions; registers their state machines"
       memory_size = 256
       timeout     = 29
-      environment = local.platform_environment
+      environment = local.builtin_environment
       permissions = merge(local.runtime_permissions, {
         Table         = local.actions.dynamodb
         StateMachines = local.actions.states_register
@@ -150,7 +156,7 @@ locals {
       description = "Skein: runs workflow steps from the step queue and for express workflows"
       memory_size = var.step_worker_memory
       timeout     = var.step_worker_timeout
-      environment = local.platform_environment
+      environment = local.builtin_environment
       permissions = merge(local.runtime_permissions, local.finishing_steps, {
         Table           = local.actions.dynamodb
         StepQueueSource = local.actions.sqs_event_source

@@ -118,7 +118,7 @@ impl LocalPlatform {
         let ports = WorkflowPorts {
             engine: workflow_engine.clone(),
             dispatch: Arc::new(step_outbox),
-            builtins: Arc::new(Builtins::new(local.builtin_settings())),
+            builtins: Some(Arc::new(Builtins::new(local.builtin_settings()))),
             step_queue_url: LOCAL_STEP_QUEUE.to_string(),
             worker_function: LOCAL_WORKER_FUNCTION.to_string(),
             worker_instance: ulid::Ulid::new().to_string(),

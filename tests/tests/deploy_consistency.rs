@@ -92,7 +92,7 @@ async fn expected_routes() -> BTreeMap<String, Route> {
                 .uri(&concrete)
                 .body(Body::empty())
                 .unwrap();
-            let response = skein_lambda::api::service(group, &aws)
+            let response = skein_lambda::api::service(group.routes(), &aws)
                 .oneshot(request)
                 .await
                 .unwrap();
@@ -265,5 +265,27 @@ async fn a_missing_variable_route_or_event_source_is_caught() {
     assert_caught(
         &problems,
         "terraform: authorizer is given SKEIN_JWT_SECRET, a token signing key, but issues no tokens",
+    );
+}
+
+#[tokio::test]
+async fn the_llm_key_given_to_a_function_without_builtins_is_caught() {
+    let expected = expected().await;
+    // Back in the globals, every function would hold the key.
+    let sam = read_sam(|s| {
+        s.replacen(
+            "        SKEIN_NAME_PREFIX: !Ref NamePrefix\n",
+            "        SKEIN_NAME_PREFIX: !Ref NamePrefix\n        SKEIN_LLM_API_KEY: !Ref LlmApiKey\n",
+            1,
+        )
+    });
+    let problems = deploy::check("SAM", &sam, &expected);
+    assert_caught(
+        &problems,
+        "SAM: api-runs is given SKEIN_LLM_API_KEY, a builtin agents' variable, but links no builtins",
+    );
+    assert!(
+        !problems.iter().any(|p| p.contains("step-worker is given")),
+        "{problems:?}"
     );
 }

@@ -14,7 +14,7 @@ pub use bell::TaskBell;
 pub use extract::{Caller, ClientAddr, JsonBody, QueryParams};
 pub use openapi::document as openapi_document;
 pub use problem::{ApiError, ApiResult};
-pub use routes::{ApiGroup, group_router, router};
+pub use routes::{ApiGroup, group_router, groups, router};
 pub use source_limit::SourceLimiter;
 pub use state::{AppState, ServiceInfo, Shared};
 

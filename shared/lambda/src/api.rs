@@ -1,13 +1,18 @@
 //! An API function: lambda_http over the skein-http router of one resource group, with
 //! the same auth layer, errors and limits as `skein dev`.
 
-use skein_http::{ApiGroup, group_router};
+use std::sync::Arc;
+
+use skein_agents::BuiltinSettings;
+use skein_core::ports::BuiltinAgents;
+use skein_http::{AppState, group_router};
 
 use crate::AwsPlatform;
 
-/// The router an API function serves for `group`.
-pub fn service(group: ApiGroup, aws: &AwsPlatform) -> axum::Router {
-    group_router(group, aws.app_state()).layer(axum::middleware::from_fn(source_address))
+/// The router an API function serves: `routes` is its group's function in
+/// `skein_http::groups` (`ApiGroup::routes` gives it for a group).
+pub fn service(routes: impl FnOnce() -> axum::Router<AppState>, aws: &AwsPlatform) -> axum::Router {
+    group_router(routes, aws.app_state()).layer(axum::middleware::from_fn(source_address))
 }
 
 /// Hands API Gateway's view of the caller's address to the routes (per-source limits key
@@ -29,9 +34,14 @@ async fn source_address(
 }
 
 /// Runs an API function: reads its settings once, then serves API Gateway HTTP API
-/// (payload v2) events until the sandbox is retired.
-pub async fn run(group: ApiGroup) -> Result<(), lambda_http::Error> {
+/// (payload v2) events until the sandbox is retired. `routes` and `builtins` are named
+/// by the function's `main`, so that its binary holds one group's handlers and, unless
+/// it registers workflows, no builtin agents.
+pub async fn run(
+    routes: impl FnOnce() -> axum::Router<AppState>,
+    builtins: impl FnOnce(&BuiltinSettings) -> Option<Arc<dyn BuiltinAgents>>,
+) -> Result<(), lambda_http::Error> {
     crate::init_tracing();
-    let aws = AwsPlatform::from_env().await?;
-    lambda_http::run(service(group, &aws)).await
+    let aws = AwsPlatform::from_env(builtins).await?;
+    lambda_http::run(service(routes, &aws)).await
 }

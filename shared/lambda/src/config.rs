@@ -232,7 +232,9 @@ pub struct PlatformSettings {
 }
 
 impl PlatformSettings {
-    pub const VARIABLES: [&'static str; 21] = [
+    /// What every platform function reads (the builtins' variables are
+    /// [`Self::BUILTIN_VARIABLES`], for the functions that link them).
+    pub const VARIABLES: [&'static str; 17] = [
         "SKEIN_NAME_PREFIX",
         "SKEIN_TABLE",
         "SKEIN_STEP_QUEUE_URL",
@@ -247,13 +249,18 @@ impl PlatformSettings {
         "SKEIN_RATE_PRINCIPAL",
         "SKEIN_RATE_TENANT",
         "SKEIN_RATE_SOURCE",
-        "SKEIN_LLM_BASE_URL",
-        "SKEIN_LLM_API_KEY",
-        "SKEIN_LLM_MODEL",
-        "SKEIN_HTTP_ALLOW",
         quotas::RUNS_IN_FLIGHT_VARIABLE,
         quotas::MAP_ITEMS_VARIABLE,
         quotas::SCHEDULE_INTERVAL_VARIABLE,
+    ];
+
+    /// What the builtin agents read: only the functions that link them (the step-worker
+    /// and api-workflows) are given these, so no other function holds the LLM API key.
+    pub const BUILTIN_VARIABLES: [&'static str; 4] = [
+        "SKEIN_LLM_BASE_URL",
+        "SKEIN_LLM_API_KEY",
+        "SKEIN_LLM_MODEL",
+        HTTP_ALLOW_VARIABLE,
     ];
 
     pub fn from_env() -> Result<Self, ConfigError> {

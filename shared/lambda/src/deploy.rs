@@ -102,6 +102,9 @@ pub struct FunctionNeeds {
     /// Whether it issues tokens (serves `/v1/auth/token`): only then does it get the
     /// signing key (`config::SIGNING_KEY_VARIABLES`).
     pub issues_tokens: bool,
+    /// Whether it links the builtin agents (its `main` names `skein_lambda::builtins`):
+    /// only then does it get their variables, the LLM API key among them.
+    pub builtins: bool,
     pub grants: Vec<Grant>,
     pub triggers: Vec<Trigger>,
 }
@@ -158,12 +161,18 @@ fn runtime() -> [Grant; 3] {
 fn platform(name: &'static str, grants: Vec<Grant>, triggers: Vec<Trigger>) -> FunctionNeeds {
     // The token endpoint is one of the agents group's routes.
     let issues_tokens = triggers.contains(&Trigger::Http(ApiGroup::Agents));
+    // The builtins run steps (the step-worker) and check step configs at registration.
+    let builtins = triggers.contains(&Trigger::Queue(QueueKind::Steps))
+        || triggers.contains(&Trigger::Http(ApiGroup::Workflows));
     let mut variables = if issues_tokens {
         AuthSettings::ISSUER_VARIABLES.to_vec()
     } else {
         AuthSettings::VERIFIER_VARIABLES.to_vec()
     };
     variables.extend(PlatformSettings::VARIABLES);
+    if builtins {
+        variables.extend(PlatformSettings::BUILTIN_VARIABLES);
+    }
     let mut all = vec![grant(Resource::Table, &iam::DYNAMODB_ACTIONS)];
     all.extend(grants);
     all.extend(runtime());
@@ -171,6 +180,7 @@ fn platform(name: &'static str, grants: Vec<Grant>, triggers: Vec<Trigger>) -> F
         name,
         variables,
         issues_tokens,
+        builtins,
         grants: all,
         triggers,
     }
@@ -209,6 +219,7 @@ pub fn functions() -> Vec<FunctionNeeds> {
             name: "authorizer",
             variables: AuthSettings::VERIFIER_VARIABLES.to_vec(),
             issues_tokens: false,
+            builtins: false,
             grants: runtime().to_vec(),
             triggers: vec![Trigger::Authorizer],
         },

@@ -12,7 +12,7 @@ pub mod scheduler;
 pub mod step_worker;
 
 pub use config::{AuthSettings, ConfigError, PlatformSettings, SIGNING_KEY_VARIABLES};
-pub use platform::{AwsPlatform, StartError};
+pub use platform::{AwsPlatform, StartError, builtins, no_builtins};
 
 /// JSON logs, one object per line, as CloudWatch Logs Insights queries them. The level
 /// comes from `RUST_LOG` (default `info`).

@@ -3,12 +3,12 @@
 
 use std::sync::Arc;
 
-use skein_agents::Builtins;
+use skein_agents::{BuiltinSettings, Builtins};
 use skein_aws::{DynamoStore, SqsQueue, StateMachines, StepFunctionsEngine, StepQueue};
 use skein_core::auth::TokenService;
 use skein_core::limits::RateLimits;
 use skein_core::messages::MessagingPorts;
-use skein_core::ports::{ItemStore, WorkflowEngine};
+use skein_core::ports::{BuiltinAgents, ItemStore, WorkflowEngine};
 use skein_core::runs::WorkflowPorts;
 use skein_core::system::{OsEntropy, SystemClock};
 use skein_core::{Context, Platform};
@@ -41,12 +41,29 @@ pub struct AwsPlatform {
     pub step_max_receives: u32,
 }
 
+/// The builtin agents (jq, HTTP and LLM clients), for the functions that run builtin
+/// steps (the step-worker) or check their configuration (api-workflows).
+pub fn builtins(settings: &BuiltinSettings) -> Option<Arc<dyn BuiltinAgents>> {
+    Some(Arc::new(Builtins::new(settings.clone())))
+}
+
+/// No builtin agents: a function that neither runs steps nor registers workflows names
+/// this instead of [`builtins`] and links none of their clients.
+pub fn no_builtins(_: &BuiltinSettings) -> Option<Arc<dyn BuiltinAgents>> {
+    None
+}
+
 impl AwsPlatform {
-    /// Reads the settings and the AWS configuration from the environment.
-    pub async fn from_env() -> Result<Self, StartError> {
+    /// Reads the settings and the AWS configuration from the environment. `builtins` is
+    /// [`builtins`] or [`no_builtins`]; a function's `main` names one, so the other's
+    /// code is not in its binary.
+    pub async fn from_env(
+        builtins: impl FnOnce(&BuiltinSettings) -> Option<Arc<dyn BuiltinAgents>>,
+    ) -> Result<Self, StartError> {
         let settings = PlatformSettings::from_env()?;
         let sdk = skein_aws::load_config().await;
-        Self::new(&settings, &sdk)
+        let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), &settings.table);
+        Self::build(&settings, &sdk, Arc::new(store), |engine| engine, builtins)
     }
 
     pub fn new(
@@ -73,6 +90,16 @@ impl AwsPlatform {
         sdk: &aws_config::SdkConfig,
         store: Arc<dyn ItemStore>,
         engine_layer: impl FnOnce(Arc<dyn WorkflowEngine>) -> Arc<dyn WorkflowEngine>,
+    ) -> Result<Self, StartError> {
+        Self::build(settings, sdk, store, engine_layer, builtins)
+    }
+
+    fn build(
+        settings: &PlatformSettings,
+        sdk: &aws_config::SdkConfig,
+        store: Arc<dyn ItemStore>,
+        engine_layer: impl FnOnce(Arc<dyn WorkflowEngine>) -> Arc<dyn WorkflowEngine>,
+        builtins: impl FnOnce(&BuiltinSettings) -> Option<Arc<dyn BuiltinAgents>>,
     ) -> Result<Self, StartError> {
         let region = sdk.region().ok_or(StartError::NoRegion)?.to_string();
         let tokens = Arc::new(TokenService::new(
@@ -103,7 +130,7 @@ impl AwsPlatform {
         let ports = WorkflowPorts {
             engine: workflow_engine.clone(),
             dispatch: Arc::new(StepQueue::new(steps)),
-            builtins: Arc::new(Builtins::new(settings.builtins.clone())),
+            builtins: builtins(&settings.builtins),
             step_queue_url: settings.step_queue_url.clone(),
             worker_function: settings.worker_function.clone(),
             // One sandbox is one worker; a redelivery elsewhere waits out the lease.

@@ -218,6 +218,16 @@ pub fn check(source: &str, deployment: &Deployment, expected: &Expected) -> Vec<
                 }
             }
         }
+        // The builtins' variables (the LLM API key) only where the builtins are linked.
+        if !needs.builtins {
+            for key in skein_lambda::PlatformSettings::BUILTIN_VARIABLES {
+                if function.variables.contains(key) {
+                    problems.push(format!(
+                        "{who} is given {key}, a builtin agents' variable, but links no builtins"
+                    ));
+                }
+            }
+        }
         let grants: Vec<_> = needs
             .grants
             .iter()

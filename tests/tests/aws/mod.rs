@@ -210,7 +210,7 @@ impl Cloud {
     pub async fn api(&self, group: ApiGroup, event: Value) -> (u16, Value) {
         let request: LambdaRequest =
             serde_json::from_value(event).expect("an API Gateway v2 event");
-        let mut adapter = Adapter::from(skein_lambda::api::service(group, &self.aws));
+        let mut adapter = Adapter::from(skein_lambda::api::service(group.routes(), &self.aws));
         let response = adapter
             .call(LambdaEvent::new(request, Context::default()))
             .await

@@ -49,7 +49,13 @@ impl Runs {
                 idempotency_key,
                 timeout: step.timeout.map(|t| t.0),
             };
-            let result = self.ports.builtins.invoke(call).await;
+            let Some(builtins) = &self.ports.builtins else {
+                // A deployment that routes steps to a function without the builtins.
+                return Err(crate::Error::Internal(format!(
+                    "builtin `{name}` cannot run in this process: builtin steps run in the step-worker"
+                )));
+            };
+            let result = builtins.invoke(call).await;
             let result = result.map_err(|f| RunError {
                 error: f.error.into(),
                 cause: f.message,

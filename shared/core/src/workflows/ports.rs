@@ -11,7 +11,10 @@ use crate::ports::{BuiltinAgents, StepDispatch, WorkflowEngine};
 pub struct WorkflowPorts {
     pub engine: Arc<dyn WorkflowEngine>,
     pub dispatch: Arc<dyn StepDispatch>,
-    pub builtins: Arc<dyn BuiltinAgents>,
+    /// The builtin agents (jq, HTTP, LLM, ...): a process that neither runs steps nor
+    /// registers workflows has none, and then links none of their clients (on AWS, only
+    /// the step-worker and api-workflows have them).
+    pub builtins: Option<Arc<dyn BuiltinAgents>>,
     pub step_queue_url: String,
     pub worker_function: String,
     /// Names this worker process: after a restart, steps a previous process had started

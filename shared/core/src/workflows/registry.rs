@@ -94,7 +94,7 @@ impl Workflows {
         let definition = parse_definition(text)?;
         let known = self.known(&caller.tenant).await?;
         let known = Known {
-            builtins: Some(self.ports.builtins.as_ref()),
+            builtins: self.ports.builtins.as_deref(),
             ..known
         };
         let workflow = validate(definition, &known)?;

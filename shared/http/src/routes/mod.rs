@@ -50,17 +50,47 @@ impl ApiGroup {
         Self::Messages,
     ];
 
-    fn routes(self) -> Router<AppState> {
+    /// The group's routes. Each group is a function of its own ([`groups`]), so that a
+    /// binary serving one group names it and links that group's handlers only.
+    pub fn routes(self) -> fn() -> Router<AppState> {
         match self {
-            Self::Agents => Router::new()
-                .merge(system::routes())
-                .merge(auth::routes())
-                .merge(agents::routes()),
-            Self::Tasks => tasks::routes(),
-            Self::Workflows => workflows::routes(),
-            Self::Runs => runs::routes(),
-            Self::Messages => messages::routes(),
+            Self::Agents => groups::agents,
+            Self::Tasks => groups::tasks,
+            Self::Workflows => groups::workflows,
+            Self::Runs => groups::runs,
+            Self::Messages => groups::messages,
         }
+    }
+}
+
+/// The routes of each [`ApiGroup`].
+pub mod groups {
+    use axum::Router;
+
+    use super::{agents as agent_routes, auth, system};
+    use crate::state::AppState;
+
+    pub fn agents() -> Router<AppState> {
+        Router::new()
+            .merge(system::routes())
+            .merge(auth::routes())
+            .merge(agent_routes::routes())
+    }
+
+    pub fn tasks() -> Router<AppState> {
+        super::tasks::routes()
+    }
+
+    pub fn workflows() -> Router<AppState> {
+        super::workflows::routes()
+    }
+
+    pub fn runs() -> Router<AppState> {
+        super::runs::routes()
+    }
+
+    pub fn messages() -> Router<AppState> {
+        super::messages::routes()
     }
 }
 
@@ -68,13 +98,16 @@ impl ApiGroup {
 pub fn router(state: AppState) -> Router {
     let all = ApiGroup::ALL
         .into_iter()
-        .fold(Router::new(), |router, group| router.merge(group.routes()));
+        .fold(Router::new(), |router, group| {
+            router.merge(group.routes()())
+        });
     with_layers(all, state)
 }
 
 /// One resource group, as its API Lambda serves it: the same handlers and layers.
-pub fn group_router(group: ApiGroup, state: AppState) -> Router {
-    with_layers(group.routes(), state)
+/// `routes` is the group's function in [`groups`].
+pub fn group_router(routes: impl FnOnce() -> Router<AppState>, state: AppState) -> Router {
+    with_layers(routes(), state)
 }
 
 fn with_layers(routes: Router<AppState>, state: AppState) -> Router {
