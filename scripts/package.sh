@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/functions.sh
 
-venv=${SKEIN_VENV:-.venv}
+venv=$(realpath -m "${SKEIN_VENV:-.venv}")
 requirements=scripts/requirements-package.txt
 stamp="$venv/.package-requirements.sha256"
 wanted=$(sha256sum "$requirements" | cut -d' ' -f1)
@@ -21,9 +21,9 @@ fi
 
 packages=()
 for function in "${FUNCTIONS[@]}"; do packages+=(--package "$function"); done
-PATH="$PWD/$venv/bin:$PATH" cargo lambda build --release --arm64 --output-format zip "${packages[@]}"
+PATH="$venv/bin:$PATH" cargo lambda build --release --arm64 --output-format zip "${packages[@]}"
 
 echo "function          zip bytes"
 for function in "${FUNCTIONS[@]}"; do
-    printf '%-17s %s\n' "$function" "$(stat -c %s "target/lambda/$function/bootstrap.zip")"
+    printf '%-17s %s\n' "$function" "$(stat -c %s "${CARGO_TARGET_DIR:-target}/lambda/$function/bootstrap.zip")"
 done
