@@ -1,4 +1,4 @@
-.PHONY: dev test faults bench package lint fmt
+.PHONY: dev test faults bench compare package lint fmt
 
 # The platform on its embedded default (SQLite) at http://127.0.0.1:8080.
 dev:
@@ -20,6 +20,12 @@ bench:
 	cargo run --release -p skein-cli -- bench api
 	cargo run --release -p skein-cli -- bench dag
 	cargo run --release -p skein-cli -- bench messages
+
+# Skein against the peers (FastAPI seed stack, Restate, nginx) in one run, same clients:
+# a release `skein dev` in its own process, driven by ../shared/peers' clients.
+compare:
+	cargo build --release -p skein-cli
+	python3 scripts/compare-peers.py
 
 # Every Lambda function as an arm64 zip: target/lambda/<function>/bootstrap.zip.
 package:
