@@ -55,7 +55,11 @@ impl Runs {
                     .await?
                     .ok_or(Error::NotFound { what: "step" })?;
                 let (r, _) = from_item::<StepRecord>(item)?;
-                let current = (r.token.clone(), r.started_attempt);
+                // The attempt the step's token is for: the one started or, while a try
+                // that failed for a passing reason has given its start up
+                // (`abandon_start`) and its redelivery has not started it again, the one
+                // dispatched. What that try set going (a task, a reply wait) is its work.
+                let current = (r.token.clone(), r.started_attempt.or(r.token_attempt));
                 if r.status.is_some_and(|s| s.is_terminal()) {
                     ended_record = Some(r);
                 }
