@@ -9,11 +9,11 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use serde_json::json;
-use skein_cli::config::DevArgs;
-use skein_cli::dev::{LocalPlatform, Wiring};
-use skein_core::Principal;
-use skein_core::auth::Role;
-use skein_core::ids::{ClientId, MessageId, PrincipalId, TenantId};
+
+#[path = "common/use_cases.rs"]
+mod use_cases;
+use skein_cli::dev::Wiring;
+use skein_core::ids::MessageId;
 use skein_core::messages::{Message, Recipient};
 use skein_core::ports::{
     Change, Condition, Item, ItemStore, Key, Page, Query, StoreError, WriteOp,
@@ -79,9 +79,6 @@ impl ItemStore for LosesTheMeetingsReply {
 
 #[tokio::test]
 async fn a_reply_that_arrives_while_its_steps_start_is_given_up_ends_the_step() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut args = DevArgs::for_data_dir(dir.path());
-    args.local.jwt_secret = Some("abandoned-start-secret-0123456789abc".into());
     let (lost, go_on) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
     let (l, g) = (lost.clone(), go_on.clone());
     let wiring = Wiring {
@@ -95,22 +92,12 @@ async fn a_reply_that_arrives_while_its_steps_start_is_given_up_ends_the_step() 
         }),
         ..Wiring::default()
     };
-    let mut local = LocalPlatform::open_with(&args.local, wiring).unwrap();
-    tokio::spawn(skein_local::run_step_worker(
-        local.platform.clone(),
-        local.workflow_engine.clone(),
-        local.step_inbox.take().unwrap(),
-    ));
-    let platform = &local.platform;
-    let admin = Principal {
-        tenant: TenantId::parse("default").unwrap(),
-        id: PrincipalId::client(&ClientId::from_ulid(ulid::Ulid::new())),
-        roles: vec![Role::Admin],
-    };
+    let opened = use_cases::open(wiring);
+    let (platform, admin) = (&opened.local.platform, &opened.admin);
     platform
         .workflows
         .register(
-            &admin,
+            admin,
             "name: waits\nsteps:\n  - { id: answer, builtin: message.await, timeout: 10m }\n",
         )
         .await
@@ -121,7 +108,7 @@ async fn a_reply_that_arrives_while_its_steps_start_is_given_up_ends_the_step() 
     };
     let run = platform
         .runs
-        .start(&admin, "waits", request, None)
+        .start(admin, "waits", request, None)
         .await
         .unwrap()
         .run;
@@ -150,7 +137,7 @@ async fn a_reply_that_arrives_while_its_steps_start_is_given_up_ends_the_step() 
 
     let deadline = Instant::now() + Duration::from_secs(10);
     let ended = loop {
-        let seen = platform.runs.get(&admin, &run.id).await.unwrap();
+        let seen = platform.runs.get(admin, &run.id).await.unwrap();
         if seen.status.is_terminal() || Instant::now() > deadline {
             break seen;
         }

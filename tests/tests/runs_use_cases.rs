@@ -8,11 +8,11 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use serde_json::{Value, json};
-use skein_cli::config::DevArgs;
-use skein_cli::dev::{LocalPlatform, Wiring};
-use skein_core::Principal;
-use skein_core::auth::Role;
-use skein_core::ids::{ClientId, PrincipalId, RunId, TenantId};
+
+#[path = "common/use_cases.rs"]
+mod use_cases;
+use skein_cli::dev::Wiring;
+use skein_core::ids::RunId;
 use skein_core::ports::{EngineError, WorkflowEngine};
 use skein_core::runs::{RunStatus, StartRun};
 use skein_core::workflows::Mode;
@@ -75,18 +75,13 @@ impl WorkflowEngine for LosesFirstStartReply {
 }
 
 struct Setup {
-    local: LocalPlatform,
-    admin: Principal,
+    cases: use_cases::UseCases,
     starts: Arc<AtomicUsize>,
     answers: Arc<AtomicUsize>,
     refused_registers: Arc<AtomicUsize>,
-    _dir: tempfile::TempDir,
 }
 
 async fn setup() -> Setup {
-    let dir = tempfile::tempdir().unwrap();
-    let mut args = DevArgs::for_data_dir(dir.path());
-    args.local.jwt_secret = Some("use-case-secret-use-case-secret-0123".into());
     let starts = Arc::new(AtomicUsize::new(0));
     let answers = Arc::new(AtomicUsize::new(0));
     let refused_registers = Arc::new(AtomicUsize::new(0));
@@ -102,24 +97,11 @@ async fn setup() -> Setup {
         }),
         ..Wiring::default()
     };
-    let mut local = LocalPlatform::open_with(&args.local, wiring).unwrap();
-    tokio::spawn(skein_local::run_step_worker(
-        local.platform.clone(),
-        local.workflow_engine.clone(),
-        local.step_inbox.take().unwrap(),
-    ));
-    let admin = Principal {
-        tenant: TenantId::parse("default").unwrap(),
-        id: PrincipalId::client(&ClientId::from_ulid(ulid::Ulid::new())),
-        roles: vec![Role::Admin],
-    };
     Setup {
-        local,
-        admin,
+        cases: use_cases::open(wiring),
         starts,
         answers,
         refused_registers,
-        _dir: dir,
     }
 }
 
@@ -127,10 +109,11 @@ async fn ended(setup: &Setup, id: &RunId) -> skein_core::runs::Run {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let run = setup
+            .cases
             .local
             .platform
             .runs
-            .get(&setup.admin, id)
+            .get(&setup.cases.admin, id)
             .await
             .unwrap();
         if run.status.is_terminal() || Instant::now() > deadline {
@@ -143,11 +126,11 @@ async fn ended(setup: &Setup, id: &RunId) -> skein_core::runs::Run {
 #[tokio::test]
 async fn a_start_whose_reply_was_lost_is_made_again_and_the_run_succeeds() {
     let setup = setup().await;
-    let platform = &setup.local.platform;
+    let platform = &setup.cases.local.platform;
     platform
         .workflows
         .register(
-            &setup.admin,
+            &setup.cases.admin,
             "name: twice\nsteps:\n  - { id: double, builtin: transform, input: '{{ input }}', with: { program: '.n * 2' } }\n",
         )
         .await
@@ -158,7 +141,7 @@ async fn a_start_whose_reply_was_lost_is_made_again_and_the_run_succeeds() {
     };
     let started = platform
         .runs
-        .start(&setup.admin, "twice", request, None)
+        .start(&setup.cases.admin, "twice", request, None)
         .await
         .expect("a lost start reply is retried, not a failed start");
     assert_eq!(setup.starts.load(Ordering::SeqCst), 2);
@@ -170,11 +153,11 @@ async fn a_start_whose_reply_was_lost_is_made_again_and_the_run_succeeds() {
 #[tokio::test]
 async fn an_execution_end_reported_again_changes_nothing_once_the_runs_ended() {
     let setup = setup().await;
-    let platform = &setup.local.platform;
+    let platform = &setup.cases.local.platform;
     platform
         .workflows
         .register(
-            &setup.admin,
+            &setup.cases.admin,
             "name: child\nsteps:\n  - { id: echo, builtin: echo }\n",
         )
         .await
@@ -182,7 +165,7 @@ async fn an_execution_end_reported_again_changes_nothing_once_the_runs_ended() {
     platform
         .workflows
         .register(
-            &setup.admin,
+            &setup.cases.admin,
             "name: parent\nsteps:\n  - { id: sub, type: workflow, workflow: { name: child } }\n",
         )
         .await
@@ -193,14 +176,14 @@ async fn an_execution_end_reported_again_changes_nothing_once_the_runs_ended() {
     };
     let parent = platform
         .runs
-        .start(&setup.admin, "parent", request, None)
+        .start(&setup.cases.admin, "parent", request, None)
         .await
         .unwrap();
     let run = ended(&setup, &parent.run.id).await;
     assert_eq!(run.status, RunStatus::Succeeded, "{run:?}");
     let view = platform
         .runs
-        .view(&setup.admin, &parent.run.id)
+        .view(&setup.cases.admin, &parent.run.id)
         .await
         .unwrap();
     let child = view.steps[0]
@@ -218,13 +201,13 @@ async fn an_execution_end_reported_again_changes_nothing_once_the_runs_ended() {
         cause: None,
     };
     platform.runs.execution_ended(again).await.unwrap();
-    let child_run = platform.runs.get(&setup.admin, &child).await.unwrap();
+    let child_run = platform.runs.get(&setup.cases.admin, &child).await.unwrap();
     assert_eq!(child_run.status, RunStatus::Succeeded);
     // The parent had ended already: nobody is told again, and its step is not re-run.
     assert_eq!(setup.answers.load(Ordering::SeqCst), answers);
     let view = platform
         .runs
-        .view(&setup.admin, &parent.run.id)
+        .view(&setup.cases.admin, &parent.run.id)
         .await
         .unwrap();
     assert_eq!(view.steps[0].attempts.len(), 1, "{view:?}");
@@ -233,10 +216,10 @@ async fn an_execution_end_reported_again_changes_nothing_once_the_runs_ended() {
 #[tokio::test]
 async fn a_version_whose_engine_registration_failed_runs_nothing_until_applied_again() {
     let setup = setup().await;
-    let platform = &setup.local.platform;
+    let platform = &setup.cases.local.platform;
     let text = "name: flaky\nsteps:\n  - { id: echo, builtin: echo, input: '{{ input }}' }\n";
     setup.refused_registers.store(1, Ordering::SeqCst);
-    let refused = platform.workflows.register(&setup.admin, text).await;
+    let refused = platform.workflows.register(&setup.cases.admin, text).await;
     assert!(
         matches!(refused, Err(skein_core::Error::Unavailable(_))),
         "{:?}",
@@ -245,7 +228,7 @@ async fn a_version_whose_engine_registration_failed_runs_nothing_until_applied_a
     // The version was claimed first: it exists, marked pending, and no run starts on it.
     let claimed = platform
         .workflows
-        .version(&setup.admin, "flaky", Some(1))
+        .version(&setup.cases.admin, "flaky", Some(1))
         .await
         .unwrap();
     assert!(claimed.pending);
@@ -255,7 +238,7 @@ async fn a_version_whose_engine_registration_failed_runs_nothing_until_applied_a
     };
     let refused = platform
         .runs
-        .start(&setup.admin, "flaky", request(), None)
+        .start(&setup.cases.admin, "flaky", request(), None)
         .await;
     match refused {
         Err(skein_core::Error::Unavailable(why)) => {
@@ -266,14 +249,14 @@ async fn a_version_whose_engine_registration_failed_runs_nothing_until_applied_a
     // Applying the same text again finishes version 1 rather than adding version 2.
     let registered = platform
         .workflows
-        .register(&setup.admin, text)
+        .register(&setup.cases.admin, text)
         .await
         .unwrap();
     assert_eq!(registered.version.version, 1);
     assert!(!registered.version.pending);
     let started = platform
         .runs
-        .start(&setup.admin, "flaky", request(), None)
+        .start(&setup.cases.admin, "flaky", request(), None)
         .await
         .unwrap();
     let run = ended(&setup, &started.run.id).await;
