@@ -287,7 +287,12 @@ async fn run_seed(seed: u64, upstream: &Upstream) -> SeedOutcome {
             let waiting: Vec<String> = statuses
                 .iter()
                 .filter(|(_, s, _)| s == "running" || s == "unknown")
-                .map(|(w, s, run)| format!("{w} {s}: {run}"))
+                .map(|(w, s, run)| {
+                    let state = run["id"].as_str().map_or_else(String::new, |id| {
+                        common::dump::run_state(app.dir.path(), id)
+                    });
+                    format!("{w} {s}: {run}\n{state}")
+                })
                 .collect();
             let injected = plan.injected.lock().unwrap().clone();
             watch.problems.push(format!(
