@@ -77,7 +77,7 @@ pub struct LocalPlatform {
     /// The engine as the platform's port sees it (with the wiring's layer around it).
     pub workflow_engine: Arc<dyn WorkflowEngine>,
     /// The messages queue the router consumes.
-    pub messages_queue: Arc<dyn Queue>,
+    pub messages_queue: Arc<SqliteQueue>,
     /// The engine's step messages, invokes and execution ends, until a step-worker
     /// takes them ([`DevServer::start`] does).
     pub step_inbox: Option<StepInbox>,
@@ -127,7 +127,7 @@ impl LocalPlatform {
             quotas: local.quotas(),
             machine_prefix: skein_core::workflows::machine_name::MACHINE_PREFIX.to_string(),
         };
-        let messages_queue: Arc<dyn Queue> = Arc::new(SqliteQueue::new(
+        let messages_queue = Arc::new(SqliteQueue::new(
             db.clone(),
             MESSAGES_QUEUE,
             QueueSettings {
@@ -282,6 +282,15 @@ impl DevServer {
             Ok(resumed) => tracing::info!(resumed, "resumed the runs that were in flight"),
             Err(e) => tracing::error!(error = %e, "could not resume runs"),
         }
+        // What an earlier process was routing when it stopped comes back now, rather than
+        // when its receive's visibility timeout runs out.
+        match local.messages_queue.release_in_flight().await {
+            Ok(0) => {}
+            Ok(released) => {
+                tracing::info!(released, "messages that were being routed are routed again")
+            }
+            Err(e) => tracing::error!(error = %e, "could not release the messages in flight"),
+        }
         let sweeper = tokio::spawn(sweep_timers(
             local.platform.clone(),
             local.store.clone(),
@@ -289,7 +298,7 @@ impl DevServer {
         ));
         let router = tokio::spawn(skein_local::route_messages(
             local.platform.message_router(),
-            local.messages_queue.clone(),
+            local.messages_queue.clone() as Arc<dyn Queue>,
             Duration::from_millis(200),
         ));
         Ok(Self {

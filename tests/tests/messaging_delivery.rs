@@ -55,6 +55,53 @@ async fn a_redelivered_message_never_makes_a_second_inbox_entry_even_after_its_a
     );
 }
 
+/// A process that stops while it routes a message (a crash, `kill -9`) leaves it received
+/// and hidden; the next process on the data dir routes it at once, not once the dead
+/// receive's visibility timeout (30 s) runs out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_being_routed_when_the_server_stopped_is_routed_at_the_next_start() {
+    use skein_core::ports::{OutgoingMessage, Queue};
+    use skein_local::{MESSAGES_QUEUE, QueueSettings, SqliteDb, SqliteQueue};
+
+    let mut app = TestApp::spawn().await;
+    let bob = app.register_agent("bob", &[]).await;
+    let (_, mut unrouted) = send(&app, &app.admin, &bob, json!({"kind": "first"})).await;
+    unrouted["id"] = json!(skein_core::ids::MessageId::from_ulid(ulid::Ulid::new()));
+    unrouted["kind"] = json!("cut-off");
+    app.restart_after(|data_dir| async move {
+        // As the router had it: received, under a 30 s visibility, never deleted.
+        let db = std::sync::Arc::new(SqliteDb::open_dir(&data_dir).unwrap());
+        let queue = SqliteQueue::new(db, MESSAGES_QUEUE, QueueSettings::default());
+        let body = OutgoingMessage::new(unrouted.to_string());
+        queue.send_batch(vec![body]).await.unwrap();
+        let taken = queue
+            .receive(10, Duration::from_secs(30), Duration::ZERO)
+            .await
+            .unwrap();
+        assert_eq!(taken.len(), 1);
+    })
+    .await;
+
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut kinds = Vec::new();
+    while !kinds.iter().any(|k| k == "cut-off") {
+        assert!(
+            Instant::now() < deadline,
+            "the cut-off message was not routed: {kinds:?}"
+        );
+        kinds = read(&app, &bob, "wait=1&visibility=0")
+            .await
+            .iter()
+            .map(|e| {
+                e["message"]["kind"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string()
+            })
+            .collect();
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_for_a_deleted_agent_becomes_a_dead_letter_admins_see_and_redrive() {
     let app = TestApp::spawn().await;

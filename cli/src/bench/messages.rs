@@ -2,6 +2,7 @@
 //! into inboxes, and how long a message takes from `POST .../messages` to the receiver's
 //! waiting long-poll returning it, on a fresh `skein dev`.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -9,7 +10,7 @@ use serde_json::{Value, json};
 use skein_core::auth::{Principal, Role};
 use skein_core::ids::{ClientId, PrincipalId};
 use skein_core::messages::NewMessage;
-use skein_core::ports::MAX_BATCH;
+use skein_core::ports::{MAX_BATCH, Queue};
 
 use crate::config::DevArgs;
 use crate::dev::{DevServer, LocalPlatform};
@@ -64,7 +65,7 @@ pub async fn router_throughput(
             .map_err(|e| e.to_string())?;
     }
     let router = platform.message_router();
-    let queue = local.messages_queue.clone();
+    let queue: Arc<dyn Queue> = local.messages_queue.clone();
     let started = Instant::now();
     let mut routed = 0;
     while routed < messages {

@@ -61,6 +61,28 @@ impl SqliteQueue {
         &self.name
     }
 
+    /// Makes visible now the messages that an earlier process received and never
+    /// finished: it stopped (a crash, `kill -9`, a restart) between receiving and
+    /// deleting, and its receipts died with it. Call it when the process that owns the
+    /// data dir starts, before anything receives: otherwise each such message stays
+    /// hidden for the rest of its visibility timeout, and a reply, or a question a run
+    /// waits on, arrives that much later. Their receive counts are kept.
+    pub async fn release_in_flight(&self) -> Result<usize, QueueError> {
+        let conn = self.db.writer().await;
+        let released = conn
+            .prepare_cached(
+                "UPDATE queue_messages SET visible_at = ?1, receipt = NULL
+                 WHERE queue = ?2 AND receipt IS NOT NULL AND visible_at > ?1",
+            )
+            .and_then(|mut s| s.execute(params![now_ms(), self.name]))
+            .map_err(unavailable)?;
+        drop(conn);
+        if released > 0 {
+            bell(&self.db, &self.name).notify_waiters();
+        }
+        Ok(released)
+    }
+
     async fn take_visible(
         &self,
         max: usize,
@@ -261,4 +283,50 @@ mod contract {
     }
 
     skein_core::queue_contract!(fresh());
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use skein_core::ports::{OutgoingMessage, Queue};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_new_process_takes_back_what_a_stopped_one_was_handling() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Arc::new(SqliteDb::open_dir(dir.path()).unwrap());
+        let queue = SqliteQueue::new(db, "work", QueueSettings::default());
+        queue
+            .send_batch(vec![
+                OutgoingMessage::new("in flight".to_string()),
+                OutgoingMessage {
+                    delay: Duration::from_secs(60),
+                    ..OutgoingMessage::new("delayed".to_string())
+                },
+            ])
+            .await
+            .unwrap();
+        let taken = queue
+            .receive(10, Duration::from_secs(30), Duration::ZERO)
+            .await
+            .unwrap();
+        assert_eq!(taken.len(), 1, "the delayed message is not visible yet");
+
+        // The process that received it stops without deleting it; the next one starts.
+        assert_eq!(queue.release_in_flight().await.unwrap(), 1);
+        let again = queue
+            .receive(10, Duration::from_secs(30), Duration::ZERO)
+            .await
+            .unwrap();
+        assert_eq!(again.len(), 1, "a sent message's own delay is kept");
+        assert_eq!(again[0].body, "in flight");
+        assert_eq!(again[0].receive_count, 2, "its receives still count");
+        assert!(matches!(
+            queue.delete(&taken[0].receipt).await,
+            Err(QueueError::StaleReceipt)
+        ));
+    }
 }

@@ -50,6 +50,7 @@ pub async fn register(
 /// Puts `message` (an envelope, as the send answered it) on the messages queue again, as
 /// a redelivery would.
 pub async fn queue_again(app: &TestApp, message: &Value) {
+    use skein_core::ports::Queue;
     let body = skein_core::ports::OutgoingMessage::new(message.to_string());
     app.server()
         .local

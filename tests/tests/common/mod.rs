@@ -13,6 +13,7 @@ use skein_cli::dev::{DevServer, Wiring};
 use skein_core::system::OffsetClock;
 use tempfile::TempDir;
 
+pub mod dump;
 pub mod fault_batch;
 pub mod faults;
 pub mod inbox;
@@ -112,9 +113,20 @@ impl TestApp {
     /// Stops the server as a process that dies would (in-flight work is cut off where it
     /// is) and starts a new one on the same data dir, wired plainly, on a new port.
     pub async fn restart(&mut self) {
+        self.restart_after(|_| async {}).await;
+    }
+
+    /// As [`restart`](Self::restart), with `while_down` run on the data dir between the
+    /// stop and the start (what the stopped process left behind).
+    pub async fn restart_after<F, Fut>(&mut self, while_down: F)
+    where
+        F: FnOnce(std::path::PathBuf) -> Fut,
+        Fut: std::future::Future<Output = ()>,
+    {
         if let Some(server) = self.server.take() {
             server.shutdown().await;
         }
+        while_down(self.dir.path().to_path_buf()).await;
         let wiring = Wiring {
             clock: self.clock.clone(),
             ..Wiring::default()
