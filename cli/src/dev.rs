@@ -41,6 +41,16 @@ pub enum DevError {
     },
     #[error("cannot seed the tenant: {0}")]
     Seed(skein_core::Error),
+    #[error(
+        "the data dir {} is in use by another `skein dev` (stop it, or pass --data-dir)",
+        path.display()
+    )]
+    DataDirInUse { path: std::path::PathBuf },
+    #[error("cannot lock the data dir with {}: {source}", path.display())]
+    DataDirLock {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// What a test may change in how the platform is put together: the clock it reads, and
@@ -81,6 +91,39 @@ pub struct LocalPlatform {
     /// The engine's step messages, invokes and execution ends, until a step-worker
     /// takes them ([`DevServer::start`] does).
     pub step_inbox: Option<StepInbox>,
+    /// Held while the platform is open: one process owns a data dir (its engine resumes
+    /// the executions in it, and its router takes back the messages left in flight).
+    _owner: DataDirOwner,
+}
+
+/// The lock file that says a process owns the data dir; the OS lets go when it exits.
+struct DataDirOwner(#[allow(dead_code)] std::fs::File);
+
+/// The data dir's lock file.
+pub const DATA_DIR_LOCK_FILE: &str = "skein.lock";
+
+impl DataDirOwner {
+    fn take(data_dir: &std::path::Path) -> Result<Self, DevError> {
+        let path = data_dir.join(DATA_DIR_LOCK_FILE);
+        let locking = |source| DevError::DataDirLock {
+            path: path.clone(),
+            source,
+        };
+        std::fs::create_dir_all(data_dir).map_err(locking)?;
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(locking)?;
+        match file.try_lock() {
+            Ok(()) => Ok(Self(file)),
+            Err(std::fs::TryLockError::WouldBlock) => Err(DevError::DataDirInUse {
+                path: data_dir.to_path_buf(),
+            }),
+            Err(std::fs::TryLockError::Error(source)) => Err(locking(source)),
+        }
+    }
 }
 
 /// Deliveries of one message that may fail before it becomes a dead letter.
@@ -104,6 +147,7 @@ impl LocalPlatform {
             local.token_settings(),
         )?);
         let db = Arc::new(SqliteDb::open_dir(&local.data_dir)?);
+        let owner = DataDirOwner::take(&local.data_dir)?;
         let bell = Arc::new(TaskBell::default());
         let store = Arc::new(SqliteStore::new(db.clone()));
         let ctx = Context::new(
@@ -150,6 +194,7 @@ impl LocalPlatform {
             workflow_engine,
             messages_queue,
             step_inbox: Some(step_inbox),
+            _owner: owner,
         })
     }
 

@@ -64,3 +64,25 @@ async fn a_forged_cursor_that_decodes_is_still_a_400() {
         assert_problem(&body, status, "bad-request");
     }
 }
+
+#[tokio::test]
+async fn a_second_platform_on_a_data_dir_in_use_is_refused_until_the_first_stops() {
+    use skein_cli::config::DevArgs;
+    use skein_cli::dev::{DevError, LocalPlatform};
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = DevArgs::for_data_dir(dir.path());
+    args.local.jwt_secret = Some(common::SECRET.into());
+    let first = LocalPlatform::open(&args.local).unwrap();
+    let second = LocalPlatform::open(&args.local);
+    match second {
+        Err(error @ DevError::DataDirInUse { .. }) => {
+            let said = error.to_string();
+            assert!(said.contains("in use by another `skein dev`"), "{said}");
+        }
+        Err(other) => panic!("refused for another reason: {other}"),
+        Ok(_) => panic!("two platforms opened one data dir"),
+    }
+    drop(first);
+    LocalPlatform::open(&args.local).expect("the data dir is free once the first stops");
+}
