@@ -4,6 +4,7 @@ use chrono::Duration;
 use serde_json::{Value, json};
 
 use super::Runs;
+use super::call::StepCall;
 use super::decisions::{Decision, DecisionOutcome, PendingApproval};
 use super::model::{Approval, Run, RunError, StepMessage, StepStatus};
 use super::outcome::Reply;
@@ -17,24 +18,22 @@ use crate::records::{
     APPROVALS_DUE_PK, approval_key, approvals_pending_pk, from_item, run_pk, step_key,
     time_sort_key, to_body,
 };
-use crate::workflows::Workflow;
 use crate::workflows::template::render;
 
 impl Runs {
     pub(crate) async fn request_approval(
         &self,
-        message: &StepMessage,
-        workflow: &Workflow,
-        index: usize,
+        call: StepCall<'_>,
         scope: &StepScope,
         reply: Reply,
     ) -> Result<()> {
+        let message = call.message;
         let Reply::Token(token) = reply else {
             return Err(Error::Internal(
                 "approvals need a task token (standard mode)".into(),
             ));
         };
-        let step = &workflow.definition.steps[index];
+        let step = call.step();
         let spec = step
             .approval
             .clone()
@@ -191,16 +190,11 @@ impl Runs {
             index: None,
             token: Some(token.clone()),
         };
+        let call = StepCall::new(&message, &workflow, index);
         let reply = Reply::Token(token);
         let _step_outcome = match outcome {
-            Ok(output) => {
-                self.complete(&message, &workflow, index, output, None, reply)
-                    .await?
-            }
-            Err(failure) => {
-                self.fail(&message, &workflow, index, failure, None, reply)
-                    .await?
-            }
+            Ok(output) => self.complete(call, output, None, reply).await?,
+            Err(failure) => self.fail(call, failure, None, reply).await?,
         };
         Ok(())
     }

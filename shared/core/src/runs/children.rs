@@ -3,7 +3,8 @@
 
 use serde_json::Value;
 
-use super::model::{ParentStep, Run, RunError, RunStatus, StepMessage};
+use super::call::StepCall;
+use super::model::{ParentStep, Run, RunError, RunStatus};
 use super::outcome::Reply;
 use super::service::StartRun;
 use super::worker::set;
@@ -12,7 +13,6 @@ use crate::error::{Error, Result};
 use crate::ids::TenantId;
 use crate::ports::Condition;
 use crate::records::step_key;
-use crate::workflows::Workflow;
 use crate::workflows::compile::StepErrorName;
 
 impl Runs {
@@ -21,14 +21,13 @@ impl Runs {
     /// registered before that check, or chains too long to be cycles.
     pub(crate) async fn start_child(
         &self,
-        message: &StepMessage,
-        workflow: &Workflow,
-        index: usize,
+        call: StepCall<'_>,
         run: &Run,
         input: Value,
         reply: Reply,
     ) -> Result<std::result::Result<Value, RunError>> {
-        let step = &workflow.definition.steps[index];
+        let message = call.message;
+        let step = call.step();
         let sub = step
             .workflow
             .clone()
@@ -46,9 +45,7 @@ impl Runs {
                     sub.name, parent.depth
                 ),
             };
-            return self
-                .fail(message, workflow, index, failure, None, reply)
-                .await;
+            return self.fail(call, failure, None, reply).await;
         }
         let key = format!("child:{}:{}:{}", message.run, step.id, message.attempt);
         let request = StartRun {
@@ -73,9 +70,7 @@ impl Runs {
                     error: StepErrorName::SubWorkflowFailed.into(),
                     cause: format!("could not start workflow `{}`: {e}", sub.name),
                 };
-                return self
-                    .fail(message, workflow, index, failure, None, reply)
-                    .await;
+                return self.fail(call, failure, None, reply).await;
             }
         };
         self.ctx

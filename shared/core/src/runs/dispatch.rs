@@ -6,13 +6,13 @@ use chrono::Utc;
 use serde_json::json;
 
 use super::Runs;
+use super::call::StepCall;
 use super::model::{StepMessage, StepRecord, StepStatus};
 use super::outcome::Reply;
 use super::worker::{done_flag, read_step, set, write_condition};
 use crate::error::{Error, Result};
 use crate::ports::{Change, StoreError};
 use crate::records::step_key;
-use crate::workflows::Workflow;
 
 /// The conflict a step message meets while its attempt runs on another worker, within
 /// the step's lease: a wait, not a failure (the message comes back after the lease).
@@ -27,12 +27,16 @@ impl Runs {
     /// Records the step's token; starts the step if its dependencies are done.
     pub(super) async fn on_dispatch(
         &self,
-        message: &StepMessage,
-        workflow: &Workflow,
-        index: usize,
+        call: StepCall<'_>,
         run: super::model::Run,
         reply: Reply,
     ) -> Result<()> {
+        let StepCall {
+            message,
+            workflow,
+            index,
+            ..
+        } = call;
         let Reply::Token(token) = &reply else {
             return Err(Error::Internal("dispatch without a token".into()));
         };
@@ -41,9 +45,7 @@ impl Runs {
         for _ in crate::retry::races() {
             let (record, version, body) = read_step(self, &key).await?;
             if let Some(attempt) = finished_attempt(&record, message.attempt) {
-                return self
-                    .resend(message, workflow, index, &record, attempt, reply)
-                    .await;
+                return self.resend(call, &record, attempt, reply).await;
             }
             // Started and not finished: a redelivery after the first try failed, or a
             // duplicate while it still runs elsewhere. Within the step's lease it is left to
@@ -74,9 +76,7 @@ impl Runs {
                     changes.push(set("status", StepStatus::Waiting));
                 }
             } else {
-                let (prepared, start) = self
-                    .prepare(message, workflow, index, &record, Some(run.clone()))
-                    .await?;
+                let (prepared, start) = self.prepare(call, &record, Some(run.clone())).await?;
                 changes.extend(start);
                 starting = Some(prepared);
             }
@@ -112,9 +112,7 @@ impl Runs {
             }
         }
         let starting = started.ok_or_else(|| crate::retry::lost_every_race("the step's record"))?;
-        let executed = self
-            .execute(message, workflow, index, starting, reply)
-            .await;
+        let executed = self.execute(call, starting, reply).await;
         if let Err(e) = &executed
             && e.is_transient()
         {

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::Runs;
+use super::call::StepCall;
 use super::model::{ItemCounts, RunError, StepMessage, StepStatus};
 use super::outcome::Reply;
 use super::scope::StepScope;
@@ -14,7 +15,6 @@ use super::worker::{set, write_condition};
 use crate::error::{Error, Result};
 use crate::ports::{Condition, Index, Item, Query, SkRange, StoreError, WriteOp};
 use crate::records::{from_item, item_key, item_prefix, run_pk, step_key, to_body};
-use crate::workflows::Workflow;
 use crate::workflows::compile::StepErrorName;
 use crate::workflows::definition::Tolerance;
 use crate::workflows::template::{Scope, render};
@@ -70,13 +70,12 @@ fn as_list(over: &str, value: Value) -> std::result::Result<Vec<Value>, String> 
 impl Runs {
     pub(crate) async fn fan_out(
         &self,
-        message: &StepMessage,
-        workflow: &Workflow,
-        index: usize,
+        call: StepCall<'_>,
         scope: &StepScope,
         reply: Reply,
     ) -> Result<Outcome> {
-        let step = &workflow.definition.steps[index];
+        let message = call.message;
+        let step = call.step();
         let over = step.map.as_ref().map_or(String::new(), |m| m.over.clone());
         let listed = as_list(&over, render(&Value::String(over.clone()), scope));
         let map_items = self.ports.quotas.map_items as usize;
@@ -96,9 +95,7 @@ impl Runs {
             }),
         };
         if let Some(failure) = refused {
-            return self
-                .fail(message, workflow, index, failure, None, reply)
-                .await;
+            return self.fail(call, failure, None, reply).await;
         }
         let items = listed.unwrap_or_default();
         for (chunk_start, chunk) in items
@@ -141,14 +138,14 @@ impl Runs {
         self.answer(reply, Ok(json!({ "indices": indices }))).await
     }
 
-    pub(crate) async fn run_item(
-        &self,
-        message: &StepMessage,
-        workflow: &Workflow,
-        index: usize,
-        reply: Reply,
-    ) -> Result<Outcome> {
-        let step = &workflow.definition.steps[index];
+    pub(crate) async fn run_item(&self, call: StepCall<'_>, reply: Reply) -> Result<Outcome> {
+        let StepCall {
+            message,
+            workflow,
+            index,
+            ..
+        } = call;
+        let step = call.step();
         let position = message
             .index
             .ok_or_else(|| Error::invalid("$.index", "an item message names its index"))?;
@@ -205,31 +202,24 @@ impl Runs {
             Some(template) => super::scope::render_step_input(&step.id, template, &scope),
         };
         let performed = match input {
-            Ok(input) => {
-                self.perform(message, workflow, index, input, Some(position))
-                    .await?
-            }
+            Ok(input) => self.perform(call, input, Some(position)).await?,
             Err(refused) => Some(Err(refused)),
         };
         match performed {
-            Some(outcome) => {
-                self.item_finished(message, workflow, index, position, outcome, reply)
-                    .await
-            }
+            Some(outcome) => self.item_finished(call, position, outcome, reply).await,
             None => Ok(Ok(Value::Null)),
         }
     }
 
     pub(crate) async fn item_finished(
         &self,
-        message: &StepMessage,
-        workflow: &Workflow,
-        index: usize,
+        call: StepCall<'_>,
         position: u32,
         outcome: Outcome,
         reply: Reply,
     ) -> Result<Outcome> {
-        let step = &workflow.definition.steps[index];
+        let message = call.message;
+        let step = call.step();
         let key = item_key(&message.tenant, &message.run, &step.id, position);
         let (status, output, error) = match &outcome {
             Ok(output) => (StepStatus::Succeeded, output.clone(), None),
@@ -262,14 +252,9 @@ impl Runs {
         self.answer(reply, answer).await
     }
 
-    pub(crate) async fn collect(
-        &self,
-        message: &StepMessage,
-        workflow: &Workflow,
-        index: usize,
-        reply: Reply,
-    ) -> Result<Outcome> {
-        let step = &workflow.definition.steps[index];
+    pub(crate) async fn collect(&self, call: StepCall<'_>, reply: Reply) -> Result<Outcome> {
+        let message = call.message;
+        let step = call.step();
         let key = step_key(&message.tenant, &message.run, &step.id);
         let (record, _) = from_item::<super::model::StepRecord>(
             self.ctx
@@ -310,11 +295,9 @@ impl Runs {
                 error: "States.ExceedToleratedFailureThreshold".into(),
                 cause,
             };
-            return self
-                .fail(message, workflow, index, failure, None, reply)
-                .await;
+            return self.fail(call, failure, None, reply).await;
         }
-        self.complete(message, workflow, index, Value::Array(outputs), None, reply)
+        self.complete(call, Value::Array(outputs), None, reply)
             .await
     }
 

@@ -2,6 +2,7 @@
 //! approvals, the event log, and what happens when the engine reports an end.
 
 mod approvals;
+mod call;
 mod children;
 mod decisions;
 mod dispatch;
@@ -19,8 +20,6 @@ mod service;
 mod values;
 mod view;
 mod worker;
-
-use std::sync::Arc;
 
 pub use crate::workflows::WorkflowPorts;
 pub use dispatch::{STEP_RUNNING, running_elsewhere};
@@ -45,13 +44,7 @@ pub struct Runs {
     pub(crate) workflows: Workflows,
     pub(crate) tasks: Tasks,
     pub(crate) messages: Messages,
-    /// Set inside `handle_step`: where `release` leaves the one ready step this call
-    /// runs next.
-    pub(crate) inline: Option<InlineSlot>,
 }
-
-/// The one woken step a worker call runs itself.
-pub(crate) type InlineSlot = Arc<std::sync::Mutex<Option<StepMessage>>>;
 
 impl Runs {
     pub fn new(
@@ -67,7 +60,6 @@ impl Runs {
             workflows,
             tasks,
             messages,
-            inline: None,
         }
     }
 }

@@ -5,6 +5,7 @@
 use serde_json::{Value, json};
 
 use super::Runs;
+use super::call::StepCall;
 use super::model::{Attempt, RunError, StepMessage, StepRecord, StepStatus};
 use super::values::Part;
 use super::worker::{done_flag, read_step, set, write_condition};
@@ -12,7 +13,6 @@ use crate::error::{Error, Result};
 use crate::ports::{Change, Condition, StoreError};
 use crate::records::step_key;
 use crate::steps::{MAX_CAUSE_CHARS, MAX_ERROR_CHARS, clip};
-use crate::workflows::Workflow;
 use crate::workflows::compile::{StepErrorName, StepPhase};
 use crate::workflows::definition::OnFailure;
 
@@ -32,14 +32,13 @@ fn retryable(error: &str) -> bool {
 impl Runs {
     pub(crate) async fn complete(
         &self,
-        message: &StepMessage,
-        workflow: &Workflow,
-        index: usize,
+        call: StepCall<'_>,
         output: Value,
         started: Option<&[Attempt]>,
         reply: Reply,
     ) -> Result<Outcome> {
-        let step = &workflow.definition.steps[index];
+        let message = call.message;
+        let step = call.step();
         let now = self.ctx.now();
         let key = step_key(&message.tenant, &message.run, &message.step);
         let mut changes = vec![
@@ -51,7 +50,7 @@ impl Runs {
         let logged = ("step.succeeded", json!({ "attempt": message.attempt + 1 }));
         self.record_attempt(message, started, None, changes, logged)
             .await?;
-        self.release(message, workflow, index).await?;
+        self.release(call).await?;
         let answer = json!({ "step": step.id, "status": "succeeded" });
         self.answer(reply, Ok(answer)).await
     }
@@ -60,14 +59,13 @@ impl Runs {
     /// retryable; otherwise the step fails, and the run with it unless `on_failure: continue`.
     pub(crate) async fn fail(
         &self,
-        message: &StepMessage,
-        workflow: &Workflow,
-        index: usize,
+        call: StepCall<'_>,
         failure: RunError,
         started: Option<&[Attempt]>,
         reply: Reply,
     ) -> Result<Outcome> {
-        let step = &workflow.definition.steps[index];
+        let message = call.message;
+        let step = call.step();
         // An agent's error message can be long: the record and the engine get what Step
         // Functions accepts, so that every attempt's error fits the step's record.
         let failure = RunError {
@@ -94,7 +92,7 @@ impl Runs {
         )
         .await?;
         if last && step.on_failure == OnFailure::Continue {
-            self.release(message, workflow, index).await?;
+            self.release(call).await?;
             return self
                 .answer(reply, Ok(json!({ "step": step.id, "status": "failed" })))
                 .await;
@@ -149,14 +147,12 @@ impl Runs {
     /// stopped after recording the end but before it released them or reached the engine.
     pub(crate) async fn resend(
         &self,
-        message: &StepMessage,
-        workflow: &Workflow,
-        index: usize,
+        call: StepCall<'_>,
         record: &StepRecord,
         attempt: u32,
         reply: Reply,
     ) -> Result<()> {
-        let step = &workflow.definition.steps[index];
+        let step = call.step();
         let error = record
             .attempts
             .iter()
@@ -167,7 +163,7 @@ impl Runs {
             .is_none_or(|e| !retryable(&e.error) || attempt + 1 >= step.max_attempts());
         let releases = error.is_none() || (last && step.on_failure == OnFailure::Continue);
         if releases {
-            self.release(message, workflow, index).await?;
+            self.release(call).await?;
         }
         let outcome = match error {
             None => Ok(json!({ "step": step.id, "status": "succeeded" })),
@@ -211,12 +207,13 @@ impl Runs {
     /// Marks this step done in each dependent's record; a dependent whose dependencies
     /// are now all done and whose message has arrived is woken: the first one is left
     /// for this worker call to run next (see `handle_step`), the others are dispatched.
-    pub(crate) async fn release(
-        &self,
-        message: &StepMessage,
-        workflow: &Workflow,
-        index: usize,
-    ) -> Result<()> {
+    pub(crate) async fn release(&self, call: StepCall<'_>) -> Result<()> {
+        let StepCall {
+            message,
+            workflow,
+            index,
+            ..
+        } = call;
         let flag = done_flag(&workflow.dag.ids[index]);
         for &dependent in &workflow.dag.dependents[index] {
             let id = &workflow.dag.ids[dependent];
@@ -256,14 +253,8 @@ impl Runs {
                     token: Some(token),
                     ..message.clone()
                 };
-                let wake = match &self.inline {
-                    Some(slot) => {
-                        let mut next = slot.lock().unwrap_or_else(|e| e.into_inner());
-                        match next.as_ref() {
-                            None => next.replace(wake),
-                            Some(_) => Some(wake),
-                        }
-                    }
+                let wake = match call.next {
+                    Some(next) => next.offer(wake),
                     None => Some(wake),
                 };
                 if let Some(wake) = wake {

@@ -3,14 +3,14 @@
 use serde_json::Value;
 
 use super::Runs;
-use super::model::{RunError, StepMessage};
+use super::call::StepCall;
+use super::model::RunError;
 use super::worker::set;
 use crate::error::{Error, Result};
 use crate::ports::{BuiltinCall, Condition};
 use crate::records::step_key;
 use crate::tasks::model::{MAX_RESULT_BYTES, json_size};
 use crate::tasks::{NewTask, TaskOrigin};
-use crate::workflows::Workflow;
 use crate::workflows::compile::StepErrorName;
 
 impl Runs {
@@ -18,13 +18,12 @@ impl Runs {
     /// a task for a remote agent (None: the task's completion finishes it).
     pub(crate) async fn perform(
         &self,
-        message: &StepMessage,
-        workflow: &Workflow,
-        index: usize,
+        call: StepCall<'_>,
         input: Value,
         item: Option<u32>,
     ) -> Result<Option<std::result::Result<Value, RunError>>> {
-        let step = &workflow.definition.steps[index];
+        let message = call.message;
+        let step = call.step();
         let idempotency_key = match item {
             Some(i) => format!("{}:{}:{}:{}", message.run, step.id, i, message.attempt),
             None => format!("{}:{}:{}", message.run, step.id, message.attempt),
@@ -38,7 +37,7 @@ impl Runs {
                         .map(Some);
                 }
                 crate::messages::AWAIT_BUILTIN => {
-                    return self.await_reply(message, workflow, index, &input).await;
+                    return self.await_reply(call, &input).await;
                 }
                 _ => {}
             }

@@ -13,13 +13,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::Runs;
+use super::call::StepCall;
 use super::model::{RunError, StepMessage};
 use crate::error::Result;
 use crate::ids::{AgentId, RunId};
 use crate::messages::{Message, NewMessage, Recipient};
 use crate::ports::{Condition, Index, IndexKey, Item, Query, SkRange, StoreError};
 use crate::records::{REPLIES_DUE_PK, from_item, reply_key, time_sort_key, to_body};
-use crate::workflows::Workflow;
 use crate::workflows::compile::StepErrorName;
 
 type StepOutcome = std::result::Result<Value, RunError>;
@@ -143,12 +143,11 @@ impl Runs {
     /// arrival, or the step's timeout, finishes the step).
     pub(crate) async fn await_reply(
         &self,
-        message: &StepMessage,
-        workflow: &Workflow,
-        index: usize,
+        call: StepCall<'_>,
         input: &Value,
     ) -> Result<Option<StepOutcome>> {
-        let step = &workflow.definition.steps[index];
+        let message = call.message;
+        let step = call.step();
         let correlation_id = input
             .get("correlation_id")
             .and_then(Value::as_str)

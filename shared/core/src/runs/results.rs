@@ -4,6 +4,7 @@
 use serde_json::Value;
 
 use super::Runs;
+use super::call::StepCall;
 use super::model::{RunError, StepMessage, StepRecord};
 use super::outcome::Reply;
 use crate::error::{Error, Result};
@@ -85,29 +86,18 @@ impl Runs {
             index: item,
             token: None,
         };
+        let call = StepCall::new(&message, &workflow, index);
         if let Some(ended) = ended_record {
             // Told twice (a lost answer, a report made again by the sweep): answer again.
             return match current {
-                Some(attempt) => {
-                    self.resend(&message, &workflow, index, &ended, attempt, reply)
-                        .await
-                }
+                Some(attempt) => self.resend(call, &ended, attempt, reply).await,
                 None => Ok(()),
             };
         }
         let _step_outcome = match (item, outcome) {
-            (Some(i), outcome) => {
-                self.item_finished(&message, &workflow, index, i, outcome, reply)
-                    .await?
-            }
-            (None, Ok(output)) => {
-                self.complete(&message, &workflow, index, output, None, reply)
-                    .await?
-            }
-            (None, Err(failure)) => {
-                self.fail(&message, &workflow, index, failure, None, reply)
-                    .await?
-            }
+            (Some(i), outcome) => self.item_finished(call, i, outcome, reply).await?,
+            (None, Ok(output)) => self.complete(call, output, None, reply).await?,
+            (None, Err(failure)) => self.fail(call, failure, None, reply).await?,
         };
         Ok(())
     }

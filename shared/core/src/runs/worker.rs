@@ -6,13 +6,13 @@ use chrono::Utc;
 use serde_json::{Map, Value, json};
 
 use super::Runs;
+use super::call::{NextStep, StepCall};
 use super::model::{Attempt, RunError, StepMessage, StepRecord, StepStatus};
 use super::outcome::Reply;
 use super::values::Part;
 use crate::error::{Error, Result};
 use crate::ports::{Change, Condition, Key};
 use crate::records::{from_item, step_key};
-use crate::workflows::Workflow;
 use crate::workflows::compile::{StepErrorName, StepPhase};
 use crate::workflows::definition::StepKind;
 
@@ -59,25 +59,20 @@ impl Runs {
     /// is up or if running it here fails.
     pub async fn handle_step(&self, message: StepMessage) -> Result<()> {
         if self.ports.inline_for <= chrono::Duration::zero() {
-            return self.handle_one(message).await;
+            return self.handle_one(message, None).await;
         }
         let until = self.ctx.now() + self.ports.inline_for;
-        let slot = super::InlineSlot::default();
-        let runs = Runs {
-            inline: Some(slot.clone()),
-            ..self.clone()
-        };
-        let next = |slot: &super::InlineSlot| slot.lock().unwrap_or_else(|e| e.into_inner()).take();
-        runs.handle_one(message).await?;
-        while let Some(woken) = next(&slot) {
+        let next = NextStep::default();
+        self.handle_one(message, Some(&next)).await?;
+        while let Some(woken) = next.take() {
             if self.ctx.now() >= until {
                 self.wake(woken).await?;
                 break;
             }
-            if let Err(e) = runs.handle_one(woken.clone()).await {
+            if let Err(e) = self.handle_one(woken.clone(), Some(&next)).await {
                 tracing::warn!(error = %e, step = %woken.step, "running a ready step in this call failed; it goes to the queue");
                 self.wake(woken).await?;
-                if let Some(also) = next(&slot) {
+                if let Some(also) = next.take() {
                     self.wake(also).await?;
                 }
                 break;
@@ -86,7 +81,7 @@ impl Runs {
         Ok(())
     }
 
-    async fn handle_one(&self, message: StepMessage) -> Result<()> {
+    async fn handle_one(&self, message: StepMessage, next: Option<&NextStep>) -> Result<()> {
         let token = message.token.clone().ok_or_else(|| {
             Error::invalid("$.token", "a standard step message carries its task token")
         })?;
@@ -108,19 +103,14 @@ impl Runs {
             return Ok(());
         }
         let reply = Reply::Token(token);
+        let call = StepCall {
+            next,
+            ..StepCall::new(&message, &workflow, index)
+        };
         match message.phase {
-            StepPhase::Run | StepPhase::Items => {
-                self.on_dispatch(&message, &workflow, index, run, reply)
-                    .await
-            }
-            StepPhase::Item => self
-                .run_item(&message, &workflow, index, reply)
-                .await
-                .map(drop),
-            StepPhase::Collect => self
-                .collect(&message, &workflow, index, reply)
-                .await
-                .map(drop),
+            StepPhase::Run | StepPhase::Items => self.on_dispatch(call, run, reply).await,
+            StepPhase::Item => self.run_item(call, reply).await.map(drop),
+            StepPhase::Collect => self.collect(call, reply).await.map(drop),
         }
     }
 
@@ -138,13 +128,19 @@ impl Runs {
             .index(&message.step)
             .ok_or(Error::NotFound { what: "step" })?;
         match message.phase {
-            StepPhase::Item => self.run_item(&message, &workflow, index, Reply::Now).await,
-            StepPhase::Collect => self.collect(&message, &workflow, index, Reply::Now).await,
+            StepPhase::Item => {
+                self.run_item(StepCall::new(&message, &workflow, index), Reply::Now)
+                    .await
+            }
+            StepPhase::Collect => {
+                self.collect(StepCall::new(&message, &workflow, index), Reply::Now)
+                    .await
+            }
             StepPhase::Run | StepPhase::Items => {
                 let key = step_key(&message.tenant, &message.run, &message.step);
                 let (record, version, _) = read_step(self, &key).await?;
                 let (starting, changes) = self
-                    .prepare(&message, &workflow, index, &record, None)
+                    .prepare(StepCall::new(&message, &workflow, index), &record, None)
                     .await?;
                 let data = json!({ "attempt": message.attempt + 1 });
                 self.update_logged(
@@ -155,8 +151,12 @@ impl Runs {
                     data,
                 )
                 .await?;
-                self.execute(&message, &workflow, index, starting, Reply::Now)
-                    .await
+                self.execute(
+                    StepCall::new(&message, &workflow, index),
+                    starting,
+                    Reply::Now,
+                )
+                .await
             }
         }
     }
@@ -165,13 +165,17 @@ impl Runs {
     /// the start, the attempt and the input together.
     pub(super) async fn prepare(
         &self,
-        message: &StepMessage,
-        workflow: &Workflow,
-        index: usize,
+        call: StepCall<'_>,
         record: &StepRecord,
         run: Option<super::model::Run>,
     ) -> Result<(Starting, Vec<Change>)> {
-        let step = &workflow.definition.steps[index];
+        let StepCall {
+            message,
+            workflow,
+            index,
+            ..
+        } = call;
+        let step = call.step();
         let run = match run {
             Some(run) => run,
             None => self.run_record(&message.tenant, &message.run).await?,
@@ -213,13 +217,11 @@ impl Runs {
     /// and map fan-outs finish later).
     pub(super) async fn execute(
         &self,
-        message: &StepMessage,
-        workflow: &Workflow,
-        index: usize,
+        call: StepCall<'_>,
         starting: Starting,
         reply: Reply,
     ) -> Result<std::result::Result<Value, RunError>> {
-        let step = &workflow.definition.steps[index];
+        let step = call.step();
         let Starting {
             run,
             scope,
@@ -228,32 +230,20 @@ impl Runs {
             attempts,
         } = starting;
         if let Some(failure) = refused {
-            return self
-                .fail(message, workflow, index, failure, Some(&attempts), reply)
-                .await;
+            return self.fail(call, failure, Some(&attempts), reply).await;
         }
         if step.kind == StepKind::Map {
-            return self.fan_out(message, workflow, index, &scope, reply).await;
+            return self.fan_out(call, &scope, reply).await;
         }
         match step.kind {
             StepKind::Approval => {
-                self.request_approval(message, workflow, index, &scope, reply)
-                    .await?;
+                self.request_approval(call, &scope, reply).await?;
                 Ok(Ok(Value::Null))
             }
-            StepKind::Workflow => {
-                self.start_child(message, workflow, index, &run, input, reply)
-                    .await
-            }
-            _ => match self.perform(message, workflow, index, input, None).await? {
-                Some(Ok(output)) => {
-                    self.complete(message, workflow, index, output, Some(&attempts), reply)
-                        .await
-                }
-                Some(Err(failure)) => {
-                    self.fail(message, workflow, index, failure, Some(&attempts), reply)
-                        .await
-                }
+            StepKind::Workflow => self.start_child(call, &run, input, reply).await,
+            _ => match self.perform(call, input, None).await? {
+                Some(Ok(output)) => self.complete(call, output, Some(&attempts), reply).await,
+                Some(Err(failure)) => self.fail(call, failure, Some(&attempts), reply).await,
                 None => Ok(Ok(Value::Null)),
             },
         }
