@@ -214,8 +214,12 @@ impl TokenService {
         &self.jwks
     }
 
+    /// The algorithm as a JWT header names it (`alg`).
     pub fn algorithm_name(&self) -> String {
-        format!("{:?}", self.algorithm)
+        serde_json::to_value(self.algorithm)
+            .ok()
+            .and_then(|alg| alg.as_str().map(str::to_string))
+            .unwrap_or_default()
     }
 
     pub fn issue(

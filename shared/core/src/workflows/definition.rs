@@ -57,6 +57,18 @@ pub enum StepKind {
     Workflow,
 }
 
+impl StepKind {
+    /// The kind as a workflow file writes it (`type:`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepKind::Task => "task",
+            StepKind::Approval => "approval",
+            StepKind::Map => "map",
+            StepKind::Workflow => "workflow",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OnFailure {

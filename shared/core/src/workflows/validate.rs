@@ -108,10 +108,9 @@ fn check_step(definition: &Definition, i: usize, known: &Known, errors: &mut Fie
         StepKind::Approval | StepKind::Workflow if performers != 0 => errors.push(
             at.clone(),
             format!(
-                "{who} is of type {:?}: it takes no `agent`, `capability` or `builtin`",
-                step.kind
-            )
-            .to_lowercase(),
+                "{who} is of type {}: it takes no `agent`, `capability` or `builtin`",
+                step.kind.as_str()
+            ),
         ),
         _ => {}
     }
@@ -346,4 +345,26 @@ fn edit_distance(a: &str, b: &str) -> usize {
         }
     }
     row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::workflows::parse::parse_definition;
+
+    #[test]
+    fn a_step_given_a_performer_its_type_does_not_take_is_named_as_written() {
+        let text = "name: gate\nsteps:\n  - { id: SignOff, type: approval, builtin: echo, approval: { message: ok } }\n";
+        let definition = parse_definition(text).unwrap();
+        let Err(crate::Error::Validation(errors)) = validate(definition, &Known::default()) else {
+            panic!("an approval with a builtin is refused");
+        };
+        let said: Vec<&str> = errors.iter().map(|e| e.message.as_str()).collect();
+        assert!(
+            said.contains(
+                &"step `SignOff` is of type approval: it takes no `agent`, `capability` or `builtin`"
+            ),
+            "{said:?}"
+        );
+    }
 }
