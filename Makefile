@@ -1,8 +1,14 @@
-.PHONY: dev test faults bench compare package lint fmt
+.PHONY: dev aws-local test faults bench compare package lint fmt
 
 # The platform on its embedded default (SQLite) at http://127.0.0.1:8080.
 dev:
 	cargo run --release -p skein-cli -- dev
+
+# The AWS deployment on this machine: moto, the resources, the functions' env file, the
+# API's routes and the event sources (README: "The AWS deployment on your laptop").
+aws-local:
+	bash scripts/setup.sh
+	cargo run -p skein-cli -- aws local
 
 # Every check and test; installs what the tests need.
 test:

@@ -1,6 +1,7 @@
 //! The `skein` command's library half: the dev server (also started in-process by the
 //! end-to-end tests and by `skein bench`), its typed configuration, and the API client.
 
+pub mod aws_local;
 pub mod bench;
 pub mod client;
 pub mod config;

@@ -60,6 +60,10 @@ enum Command {
     Asl(commands::asl::AslCommand),
     /// Print the API's OpenAPI 3.1 document (also served at /v1/openapi.json).
     Openapi,
+    /// The AWS deployment on this machine: `skein aws local` (moto, the resources, the
+    /// functions' variables, the API's routes and the event sources).
+    #[command(subcommand)]
+    Aws(commands::aws::AwsCommand),
     /// Measure the platform: `skein bench api`.
     #[command(subcommand)]
     Bench(commands::bench::BenchCommand),
@@ -90,6 +94,7 @@ fn main() -> ExitCode {
             Command::Tasks(cmd) => commands::tasks::run(cmd).await,
             Command::Messages(cmd) => commands::messages::run(cmd).await,
             Command::Bench(cmd) => commands::bench::run(cmd).await,
+            Command::Aws(cmd) => commands::aws::run(cmd).await,
             Command::Workflows(cmd) => commands::workflows::run(cmd).await,
             Command::Run(args) => commands::runs::start(args).await,
             Command::Runs(cmd) => commands::runs::run(cmd).await,

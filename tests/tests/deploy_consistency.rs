@@ -289,3 +289,19 @@ async fn the_llm_key_given_to_a_function_without_builtins_is_caught() {
         "{problems:?}"
     );
 }
+
+/// `skein aws local` serves the API's routes on one address, sending each to a function by
+/// its OpenAPI tag: the same function the deployment routes it to.
+#[tokio::test]
+async fn the_local_clouds_routes_go_where_the_deployments_do() {
+    use skein_cli::aws_local::gateway::{RouteTable, function_of};
+    let table = RouteTable::from_openapi();
+    for (route, expected) in expected_routes().await {
+        let (method, path) = route.split_once(' ').unwrap();
+        let concrete = path.replace(['{', '}'], "");
+        let group = table
+            .group(&method.parse().unwrap(), &concrete)
+            .unwrap_or_else(|| panic!("the local gateway has no route for {route}"));
+        assert_eq!(function_of(group), expected.function, "{route}");
+    }
+}

@@ -1,5 +1,6 @@
 pub mod agents;
 pub mod asl;
+pub mod aws;
 pub mod bench;
 pub mod dev;
 pub mod messages;

@@ -23,7 +23,7 @@ use crate::AwsPlatform;
 pub const EXECUTION_STATUS_CHANGE: &str = "Step Functions Execution Status Change";
 
 /// The `detail` of an execution status change.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ExecutionChange {
     pub name: String,
