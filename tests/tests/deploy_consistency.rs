@@ -305,3 +305,45 @@ async fn the_local_clouds_routes_go_where_the_deployments_do() {
         assert_eq!(function_of(group), expected.function, "{route}");
     }
 }
+
+/// The local cloud's queues are set up as the Terraform's defaults set the real ones.
+#[test]
+fn the_local_clouds_queue_settings_are_the_terraform_defaults() {
+    use skein_cli::aws_local::provision::{
+        MESSAGE_MAX_RECEIVES, MESSAGE_ROUTER_TIMEOUT_SECONDS, STEP_MAX_RECEIVES,
+        STEP_WORKER_TIMEOUT_SECONDS,
+    };
+    let root = skein_tests::deploy::terraform::read_dir(&repo().join("terraform")).unwrap();
+    let default_of = |name: &str| -> u64 {
+        root.blocks()
+            .find(|b| b.identifier() == "variable" && b.labels()[0].as_str() == name)
+            .and_then(|b| {
+                b.body()
+                    .attributes()
+                    .find(|a| a.key() == "default")
+                    .map(|a| a.expr().to_string())
+            })
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("variable {name} has a number default"))
+    };
+    assert_eq!(
+        default_of("step_max_receives"),
+        u64::from(STEP_MAX_RECEIVES)
+    );
+    assert_eq!(
+        default_of("message_max_receives"),
+        u64::from(MESSAGE_MAX_RECEIVES)
+    );
+    assert_eq!(
+        default_of("step_worker_timeout"),
+        u64::from(STEP_WORKER_TIMEOUT_SECONDS)
+    );
+    let functions = std::fs::read_to_string(repo().join("terraform/functions.tf")).unwrap();
+    let router = &functions[functions.find("\"message-router\" = {").unwrap()..];
+    let timeout = router
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("timeout"))
+        .and_then(|l| l.trim_start_matches([' ', '=']).trim().parse::<u32>().ok())
+        .expect("the message-router's timeout");
+    assert_eq!(timeout, MESSAGE_ROUTER_TIMEOUT_SECONDS);
+}

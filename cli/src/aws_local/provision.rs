@@ -20,11 +20,15 @@ pub const REGION: &str = "us-east-1";
 /// Receives before the step-worker fails a step it cannot handle, and before the router
 /// keeps a message as a dead letter (the templates' defaults); each queue's redrive to its
 /// DLQ is one receive later, as in the templates.
-const STEP_MAX_RECEIVES: u32 = 5;
-const MESSAGE_MAX_RECEIVES: u32 = 5;
-/// The templates' visibility timeouts: six times the consuming function's timeout.
-const STEP_QUEUE_VISIBILITY_SECONDS: u32 = 6 * 60;
-const MESSAGE_QUEUE_VISIBILITY_SECONDS: u32 = 6 * 30;
+/// `tests/deploy_consistency.rs` checks these against the Terraform's defaults.
+pub const STEP_MAX_RECEIVES: u32 = 5;
+pub const MESSAGE_MAX_RECEIVES: u32 = 5;
+/// The consuming functions' timeouts; each queue's visibility timeout is six times its
+/// function's, as in the templates.
+pub const STEP_WORKER_TIMEOUT_SECONDS: u32 = 300;
+pub const MESSAGE_ROUTER_TIMEOUT_SECONDS: u32 = 30;
+const STEP_QUEUE_VISIBILITY_SECONDS: u32 = 6 * STEP_WORKER_TIMEOUT_SECONDS;
+const MESSAGE_QUEUE_VISIBILITY_SECONDS: u32 = 6 * MESSAGE_ROUTER_TIMEOUT_SECONDS;
 
 /// The local cloud's resources, named after the deployment's prefix.
 #[derive(Debug, Clone)]
