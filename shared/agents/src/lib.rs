@@ -27,6 +27,9 @@ pub use config::{BuiltinSettings, LlmSettings};
 pub use egress::{ALLOW_VARIABLE as HTTP_ALLOW_VARIABLE, EgressPolicy};
 pub use jq::{JqError, Limits as JqLimits, Program as JqProgram};
 
+/// How long after a step's timeout the backstop around a builtin fires.
+const BACKSTOP_GRACE: std::time::Duration = std::time::Duration::from_millis(250);
+
 pub const NAMES: [&str; 6] = ["echo", "template", "transform", "decision", "http", "llm"];
 
 /// The builtin agents, with their HTTP clients built once.
@@ -104,16 +107,21 @@ impl BuiltinAgents for Builtins {
         };
         match call.timeout {
             None => work.await,
-            Some(limit) => tokio::time::timeout(limit, work).await.unwrap_or_else(|_| {
-                Err(AgentFailure::new(
-                    StepErrorName::Timeout,
-                    format!(
-                        "builtin `{}` took longer than {} ms",
-                        call.name,
-                        limit.as_millis()
-                    ),
-                ))
-            }),
+            // A backstop, a little after the step's timeout: a builtin that keeps its own
+            // deadline (a jq program's meter, an HTTP client's timeout) stops first and
+            // says more precisely what ran out; this catches one that does not.
+            Some(limit) => tokio::time::timeout(limit + BACKSTOP_GRACE, work)
+                .await
+                .unwrap_or_else(|_| {
+                    Err(AgentFailure::new(
+                        StepErrorName::Timeout,
+                        format!(
+                            "builtin `{}` took longer than {} ms",
+                            call.name,
+                            limit.as_millis()
+                        ),
+                    ))
+                }),
         }
     }
 }
