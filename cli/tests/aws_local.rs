@@ -131,6 +131,14 @@ steps:
   - { id: join, builtin: echo, depends_on: [left, right], input: { left: '{{ steps.left.output }}', right: '{{ steps.right.output }}' } }
 ";
 
+const CHAIN: &str = "
+name: chain
+steps:
+  - { id: a, builtin: echo, input: '{{ input }}' }
+  - { id: b, builtin: echo, depends_on: [a], input: '{{ steps.a.output }}' }
+  - { id: c, builtin: echo, depends_on: [b], input: '{{ steps.b.output }}' }
+";
+
 const REVIEWED: &str = "
 name: reviewed
 steps:
@@ -424,15 +432,14 @@ async fn the_cloud_side_runs_on_a_laptop_with_the_real_functions() {
     assert_each_step_ran_once(&run);
 
     // What a 3-step run takes on this local cloud, start to result.
-    api.apply(&DIAMOND.replace("name: diamond", "name: timed"))
-        .await;
+    api.apply(CHAIN).await;
     let mut took = Vec::new();
     for n in 0..5 {
         let began = Instant::now();
         let (_, run) = api
             .call(
                 reqwest::Method::POST,
-                "/v1/workflows/timed/runs?wait=20",
+                "/v1/workflows/chain/runs?wait=20",
                 Some(json!({"input": {"n": n}})),
             )
             .await;
@@ -441,7 +448,7 @@ async fn the_cloud_side_runs_on_a_laptop_with_the_real_functions() {
     }
     took.sort();
     eprintln!(
-        "a 4-step diamond on the local cloud, start to result: p50 {} ms ({took:?} ms)",
+        "a 3-step chain on the local cloud, start to result: p50 {} ms ({took:?} ms)",
         took[2]
     );
 }

@@ -265,11 +265,17 @@ async fn run_seed(seed: u64, upstream: &Upstream) -> SeedOutcome {
             break;
         }
         if Instant::now() > deadline {
-            let waiting: Vec<String> = statuses
+            let mut waiting: Vec<String> = Vec::new();
+            for (w, s, run) in statuses
                 .iter()
                 .filter(|(_, s, _)| s == "running" || s == "unknown")
-                .map(|(w, s, run)| format!("{w} {s}: {run}"))
-                .collect();
+            {
+                let state = match run["id"].as_str() {
+                    Some(id) => cloud.dump_run(&machines[w.as_str()], id).await,
+                    None => String::new(),
+                };
+                waiting.push(format!("{w} {s}: {run}\n{state}"));
+            }
             let injected = plan.injected.lock().unwrap().clone();
             problems.push(format!(
                 "runs still not ended after {SEED_DEADLINE:?} (faults {injected:?}):\n  {}",

@@ -298,3 +298,46 @@ impl Cloud {
             .expect("the run is stored")
     }
 }
+
+impl Cloud {
+    /// What the table holds about a run (its items, steps and meetings) and where its
+    /// execution stands, for a test that saw it never end.
+    pub async fn dump_run(&self, machine: &str, run: &str) -> String {
+        use std::fmt::Write;
+        let mut out = String::new();
+        let scanned = aws_sdk_dynamodb::Client::new(&self.sdk)
+            .scan()
+            .table_name(&self.table)
+            .filter_expression("contains(pk, :run) OR contains(sk, :run)")
+            .expression_attribute_values(
+                ":run",
+                aws_sdk_dynamodb::types::AttributeValue::S(run.to_string()),
+            )
+            .send()
+            .await;
+        match scanned {
+            Ok(output) => {
+                for item in output.items.unwrap_or_default() {
+                    let value: Value = serde_dynamo::from_item(item).unwrap_or(Value::Null);
+                    let _ = writeln!(out, "    {value}");
+                }
+            }
+            Err(e) => {
+                let _ = writeln!(out, "    (cannot scan: {e})");
+            }
+        }
+        match self.aws.engine.describe(machine, run).await {
+            Ok(state) => {
+                let _ = writeln!(
+                    out,
+                    "    execution ended: {:?}",
+                    state.ended.map(|e| e.status)
+                );
+            }
+            Err(e) => {
+                let _ = writeln!(out, "    execution: {e}");
+            }
+        }
+        out
+    }
+}
