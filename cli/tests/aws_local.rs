@@ -77,6 +77,25 @@ fn env_value(path: &Path, key: &str) -> String {
         .unwrap_or_else(|| panic!("{key} in {}", path.display()))
 }
 
+/// Client credentials exchanged for an access token at the API's token endpoint.
+async fn exchange(http: &reqwest::Client, url: &str, id: &str, secret: &str) -> String {
+    let issued: Value = http
+        .post(format!("{url}/v1/auth/token"))
+        .json(
+            &json!({"grant_type": "client_credentials", "client_id": id, "client_secret": secret}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    issued["access_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("a token for {id}: {issued}"))
+        .to_string()
+}
+
 struct Api {
     http: reqwest::Client,
     url: String,
@@ -239,19 +258,7 @@ async fn the_cloud_side_runs_on_a_laptop_with_the_real_functions() {
         env_value(&admin_file, "SKEIN_CLIENT_SECRET"),
     );
     let url = format!("http://127.0.0.1:{gateway}");
-    let issued: Value = http
-        .post(format!("{url}/v1/auth/token"))
-        .json(&json!({"grant_type": "client_credentials", "client_id": client_id, "client_secret": client_secret}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = issued["access_token"]
-        .as_str()
-        .expect("a token")
-        .to_string();
+    let token = exchange(&http, &url, &client_id, &client_secret).await;
     let api = Api {
         http: http.clone(),
         url,
@@ -266,19 +273,13 @@ async fn the_cloud_side_runs_on_a_laptop_with_the_real_functions() {
         .await;
     assert_eq!(status, 201, "{agent}");
     let agent_id = agent["agent"]["id"].as_str().unwrap().to_string();
-    let issued: Value = http
-        .post(format!("{}/v1/auth/token", api.url))
-        .json(&json!({"grant_type": "client_credentials", "client_id": agent_id, "client_secret": agent["credentials"]["client_secret"]}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let agent_token = issued["access_token"]
-        .as_str()
-        .expect("the agent's token")
-        .to_string();
+    let agent_token = exchange(
+        &http,
+        &api.url,
+        &agent_id,
+        agent["credentials"]["client_secret"].as_str().unwrap(),
+    )
+    .await;
 
     // Every function, with every sample event (its placeholders filled in).
     let mut files: Vec<PathBuf> = std::fs::read_dir(repo().join("events"))

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 use axum::body::Body;
 use axum::http::Request;
+use skein_cli::aws_local::gateway::function_of;
 use skein_http::ApiGroup;
 use skein_lambda::{AwsPlatform, PlatformSettings};
 use skein_tests::deploy::{self, Deployment, Expected, Route, sam, terraform};
@@ -28,16 +29,6 @@ fn crates() -> BTreeSet<String> {
         .filter(|e| e.path().join("Cargo.toml").exists())
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect()
-}
-
-fn function_of(group: ApiGroup) -> &'static str {
-    match group {
-        ApiGroup::Agents => "api-agents",
-        ApiGroup::Tasks => "api-tasks",
-        ApiGroup::Workflows => "api-workflows",
-        ApiGroup::Runs => "api-runs",
-        ApiGroup::Messages => "api-messages",
-    }
 }
 
 /// The platform on AWS adapters that never reach AWS: a request without a token stops
@@ -294,7 +285,7 @@ async fn the_llm_key_given_to_a_function_without_builtins_is_caught() {
 /// its OpenAPI tag: the same function the deployment routes it to.
 #[tokio::test]
 async fn the_local_clouds_routes_go_where_the_deployments_do() {
-    use skein_cli::aws_local::gateway::{RouteTable, function_of};
+    use skein_cli::aws_local::gateway::RouteTable;
     let table = RouteTable::from_openapi();
     for (route, expected) in expected_routes().await {
         let (method, path) = route.split_once(' ').unwrap();
