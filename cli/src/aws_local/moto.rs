@@ -1,6 +1,7 @@
 //! The AWS-protocol server the local cloud runs on: moto from the project's venv, on
-//! loopback, with Step Functions executing state machines (moto only pretends unless
-//! told, before any state machine exists).
+//! loopback, started by skein-aws's launcher so that DynamoDB's conditional writes stay
+//! atomic, with Step Functions executing state machines (moto only pretends unless told,
+//! before any state machine exists).
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -16,14 +17,14 @@ pub struct MotoServer {
     _process: Child,
 }
 
-/// Where the project's venv keeps `moto_server` (`scripts/setup.sh` installs it).
-fn moto_server_bin() -> Result<PathBuf, AwsLocalError> {
+/// The project's venv, which has moto (`scripts/setup.sh` installs it).
+fn venv() -> Result<PathBuf, AwsLocalError> {
     let venv = std::env::var_os("SKEIN_VENV")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(".venv"));
     let bin = venv.join("bin/moto_server");
     if bin.exists() {
-        Ok(bin)
+        Ok(venv)
     } else {
         Err(AwsLocalError::NoMoto(bin))
     }
@@ -31,9 +32,9 @@ fn moto_server_bin() -> Result<PathBuf, AwsLocalError> {
 
 /// Starts moto on `127.0.0.1:port` and waits until it answers.
 pub async fn start(port: u16) -> Result<MotoServer, AwsLocalError> {
-    let bin = moto_server_bin()?;
+    let bin = skein_aws::moto_launcher::python(&venv()?);
     let process = Command::new(&bin)
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .args(skein_aws::moto_launcher::args("127.0.0.1", port))
         // Service integrations (a state machine's SQS task) call back to this port.
         .env("MOTO_PORT", port.to_string())
         .stdin(Stdio::null())

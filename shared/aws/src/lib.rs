@@ -6,6 +6,7 @@
 mod dynamo;
 #[cfg(feature = "moto")]
 pub mod moto;
+pub mod moto_launcher;
 pub mod provision;
 mod sfn;
 mod sqs;

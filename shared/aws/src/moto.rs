@@ -1,8 +1,9 @@
 //! Real moto servers for tests, each on a free loopback port, started on first use from
 //! the project's venv (scripts/setup.sh installs it): one shared by most tests, and more
 //! for suites that spread their load (a moto server is one Python process, so it uses one
-//! core). Each stops by itself when the test process ends: a small shell watches the
-//! parent and kills moto.
+//! core), each started by `moto_launcher` (DynamoDB requests one at a time, as DynamoDB
+//! keeps conditional writes atomic). Each stops by itself when the test process ends: a
+//! small shell watches the parent and kills moto.
 
 use std::net::TcpStream;
 use std::path::PathBuf;
@@ -19,17 +20,16 @@ pub const MAX_SERVERS: usize = 8;
 
 static SERVERS: [OnceLock<Moto>; MAX_SERVERS] = [const { OnceLock::new() }; MAX_SERVERS];
 
-fn moto_server() -> PathBuf {
+fn venv() -> PathBuf {
     let venv = std::env::var_os("SKEIN_VENV")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv"));
-    let bin = venv.join("bin/moto_server");
     assert!(
-        bin.exists(),
-        "moto_server not found at {}: run `bash scripts/setup.sh` (make test does), or set SKEIN_VENV",
-        bin.display()
+        venv.join("bin/moto_server").exists(),
+        "moto_server not found in {}: run `bash scripts/setup.sh` (make test does), or set SKEIN_VENV",
+        venv.display()
     );
-    bin
+    venv
 }
 
 /// The shared moto server, started on first use.
@@ -47,20 +47,31 @@ pub fn server(slot: usize) -> &'static Moto {
             .local_addr()
             .expect("a bound address")
             .port();
-        // MOTO_PORT must equal the port: service integrations call back to it.
-        let script = format!(
-            "MOTO_PORT={port} '{}' -H 127.0.0.1 -p {port} >/dev/null 2>&1 & moto=$!; \
-             while kill -0 {parent} 2>/dev/null; do sleep 1; done; kill $moto",
-            moto_server().display(),
-            parent = std::process::id()
+        let mut moto = Command::new(crate::moto_launcher::python(&venv()))
+            .args(crate::moto_launcher::args("127.0.0.1", port))
+            // MOTO_PORT must equal the port: service integrations call back to it.
+            .env("MOTO_PORT", port.to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the venv's Python starts moto");
+        // moto stops when this test process ends, however it ends.
+        let watch = format!(
+            "while kill -0 {parent} 2>/dev/null; do sleep 1; done; kill {moto}",
+            parent = std::process::id(),
+            moto = moto.id()
         );
         let mut watcher = Command::new("bash")
-            .args(["-c", &script])
+            .args(["-c", &watch])
             .stdin(Stdio::null())
             .spawn()
-            .expect("bash starts moto");
-        // Reaped when it exits, which is after this process ends.
-        std::thread::spawn(move || watcher.wait());
+            .expect("bash watches moto");
+        // Both are reaped when they exit, which is after this process ends.
+        std::thread::spawn(move || {
+            let _ = watcher.wait();
+        });
+        std::thread::spawn(move || moto.wait());
         let deadline = Instant::now() + Duration::from_secs(30);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(

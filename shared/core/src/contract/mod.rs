@@ -17,6 +17,7 @@ macro_rules! item_store_contract {
             version_conditions_give_optimistic_concurrency,
             updates_set_remove_and_count_atomically,
             concurrent_counter_adds_are_never_lost,
+            concurrent_conditional_writes_have_one_winner_per_version,
             update_of_a_missing_item_obeys_its_condition,
             deletes_obey_their_condition,
             queries_return_a_partition_in_sort_key_order_page_by_page,

@@ -151,6 +151,45 @@ pub async fn concurrent_counter_adds_are_never_lost(store: &dyn ItemStore) {
     assert_eq!(store.get(&key).await.unwrap().unwrap().body["n"], 25);
 }
 
+/// The guarantee the step engine's read-then-write loops rest on: of writers that read
+/// the same version and write "if the version is still v", exactly one succeeds. (moto
+/// breaks this unless started by skein-aws's launcher; see `moto_launcher`.)
+pub async fn concurrent_conditional_writes_have_one_winner_per_version(store: &dyn ItemStore) {
+    let pk = unique("race");
+    let key = Key::new(&pk, "r");
+    store
+        .put(item(&pk, "r", json!({})), Condition::Always)
+        .await
+        .unwrap();
+    let writer = |w: usize| {
+        let key = key.clone();
+        async move {
+            let mut wins = 0u64;
+            for round in 0..30 {
+                let read = store.get(&key).await.unwrap().unwrap();
+                let change = Change::Set(format!("w{w}"), json!(round));
+                match store
+                    .update(&key, vec![change], Condition::VersionIs(read.version))
+                    .await
+                {
+                    Ok(_) => wins += 1,
+                    Err(StoreError::ConditionFailed) => {}
+                    Err(other) => panic!("writer {w}: {other}"),
+                }
+            }
+            wins
+        }
+    };
+    let wins: u64 = futures_join_all((0..8).map(writer)).await.into_iter().sum();
+    let version = store.get(&key).await.unwrap().unwrap().version;
+    assert_eq!(
+        wins,
+        version - 1,
+        "{wins} conditional writes succeeded but the version moved {} times: two writers won the same version",
+        version - 1
+    );
+}
+
 async fn futures_join_all<F: std::future::Future>(
     futures: impl IntoIterator<Item = F>,
 ) -> Vec<F::Output> {
