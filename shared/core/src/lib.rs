@@ -8,6 +8,7 @@ pub mod agents;
 pub mod auth;
 pub mod context;
 pub mod cursor;
+pub mod digest;
 pub mod error;
 pub mod ids;
 pub mod limits;

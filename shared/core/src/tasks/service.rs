@@ -1,6 +1,5 @@
 use chrono::Duration;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use super::model::{NewTask, Task, TaskFilter, TaskOrigin, TaskStatus, TaskTarget};
 use crate::agents::Agents;
@@ -251,11 +250,8 @@ pub(crate) fn check_idempotency_key(key: &str) -> Result<()> {
     Ok(())
 }
 
-/// Same request, same fingerprint: serde_json's maps are sorted, so this is canonical.
+/// Same request, same fingerprint, whatever order its keys came in.
 fn fingerprint(new: &NewTask) -> String {
-    let bytes = serde_json::to_vec(new).unwrap_or_default();
-    Sha256::digest(&bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    let value = serde_json::to_value(new).unwrap_or_default();
+    crate::digest::value_digest(&value)
 }

@@ -1,8 +1,8 @@
 //! State machine names: one per workflow version, never shared by two.
 
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
+use crate::digest::{hex_digest, value_digest};
 use crate::ids::TenantId;
 
 /// The state machine name prefix when a deployment names none; the deployment's IAM
@@ -24,20 +24,13 @@ pub fn machine_name(
     version: u32,
     asl: &Value,
 ) -> String {
-    let asl_digest = &hex_digest(asl.to_string().as_bytes())[..8];
+    let asl_digest = &value_digest(asl)[..8];
     let readable = format!("{prefix}-{tenant}_{workflow}-v{version}-{asl_digest}");
     if readable.len() <= 80 {
         return readable;
     }
     let owner = &hex_digest(format!("{tenant}\n{workflow}").as_bytes())[..24];
     format!("{prefix}-{owner}-v{version}-{asl_digest}")
-}
-
-pub(crate) fn hex_digest(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 #[cfg(test)]

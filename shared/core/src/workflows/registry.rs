@@ -11,7 +11,7 @@ use serde_json::Value;
 use super::WorkflowPorts;
 use super::approval_guard;
 use super::definition::{Definition, Mode};
-use super::machine_name::{hex_digest, machine_name};
+use super::machine_name::machine_name;
 use super::registration_checks::check_schedule_quota;
 use super::schedule::next_fire;
 use super::{Known, Target, Workflow, compile, parse_definition, validate};
@@ -471,5 +471,5 @@ impl Workflows {
 }
 
 fn fingerprint(definition: &Value) -> String {
-    hex_digest(definition.to_string().as_bytes())
+    crate::digest::value_digest(definition)
 }
