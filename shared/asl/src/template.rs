@@ -5,7 +5,7 @@
 use serde_json::{Map, Value};
 
 use crate::intrinsics::{EvalError, Intrinsic, looks_like_intrinsic};
-use crate::path::{Path, PathError, Scope};
+use crate::path::{Path, PathError, Root, Scope};
 
 #[derive(Debug, Clone)]
 pub enum Template {
@@ -58,12 +58,33 @@ impl Template {
             Template::Object(fields) => {
                 let mut out = Map::new();
                 for (key, template) in fields {
-                    out.insert(key.clone(), template.eval(scope)?);
+                    let value = match template {
+                        Template::Path(path) => field_from_path(key, path, scope)?,
+                        other => other.eval(scope)?,
+                    };
+                    out.insert(key.clone(), value);
                 }
                 Ok(Value::Object(out))
             }
         }
     }
+}
+
+/// A `"key.$": "$.path"` field. A path that finds nothing is AWS's `States.Runtime`, with
+/// the cause Step Functions gives (the path, the field and the input it looked in).
+fn field_from_path(key: &str, path: &Path, scope: &dyn Scope) -> Result<Value, TemplateError> {
+    path.eval(scope)
+        .map(|v| v.into_owned())
+        .map_err(|e| match path.root() {
+            Root::Variable(_) => TemplateError::Path(e),
+            Root::Input | Root::Context => TemplateError::Path(PathError {
+                message: format!(
+                    "The JSONPath '{}' specified for the field '{key}.$' could not be found in the input '{}'",
+                    path.text(),
+                    scope.input()
+                ),
+            }),
+        })
 }
 
 fn compile_at(value: &Value, at: &str, problems: &mut Vec<(String, String)>) -> Template {

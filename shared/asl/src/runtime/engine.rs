@@ -191,17 +191,19 @@ pub(crate) fn path_failure(error: &str, e: PathError) -> Failure {
     Failure::new(error, e.message)
 }
 
-/// Fills a template; failures become `on_path_error` or `States.IntrinsicFailure`.
+/// Fills a template. A path that finds nothing is `States.Runtime`, which no Retry or
+/// Catch handles: Step Functions fails the execution there (not with the spec's
+/// `States.ParameterPathFailure`; see the conformance case "A Parameters path that finds
+/// nothing is States.Runtime"). Intrinsic functions that fail are `States.IntrinsicFailure`.
 pub(crate) fn fill(
     template: &Template,
     input: &Value,
     ctx: &StateContext,
     variables: &Variables,
-    on_path_error: &str,
 ) -> Result<Value, Failure> {
     let scope = RunScope::new(input, ctx, variables);
     template.eval(&scope).map_err(|e| match e {
-        TemplateError::Path(p) => path_failure(on_path_error, p),
+        TemplateError::Path(p) => path_failure(errors::RUNTIME, p),
         TemplateError::Intrinsic(message) => Failure::new(errors::INTRINSIC_FAILURE, message),
     })
 }
@@ -216,7 +218,7 @@ pub(crate) fn evaluate_assign(
     let Some(template) = assign else {
         return Ok(None);
     };
-    match fill(template, input, ctx, variables, errors::RUNTIME)? {
+    match fill(template, input, ctx, variables)? {
         Value::Object(values) => Ok(Some(values)),
         _ => Ok(None),
     }

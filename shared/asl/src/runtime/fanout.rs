@@ -78,7 +78,6 @@ pub(crate) async fn parallel_attempt(
             effective,
             &context(shared, state, entered, retry_count),
             &frame.variables,
-            errors::PARAMETER_PATH_FAILURE,
         )?,
         None => effective.clone(),
     };
@@ -175,13 +174,7 @@ pub(crate) async fn map_attempt(
             Some(selector) => {
                 let mut item_ctx = context(shared, state, entered, retry_count);
                 item_ctx.map_item = Some((index, &item));
-                fill(
-                    selector,
-                    effective,
-                    &item_ctx,
-                    &frame.variables,
-                    errors::PARAMETER_PATH_FAILURE,
-                )?
+                fill(selector, effective, &item_ctx, &frame.variables)?
             }
         });
     }

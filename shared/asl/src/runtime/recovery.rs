@@ -126,7 +126,6 @@ async fn attempts(
                 &raw,
                 &context(shared, state, entered, retry_count),
                 &frame.variables,
-                errors::RUNTIME,
             ),
         });
         match result {

@@ -34,13 +34,7 @@ pub(crate) fn run_pass(
             let effective =
                 view_input_path(&state.input_path, &input, shared, state, entered, frame)?;
             let ctx = context(shared, state, entered, 0);
-            let result = fill(
-                parameters,
-                &effective,
-                &ctx,
-                &frame.variables,
-                errors::PARAMETER_PATH_FAILURE,
-            )?;
+            let result = fill(parameters, &effective, &ctx, &frame.variables)?;
             drop(effective);
             (result, input)
         }
@@ -76,16 +70,14 @@ pub(crate) fn run_fail(
         Ok(match text {
             None => String::new(),
             Some(Text::Fixed(s)) => s.clone(),
-            Some(Text::Dynamic(template)) => {
-                match fill(template, input, &ctx, &frame.variables, errors::RUNTIME)? {
-                    Value::Object(mut map) => match map.remove("value") {
-                        Some(Value::String(s)) => s,
-                        Some(other) => other.to_string(),
-                        None => String::new(),
-                    },
-                    _ => String::new(),
-                }
-            }
+            Some(Text::Dynamic(template)) => match fill(template, input, &ctx, &frame.variables)? {
+                Value::Object(mut map) => match map.remove("value") {
+                    Some(Value::String(s)) => s,
+                    Some(other) => other.to_string(),
+                    None => String::new(),
+                },
+                _ => String::new(),
+            },
         })
     };
     match (text(&fail.error), text(&fail.cause)) {

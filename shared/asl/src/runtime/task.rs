@@ -81,13 +81,7 @@ pub(crate) async fn attempt(
         let mut ctx = context(shared, state, entered, retry_count);
         ctx.task_token = token.as_deref();
         let parameters = match &task.parameters {
-            Some(template) => fill(
-                template,
-                effective,
-                &ctx,
-                &frame.variables,
-                errors::PARAMETER_PATH_FAILURE,
-            )?,
+            Some(template) => fill(template, effective, &ctx, &frame.variables)?,
             None => effective.clone(),
         };
         let seconds = |n: &Option<machine::Number>, field| {

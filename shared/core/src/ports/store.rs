@@ -108,6 +108,10 @@ pub enum Change {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "ops live briefly in one transaction's list (at most 100); boxing each put would only add an allocation"
+)]
 pub enum WriteOp {
     Put {
         item: Item,
