@@ -21,7 +21,7 @@ fi
 
 packages=()
 for function in "${FUNCTIONS[@]}"; do packages+=(--package "$function"); done
-PATH="$venv/bin:$PATH" cargo lambda build --release --arm64 --output-format zip "${packages[@]}"
+PATH="$venv/bin:$PATH" cargo lambda build --profile function --arm64 --output-format zip "${packages[@]}"
 
 echo "function          zip bytes"
 for function in "${FUNCTIONS[@]}"; do
