@@ -15,10 +15,12 @@ pub mod limits;
 pub mod message_router;
 pub mod messages;
 pub mod ports;
+pub mod problem;
 pub mod quotas;
 pub mod records;
 pub mod retry;
 pub mod runs;
+pub mod settings;
 pub mod steps;
 pub mod sweep;
 #[cfg(feature = "system")]

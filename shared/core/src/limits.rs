@@ -78,18 +78,12 @@ pub struct RateLimits {
 }
 
 /// What the caller has left in its tightest bucket, for the RateLimit headers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Allowance {
     pub limit: u32,
     pub remaining: u32,
     /// Seconds until the bucket is full again.
     pub reset_seconds: u64,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-struct Bucket {
-    tokens: f64,
-    at: DateTime<Utc>,
 }
 
 const MAX_TRIES: usize = 16;
@@ -139,35 +133,17 @@ impl RateLimiter {
         who: &str,
     ) -> Result<Allowance> {
         let key = rate_key(&caller.tenant, bucket);
-        let capacity = f64::from(rate.count);
         for _ in 0..MAX_TRIES {
             let now = self.ctx.now();
-            let (tokens, version) = match self.ctx.store.get(&key).await? {
+            let (stored, version) = match self.ctx.store.get(&key).await? {
                 Some(item) => {
                     let (stored, version) = from_item::<Bucket>(item)?;
-                    let elapsed = (now - stored.at).num_milliseconds().max(0) as f64 / 1000.0;
-                    (
-                        (stored.tokens + elapsed * rate.per_second()).min(capacity),
-                        version,
-                    )
+                    (Some(stored), version)
                 }
-                None => (capacity, 0),
+                None => (None, 0),
             };
-            if tokens < 1.0 {
-                let wait = ((1.0 - tokens) / rate.per_second()).ceil().max(1.0) as u64;
-                return Err(Error::RateLimited {
-                    message: format!("{who} sent more than {rate} requests; retry after {wait} s"),
-                    retry_after_seconds: wait,
-                });
-            }
-            let left = tokens - 1.0;
-            let mut item = Item::new(
-                key.clone(),
-                to_body(&Bucket {
-                    tokens: left,
-                    at: now,
-                })?,
-            );
+            let (left, allowance) = Bucket::take(stored.as_ref(), rate, now, who)?;
+            let mut item = Item::new(key.clone(), to_body(&left)?);
             // An idle bucket is full: let it expire rather than keep it.
             item.expires_at = Some(now.timestamp() + i64::from(rate.window_seconds) * 2 + 60);
             let condition = if version == 0 {
@@ -176,14 +152,7 @@ impl RateLimiter {
                 Condition::VersionIs(version)
             };
             match self.ctx.store.put(item, condition).await {
-                Ok(_) => {
-                    let reset = ((capacity - left) / rate.per_second()).ceil() as u64;
-                    return Ok(Allowance {
-                        limit: rate.count,
-                        remaining: left.floor() as u32,
-                        reset_seconds: reset,
-                    });
-                }
+                Ok(_) => return Ok(allowance),
                 Err(StoreError::ConditionFailed) => continue,
                 Err(e) => return Err(e.into()),
             }
@@ -192,6 +161,83 @@ impl RateLimiter {
             message: format!("{who} sent too many requests at once; retry after 1 s"),
             retry_after_seconds: 1,
         })
+    }
+}
+
+/// A token bucket as stored: the tokens left when it was last taken from, and when. The
+/// store-backed [`RateLimiter`] and the edge Worker's Durable Object keep the same one.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Bucket {
+    tokens: f64,
+    at: DateTime<Utc>,
+}
+
+impl Bucket {
+    /// Takes one token at `now` from `stored` (a full bucket when None), refilled at
+    /// `rate` since it was last taken from: the bucket to store and what is left, or
+    /// `RateLimited` naming `who` and when to retry.
+    pub fn take(
+        stored: Option<&Bucket>,
+        rate: Rate,
+        now: DateTime<Utc>,
+        who: &str,
+    ) -> Result<(Bucket, Allowance)> {
+        let capacity = f64::from(rate.count);
+        let tokens = match stored {
+            Some(stored) => {
+                let elapsed = (now - stored.at).num_milliseconds().max(0) as f64 / 1000.0;
+                (stored.tokens + elapsed * rate.per_second()).min(capacity)
+            }
+            None => capacity,
+        };
+        if tokens < 1.0 {
+            let wait = ((1.0 - tokens) / rate.per_second()).ceil().max(1.0) as u64;
+            return Err(Error::RateLimited {
+                message: format!("{who} sent more than {rate} requests; retry after {wait} s"),
+                retry_after_seconds: wait,
+            });
+        }
+        let left = tokens - 1.0;
+        let allowance = Allowance {
+            limit: rate.count,
+            remaining: left.floor() as u32,
+            reset_seconds: ((capacity - left) / rate.per_second()).ceil() as u64,
+        };
+        Ok((
+            Bucket {
+                tokens: left,
+                at: now,
+            },
+            allowance,
+        ))
+    }
+}
+
+impl Allowance {
+    /// The `RateLimit-Limit`, `-Remaining`, `-Reset` and `-Policy` headers (draft IETF
+    /// RateLimit header fields) for this allowance under `limits`.
+    pub fn headers(&self, limits: &RateLimits) -> [(&'static str, String); 4] {
+        let policies: Vec<String> = [("principal", limits.principal), ("tenant", limits.tenant)]
+            .into_iter()
+            .filter_map(|(name, rate)| {
+                rate.map(|r| format!("{};w={};name=\"{name}\"", r.count, r.window_seconds))
+            })
+            .collect();
+        [
+            ("ratelimit-limit", self.limit.to_string()),
+            ("ratelimit-remaining", self.remaining.to_string()),
+            ("ratelimit-reset", self.reset_seconds.to_string()),
+            ("ratelimit-policy", policies.join(", ")),
+        ]
+    }
+
+    /// What a refused caller is told: nothing left until `retry_after_seconds`.
+    pub fn refused(limits: &RateLimits, retry_after_seconds: u64) -> Self {
+        Self {
+            limit: limits.principal.or(limits.tenant).map_or(0, |r| r.count),
+            remaining: 0,
+            reset_seconds: retry_after_seconds,
+        }
     }
 }
 

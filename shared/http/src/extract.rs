@@ -23,24 +23,9 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let state = AppState::from_ref(state);
-        let header = parts.headers.get(header::AUTHORIZATION).ok_or_else(|| {
-            Error::Unauthenticated(
-                "send `Authorization: Bearer <token>`; get a token from POST /v1/auth/token".into(),
-            )
-        })?;
-        let token = header
-            .to_str()
-            .ok()
-            .and_then(|value| {
-                value
-                    .strip_prefix("Bearer ")
-                    .or_else(|| value.strip_prefix("bearer "))
-            })
-            .map(str::trim)
-            .filter(|token| !token.is_empty())
-            .ok_or_else(|| {
-                Error::Unauthenticated("the Authorization header must be `Bearer <token>`".into())
-            })?;
+        let header = parts.headers.get(header::AUTHORIZATION);
+        let token =
+            skein_core::auth::bearer_token(header.map(|value| value.to_str().unwrap_or_default()))?;
         let principal = state.platform.access.authenticate(token).await?;
         tracing::Span::current()
             .record("tenant", principal.tenant.as_str())

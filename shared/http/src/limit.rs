@@ -13,11 +13,6 @@ use skein_core::limits::Allowance;
 use crate::problem::ApiError;
 use crate::state::AppState;
 
-const LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
-const REMAINING: HeaderName = HeaderName::from_static("ratelimit-remaining");
-const RESET: HeaderName = HeaderName::from_static("ratelimit-reset");
-const POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
-
 pub(crate) async fn rate_limit(
     State(state): State<AppState>,
     request: Request,
@@ -44,17 +39,12 @@ pub(crate) async fn rate_limit(
             message,
             retry_after_seconds,
         }) => {
-            let limit = limits.principal.or(limits.tenant).map_or(0, |r| r.count);
             let mut response = ApiError::Domain(Error::RateLimited {
                 message,
                 retry_after_seconds,
             })
             .into_response();
-            let refused = Allowance {
-                limit,
-                remaining: 0,
-                reset_seconds: retry_after_seconds,
-            };
+            let refused = Allowance::refused(&limits, retry_after_seconds);
             set_headers(response.headers_mut(), refused, &state);
             response
         }
@@ -79,17 +69,9 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 }
 
 fn set_headers(headers: &mut HeaderMap, allowance: Allowance, state: &AppState) {
-    headers.insert(LIMIT, HeaderValue::from(allowance.limit));
-    headers.insert(REMAINING, HeaderValue::from(allowance.remaining));
-    headers.insert(RESET, HeaderValue::from(allowance.reset_seconds));
-    let limits = state.limiter.limits();
-    let policies: Vec<String> = [("principal", limits.principal), ("tenant", limits.tenant)]
-        .into_iter()
-        .filter_map(|(name, rate)| {
-            rate.map(|r| format!("{};w={};name=\"{name}\"", r.count, r.window_seconds))
-        })
-        .collect();
-    if let Ok(value) = HeaderValue::from_str(&policies.join(", ")) {
-        headers.insert(POLICY, value);
+    for (name, value) in allowance.headers(&state.limiter.limits()) {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert(HeaderName::from_static(name), value);
+        }
     }
 }

@@ -25,7 +25,7 @@ pub use crate::workflows::WorkflowPorts;
 pub use dispatch::{STEP_RUNNING, running_elsewhere};
 pub use model::{
     Approval, Attempt, ItemCounts, ParentStep, Run, RunError, RunEvent, RunStatus, RunView,
-    StepMessage, StepRecord, StepStatus, StepView,
+    StepMessage, StepRecord, StepStatus, StepView, ends_run,
 };
 pub use service::{RunFilter, StartRun, Started};
 

@@ -220,6 +220,19 @@ pub struct RunEvent {
     pub data: Value,
 }
 
+impl RunEvent {
+    /// Whether this event ends the run's stream: the run succeeded, failed, timed out or
+    /// was cancelled (`run.started` and `run.cancelling` do not end it).
+    pub fn ends_run(&self) -> bool {
+        ends_run(&self.kind)
+    }
+}
+
+/// Whether an event of this type ends its run's stream (for relays that see only the type).
+pub fn ends_run(kind: &str) -> bool {
+    kind.starts_with("run.") && !matches!(kind, "run.started" | "run.cancelling")
+}
+
 /// A person's decision an approval step waits for.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

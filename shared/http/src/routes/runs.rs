@@ -243,8 +243,7 @@ fn event_stream(
             };
             let mut ended = false;
             for event in events {
-                ended |= event.kind.starts_with("run.")
-                    && !matches!(event.kind.as_str(), "run.started" | "run.cancelling");
+                ended |= event.ends_run();
                 after = Some(event.id.clone());
                 let data = serde_json::to_string(&event).unwrap_or_default();
                 if !emit(Event::default().id(event.id).event(event.kind).data(data)).await {
