@@ -1,4 +1,4 @@
-.PHONY: dev aws-local test faults bench compare package lint fmt
+.PHONY: dev aws-local test faults bench compare package edge lint fmt
 
 # The platform on its embedded default (SQLite) at http://127.0.0.1:8080.
 dev:
@@ -36,6 +36,11 @@ compare:
 # Every Lambda function as an arm64 zip: target/lambda/<function>/bootstrap.zip.
 package:
 	bash scripts/package.sh
+
+# The edge Worker (functions/edge) with worker-build: functions/edge/build/index.js.
+edge:
+	bash scripts/setup.sh
+	bash scripts/edge.sh
 
 lint:
 	cargo fmt --all -- --check

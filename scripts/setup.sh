@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the build and the checks need: toolchain components, the wasm32 target,
-# and Python tools in a project-local venv. Safe to run again; skips what is there.
+# the edge Worker's build tools, Node tools, and Python tools in project-local folders.
+# Safe to run again; skips what is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,6 +26,27 @@ if [ "$(cat "$node_tools/.lock.sha256" 2>/dev/null)" != "$node_wanted" ]; then
     (cd "$node_tools" && npm ci --no-audit --no-fund --loglevel=error)
     echo "$node_wanted" > "$node_tools/.lock.sha256"
 fi
+
+# The edge Worker's build tools live in $SKEIN_CARGO_TOOLS (default ./.tools/cargo):
+# worker-build at the version of the `worker` crate, and the wasm-bindgen CLI at the
+# version of `wasm-bindgen` in Cargo.lock (they must match). Each is built once per
+# version, ~13 minutes together on a fresh machine.
+cargo_tools=${SKEIN_CARGO_TOOLS:-.tools/cargo}
+locked_version() {
+    grep -A1 "^name = \"$1\"$" Cargo.lock | sed -n 's/^version = "\(.*\)"$/\1/p'
+}
+install_cargo_tool() { # crate version binary [cargo install flags...]
+    local crate=$1 version=$2 binary=$3
+    shift 3
+    if "$cargo_tools/bin/$binary" --version 2>/dev/null | grep -qw "$version"; then
+        return
+    fi
+    env -u CARGO_TARGET_DIR cargo install --quiet --root "$cargo_tools" "$crate" \
+        --version "=$version" --force "$@"
+}
+# wasm-bindgen-cli without --locked: one version its lockfile pins is gone from the registry.
+install_cargo_tool wasm-bindgen-cli "$(locked_version wasm-bindgen)" wasm-bindgen
+install_cargo_tool worker-build "$(locked_version worker)" worker-build --locked
 
 # Python tools live in $SKEIN_VENV (default ./.venv), reinstalled only when the pinned
 # requirements change.

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
 
-step "setup: rustfmt, clippy, the wasm32 target, Python tools in .venv, Node tools in .tools"
+step "setup: rustfmt, clippy, the wasm32 target, Python tools in .venv, Node and edge build tools in .tools"
 bash scripts/setup.sh
 
 step "cargo fmt --check"
@@ -20,6 +20,13 @@ cargo check -p skein-core --target wasm32-unknown-unknown --locked
 
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
+
+step "the edge Worker builds (worker-build) and wrangler deploy --dry-run accepts it, offline"
+# The build is wrangler.toml's own build command (scripts/edge.sh); the edge tests below
+# run the bundle it leaves in functions/edge/build.
+node_bin="$(realpath -m "${SKEIN_NODE_TOOLS:-.tools/node}")/node_modules/.bin"
+(cd functions/edge && PATH="$node_bin:$PATH" WRANGLER_SEND_METRICS=false \
+    wrangler deploy --dry-run --outdir "$scratch/edge")
 
 step "the generated OpenAPI document is valid OpenAPI 3.1"
 cargo run --quiet --locked -p skein-cli -- openapi > "$scratch/openapi.json"

@@ -22,11 +22,14 @@ fn repo() -> PathBuf {
     .join("..")
 }
 
+/// The Lambda crates under functions/: every crate there but the edge Worker, which
+/// wrangler deploys (its wrangler.toml says so).
 fn crates() -> BTreeSet<String> {
     std::fs::read_dir(repo().join("functions"))
         .unwrap()
         .filter_map(|e| e.ok())
         .filter(|e| e.path().join("Cargo.toml").exists())
+        .filter(|e| !e.path().join("wrangler.toml").exists())
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect()
 }

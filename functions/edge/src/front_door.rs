@@ -1,0 +1,127 @@
+//! The front door: every request passes here. A bearer token is verified with skein-core's
+//! own verifier (same algorithm, issuer, audience and claims as the origin) and a bad one
+//! is refused with the origin's 401, so the origin never sees it; a good one takes from
+//! its principal's and tenant's buckets; then the request goes on, to its run's feed or
+//! unchanged to the origin.
+//!
+//! Revocation (a deleted agent's or rotated client's tokens) needs the store, so the
+//! origin still checks it on every request it serves, and the run feeds ask the origin
+//! to admit each watcher.
+
+use skein_core::Error;
+use skein_core::auth::{Principal, bearer_token};
+use skein_core::ids::RunId;
+use skein_core::limits::Allowance;
+use wasm_bindgen::JsValue;
+use worker::{Env, Fetch, Method, Request, RequestInit, RequestRedirect, Response, Result};
+
+use crate::rate_limits::{self, Admission};
+use crate::responses::{self, copy_headers, with_allowance};
+use crate::run_feed;
+use crate::settings::EdgeSettings;
+
+/// Where a request goes once it is through the door.
+enum Route {
+    /// `GET /v1/runs/{id}/events`: its run's feed (SSE or WebSocket).
+    RunEvents(RunId),
+    /// Everything else: the origin, unchanged.
+    Origin,
+}
+
+impl Route {
+    fn of(method: &Method, path: &str) -> Self {
+        let run = path
+            .strip_prefix("/v1/runs/")
+            .and_then(|rest| rest.strip_suffix("/events"))
+            .and_then(|id| RunId::parse(id).ok());
+        match run {
+            Some(run) if *method == Method::Get => Route::RunEvents(run),
+            _ => Route::Origin,
+        }
+    }
+}
+
+pub async fn serve(request: Request, env: &Env, settings: &EdgeSettings) -> Result<Response> {
+    let route = Route::of(&request.method(), &request.path());
+    let authorization = request.headers().get("authorization")?;
+    // Requests without a token go on (the token and health routes are public, and the
+    // origin answers the rest with its 401); a run's feed is only ever served here.
+    let caller = match (&route, authorization.as_deref()) {
+        (Route::Origin, None) => None,
+        (_, authorization) => match authenticate(settings, authorization) {
+            Ok(principal) => Some(principal),
+            Err(refusal) => return responses::problem(refusal),
+        },
+    };
+    let allowance = match &caller {
+        Some(caller) if settings.limits.principal.is_some() || settings.limits.tenant.is_some() => {
+            match rate_limits::admit(env, caller).await {
+                Ok(Admission::Admitted(allowance)) => allowance,
+                Ok(Admission::Refused {
+                    message,
+                    retry_after_seconds,
+                }) => {
+                    let refused = Allowance::refused(&settings.limits, retry_after_seconds);
+                    let response = responses::problem(Error::RateLimited {
+                        message,
+                        retry_after_seconds,
+                    })?;
+                    return with_allowance(response, &refused, &settings.limits);
+                }
+                // Fail closed, as the origin's limiter does.
+                Err(e) => {
+                    worker::console_error!("rate limiter unavailable: {e}");
+                    return responses::problem(Error::Unavailable(e.to_string()));
+                }
+            }
+        }
+        _ => None,
+    };
+    let response = match (route, &caller) {
+        (Route::RunEvents(run), Some(caller)) => {
+            run_feed::watch(env, caller.tenant.as_str(), run.as_str(), request).await?
+        }
+        _ => to_origin(settings, request).await?,
+    };
+    match allowance {
+        Some(allowance) if response.status_code() != 101 => {
+            with_allowance(response, &allowance, &settings.limits)
+        }
+        _ => Ok(response),
+    }
+}
+
+fn authenticate(settings: &EdgeSettings, authorization: Option<&str>) -> Result<Principal, Error> {
+    let token = bearer_token(authorization)?;
+    settings
+        .tokens
+        .verify(token)
+        .map_err(|e| Error::Unauthenticated(e.to_string()))
+}
+
+/// The request, unchanged but for its host, to the origin; the answer as it comes
+/// (status, headers, a streaming body, the origin's request id).
+async fn to_origin(settings: &EdgeSettings, request: Request) -> Result<Response> {
+    let url = request.url()?;
+    let target = settings.origin_url(url.path(), url.query());
+    let headers = copy_headers(request.headers())?;
+    headers.delete("host")?;
+    let method = request.method();
+    let mut init = RequestInit::new();
+    init.with_method(method.clone())
+        .with_headers(headers)
+        .with_redirect(RequestRedirect::Manual);
+    if !matches!(method, Method::Get | Method::Head) {
+        init.with_body(request.inner().body().map(JsValue::from));
+    }
+    match Fetch::Request(Request::new_with_init(target.as_str(), &init)?)
+        .send()
+        .await
+    {
+        Ok(response) => Ok(response),
+        Err(e) => {
+            worker::console_error!("origin unreachable: {e}");
+            responses::problem(Error::Unavailable(e.to_string()))
+        }
+    }
+}
