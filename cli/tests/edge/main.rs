@@ -2,6 +2,7 @@
 //! tokens stop at the edge, good requests pass unchanged, rate limits hold across
 //! connections, and watchers of a run get its events live from one origin feed.
 
+mod agents;
 mod stack;
 mod watchers;
 
@@ -408,4 +409,126 @@ async fn a_run_feed_admits_only_those_the_origin_admits() {
     let (status, body) = refused.err().expect("a missing run was watched");
     assert_eq!(status, 404, "{body}");
     assert!(body.contains("urn:skein:problem:not-found"), "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_gets_messages_and_tasks_over_its_stream_and_answers_on_it() {
+    let stack = Stack::start("1000/s", "10000/s").await;
+    let agent = agents::register(&stack, "streamer").await;
+    let other = agents::register(&stack, "bystander").await;
+
+    // Only the agent itself may open its stream.
+    let refused = agents::open_stream(&stack, &agent.id, &other.token).await;
+    assert!(
+        refused.unwrap_err().contains("403"),
+        "another agent opened the stream"
+    );
+    let refused = agents::open_stream(&stack, &agent.id, &stack.admin).await;
+    assert!(
+        refused.unwrap_err().contains("403"),
+        "a client opened an agent's stream"
+    );
+    let mut socket = agents::open_stream(&stack, &agent.id, &agent.token)
+        .await
+        .unwrap();
+    // Let the object's long polls reach the origin before sending.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // A message: pushed down the socket, acknowledged up it.
+    let sent_at = Instant::now();
+    let sent = stack
+        .http
+        .post(stack.url(&stack.edge, &format!("/v1/agents/{}/messages", agent.id)))
+        .bearer_auth(&other.token)
+        .json(&json!({"kind": "note", "payload": {"hello": "over the stream"}}))
+        .send()
+        .await
+        .unwrap();
+    assert!(sent.status().is_success(), "{:?}", sent.text().await);
+    let (pushed, arrived) = agents::next_of(&mut socket, "message").await;
+    eprintln!(
+        "edge: a message reached its agent's stream {:?} after it was sent",
+        arrived - sent_at
+    );
+    // An inbox entry, as GET /v1/agents/{id}/inbox gives it.
+    let message = &pushed["message"]["message"];
+    assert_eq!(
+        message["payload"],
+        json!({"hello": "over the stream"}),
+        "{pushed}"
+    );
+    let message_id = message["id"].as_str().unwrap().to_string();
+    agents::send(&mut socket, json!({"op": "ack", "id": message_id})).await;
+    let (acked, _) = agents::next_of(&mut socket, "result").await;
+    assert_eq!(acked["status"], 204, "{acked}");
+    let inbox: Value = stack
+        .http
+        .get(stack.url(&stack.origin, &format!("/v1/agents/{}/inbox", agent.id)))
+        .bearer_auth(&agent.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        inbox["messages"],
+        json!([]),
+        "the acknowledged message is still there"
+    );
+
+    // A task offer: pushed leased, completed up the socket.
+    let offered_at = Instant::now();
+    let task: Value = stack
+        .http
+        .post(stack.url(&stack.edge, "/v1/tasks"))
+        .bearer_auth(&stack.admin)
+        .json(&json!({"agent": agent.id, "input": {"text": "stream me"}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let (offer, arrived) = agents::next_of(&mut socket, "task").await;
+    eprintln!(
+        "edge: a task offer reached its agent's stream {:?} after it was created",
+        arrived - offered_at
+    );
+    assert_eq!(offer["task"]["id"], task["id"], "{offer}");
+    let lease = offer["task"]["lease_id"].clone();
+    agents::send(
+        &mut socket,
+        json!({"op": "complete", "id": task["id"], "body": {"result": {"summary": "done"}, "lease_id": lease}}),
+    )
+    .await;
+    let (completed, _) = agents::next_of(&mut socket, "result").await;
+    assert_eq!(completed["status"], 200, "{completed}");
+    let finished: Value = stack
+        .http
+        .get(stack.url(
+            &stack.origin,
+            &format!("/v1/tasks/{}", task["id"].as_str().unwrap()),
+        ))
+        .bearer_auth(&stack.admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(finished["status"], "succeeded", "{finished}");
+    assert_eq!(finished["result"], json!({"summary": "done"}));
+
+    // A command naming something that is not a task's id is refused at the edge.
+    agents::send(
+        &mut socket,
+        json!({"op": "complete", "id": "../../agents", "body": {}}),
+    )
+    .await;
+    let (error, _) = agents::next_of(&mut socket, "error").await;
+    assert!(
+        error["detail"].as_str().unwrap().contains("task id"),
+        "{error}"
+    );
 }

@@ -1,8 +1,8 @@
 //! The front door: every request passes here. A bearer token is verified with skein-core's
 //! own verifier (same algorithm, issuer, audience and claims as the origin) and a bad one
 //! is refused with the origin's 401, so the origin never sees it; a good one takes from
-//! its principal's and tenant's buckets; then the request goes on, to its run's feed or
-//! unchanged to the origin.
+//! its principal's and tenant's buckets; then the request goes on: to its run's feed, to
+//! its agent's stream, or unchanged to the origin.
 //!
 //! Revocation (a deleted agent's or rotated client's tokens) needs the store, so the
 //! origin still checks it on every request it serves, and the run feeds ask the origin
@@ -10,11 +10,12 @@
 
 use skein_core::Error;
 use skein_core::auth::{Principal, bearer_token};
-use skein_core::ids::RunId;
+use skein_core::ids::{AgentId, RunId};
 use skein_core::limits::Allowance;
 use wasm_bindgen::JsValue;
 use worker::{Env, Fetch, Method, Request, RequestInit, RequestRedirect, Response, Result};
 
+use crate::agent_stream;
 use crate::rate_limits::{self, Admission};
 use crate::responses::{self, copy_headers, with_allowance};
 use crate::run_feed;
@@ -24,6 +25,8 @@ use crate::settings::EdgeSettings;
 enum Route {
     /// `GET /v1/runs/{id}/events`: its run's feed (SSE or WebSocket).
     RunEvents(RunId),
+    /// `GET /v1/agents/{id}/stream`: the agent's WebSocket.
+    AgentStream(AgentId),
     /// Everything else: the origin, unchanged.
     Origin,
 }
@@ -34,8 +37,13 @@ impl Route {
             .strip_prefix("/v1/runs/")
             .and_then(|rest| rest.strip_suffix("/events"))
             .and_then(|id| RunId::parse(id).ok());
-        match run {
-            Some(run) if *method == Method::Get => Route::RunEvents(run),
+        let agent = path
+            .strip_prefix("/v1/agents/")
+            .and_then(|rest| rest.strip_suffix("/stream"))
+            .and_then(|id| AgentId::parse(id).ok());
+        match (run, agent) {
+            (Some(run), _) if *method == Method::Get => Route::RunEvents(run),
+            (_, Some(agent)) if *method == Method::Get => Route::AgentStream(agent),
             _ => Route::Origin,
         }
     }
@@ -81,6 +89,18 @@ pub async fn serve(request: Request, env: &Env, settings: &EdgeSettings) -> Resu
         (Route::RunEvents(run), Some(caller)) => {
             run_feed::watch(env, caller.tenant.as_str(), run.as_str(), request).await?
         }
+        (Route::AgentStream(agent), Some(caller)) => {
+            if let Err(refusal) = caller.require_agent(&agent, "open its stream") {
+                return responses::problem(refusal);
+            }
+            if !wants_websocket(&request)? {
+                return responses::problem(Error::invalid(
+                    "Upgrade",
+                    "an agent's stream is a WebSocket: send `Upgrade: websocket`",
+                ));
+            }
+            agent_stream::open(env, caller.tenant.as_str(), agent.as_str(), request).await?
+        }
         _ => to_origin(settings, request).await?,
     };
     match allowance {
@@ -89,6 +109,14 @@ pub async fn serve(request: Request, env: &Env, settings: &EdgeSettings) -> Resu
         }
         _ => Ok(response),
     }
+}
+
+/// Whether the request asks to become a WebSocket.
+pub fn wants_websocket(request: &Request) -> Result<bool> {
+    Ok(request
+        .headers()
+        .get("upgrade")?
+        .is_some_and(|upgrade| upgrade.eq_ignore_ascii_case("websocket")))
 }
 
 fn authenticate(settings: &EdgeSettings, authorization: Option<&str>) -> Result<Principal, Error> {

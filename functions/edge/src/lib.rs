@@ -1,10 +1,12 @@
 //! The Cloudflare Worker in front of the platform (workers-rs). It verifies tokens and
 //! enforces rate limits at the edge with skein-core's own code, serves live run events
-//! from one Durable Object per run, and forwards everything else to the origin (the API
+//! from one Durable Object per run, holds each agent's WebSocket in one per agent, and
+//! forwards everything else to the origin (the API
 //! Gateway URL, or `skein dev`), which stays the source of truth.
 //!
 //! `make edge` builds it with worker-build; `functions/edge/wrangler.toml` deploys it.
 
+mod agent_stream;
 mod clock;
 mod feed_log;
 mod front_door;
@@ -18,6 +20,7 @@ use std::rc::Rc;
 
 use worker::{Context, Env, Request, Response, Result, event};
 
+pub use agent_stream::AgentStream;
 pub use rate_limits::TenantLimits;
 pub use run_feed::RunFeed;
 use settings::EdgeSettings;
@@ -57,6 +60,7 @@ mod tests {
         for (binding, class) in [
             (crate::rate_limits::BINDING, "TenantLimits"),
             (crate::run_feed::BINDING, "RunFeed"),
+            (crate::agent_stream::BINDING, "AgentStream"),
         ] {
             let bound = format!("name = \"{binding}\"\nclass_name = \"{class}\"");
             assert!(config.contains(&bound), "wrangler.toml lacks {bound}");

@@ -113,11 +113,7 @@ impl DurableObject for RunFeed {
                 .map(|(_, value)| value.into_owned())
         });
         self.feed.borrow_mut().token = authorization;
-        let wants_websocket = request
-            .headers()
-            .get("upgrade")?
-            .is_some_and(|upgrade| upgrade.eq_ignore_ascii_case("websocket"));
-        let response = if wants_websocket {
+        let response = if crate::front_door::wants_websocket(&request)? {
             self.join_websocket(after.as_deref())?
         } else {
             self.join_sse(after.as_deref())?
