@@ -135,6 +135,16 @@ locals {
         Executions    = local.actions.states_stop
       })
     }
+    "api-run-events" = {
+      description = "Skein API: a run's live events, streamed from a function URL"
+      memory_size = 256
+      # A stream lasts until the run ends or this timeout; watchers resume with Last-Event-ID.
+      timeout     = 900
+      environment = local.platform_environment
+      permissions = merge(local.runtime_permissions, {
+        Table = local.actions.dynamodb
+      })
+    }
     "api-messages" = {
       description = "Skein API: messages, broadcasts, inboxes and dead letters"
       memory_size = 256

@@ -3,6 +3,11 @@ output "api_url" {
   value       = module.http_api.url
 }
 
+output "events_url" {
+  description = "Live run events without the edge: GET <events_url>/v1/runs/{id}/events streams them."
+  value       = aws_lambda_function_url.run_events.function_url
+}
+
 output "table_name" {
   description = "The DynamoDB table."
   value       = module.table.name

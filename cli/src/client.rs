@@ -44,6 +44,9 @@ impl CliError {
 pub struct ApiClient {
     http: reqwest::Client,
     base: String,
+    /// Where event streams are read when not from `base` (on AWS without the edge: the
+    /// api-run-events function URL, since API Gateway buffers streams).
+    events_base: Option<String>,
     token: Option<String>,
 }
 
@@ -57,8 +60,15 @@ impl ApiClient {
         Ok(Self {
             http,
             base: base.trim_end_matches('/').to_string(),
+            events_base: None,
             token,
         })
+    }
+
+    /// Reads event streams from `events_url` instead of the API's base URL.
+    pub fn with_events_url(mut self, events_url: Option<&str>) -> Self {
+        self.events_base = events_url.map(|url| url.trim_end_matches('/').to_string());
+        self
     }
 
     /// Sends a request; Ok(None) for 204 No Content.
@@ -103,15 +113,16 @@ impl ApiClient {
 
     /// Opens a response to read as it arrives (Server-Sent Events); errors as `send`'s.
     pub async fn stream(&self, path: &str) -> Result<reqwest::Response, CliError> {
+        let base = self.events_base.as_ref().unwrap_or(&self.base);
         let mut request = self
             .http
-            .get(format!("{}{}", self.base, path))
+            .get(format!("{base}{path}"))
             .timeout(Duration::from_secs(24 * 3600));
         if let Some(token) = &self.token {
             request = request.bearer_auth(token);
         }
         let response = request.send().await.map_err(|e| CliError::Unreachable {
-            url: self.base.clone(),
+            url: base.clone(),
             reason: root_cause(&e),
         })?;
         if response.status().is_success() {

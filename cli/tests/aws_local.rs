@@ -78,6 +78,28 @@ fn env_value(path: &Path, key: &str) -> String {
 }
 
 /// Client credentials exchanged for an access token at the API's token endpoint.
+/// The event types of the SSE frames read from `stream` up to one of type `kind`, which
+/// must come within a minute.
+async fn sse_until(stream: &mut reqwest::Response, buffer: &mut String, kind: &str) -> Vec<String> {
+    let mut seen = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        while let Some(end) = buffer.find("\n\n") {
+            let frame: String = buffer.drain(..end + 2).collect();
+            if let Some(event) = frame.lines().find_map(|l| l.strip_prefix("event:")) {
+                seen.push(event.trim().to_string());
+                if event.trim() == kind {
+                    return seen;
+                }
+            }
+        }
+        match tokio::time::timeout_at(deadline, stream.chunk()).await {
+            Ok(Ok(Some(bytes))) => buffer.push_str(&String::from_utf8_lossy(&bytes)),
+            other => panic!("no {kind} event came live (saw {seen:?}): {other:?}"),
+        }
+    }
+}
+
 async fn exchange(http: &reqwest::Client, url: &str, id: &str, secret: &str) -> String {
     let issued: Value = http
         .post(format!("{url}/v1/auth/token"))
@@ -412,6 +434,20 @@ async fn the_cloud_side_runs_on_a_laptop_with_the_real_functions() {
         },
     )
     .await;
+    // Live events without the edge: api-run-events streams them from its function URL
+    // while the run waits (through API Gateway they would come only once it ended).
+    let mut live = http
+        .get(format!(
+            "{functions}/lambda-url/api-run-events/v1/runs/{id}/events"
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(live.status(), 200);
+    let mut frames = String::new();
+    let waiting = sse_until(&mut live, &mut frames, "approval.requested").await;
+    assert!(waiting.contains(&"run.started".to_string()), "{waiting:?}");
     let (status, decided) = api
         .call(
             reqwest::Method::POST,
@@ -431,6 +467,8 @@ async fn the_cloud_side_runs_on_a_laptop_with_the_real_functions() {
     .await;
     assert_eq!(run["status"], "succeeded", "{run:#}");
     assert_each_step_ran_once(&run);
+    let after = sse_until(&mut live, &mut frames, "run.succeeded").await;
+    assert!(after.contains(&"approval.decided".to_string()), "{after:?}");
 
     // What a 3-step run takes on this local cloud, start to result.
     api.apply(CHAIN).await;

@@ -148,7 +148,7 @@ fn assert_caught(problems: &[String], wanted: &str) {
 #[tokio::test]
 async fn terraform_deploys_every_function_with_what_its_code_needs() {
     let expected = expected().await;
-    assert_eq!(expected.crates.len(), 9);
+    assert_eq!(expected.crates.len(), 10);
     assert_agrees("terraform", &read_terraform(|s| s), &expected);
 }
 
@@ -188,6 +188,27 @@ async fn an_action_removed_from_a_policy_is_caught() {
     assert!(
         !problems.iter().any(|p| p.contains("scheduler")),
         "{problems:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_run_events_url_that_buffers_is_caught() {
+    let expected = expected().await;
+    let streaming = r#"invoke_mode        = "RESPONSE_STREAM""#;
+    let terraform = read_terraform(|s| {
+        assert!(s.contains(streaming));
+        s.replace(streaming, r#"invoke_mode = "BUFFERED""#)
+    });
+    let problems = deploy::check("terraform", &terraform, &expected);
+    assert_caught(
+        &problems,
+        "api-run-events has no function URL with InvokeMode RESPONSE_STREAM",
+    );
+    let sam = read_sam(|s| s.replace("InvokeMode: RESPONSE_STREAM", "InvokeMode: BUFFERED"));
+    let problems = deploy::check("SAM", &sam, &expected);
+    assert_caught(
+        &problems,
+        "api-run-events has no function URL with InvokeMode RESPONSE_STREAM",
     );
 }
 

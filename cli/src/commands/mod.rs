@@ -25,6 +25,10 @@ pub struct Remote {
         global = true
     )]
     pub url: String,
+    /// Where live run events stream from, when not from --url: on AWS without the edge,
+    /// Terraform's `events_url` output (SAM's `EventsUrl`), since API Gateway buffers them.
+    #[arg(long, env = "SKEIN_EVENTS_URL", global = true)]
+    pub events_url: Option<String>,
     /// Bearer token (for a local dev server: `export SKEIN_TOKEN=$(skein token --admin)`).
     #[arg(long, env = "SKEIN_TOKEN", hide_env_values = true, global = true)]
     pub token: Option<String>,
@@ -40,7 +44,8 @@ impl Remote {
                 "no token: pass --token or set SKEIN_TOKEN (for a local dev server: export SKEIN_TOKEN=$(skein token --admin))".into(),
             ));
         }
-        ApiClient::new(&self.url, self.token.clone())
+        Ok(ApiClient::new(&self.url, self.token.clone())?
+            .with_events_url(self.events_url.as_deref()))
     }
 
     pub fn print(&self, value: &Value, human: impl FnOnce(&Value) -> String) {

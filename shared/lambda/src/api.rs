@@ -45,3 +45,14 @@ pub async fn run(
     let aws = AwsPlatform::from_env(builtins).await?;
     lambda_http::run(service(routes, &aws)).await
 }
+
+/// Runs an API function whose responses stream (`lambda_http::run_with_streaming_response`),
+/// behind a function URL with `InvokeMode: RESPONSE_STREAM`: Server-Sent Events reach the
+/// client as they are written, for up to the function's timeout (15 minutes at most).
+pub async fn run_streaming(
+    routes: impl FnOnce() -> axum::Router<AppState>,
+) -> Result<(), lambda_http::Error> {
+    crate::init_tracing();
+    let aws = AwsPlatform::from_env(crate::no_builtins).await?;
+    lambda_http::run_with_streaming_response(service(routes, &aws)).await
+}

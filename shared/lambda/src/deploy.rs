@@ -92,6 +92,8 @@ pub enum Trigger {
     Tick,
     /// Express state machines (`arn:aws:states:::lambda:invoke`), as the executions' role.
     ExpressSteps,
+    /// Its own function URL, streaming its responses (`InvokeMode: RESPONSE_STREAM`).
+    StreamingUrl,
 }
 
 #[derive(Debug, Clone)]
@@ -209,6 +211,8 @@ pub fn functions() -> Vec<FunctionNeeds> {
             grants.extend(finishing_steps());
             grants
         }),
+        // A run's live events, streamed from its function URL: the table only.
+        platform("api-run-events", vec![], vec![Trigger::StreamingUrl]),
         // Sends, broadcasts, replies and redrives go onto the messages queue.
         api(
             "api-messages",

@@ -64,6 +64,8 @@ pub struct Deployment {
     pub queue_sources: BTreeMap<String, (QueueKind, bool)>,
     /// The function the one-minute `{"action":"tick"}` schedule invokes.
     pub tick: Option<String>,
+    /// The functions with a function URL that streams (`RESPONSE_STREAM`).
+    pub streaming_urls: BTreeSet<String>,
     /// The detail-type the execution-status rule matches, and the queue it targets.
     pub execution_events: Option<(String, QueueKind)>,
     pub states_role: Permissions,
@@ -334,6 +336,13 @@ fn check_triggers(
             Trigger::Tick => {
                 if deployment.tick.as_deref() != Some(needs.name) {
                     problems.push(format!("{who} gets no one-minute tick"));
+                }
+            }
+            Trigger::StreamingUrl => {
+                if !deployment.streaming_urls.contains(needs.name) {
+                    problems.push(format!(
+                        "{who} has no function URL with InvokeMode RESPONSE_STREAM"
+                    ));
                 }
             }
             Trigger::ExpressSteps => {

@@ -234,6 +234,10 @@ pub fn deployment(template: &Template) -> Result<Deployment, String> {
                 _ => {}
             }
         }
+        let url = &properties["FunctionUrlConfig"];
+        if url["InvokeMode"].as_str() == Some("RESPONSE_STREAM") {
+            deployment.streaming_urls.insert(name.clone());
+        }
         deployment.functions.insert(
             name,
             Function {

@@ -281,6 +281,16 @@ pub fn deployment(tf: &Terraform) -> Result<Deployment, String> {
     }
     deployment.authorizer = function_named(&attr_text(api, "authorizer"));
 
+    // The function URLs that stream.
+    for url in blocks(&tf.root, "resource", &["aws_lambda_function_url"]) {
+        let streams = attr_text(url, "invoke_mode").contains("RESPONSE_STREAM");
+        if let Some(function) = function_named(&attr_text(url, "function_name"))
+            && streams
+        {
+            deployment.streaming_urls.insert(function);
+        }
+    }
+
     // The SQS event sources.
     for mapping in blocks(&tf.root, "resource", &["aws_lambda_event_source_mapping"]) {
         let Some(function) = function_named(&attr_text(mapping, "function_name")) else {

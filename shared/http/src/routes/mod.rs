@@ -92,6 +92,12 @@ pub mod groups {
     pub fn messages() -> Router<AppState> {
         super::messages::routes()
     }
+
+    /// A run's live events alone (also in [`runs`]): served streaming by `api-run-events`
+    /// from its function URL, which no API Gateway route reaches.
+    pub fn run_events() -> Router<AppState> {
+        super::runs::event_routes()
+    }
 }
 
 /// The whole API, as `skein dev` serves it.

@@ -31,6 +31,12 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/runs/{id}/steps/{step}/reject", post(reject_step))
 }
 
+/// Only a run's live events: what `api-run-events` streams from its function URL, since
+/// API Gateway's HTTP API buffers responses and cuts them at 29 s.
+pub fn event_routes() -> Router<AppState> {
+    Router::new().route("/v1/runs/{id}/events", get(run_events))
+}
+
 fn run_id(raw: &str) -> Result<RunId, ApiError> {
     RunId::parse(raw).map_err(|e| ApiError::bad_request(e.0))
 }
