@@ -1,4 +1,4 @@
-.PHONY: dev aws-local test faults bench compare package edge lint fmt
+.PHONY: dev aws-local test faults bench compare package edge bench-edge lint fmt
 
 # The platform on its embedded default (SQLite) at http://127.0.0.1:8080.
 dev:
@@ -41,6 +41,10 @@ package:
 edge:
 	bash scripts/setup.sh
 	bash scripts/edge.sh
+
+# The edge Worker against the origin it fronts: added latency, event delivery, bundle, CPU.
+bench-edge:
+	bash scripts/bench-edge.sh
 
 lint:
 	cargo fmt --all -- --check

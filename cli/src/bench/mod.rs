@@ -5,6 +5,7 @@
 
 pub mod cold_start;
 pub mod dag;
+pub mod events;
 mod load;
 pub mod messages;
 

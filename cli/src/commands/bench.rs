@@ -19,6 +19,25 @@ pub enum BenchCommand {
     /// Messages/s through the router on the SQLite queue, and inbox latency p50/p99 from
     /// send to the receiver's long-poll returning, on a fresh dev server.
     Messages(MessagesArgs),
+    /// Delivery of run events to a watcher: from an event's `at` to its arrival over
+    /// `GET /v1/runs/{id}/events`, against a running API (the origin, or the edge in
+    /// front of it: compare the two).
+    Events(EventsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct EventsArgs {
+    /// The API's base URL.
+    #[arg(long, env = "SKEIN_URL", default_value = "http://127.0.0.1:8080")]
+    url: String,
+    /// An admin token for it.
+    #[arg(long, env = "SKEIN_TOKEN", hide_env_values = true)]
+    token: String,
+    /// Runs to watch (each times three step ends and the run's end).
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    runs: u64,
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -103,7 +122,37 @@ pub async fn run(command: BenchCommand) -> Result<(), CliError> {
         BenchCommand::Dag(args) => run_dag_bench(args).await,
         BenchCommand::ColdStart(args) => run_cold_start_bench(args).await,
         BenchCommand::Messages(args) => run_messages_bench(args).await,
+        BenchCommand::Events(args) => run_events_bench(args).await,
     }
+}
+
+async fn run_events_bench(args: EventsArgs) -> Result<(), CliError> {
+    use skein_cli::bench::events::{EventsBenchPlan, run_events};
+    let plan = EventsBenchPlan {
+        url: args.url,
+        token: args.token,
+        runs: args.runs as usize,
+    };
+    let bar = if args.json {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::new(args.runs)
+    };
+    let report = run_events(&plan, &|n| bar.set_position(n as u64)).await;
+    bar.finish_and_clear();
+    let report = report.map_err(|e| CliError::Other(e.to_string()))?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).unwrap_or_default()
+        );
+    } else {
+        println!(
+            "run events at {}: {} events over {} runs, from written to watched p50 {:.2} ms p99 {:.2} ms max {:.2} ms",
+            report.url, report.events, report.runs, report.p50_ms, report.p99_ms, report.max_ms
+        );
+    }
+    Ok(())
 }
 
 async fn run_dag_bench(args: DagArgs) -> Result<(), CliError> {

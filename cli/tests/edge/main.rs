@@ -367,6 +367,13 @@ async fn watchers_at_the_edge_see_a_run_live_from_one_origin_feed() {
         watcher.until_run_ends(&mut seen).await;
         assert_eq!(ids(&seen), expected, "crowd watcher {n}");
     }
+    // The WebSocket way to resume: `?after=<id>`, here once the run has ended.
+    let mut late = WsWatcher::open(&format!("{url}?after={}", expected[2]), &stack.admin)
+        .await
+        .unwrap();
+    let mut late_seen = Vec::new();
+    late.until_run_ends(&mut late_seen).await;
+    assert_eq!(ids(&late_seen), expected[3..], "a WebSocket resuming after an id");
     let last = sse_seen.last().unwrap();
     assert_eq!(last.kind, "run.succeeded");
     eprintln!(
@@ -379,7 +386,7 @@ async fn watchers_at_the_edge_see_a_run_live_from_one_origin_feed() {
     let feeds = stack.origin_requests_for_route("/v1/runs/{id}/events");
     assert_eq!(
         feeds, 2,
-        "the origin served {feeds} event feeds for 104 watchers"
+        "the origin served {feeds} event feeds for 105 watchers"
     );
 }
 

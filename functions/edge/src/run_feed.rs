@@ -31,6 +31,7 @@ use std::time::Duration;
 use eventsource_stream::Eventsource;
 use futures_channel::mpsc::{UnboundedSender, unbounded};
 use futures_util::StreamExt;
+use futures_util::future::{Either, select};
 use wasm_bindgen::JsCast;
 use worker::worker_sys::DurableObjectState;
 use worker::{
@@ -44,6 +45,10 @@ use crate::settings::{ORIGIN_VARIABLE, origin_url};
 
 /// The Durable Object namespace binding (wrangler.toml).
 pub const BINDING: &str = "RUN_FEEDS";
+
+/// How long a feed may be silent before SSE watchers get a keep-alive comment (the
+/// origin's own comments are not events, so they do not reach this relay).
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
 /// Consecutive failed attempts to (re)open the origin feed before watchers are let go.
 const MAX_FEED_FAILURES: u32 = 5;
@@ -227,7 +232,18 @@ impl Relay {
                 Ok(mut response) if response.status_code() == 200 => {
                     if let Ok(stream) = response.stream() {
                         let mut events = stream.eventsource();
-                        while let Some(Ok(event)) = events.next().await {
+                        loop {
+                            // A quiet run (one waiting on a person) still sends a comment
+                            // now and then, so no proxy on the way takes it for dead.
+                            let quiet = Delay::from(KEEP_ALIVE);
+                            let next = match select(events.next(), quiet).await {
+                                Either::Left((next, _)) => next,
+                                Either::Right(_) => {
+                                    self.keep_alive();
+                                    continue;
+                                }
+                            };
+                            let Some(Ok(event)) = next else { break };
                             if event.id.is_empty() {
                                 continue;
                             }
@@ -270,6 +286,14 @@ impl Relay {
         {
             let _ = ws.send_with_str(&event.data);
         }
+    }
+
+    /// An SSE comment to every SSE watcher; WebSockets have their own pings.
+    fn keep_alive(&self) {
+        self.feed
+            .borrow_mut()
+            .sse
+            .retain(|watcher| watcher.unbounded_send(b": keep-alive\n\n".to_vec()).is_ok());
     }
 
     /// Lets every watcher go: the run ended, or the feed cannot go on.
