@@ -52,7 +52,7 @@ workerd_cpu() {
 }
 
 for _ in $(seq 100); do curl -sf http://127.0.0.1:18080/v1/health > /dev/null && break; sleep 0.1; done
-token=$(SKEIN_DATA_DIR="$work/origin" SKEIN_URL=http://127.0.0.1:18080 "$skein" token --admin)
+token=$(SKEIN_DATA_DIR="$work/origin" SKEIN_JWT_SECRET="$secret" SKEIN_URL=http://127.0.0.1:18080 "$skein" token --admin)
 
 echo "== the Worker's bundle"
 (cd functions/edge && PATH="$node_bin:$PATH" WRANGLER_SEND_METRICS=false \

@@ -4,6 +4,7 @@
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
+use reqwest::Method;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -20,31 +21,23 @@ pub struct Agent {
 }
 
 pub async fn register(stack: &Stack, name: &str) -> Agent {
-    let registered: Value = stack
-        .http
-        .post(stack.url(&stack.origin, "/v1/agents"))
-        .bearer_auth(&stack.admin)
-        .json(&json!({"name": name, "capabilities": ["summarize"]}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token: Value = stack
-        .http
-        .post(stack.url(&stack.origin, "/v1/auth/token"))
-        .json(&json!({
-            "grant_type": "client_credentials",
-            "client_id": registered["credentials"]["client_id"],
-            "client_secret": registered["credentials"]["client_secret"],
-        }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, registered) = stack
+        .call(
+            Method::POST,
+            &stack.url(&stack.origin, "/v1/agents"),
+            &stack.admin,
+            Some(json!({"name": name, "capabilities": ["summarize"]})),
+        )
+        .await;
+    let credentials = json!({
+        "grant_type": "client_credentials",
+        "client_id": registered["credentials"]["client_id"],
+        "client_secret": registered["credentials"]["client_secret"],
+    });
+    let token_url = stack.url(&stack.origin, "/v1/auth/token");
+    let (_, token) = stack
+        .call(Method::POST, &token_url, "", Some(credentials))
+        .await;
     Agent {
         id: registered["agent"]["id"].as_str().unwrap().to_string(),
         token: token["access_token"].as_str().unwrap().to_string(),

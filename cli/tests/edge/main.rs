@@ -8,6 +8,8 @@ mod watchers;
 
 use std::time::{Duration, Instant};
 
+use reqwest::Method;
+
 use serde_json::{Value, json};
 use skein_core::auth::{Principal, Role, TokenService, TokenSettings};
 use skein_core::ids::{PrincipalId, TenantId};
@@ -144,6 +146,20 @@ async fn the_edge_refuses_bad_tokens_itself_and_passes_good_requests_unchanged()
     assert_eq!(stack.origin_requests_with_id("edge-create-agent"), 1);
     let agent: Value = created.json().await.unwrap();
     let agent_id = agent["agent"]["id"].as_str().unwrap().to_string();
+    // The token route's HTTP Basic credentials are not a bearer token: they go through.
+    let credentials = &agent["credentials"];
+    let issued = stack
+        .http
+        .post(stack.url(&stack.edge, "/v1/auth/token"))
+        .basic_auth(
+            credentials["client_id"].as_str().unwrap(),
+            credentials["client_secret"].as_str(),
+        )
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(issued.status(), 200, "{:?}", issued.text().await);
 
     let task = stack
         .http
@@ -256,17 +272,14 @@ async fn start_watched_run(stack: &Stack) -> String {
         .await
         .unwrap();
     assert!(registered.status().is_success());
-    let run: Value = stack
-        .http
-        .post(stack.url(&stack.origin, "/v1/workflows/edge-watch/runs"))
-        .bearer_auth(&stack.admin)
-        .json(&json!({"input": {}}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, run) = stack
+        .call(
+            Method::POST,
+            &stack.url(&stack.origin, "/v1/workflows/edge-watch/runs"),
+            &stack.admin,
+            Some(json!({"input": {}})),
+        )
+        .await;
     run["id"].as_str().unwrap().to_string()
 }
 
@@ -373,7 +386,11 @@ async fn watchers_at_the_edge_see_a_run_live_from_one_origin_feed() {
         .unwrap();
     let mut late_seen = Vec::new();
     late.until_run_ends(&mut late_seen).await;
-    assert_eq!(ids(&late_seen), expected[3..], "a WebSocket resuming after an id");
+    assert_eq!(
+        ids(&late_seen),
+        expected[3..],
+        "a WebSocket resuming after an id"
+    );
     let last = sse_seen.last().unwrap();
     assert_eq!(last.kind, "run.succeeded");
     eprintln!(
@@ -468,16 +485,10 @@ async fn an_agent_gets_messages_and_tasks_over_its_stream_and_answers_on_it() {
     agents::send(&mut socket, json!({"op": "ack", "id": message_id})).await;
     let (acked, _) = agents::next_of(&mut socket, "result").await;
     assert_eq!(acked["status"], 204, "{acked}");
-    let inbox: Value = stack
-        .http
-        .get(stack.url(&stack.origin, &format!("/v1/agents/{}/inbox", agent.id)))
-        .bearer_auth(&agent.token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let inbox_url = stack.url(&stack.origin, &format!("/v1/agents/{}/inbox", agent.id));
+    let (_, inbox) = stack
+        .call(Method::GET, &inbox_url, &agent.token, None)
+        .await;
     assert_eq!(
         inbox["messages"],
         json!([]),
@@ -486,17 +497,14 @@ async fn an_agent_gets_messages_and_tasks_over_its_stream_and_answers_on_it() {
 
     // A task offer: pushed leased, completed up the socket.
     let offered_at = Instant::now();
-    let task: Value = stack
-        .http
-        .post(stack.url(&stack.edge, "/v1/tasks"))
-        .bearer_auth(&stack.admin)
-        .json(&json!({"agent": agent.id, "input": {"text": "stream me"}}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, task) = stack
+        .call(
+            Method::POST,
+            &stack.url(&stack.edge, "/v1/tasks"),
+            &stack.admin,
+            Some(json!({"agent": agent.id, "input": {"text": "stream me"}})),
+        )
+        .await;
     let (offer, arrived) = agents::next_of(&mut socket, "task").await;
     eprintln!(
         "edge: a task offer reached its agent's stream {:?} after it was created",
@@ -511,19 +519,11 @@ async fn an_agent_gets_messages_and_tasks_over_its_stream_and_answers_on_it() {
     .await;
     let (completed, _) = agents::next_of(&mut socket, "result").await;
     assert_eq!(completed["status"], 200, "{completed}");
-    let finished: Value = stack
-        .http
-        .get(stack.url(
-            &stack.origin,
-            &format!("/v1/tasks/{}", task["id"].as_str().unwrap()),
-        ))
-        .bearer_auth(&stack.admin)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let task_url = stack.url(
+        &stack.origin,
+        &format!("/v1/tasks/{}", task["id"].as_str().unwrap()),
+    );
+    let (_, finished) = stack.call(Method::GET, &task_url, &stack.admin, None).await;
     assert_eq!(finished["status"], "succeeded", "{finished}");
     assert_eq!(finished["result"], json!({"summary": "done"}));
 

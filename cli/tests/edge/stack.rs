@@ -166,6 +166,27 @@ impl Stack {
     pub fn url(&self, base: &str, path: &str) -> String {
         format!("{base}{path}")
     }
+
+    /// A JSON call (with a bearer token unless `token` is empty): the answer's status and
+    /// body (Null when it has none).
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut request = self.http.request(method, url);
+        if !token.is_empty() {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
 }
 
 impl Drop for Stack {

@@ -34,7 +34,7 @@ use worker::{
     State, Url, WebSocket, WebSocketIncomingMessage, WebSocketPair, durable_object,
 };
 
-use crate::settings::{ORIGIN_VARIABLE, origin_url};
+use crate::settings::origin_url;
 
 /// The Durable Object namespace binding (wrangler.toml).
 pub const BINDING: &str = "AGENT_STREAMS";
@@ -116,10 +116,7 @@ pub struct AgentStream {
 
 impl DurableObject for AgentStream {
     fn new(state: State, env: Env) -> Self {
-        let origin = env
-            .var(ORIGIN_VARIABLE)
-            .ok()
-            .and_then(|origin| Url::parse(&origin.to_string()).ok());
+        let origin = crate::durable::origin(&env);
         Self {
             state,
             origin,
@@ -226,10 +223,7 @@ impl DurableObject for AgentStream {
         reason: String,
         _was_clean: bool,
     ) -> Result<()> {
-        let code = u16::try_from(code)
-            .ok()
-            .filter(|code| *code != 1005 && *code != 1006);
-        let _ = ws.close(code.or(Some(1000)), Some(reason));
+        crate::durable::close_as_asked(&ws, code, reason);
         Ok(())
     }
 

@@ -52,11 +52,16 @@ impl Route {
 pub async fn serve(request: Request, env: &Env, settings: &EdgeSettings) -> Result<Response> {
     let route = Route::of(&request.method(), &request.path());
     let authorization = request.headers().get("authorization")?;
-    // Requests without a token go on (the token and health routes are public, and the
-    // origin answers the rest with its 401); a run's feed is only ever served here.
-    let caller = match (&route, authorization.as_deref()) {
-        (Route::Origin, None) => None,
-        (_, authorization) => match authenticate(settings, authorization) {
+    // A request to the origin without a bearer token goes on as it is: the token and
+    // health routes are public (the token route takes HTTP Basic credentials too), and
+    // the origin answers the rest with its own 401. A run's feed and an agent's stream
+    // are served here, so they need a good token here.
+    let has_bearer = authorization
+        .as_deref()
+        .is_some_and(|value| bearer_token(Some(value)).is_ok());
+    let caller = match (&route, has_bearer) {
+        (Route::Origin, false) => None,
+        _ => match authenticate(settings, authorization.as_deref()) {
             Ok(principal) => Some(principal),
             Err(refusal) => return responses::problem(refusal),
         },

@@ -8,6 +8,7 @@
 
 mod agent_stream;
 mod clock;
+mod durable;
 mod feed_log;
 mod front_door;
 mod rate_limits;

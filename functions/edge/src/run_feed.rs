@@ -41,7 +41,7 @@ use worker::{
 
 use crate::feed_log::{FeedEvent, FeedLog};
 use crate::responses::copy_headers;
-use crate::settings::{ORIGIN_VARIABLE, origin_url};
+use crate::settings::origin_url;
 
 /// The Durable Object namespace binding (wrangler.toml).
 pub const BINDING: &str = "RUN_FEEDS";
@@ -82,10 +82,7 @@ pub struct RunFeed {
 
 impl DurableObject for RunFeed {
     fn new(state: State, env: Env) -> Self {
-        let origin = env
-            .var(ORIGIN_VARIABLE)
-            .ok()
-            .and_then(|origin| Url::parse(&origin.to_string()).ok());
+        let origin = crate::durable::origin(&env);
         Self {
             state,
             origin,
@@ -146,11 +143,7 @@ impl DurableObject for RunFeed {
         reason: String,
         _was_clean: bool,
     ) -> Result<()> {
-        // Complete the closing handshake; the socket leaves `get_websockets` by itself.
-        let code = u16::try_from(code)
-            .ok()
-            .filter(|code| *code != 1005 && *code != 1006);
-        let _ = ws.close(code.or(Some(1000)), Some(reason));
+        crate::durable::close_as_asked(&ws, code, reason);
         Ok(())
     }
 

@@ -51,6 +51,20 @@ pub fn rate(env: Lookup, name: &'static str, default: &str) -> Result<Option<Rat
         .map_err(|reason| ConfigError::Invalid { name, reason })
 }
 
+/// A lookup over fixed values, for tests and tools that do not read an environment.
+pub fn fixed(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
+    let pairs: Vec<(String, String)> = pairs
+        .iter()
+        .map(|(name, value)| (name.to_string(), value.to_string()))
+        .collect();
+    move |name| {
+        pairs
+            .iter()
+            .find(|(known, _)| known == name)
+            .map(|(_, value)| value.clone())
+    }
+}
+
 /// The API's rate limits (`SKEIN_RATE_PRINCIPAL`, `SKEIN_RATE_TENANT`, `SKEIN_RATE_SOURCE`),
 /// the same wherever requests are admitted: the API functions and the edge Worker.
 pub fn rate_limits(env: Lookup) -> Result<RateLimits, ConfigError> {
@@ -165,18 +179,7 @@ impl AuthSettings {
 mod tests {
     use super::*;
 
-    fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let pairs: Vec<(String, String)> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        move |name| {
-            pairs
-                .iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.clone())
-        }
-    }
+    use super::fixed as lookup;
 
     #[test]
     fn a_bad_number_or_algorithm_says_what_is_wrong() {
