@@ -4,6 +4,8 @@
 # external clients (`skein bench api` and `skein bench events`). Prints the added latency,
 # event delivery, the Worker's bundle and workerd's CPU per request. `make bench-edge`.
 set -euo pipefail
+# Job control: each background process gets a process group of its own, ended whole.
+set -m
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh > /dev/null
 cargo build --release --quiet -p skein-cli
@@ -20,18 +22,23 @@ cleanup() {
 }
 trap cleanup EXIT
 
-setsid env SKEIN_DATA_DIR="$work/origin" SKEIN_ADDR=127.0.0.1:18080 SKEIN_JWT_SECRET="$secret" \
+env SKEIN_DATA_DIR="$work/origin" SKEIN_ADDR=127.0.0.1:18080 SKEIN_JWT_SECRET="$secret" \
     SKEIN_RATE_SOURCE=off "$skein" dev > "$work/origin.log" 2>&1 &
 pids+=($!)
 
-start_edge() { # principal and tenant rates ("off" for none)
-    (cd functions/edge && setsid env PATH="$node_bin:$PATH" WRANGLER_SEND_METRICS=false \
+start_edge() { # worker folder, principal and tenant rates ("off" for none)
+    if curl -s -o /dev/null http://127.0.0.1:18787/; then
+        echo "something already listens on 127.0.0.1:18787" >&2; exit 1
+    fi
+    local folder=$1
+    shift
+    env -C "$folder" PATH="$node_bin:$PATH" WRANGLER_SEND_METRICS=false \
         wrangler dev --local --ip 127.0.0.1 --port 18787 --persist-to "$work/edge-state" \
         --var SKEIN_ORIGIN_URL:http://127.0.0.1:18080 --var SKEIN_JWT_ALG:HS256 \
         --var "SKEIN_JWT_SECRET:$secret" --var "SKEIN_RATE_PRINCIPAL:$1" \
         --var "SKEIN_RATE_TENANT:$2" > "$work/edge.log" 2>&1 &
-        echo $! > "$work/edge.pid")
-    pids+=("$(cat "$work/edge.pid")")
+    edge_pid=$!
+    pids+=("$edge_pid")
     for _ in $(seq 600); do
         curl -sf http://127.0.0.1:18787/v1/health > /dev/null && return
         sleep 0.2
@@ -39,8 +46,8 @@ start_edge() { # principal and tenant rates ("off" for none)
     echo "the edge did not start:" >&2; tail -20 "$work/edge.log" >&2; exit 1
 }
 stop_edge() {
-    kill -TERM -- "-$(cat "$work/edge.pid")" 2> /dev/null || true
-    sleep 1
+    kill -TERM -- "-$edge_pid" 2> /dev/null || true
+    while curl -s -o /dev/null http://127.0.0.1:18787/; do sleep 0.2; done
 }
 # CPU seconds (user + system) of every workerd process so far.
 workerd_cpu() {
@@ -64,10 +71,15 @@ bench_api() { # label address
 }
 
 bench_api "origin directly" 127.0.0.1:18080
-for limits in "off off" "100000/s 1000000/s"; do
-    start_edge $limits
+for worker in "scripts/bench-edge off off" "functions/edge off off" "functions/edge 100000/s 1000000/s"; do
+    read -r folder limits <<< "$worker"
+    start_edge $worker
+    case $folder in
+        functions/edge) label="through the edge (rate limits: $limits)" ;;
+        *) label="through a bare forwarding Worker (the baseline of wrangler dev)" ;;
+    esac
     read -r before hz < <(workerd_cpu)
-    bench_api "through the edge (rate limits: $limits)" 127.0.0.1:18787 | tee "$work/edge-bench.txt"
+    bench_api "$label" 127.0.0.1:18787 | tee "$work/edge-bench.txt"
     read -r after _ < <(workerd_cpu)
     # A task lifecycle is three requests (create, claim, complete).
     requests=$(awk '$1 == "GET" {g = $3} $1 == "task" {l = $3} END {print g + 3 * l}' "$work/edge-bench.txt")
@@ -76,7 +88,7 @@ for limits in "off off" "100000/s 1000000/s"; do
     stop_edge
 done
 
-start_edge off off
+start_edge functions/edge off off
 echo "== run events, from written to watched ($runs runs)"
 "$skein" bench events --url http://127.0.0.1:18080 --token "$token" --runs "$runs"
 "$skein" bench events --url http://127.0.0.1:18787 --token "$token" --runs "$runs"
