@@ -5,7 +5,11 @@
 //!
 //! A request takes from the principal's bucket and then the tenant's; neither is written
 //! unless both admit it. Storage operations hold the object's input gate, so the read and
-//! the write of a bucket are never interleaved with another request's.
+//! the write of a bucket are never interleaved with another request's. An hourly alarm
+//! deletes the buckets that have refilled.
+
+use std::cell::Cell;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use skein_core::Error;
@@ -21,6 +25,9 @@ use crate::clock;
 
 /// The Durable Object namespace binding (wrangler.toml).
 pub const BINDING: &str = "TENANT_LIMITS";
+
+/// The tenant's own bucket's key; each principal's is `principal#{id}`.
+const TENANT_BUCKET: &str = "tenant";
 
 #[derive(Serialize, Deserialize)]
 struct AdmitRequest {
@@ -54,10 +61,17 @@ pub async fn admit(env: &Env, caller: &Principal) -> Result<Admission> {
     stub.fetch_with_request(request).await?.json().await
 }
 
+/// How often a tenant's object deletes the buckets that have refilled (an idle
+/// principal's bucket is full, which is what no bucket means), so its storage grows with
+/// the principals active in the last sweep, not with every principal ever seen.
+const SWEEP_EVERY: Duration = Duration::from_secs(3600);
+
 #[durable_object]
 pub struct TenantLimits {
     state: State,
     limits: RateLimits,
+    /// Whether this instance has made sure a sweep is scheduled.
+    sweep_scheduled: Cell<bool>,
 }
 
 impl DurableObject for TenantLimits {
@@ -69,7 +83,11 @@ impl DurableObject for TenantLimits {
             worker::console_error!("rate limits misconfigured: {e}");
             RateLimits::default()
         });
-        Self { state, limits }
+        Self {
+            state,
+            limits,
+            sweep_scheduled: Cell::new(false),
+        }
     }
 
     async fn fetch(&self, mut request: Request) -> Result<Response> {
@@ -82,7 +100,7 @@ impl DurableObject for TenantLimits {
                 format!("principal#{principal}"),
                 "you",
             ),
-            (self.limits.tenant, "tenant".to_string(), "your tenant"),
+            (self.limits.tenant, TENANT_BUCKET.to_string(), "your tenant"),
         ];
         let mut taken = Vec::new();
         let mut tightest: Option<Allowance> = None;
@@ -111,6 +129,45 @@ impl DurableObject for TenantLimits {
         for (key, bucket) in taken {
             storage.put(&key, bucket).await?;
         }
+        if !self.sweep_scheduled.get() {
+            if storage.get_alarm().await?.is_none() {
+                storage.set_alarm(SWEEP_EVERY).await?;
+            }
+            self.sweep_scheduled.set(true);
+        }
         Response::from_json(&Admission::Admitted(tightest))
+    }
+
+    /// The sweep: deletes every bucket that has refilled, and comes back while any is left.
+    async fn alarm(&self) -> Result<Response> {
+        let storage = self.state.storage();
+        let now = clock::now();
+        let keys: Vec<String> = storage
+            .list()
+            .await?
+            .keys()
+            .into_iter()
+            .filter_map(|key| key.ok()?.as_string())
+            .collect();
+        let mut left = 0;
+        for key in keys {
+            let rate = if key == TENANT_BUCKET {
+                self.limits.tenant
+            } else {
+                self.limits.principal
+            };
+            let bucket: Option<Bucket> = storage.get(&key).await?;
+            match (rate, bucket) {
+                (Some(rate), Some(bucket)) if !bucket.full_at(rate, now) => left += 1,
+                _ => {
+                    storage.delete(&key).await?;
+                }
+            }
+        }
+        self.sweep_scheduled.set(left > 0);
+        if left > 0 {
+            storage.set_alarm(SWEEP_EVERY).await?;
+        }
+        Response::empty()
     }
 }

@@ -173,6 +173,13 @@ pub struct Bucket {
 }
 
 impl Bucket {
+    /// Whether the bucket has refilled by `now`: a full bucket is what a missing one
+    /// means, so it can be deleted.
+    pub fn full_at(&self, rate: Rate, now: DateTime<Utc>) -> bool {
+        let elapsed = (now - self.at).num_milliseconds().max(0) as f64 / 1000.0;
+        self.tokens + elapsed * rate.per_second() >= f64::from(rate.count)
+    }
+
     /// Takes one token at `now` from `stored` (a full bucket when None), refilled at
     /// `rate` since it was last taken from: the bucket to store and what is left, or
     /// `RateLimited` naming `who` and when to retry.
@@ -244,6 +251,17 @@ impl Allowance {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bucket_refills_to_full_and_is_then_as_good_as_none() {
+        let rate: Rate = "2/s".parse().unwrap();
+        let start = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let (once, _) = Bucket::take(None, rate, start, "you").unwrap();
+        let (twice, _) = Bucket::take(Some(&once), rate, start, "you").unwrap();
+        assert!(Bucket::take(Some(&twice), rate, start, "you").is_err());
+        assert!(!twice.full_at(rate, start + chrono::Duration::milliseconds(999)));
+        assert!(twice.full_at(rate, start + chrono::Duration::seconds(1)));
+    }
 
     #[test]
     fn rates_parse_from_count_per_window_and_say_what_to_write_when_wrong() {
