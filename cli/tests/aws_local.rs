@@ -80,21 +80,25 @@ fn env_value(path: &Path, key: &str) -> String {
 /// Client credentials exchanged for an access token at the API's token endpoint.
 /// The event types of the SSE frames read from `stream` up to one of type `kind`, which
 /// must come within a minute.
-async fn sse_until(stream: &mut reqwest::Response, buffer: &mut String, kind: &str) -> Vec<String> {
+async fn sse_until(
+    stream: &mut reqwest::Response,
+    frames: &mut skein_cli::sse::FrameReader,
+    kind: &str,
+) -> Vec<String> {
     let mut seen = Vec::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     loop {
-        while let Some(end) = buffer.find("\n\n") {
-            let frame: String = buffer.drain(..end + 2).collect();
-            if let Some(event) = frame.lines().find_map(|l| l.strip_prefix("event:")) {
-                seen.push(event.trim().to_string());
-                if event.trim() == kind {
+        while let Some(frame) = frames.next_frame() {
+            if let Some(event) = frame.event {
+                let done = event == kind;
+                seen.push(event);
+                if done {
                     return seen;
                 }
             }
         }
         match tokio::time::timeout_at(deadline, stream.chunk()).await {
-            Ok(Ok(Some(bytes))) => buffer.push_str(&String::from_utf8_lossy(&bytes)),
+            Ok(Ok(Some(bytes))) => frames.push(&bytes),
             other => panic!("no {kind} event came live (saw {seen:?}): {other:?}"),
         }
     }
@@ -445,7 +449,7 @@ async fn the_cloud_side_runs_on_a_laptop_with_the_real_functions() {
         .await
         .unwrap();
     assert_eq!(live.status(), 200);
-    let mut frames = String::new();
+    let mut frames = skein_cli::sse::FrameReader::default();
     let waiting = sse_until(&mut live, &mut frames, "approval.requested").await;
     assert!(waiting.contains(&"run.started".to_string()), "{waiting:?}");
     let (status, decided) = api

@@ -13,6 +13,8 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use crate::sse::FrameReader;
+
 const WORKFLOW: &str = "name: bench-events
 steps:
   - { id: gate, type: approval }
@@ -127,7 +129,7 @@ pub async fn run_events(
                     api.http.get(api.at(&format!("/v1/runs/{run}/events"))),
                 )
                 .await?,
-            buffer: String::new(),
+            frames: FrameReader::default(),
             run: run.clone(),
         };
         stream.until("approval.requested").await?;
@@ -167,7 +169,7 @@ pub async fn run_events(
 /// Server-Sent Events frames from one response.
 struct Frames {
     response: reqwest::Response,
-    buffer: String,
+    frames: FrameReader,
     run: String,
 }
 
@@ -175,22 +177,18 @@ impl Frames {
     /// The next event's type and data.
     async fn next(&mut self) -> Result<(String, Value), EventsBenchError> {
         loop {
-            if let Some(end) = self.buffer.find("\n\n") {
-                let frame: String = self.buffer.drain(..end + 2).collect();
-                let field = |name: &str| {
-                    frame
-                        .lines()
-                        .find_map(|line| line.strip_prefix(name))
-                        .map(|value| value.trim_start().to_string())
-                };
-                if let (Some(kind), Some(data)) = (field("event:"), field("data:")) {
-                    return Ok((kind, serde_json::from_str(&data).unwrap_or(Value::Null)));
+            if let Some(frame) = self.frames.next_frame() {
+                if let Some(kind) = frame.event {
+                    return Ok((
+                        kind,
+                        serde_json::from_str(&frame.data).unwrap_or(Value::Null),
+                    ));
                 }
                 continue;
             }
             let chunk = tokio::time::timeout(Duration::from_secs(60), self.response.chunk()).await;
             match chunk {
-                Ok(Ok(Some(bytes))) => self.buffer.push_str(&String::from_utf8_lossy(&bytes)),
+                Ok(Ok(Some(bytes))) => self.frames.push(&bytes),
                 _ => {
                     return Err(EventsBenchError::StreamEnded {
                         run: self.run.clone(),

@@ -130,21 +130,15 @@ pub async fn watch(client: &ApiClient, run: &str) -> Result<Value, CliError> {
     ));
     view.refresh(&view_now);
     let mut response = client.stream(&format!("/v1/runs/{run}/events")).await?;
-    let mut buffer = String::new();
+    let mut frames = skein_cli::sse::FrameReader::default();
     while let Some(chunk) = response
         .chunk()
         .await
         .map_err(|e| CliError::Other(format!("the event stream broke: {e}")))?
     {
-        buffer.push_str(&String::from_utf8_lossy(&chunk));
-        while let Some(end) = buffer.find("\n\n") {
-            let frame: String = buffer.drain(..end + 2).collect();
-            let data: String = frame
-                .lines()
-                .filter_map(|l| l.strip_prefix("data:"))
-                .map(str::trim)
-                .collect();
-            let Ok(event) = serde_json::from_str::<Value>(&data) else {
+        frames.push(&chunk);
+        while let Some(frame) = frames.next_frame() {
+            let Ok(event) = serde_json::from_str::<Value>(&frame.data) else {
                 continue;
             };
             view.event(&event);

@@ -83,3 +83,106 @@ pub async fn send(socket: &mut Socket, command: Value) {
         .await
         .unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_gets_messages_and_tasks_over_its_stream_and_answers_on_it() {
+    let stack = Stack::start("1000/s", "10000/s").await;
+    let agent = register(&stack, "streamer").await;
+    let other = register(&stack, "bystander").await;
+
+    // Only the agent itself may open its stream.
+    let refused = open_stream(&stack, &agent.id, &other.token).await;
+    assert!(
+        refused.unwrap_err().contains("403"),
+        "another agent opened the stream"
+    );
+    let refused = open_stream(&stack, &agent.id, &stack.admin).await;
+    assert!(
+        refused.unwrap_err().contains("403"),
+        "a client opened an agent's stream"
+    );
+    let mut socket = open_stream(&stack, &agent.id, &agent.token).await.unwrap();
+    // Let the object's long polls reach the origin before sending.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // A message: pushed down the socket, acknowledged up it.
+    let sent_at = Instant::now();
+    let sent = stack
+        .http
+        .post(stack.url(&stack.edge, &format!("/v1/agents/{}/messages", agent.id)))
+        .bearer_auth(&other.token)
+        .json(&json!({"kind": "note", "payload": {"hello": "over the stream"}}))
+        .send()
+        .await
+        .unwrap();
+    assert!(sent.status().is_success(), "{:?}", sent.text().await);
+    let (pushed, arrived) = next_of(&mut socket, "message").await;
+    eprintln!(
+        "edge: a message reached its agent's stream {:?} after it was sent",
+        arrived - sent_at
+    );
+    // An inbox entry, as GET /v1/agents/{id}/inbox gives it.
+    let message = &pushed["message"]["message"];
+    assert_eq!(
+        message["payload"],
+        json!({"hello": "over the stream"}),
+        "{pushed}"
+    );
+    let message_id = message["id"].as_str().unwrap().to_string();
+    send(&mut socket, json!({"op": "ack", "id": message_id})).await;
+    let (acked, _) = next_of(&mut socket, "result").await;
+    assert_eq!(acked["status"], 204, "{acked}");
+    let inbox_url = stack.url(&stack.origin, &format!("/v1/agents/{}/inbox", agent.id));
+    let (_, inbox) = stack
+        .call(Method::GET, &inbox_url, &agent.token, None)
+        .await;
+    assert_eq!(
+        inbox["messages"],
+        json!([]),
+        "the acknowledged message is still there"
+    );
+
+    // A task offer: pushed leased, completed up the socket.
+    let offered_at = Instant::now();
+    let (_, task) = stack
+        .call(
+            Method::POST,
+            &stack.url(&stack.edge, "/v1/tasks"),
+            &stack.admin,
+            Some(json!({"agent": agent.id, "input": {"text": "stream me"}})),
+        )
+        .await;
+    let (offer, arrived) = next_of(&mut socket, "task").await;
+    eprintln!(
+        "edge: a task offer reached its agent's stream {:?} after it was created",
+        arrived - offered_at
+    );
+    assert_eq!(offer["task"]["id"], task["id"], "{offer}");
+    let lease = offer["task"]["lease_id"].clone();
+    send(
+        &mut socket,
+        json!({"op": "complete", "id": task["id"], "body": {"result": {"summary": "done"}, "lease_id": lease}}),
+    )
+    .await;
+    let (completed, _) = next_of(&mut socket, "result").await;
+    assert_eq!(completed["status"], 200, "{completed}");
+    let task_url = stack.url(
+        &stack.origin,
+        &format!("/v1/tasks/{}", task["id"].as_str().unwrap()),
+    );
+    let (_, finished) = stack.call(Method::GET, &task_url, &stack.admin, None).await;
+    assert_eq!(finished["status"], "succeeded", "{finished}");
+    assert_eq!(finished["result"], json!({"summary": "done"}));
+
+    // A command naming something that is not a task's id is refused at the edge.
+    send(
+        &mut socket,
+        json!({"op": "complete", "id": "../../agents", "body": {}}),
+    )
+    .await;
+    let (error, _) = next_of(&mut socket, "error").await;
+    assert!(
+        error["detail"].as_str().unwrap().contains("task id"),
+        "{error}"
+    );
+}

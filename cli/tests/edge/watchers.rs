@@ -4,6 +4,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use serde_json::Value;
+use skein_cli::sse::FrameReader;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
@@ -18,7 +19,7 @@ pub struct Seen {
 /// An open SSE stream of a run's events.
 pub struct SseWatcher {
     response: reqwest::Response,
-    buffer: String,
+    frames: FrameReader,
 }
 
 impl SseWatcher {
@@ -42,7 +43,7 @@ impl SseWatcher {
         }
         Ok(SseWatcher {
             response,
-            buffer: String::new(),
+            frames: FrameReader::default(),
         })
     }
 
@@ -50,15 +51,8 @@ impl SseWatcher {
     pub async fn next(&mut self, wait: Duration) -> Option<Seen> {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
-            if let Some(end) = self.buffer.find("\n\n") {
-                let frame: String = self.buffer.drain(..end + 2).collect();
-                let field = |name: &str| {
-                    frame
-                        .lines()
-                        .find_map(|line| line.strip_prefix(name))
-                        .map(|value| value.trim_start().to_string())
-                };
-                match (field("id:"), field("event:")) {
+            if let Some(frame) = self.frames.next_frame() {
+                match (frame.id, frame.event) {
                     (Some(id), Some(kind)) => {
                         return Some(Seen {
                             id,
@@ -66,12 +60,12 @@ impl SseWatcher {
                             at: Instant::now(),
                         });
                     }
-                    _ => continue, // a keep-alive comment
+                    _ => continue,
                 }
             }
             let chunk = tokio::time::timeout_at(deadline, self.response.chunk()).await;
             match chunk {
-                Ok(Ok(Some(bytes))) => self.buffer.push_str(&String::from_utf8_lossy(&bytes)),
+                Ok(Ok(Some(bytes))) => self.frames.push(&bytes),
                 _ => return None,
             }
         }
