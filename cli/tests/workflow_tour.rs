@@ -60,16 +60,34 @@ async fn the_workflow_tour_runs_through_the_cli() {
             .await
             .starts_with("flowchart TD")
     );
-    let applied = run(&[
-        "workflows",
-        "apply",
-        &example("research-report.yaml"),
-        &example("fanout.yaml"),
-    ])
-    .await;
+    // As the README has it: every example at once, before any agent can translate. The
+    // refused file is reported and the others are registered all the same.
+    let applied = command(
+        &url,
+        data,
+        &admin,
+        &[
+            "workflows",
+            "apply",
+            &example("translate.yaml"),
+            &example("research-report.yaml"),
+            &example("fanout.yaml"),
+        ],
+    )
+    .output()
+    .await
+    .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&applied.stdout),
+        String::from_utf8_lossy(&applied.stderr),
+    );
+    assert_eq!(applied.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(stdout.contains("research-report v1 registered"), "{stdout}");
+    assert!(stdout.contains("review-scoring v1 registered"), "{stdout}");
     assert!(
-        applied.contains("research-report v1 registered"),
-        "{applied}"
+        stderr.contains("translate.yaml: $.steps[0].capability")
+            && stderr.contains("1 of 3 workflow files were refused"),
+        "{stderr}"
     );
 
     // Research report: runs live until the approval, which we give from another command.

@@ -39,18 +39,38 @@ pub async fn run(command: WorkflowsCommand) -> Result<(), CliError> {
     match command {
         WorkflowsCommand::Apply { files, remote } => {
             let client = remote.client()?;
+            let total = files.len();
+            let mut refused = Vec::new();
             for file in files {
-                let registered = apply(&client, &file).await?;
-                remote.print(&registered, |v| {
-                    format!(
-                        "{} v{} registered from {}",
-                        text(v, "workflow"),
-                        text(v, "version"),
-                        file.display()
-                    )
-                });
+                match apply(&client, &file).await {
+                    Ok(registered) => remote.print(&registered, |v| {
+                        format!(
+                            "{} v{} registered from {}",
+                            text(v, "workflow"),
+                            text(v, "version"),
+                            file.display()
+                        )
+                    }),
+                    // Without a server no other file can fare better.
+                    Err(unreachable @ CliError::Unreachable { .. }) => return Err(unreachable),
+                    Err(refusal) if total == 1 => return Err(refusal),
+                    Err(refusal) => {
+                        eprintln!("error: {refusal}");
+                        refused.push(file);
+                    }
+                }
             }
-            Ok(())
+            match refused.len() {
+                0 => Ok(()),
+                n => Err(CliError::Other(format!(
+                    "{n} of {total} workflow files were refused (each is reported above): {}",
+                    refused
+                        .iter()
+                        .map(|f| f.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))),
+            }
         }
         WorkflowsCommand::List { remote } => {
             let page = remote.client()?.get("/v1/workflows?limit=200").await?;
