@@ -5,8 +5,49 @@ use std::fmt::Write;
 use super::definition::{Step, StepKind};
 use super::validate::Workflow;
 
+/// A workflow's DAG as data, for clients that draw it themselves (the console).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Drawing {
+    pub steps: Vec<DrawnStep>,
+    /// `[from, to]` step ids; a dependency another one already implies is left out.
+    pub edges: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DrawnStep {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: StepKind,
+    /// Who does the step: `agent x`, `capability y`, `builtin z`, `workflow w`, `approval`.
+    pub performer: String,
+}
+
+pub fn drawing(workflow: &Workflow) -> Drawing {
+    let steps = &workflow.definition.steps;
+    Drawing {
+        steps: steps
+            .iter()
+            .map(|step| DrawnStep {
+                id: step.id.clone(),
+                kind: step.kind,
+                performer: performer(step),
+            })
+            .collect(),
+        edges: drawn_edges(workflow)
+            .into_iter()
+            .map(|(from, to)| (steps[from].id.clone(), steps[to].id.clone()))
+            .collect(),
+    }
+}
+
 fn label(step: &Step) -> String {
-    let who = match step.kind {
+    format!("{}<br/><small>{}</small>", step.id, performer(step))
+}
+
+fn performer(step: &Step) -> String {
+    match step.kind {
         StepKind::Approval => "approval".to_string(),
         StepKind::Workflow => format!(
             "workflow {}",
@@ -30,8 +71,7 @@ fn label(step: &Step) -> String {
                 performer
             }
         }
-    };
-    format!("{}<br/><small>{}</small>", step.id, who)
+    }
 }
 
 /// The edges worth drawing: a dependency that another dependency already implies

@@ -144,13 +144,17 @@ async fn get_asl(
 #[serde(deny_unknown_fields)]
 struct GraphParams {
     version: Option<u32>,
-    /// `mermaid` (default) or `dot`.
+    /// `mermaid` (default), `dot`, or `json` (steps and edges, to draw).
     format: Option<String>,
 }
 
-/// The workflow's DAG as a Mermaid flowchart (or Graphviz DOT with `format=dot`).
+/// The workflow's DAG as a Mermaid flowchart (Graphviz DOT with `format=dot`, steps and
+/// edges as JSON with `format=json`).
 #[utoipa::path(get, path = "/v1/workflows/{id}/graph", tag = "workflows", params(("id" = String, Path), GraphParams),
-    responses((status = 200, description = "text/vnd.mermaid or text/vnd.graphviz", body = String), (status = 404, body = Problem)))]
+    responses((status = 200, description = "the picture, in the format asked for", content(
+            (String = "text/vnd.mermaid"), (String = "text/vnd.graphviz"),
+            (skein_core::workflows::graph::Drawing = "application/json"))),
+        (status = 404, body = Problem)))]
 async fn get_graph(
     State(state): State<AppState>,
     Caller(caller): Caller,
@@ -166,9 +170,10 @@ async fn get_graph(
     let (text, content_type) = match params.format.as_deref() {
         None | Some("mermaid") => (graph::mermaid(&workflow), "text/vnd.mermaid; charset=utf-8"),
         Some("dot") => (graph::dot(&workflow), "text/vnd.graphviz; charset=utf-8"),
+        Some("json") => return Ok(axum::Json(graph::drawing(&workflow)).into_response()),
         Some(other) => {
             return Err(ApiError::bad_request(format!(
-                "format `{other}` is unknown: use mermaid or dot"
+                "format `{other}` is unknown: use mermaid, dot or json"
             )));
         }
     };
