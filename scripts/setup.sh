@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the build and the checks need: toolchain components, the wasm32 target,
-# the edge Worker's build tools, Node tools, and Python tools in project-local folders.
+# chromium for the console's browser tests, the edge Worker's build tools, Node tools, and
+# Python tools in project-local folders.
 # Safe to run again; skips what is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +14,15 @@ for component in rustfmt clippy; do
 done
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
     rustup target add wasm32-unknown-unknown
+fi
+
+# The console's browser tests drive Debian's chromium through playwright-core (which must
+# never download a browser of its own). Installed once with apt.
+if ! command -v chromium > /dev/null; then
+    as_root=()
+    if [ "$(id -u)" != 0 ]; then as_root=(sudo); fi
+    "${as_root[@]}" apt-get update -q
+    "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium
 fi
 
 # Node tools (npm asl-validator, aws-local-stepfunctions) live in $SKEIN_NODE_TOOLS (default

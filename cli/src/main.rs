@@ -30,6 +30,8 @@ enum Command {
     Dev(DevArgs),
     /// Print an access token.
     Token(commands::token::TokenArgs),
+    /// Print a one-time link that signs you in to a running `skein dev`'s web console.
+    Console(commands::console::ConsoleArgs),
     /// Register, list, inspect and manage agents on a running server.
     #[command(subcommand)]
     Agents(commands::agents::AgentsCommand),
@@ -90,6 +92,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Dev(args) => commands::dev::run(args).await,
             Command::Token(args) => commands::token::run(args).await,
+            Command::Console(args) => commands::console::run(args).await,
             Command::Agents(cmd) => commands::agents::run(cmd).await,
             Command::Tasks(cmd) => commands::tasks::run(cmd).await,
             Command::Messages(cmd) => commands::messages::run(cmd).await,

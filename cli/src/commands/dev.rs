@@ -24,6 +24,11 @@ pub async fn run(args: DevArgs) -> Result<(), CliError> {
         "Skein is running at {url}  (data: {})",
         server.data_dir.display()
     );
+    println!(
+        "\nConsole: {}\n  (the link signs you in once, within {} minutes; `skein console` prints a fresh one)",
+        server.console.link().url,
+        skein_cli::dev::sign_in::CODE_LIFETIME.as_secs() / 60,
+    );
     if let Some(admin) = &server.seeded_admin {
         println!(
             "\nFirst start: seeded tenant `{}` with an admin credential (shown once, also saved to {}):",

@@ -2,6 +2,7 @@ pub mod agents;
 pub mod asl;
 pub mod aws;
 pub mod bench;
+pub mod console;
 pub mod dev;
 pub mod messages;
 pub mod runs;

@@ -1,4 +1,7 @@
-//! `skein dev`: the whole platform in one process on the embedded adapters.
+//! `skein dev`: the whole platform in one process on the embedded adapters, and the web
+//! console at `/`.
+
+pub mod sign_in;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -23,6 +26,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::config::{ConfigError, DevArgs, LocalArgs, write_private};
+use sign_in::ConsoleSignIn;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DevError {
@@ -236,20 +240,24 @@ pub fn mint_admin_token(
     tenant: &TenantId,
     ttl: Duration,
 ) -> Result<String, DevError> {
-    let client = read_admin_client(&local.data_dir)
-        .unwrap_or_else(|| ClientId::from_ulid(ulid::Ulid::new()));
-    let principal = Principal {
-        tenant: tenant.clone(),
-        id: PrincipalId::client(&client),
-        roles: vec![Role::Admin],
-    };
     let issued = tokens.issue_for(
-        &principal,
+        &admin_principal(local, tenant),
         chrono::Utc::now(),
         ulid::Ulid::new().to_string(),
         ttl,
     )?;
     Ok(issued.access_token)
+}
+
+/// The seeded admin of `tenant`, as its tokens name it.
+fn admin_principal(local: &LocalArgs, tenant: &TenantId) -> Principal {
+    let client = read_admin_client(&local.data_dir)
+        .unwrap_or_else(|| ClientId::from_ulid(ulid::Ulid::new()));
+    Principal {
+        tenant: tenant.clone(),
+        id: PrincipalId::client(&client),
+        roles: vec![Role::Admin],
+    }
 }
 
 fn read_admin_client(data_dir: &std::path::Path) -> Option<ClientId> {
@@ -264,6 +272,8 @@ pub struct DevServer {
     pub data_dir: PathBuf,
     /// Present on the first start of a data dir: the seeded admin's credentials.
     pub seeded_admin: Option<ClientSecret>,
+    /// The console's one-time sign-in links for the local admin.
+    pub console: Arc<ConsoleSignIn>,
     pub local: LocalPlatform,
     shutdown: Option<oneshot::Sender<()>>,
     server: JoinHandle<std::io::Result<()>>,
@@ -303,7 +313,15 @@ impl DevServer {
             source,
         })?;
         let (shutdown, stopped) = oneshot::channel::<()>();
-        let app = skein_http::router(state).layer(axum::middleware::from_fn(peer_address));
+        let console = Arc::new(ConsoleSignIn::new(
+            format!("http://{addr}"),
+            admin_principal(&args.local, &args.local.tenant),
+            local.tokens.clone(),
+        ));
+        let app = skein_http::router(state.clone())
+            .merge(console.clone().routes(state))
+            .merge(skein_console::router())
+            .layer(axum::middleware::from_fn(peer_address));
         let server = tokio::spawn(async move {
             axum::serve(
                 listener,
@@ -350,6 +368,7 @@ impl DevServer {
             addr,
             data_dir: args.local.data_dir.clone(),
             seeded_admin,
+            console,
             local,
             shutdown: Some(shutdown),
             server,
