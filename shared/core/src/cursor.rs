@@ -21,12 +21,20 @@ pub struct PageRequest {
     pub cursor: Option<String>,
 }
 
+/// The largest page a list returns.
+pub const MAX_LIMIT: u32 = 200;
+/// The page size when none is asked for.
+pub const DEFAULT_LIMIT: u32 = 50;
+
 impl PageRequest {
     pub fn size(&self) -> Result<usize> {
         match self.limit {
-            None => Ok(50),
-            Some(n @ 1..=200) => Ok(n as usize),
-            Some(_) => Err(Error::invalid("$.limit", "limit must be between 1 and 200")),
+            None => Ok(DEFAULT_LIMIT as usize),
+            Some(n @ 1..=MAX_LIMIT) => Ok(n as usize),
+            Some(_) => Err(Error::invalid(
+                "$.limit",
+                format!("limit must be between 1 and {MAX_LIMIT}"),
+            )),
         }
     }
 

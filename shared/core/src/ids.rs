@@ -45,6 +45,10 @@ macro_rules! prefixed_ulid_id {
 
         impl $name {
             pub const PREFIX: &'static str = $prefix;
+            /// What [`Self::parse`] accepts, as a regular expression (for API schemas): the
+            /// prefix, then 26 Crockford base32 digits in either case.
+            pub const PATTERN: &'static str =
+                concat!("^", $prefix, "_[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{26}$");
 
             pub fn from_ulid(ulid: Ulid) -> Self {
                 Self(format!("{}_{}", $prefix, ulid))
@@ -112,6 +116,11 @@ macro_rules! slug_id {
         pub struct $name(String);
 
         impl $name {
+            /// The longest value [`Self::parse`] accepts.
+            pub const MAX_LEN: usize = $max;
+            /// What [`Self::parse`] accepts, as a regular expression (with [`Self::MAX_LEN`]).
+            pub const PATTERN: &'static str = concat!("^[a-z0-9][a-z0-9", $extra, "-]*$");
+
             pub fn parse(raw: &str) -> Result<Self, IdError> {
                 let starts_alnum = raw.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
                 let allowed = raw.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || $extra.contains(c));

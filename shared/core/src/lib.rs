@@ -26,6 +26,7 @@ pub mod sweep;
 #[cfg(feature = "system")]
 pub mod system;
 pub mod tasks;
+pub mod whole_number;
 pub mod workflows;
 
 #[cfg(feature = "contract-tests")]

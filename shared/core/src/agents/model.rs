@@ -64,12 +64,17 @@ const MAX_CONFIG_BYTES: usize = 64 * 1024;
 pub struct NewAgent {
     pub name: AgentName,
     #[serde(default = "default_kind")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 64, pattern = r"\S")
+    )]
     pub kind: String,
     #[serde(default)]
     pub capabilities: BTreeSet<Capability>,
     #[serde(default)]
     pub tags: BTreeSet<AgentTag>,
     #[serde(default = "empty_object")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub config: Value,
 }
 
@@ -98,9 +103,14 @@ impl NewAgent {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AgentPatch {
     pub name: Option<AgentName>,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 64, pattern = r"\S")
+    )]
     pub kind: Option<String>,
     pub capabilities: Option<BTreeSet<Capability>>,
     pub tags: Option<BTreeSet<AgentTag>>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub config: Option<Value>,
     pub status: Option<AgentStatus>,
 }

@@ -69,13 +69,19 @@ impl Message {
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewMessage {
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 128, pattern = r"\S")
+    )]
     pub kind: String,
     #[serde(default)]
     pub payload: Value,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 256))]
     pub correlation_id: Option<String>,
     /// Seconds until the message expires; 1 day unless given, at most 14 days.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::whole_number::option::deserialize")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 1209600))]
     pub ttl_seconds: Option<u64>,
 }
 
@@ -88,12 +94,18 @@ pub struct NewBroadcast {
     pub capability: Option<Capability>,
     #[serde(default)]
     pub tags: BTreeSet<AgentTag>,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 128, pattern = r"\S")
+    )]
     pub kind: String,
     #[serde(default)]
     pub payload: Value,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 256))]
     pub correlation_id: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::whole_number::option::deserialize")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 1209600))]
     pub ttl_seconds: Option<u64>,
 }
 

@@ -23,7 +23,7 @@ pub struct StartRun {
     #[serde(default)]
     pub input: Value,
     /// Run this version; the latest when absent.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::whole_number::option::deserialize")]
     pub version: Option<u32>,
 }
 

@@ -12,5 +12,5 @@ pub use model::{
     TaskStatus, TaskTarget,
 };
 pub(crate) use service::check_idempotency_key;
-pub use service::{CreatedTask, LeaseRef, Tasks};
+pub use service::{CreatedTask, LeaseRef, MAX_IDEMPOTENCY_KEY_LEN, Tasks};
 pub use timers::DueTimers;

@@ -145,15 +145,29 @@ const MAX_TTL_SECONDS: u32 = 30 * 24 * 3600;
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewTask {
+    /// The agent that must do the task; give this or `capability`, not both.
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub agent: Option<AgentId>,
+    /// Any agent with this capability may do the task; give this or `agent`, not both.
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub capability: Option<Capability>,
     #[serde(default)]
     pub input: Value,
-    #[serde(default = "default_timeout")]
+    #[serde(
+        default = "default_timeout",
+        deserialize_with = "crate::whole_number::deserialize"
+    )]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 43200))]
     pub timeout_seconds: u32,
-    #[serde(default = "default_attempts")]
+    #[serde(
+        default = "default_attempts",
+        deserialize_with = "crate::whole_number::deserialize"
+    )]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 100))]
     pub max_attempts: u32,
     /// Seconds the task may wait unclaimed before it expires; none means forever.
+    #[serde(default, deserialize_with = "crate::whole_number::option::deserialize")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 2592000))]
     pub ttl_seconds: Option<u32>,
 }
 

@@ -39,7 +39,8 @@ struct IdempotencyRecord {
 }
 
 const IDEMPOTENCY_WINDOW: Duration = Duration::hours(24);
-const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
+/// The longest `Idempotency-Key` accepted.
+pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
 const MAX_SCANNED_PER_LIST: usize = 2000;
 
 impl Tasks {

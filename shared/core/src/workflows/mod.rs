@@ -22,7 +22,7 @@ pub use definition::{Definition, Mode, OnFailure, Step, StepKind};
 pub use parse::{parse_definition, parse_value};
 pub use ports::WorkflowPorts;
 pub use registry::{Registered, WorkflowSummary, WorkflowVersion, Workflows};
-pub use validate::{Known, Workflow, validate};
+pub use validate::{Known, MAX_ID_LEN, NAME_PATTERN, Workflow, validate};
 
 /// The JSON Schema of a workflow definition, served at `/v1/schemas/workflow.json`.
 pub const WORKFLOW_SCHEMA: &str = include_str!("../../schemas/workflow.schema.json");

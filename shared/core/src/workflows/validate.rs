@@ -31,7 +31,10 @@ pub struct Workflow {
 
 pub const MAX_STEPS: usize = 500;
 pub const MAX_ATTEMPTS: u32 = 10;
-const MAX_ID_LEN: usize = 64;
+/// The longest workflow name or step id.
+pub const MAX_ID_LEN: usize = 64;
+/// What a workflow name or step id may be, as a regular expression (with [`MAX_ID_LEN`]).
+pub const NAME_PATTERN: &str = "^[a-z][a-z0-9_-]*$";
 
 pub fn validate(definition: Definition, known: &Known) -> Result<Workflow> {
     let mut errors = FieldErrors::default();

@@ -31,6 +31,8 @@ pub fn routes() -> Router<AppState> {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct TokenRequest {
+    /// Only `client_credentials`.
+    #[schema(pattern = "^client_credentials$")]
     grant_type: Option<String>,
     client_id: Option<String>,
     client_secret: Option<String>,
@@ -168,6 +170,11 @@ async fn list_clients(
 }
 
 fn client_id(raw: &str) -> Result<ClientId, ApiError> {
+    // An agent's id is its client id too, but not a client credential's: none such here
+    // (an agent's secret is rotated at /v1/agents/{id}/secret).
+    if skein_core::ids::AgentId::parse(raw).is_ok() {
+        return Err(Error::NotFound { what: "client" }.into());
+    }
     ClientId::parse(raw).map_err(|e| ApiError::bad_request(e.0))
 }
 

@@ -78,6 +78,7 @@ async fn broadcast_message(
 #[serde(deny_unknown_fields)]
 struct InboxParams {
     /// Seconds to wait for a message when none is visible (0 to 20, default 0).
+    #[param(minimum = 0, maximum = 20)]
     wait: Option<u64>,
     /// Seconds the returned messages stay hidden unless acknowledged (default 30).
     visibility: Option<u64>,

@@ -47,6 +47,7 @@ fn run_id(raw: &str) -> Result<RunId, ApiError> {
 struct StartParams {
     /// Seconds to wait for the run to end (0 to 20, default 0): a run that ends in time
     /// is answered finished, with its output; one still running is answered 202.
+    #[param(minimum = 0, maximum = 20)]
     wait: Option<u64>,
 }
 

@@ -107,6 +107,7 @@ async fn get_task(
 #[serde(deny_unknown_fields)]
 struct ClaimParams {
     /// Seconds to wait for a task when none is ready (0 to 20, default 20).
+    #[param(minimum = 0, maximum = 20)]
     wait: Option<u64>,
 }
 
@@ -171,10 +172,11 @@ async fn task_heartbeat(
     Path(id): Path<String>,
     body: Bytes,
 ) -> ApiResult<Json<Task>> {
+    // No body, `null` and `{}` all mean "whatever lease the caller holds".
     let body: HeartbeatBody = if body.is_empty() {
         HeartbeatBody::default()
     } else {
-        parse_json(&body)?
+        parse_json::<Option<HeartbeatBody>>(&body)?.unwrap_or_default()
     };
     Ok(Json(
         state

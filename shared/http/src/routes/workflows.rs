@@ -181,7 +181,7 @@ async fn get_graph(
 }
 
 /// The JSON Schema of workflow definitions, for editors.
-#[utoipa::path(get, path = "/v1/schemas/workflow.json", tag = "workflows", security(()), responses((status = 200, description = "JSON Schema", body = Object)))]
+#[utoipa::path(get, path = "/v1/schemas/workflow.json", tag = "workflows", security(()), responses((status = 200, description = "JSON Schema", body = Object, content_type = "application/schema+json")))]
 async fn workflow_schema() -> Response {
     (
         [(header::CONTENT_TYPE, "application/schema+json")],
