@@ -1,4 +1,4 @@
-.PHONY: dev aws-local test faults bench compare package edge bench-edge lint fmt
+.PHONY: dev aws-local test contract faults bench compare package edge bench-edge lint fmt
 
 # The platform on its embedded default (SQLite) at http://127.0.0.1:8080.
 dev:
@@ -13,6 +13,12 @@ aws-local:
 # Every check and test; installs what the tests need.
 test:
 	bash scripts/test.sh
+
+# The API's contract: schemathesis (every check) against a fresh skein dev; make test runs
+# it too. SKEIN_CONTRACT_SEED=random explores beyond the fixed seed.
+contract:
+	bash scripts/setup.sh
+	bash scripts/contract.sh
 
 # The fault-injection suites over SEEDS seeds: skein dev's adapters (SQLite), then the
 # AWS adapters against moto (tests/tests/fault_injection.rs, aws_fault_injection.rs).

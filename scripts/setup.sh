@@ -70,6 +70,17 @@ if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]
     echo "$wanted" > "$stamp"
 fi
 
+# The API contract checker (schemathesis) lives in ${SKEIN_VENV:-.venv}-contract.
+contract_venv="${venv}-contract"
+contract_requirements=scripts/requirements-contract.txt
+contract_stamp="$contract_venv/.requirements.sha256"
+contract_wanted=$(sha256sum "$contract_requirements" | cut -d' ' -f1)
+if [ ! -x "$contract_venv/bin/python" ] || [ "$(cat "$contract_stamp" 2>/dev/null)" != "$contract_wanted" ]; then
+    python3 -m venv "$contract_venv"
+    "$contract_venv/bin/pip" install --quiet --disable-pip-version-check -r "$contract_requirements"
+    echo "$contract_wanted" > "$contract_stamp"
+fi
+
 # The deploy templates' validators (checkov, cfn-lint, parliament) live in their own venv,
 # ${SKEIN_VENV:-.venv}-infra, reinstalled only when their pins change.
 infra_venv="${venv}-infra"

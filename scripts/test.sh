@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
 
-step "setup: rustfmt, clippy, the wasm32 target, Python tools in .venv, Node and edge build tools in .tools"
+step "setup: rustfmt, clippy, the wasm32 target, chromium, Python tools in .venv*, Node and edge build tools in .tools"
 bash scripts/setup.sh
 
 step "cargo fmt --check"
@@ -31,6 +31,9 @@ node_bin="$(realpath -m "${SKEIN_NODE_TOOLS:-.tools/node}")/node_modules/.bin"
 step "the generated OpenAPI document is valid OpenAPI 3.1"
 cargo run --quiet --locked -p skein-cli -- openapi > "$scratch/openapi.json"
 "${SKEIN_VENV:-.venv}/bin/openapi-spec-validator" "$scratch/openapi.json"
+
+step "the API keeps its contract: schemathesis, every check, against skein dev (scripts/contract.sh)"
+bash scripts/contract.sh
 
 step "npm asl-validator accepts every definition skein-asl runs"
 node scripts/node-tools/agree.mjs shared/asl/tests
