@@ -3,6 +3,10 @@
 //! its assets. The console is a client of the public API only; nothing here reads the
 //! platform.
 //!
+//! `assets/` is laid out as a static host serves it (`index.html`, `console/...`), so the
+//! edge Worker serves the same folder as Cloudflare static assets, with the same headers
+//! (`assets/_headers`, checked against [`CONTENT_SECURITY_POLICY`] below).
+//!
 //! Release builds embed `assets/`; debug builds read it from disk (rust-embed's default),
 //! so a reload shows an edited file without a rebuild.
 
@@ -20,7 +24,7 @@ struct Assets;
 
 /// The console's page. Scripts and styles come from this origin only; the API it calls is
 /// this origin's too.
-const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
      style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; \
      font-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; \
      frame-ancestors 'none'";
@@ -33,22 +37,12 @@ pub fn router() -> Router {
         .layer(CompressionLayer::new().gzip(true))
 }
 
-/// Every asset's path under `/console/`, for size reports and tests.
-pub fn asset_paths() -> impl Iterator<Item = String> {
-    Assets::iter().map(|path| path.into_owned())
-}
-
-/// One asset's bytes, as served.
-pub fn asset(path: &str) -> Option<Vec<u8>> {
-    Assets::get(path).map(|file| file.data.into_owned())
-}
-
 async fn page(headers: HeaderMap) -> Response {
     serve("index.html", &headers)
 }
 
 async fn asset_route(Path(path): Path<String>, headers: HeaderMap) -> Response {
-    serve(&path, &headers)
+    serve(&format!("console/{path}"), &headers)
 }
 
 fn serve(path: &str, request: &HeaderMap) -> Response {
@@ -174,6 +168,17 @@ mod tests {
         )
         .await;
         assert_eq!(response.headers()[header::CONTENT_ENCODING], "gzip");
+    }
+
+    #[test]
+    fn the_edge_serves_the_same_policy() {
+        let headers = Assets::get("_headers").expect("assets/_headers");
+        let text = String::from_utf8(headers.data.into_owned()).unwrap();
+        let policy = format!("Content-Security-Policy: {CONTENT_SECURITY_POLICY}");
+        assert!(
+            text.contains(&policy),
+            "assets/_headers must carry:\n  {policy}"
+        );
     }
 
     #[tokio::test]

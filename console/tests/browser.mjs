@@ -6,8 +6,10 @@
 // Prints one line per check and the measured numbers; exits non-zero on the first failure.
 
 import { createRequire } from 'node:module';
-import { mkdirSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
 
 const env = (name) => {
@@ -206,6 +208,19 @@ try {
   await small.screenshot({ path: join(shots, 'run-phone.png'), fullPage: true });
   console.log('ok  signed in with client credentials at phone width; the run page fits');
   await phone.close();
+
+  // The weight of the page: every script and style sheet it can load, gzipped.
+  const assets = join(dirname(fileURLToPath(import.meta.url)), '..', 'assets');
+  const sizes = { console: 0, viewer: 0 };
+  for (const entry of readdirSync(assets, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile() || !/\.(js|css)$/.test(entry.name)) continue;
+    const path = join(entry.parentPath, entry.name);
+    const gzipped = gzipSync(readFileSync(path), { level: 9 }).length;
+    sizes[path.includes('/vendor/') ? 'viewer' : 'console'] += gzipped;
+  }
+  const kib = (bytes) => (bytes / 1024).toFixed(1);
+  console.log(`measured  JS + CSS gzipped: ${kib(sizes.console + sizes.viewer)} KiB (console ${kib(sizes.console)} KiB, API viewer ${kib(sizes.viewer)} KiB, loaded on the API page only)`);
+  assert.ok(sizes.console + sizes.viewer <= 300 * 1024, 'JS + CSS stay within 300 KB gzipped');
 
   assert.deepEqual(consoleErrors, [], 'no errors in the browser console');
   console.log('ok  no browser console errors');

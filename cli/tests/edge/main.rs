@@ -1,9 +1,11 @@
 //! The edge Worker (functions/edge) in real workerd in front of a real `skein dev`: bad
 //! tokens stop at the edge, good requests pass unchanged, rate limits hold across
 //! connections (here); watchers of a run get its events live from one origin feed
-//! (feeds.rs); agents get their messages and tasks over a WebSocket (agents.rs).
+//! (feeds.rs); agents get their messages and tasks over a WebSocket (agents.rs); the web
+//! console is served beside the API as static assets (console.rs).
 
 mod agents;
+mod console;
 mod feeds;
 mod stack;
 mod watchers;

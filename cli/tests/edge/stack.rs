@@ -218,6 +218,10 @@ fn test_config(bundle: &Path) -> String {
         }
         if line.starts_with("main = ") {
             config.push_str(&format!("main = {:?}\n", bundle.display().to_string()));
+        } else if line.starts_with("directory = ") {
+            // The console's assets, from wherever this test's config is written.
+            let assets = repo().join("console/assets");
+            config.push_str(&format!("directory = {:?}\n", assets.display().to_string()));
         } else {
             config.push_str(line);
             config.push('\n');
