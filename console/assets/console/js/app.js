@@ -62,13 +62,21 @@ async function render() {
     const match = path.match(pattern);
     if (!match) continue;
     const params = match.slice(1).map(decodeURIComponent);
+    // Each page draws into its own element, shown only if no newer navigation started
+    // meanwhile: a slow page must not replace the one the user went on to.
+    const started = performance.now();
+    const container = h('div', { class: 'page' });
     try {
-      const result = await page.render(main, { params, query, variant });
+      const result = await page.render(container, { params, query, variant });
       if (ticket !== rendering) {
         if (typeof result === 'function') result();
         return;
       }
       cleanup = typeof result === 'function' ? result : null;
+      main.replaceChildren(container);
+      // Laid out, not only built: what the time below includes.
+      void main.offsetHeight;
+      main.dataset.renderedMs = String(Math.round(performance.now() - started));
     } catch (error) {
       if (ticket === rendering) fill(main, h('h1', {}, 'Something went wrong'), errorBox(error));
     }

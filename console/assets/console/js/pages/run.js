@@ -11,7 +11,6 @@ import { decisionForm } from './approvals.js';
 const REFRESH_EVERY_MS = 150;
 
 export async function render(main, { params }) {
-  const started = performance.now();
   const id = params[0];
   const runPath = `/v1/runs/${encodeURIComponent(id)}`;
   let view = await api.get(runPath);
@@ -179,7 +178,6 @@ export async function render(main, { params }) {
     h('section', { 'aria-labelledby': 'timeline-title' }, h('h2', { id: 'timeline-title' }, 'Timeline'), timelineBox),
     resultBox);
   drawAll();
-  main.dataset.renderedMs = String(Math.round(performance.now() - started));
 
   const stop = new AbortController();
   if (view.status === 'running') {
