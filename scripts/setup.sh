@@ -58,37 +58,21 @@ install_cargo_tool() { # crate version binary [cargo install flags...]
 install_cargo_tool wasm-bindgen-cli "$(locked_version wasm-bindgen)" wasm-bindgen
 install_cargo_tool worker-build "$(locked_version worker)" worker-build --locked
 
-# Python tools live in $SKEIN_VENV (default ./.venv), reinstalled only when the pinned
-# requirements change.
+# Python tools live in venvs, each reinstalled only when its pinned requirements change.
+python_venv() { # folder requirements-file
+    local folder=$1 requirements=$2 wanted
+    wanted=$(sha256sum "$requirements" | cut -d' ' -f1)
+    if [ ! -x "$folder/bin/python" ] || [ "$(cat "$folder/.requirements.sha256" 2>/dev/null)" != "$wanted" ]; then
+        python3 -m venv "$folder"
+        "$folder/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
+        echo "$wanted" > "$folder/.requirements.sha256"
+    fi
+}
 venv=${SKEIN_VENV:-.venv}
-requirements=scripts/requirements-dev.txt
-stamp="$venv/.requirements.sha256"
-wanted=$(sha256sum "$requirements" | cut -d' ' -f1)
-if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
-    echo "$wanted" > "$stamp"
-fi
-
-# The API contract checker (schemathesis) lives in ${SKEIN_VENV:-.venv}-contract.
-contract_venv="${venv}-contract"
-contract_requirements=scripts/requirements-contract.txt
-contract_stamp="$contract_venv/.requirements.sha256"
-contract_wanted=$(sha256sum "$contract_requirements" | cut -d' ' -f1)
-if [ ! -x "$contract_venv/bin/python" ] || [ "$(cat "$contract_stamp" 2>/dev/null)" != "$contract_wanted" ]; then
-    python3 -m venv "$contract_venv"
-    "$contract_venv/bin/pip" install --quiet --disable-pip-version-check -r "$contract_requirements"
-    echo "$contract_wanted" > "$contract_stamp"
-fi
-
-# The deploy templates' validators (checkov, cfn-lint, parliament) live in their own venv,
-# ${SKEIN_VENV:-.venv}-infra, reinstalled only when their pins change.
-infra_venv="${venv}-infra"
-infra_requirements=scripts/requirements-infra.txt
-infra_stamp="$infra_venv/.requirements.sha256"
-infra_wanted=$(sha256sum "$infra_requirements" | cut -d' ' -f1)
-if [ ! -x "$infra_venv/bin/python" ] || [ "$(cat "$infra_stamp" 2>/dev/null)" != "$infra_wanted" ]; then
-    python3 -m venv "$infra_venv"
-    "$infra_venv/bin/pip" install --quiet --disable-pip-version-check -r "$infra_requirements"
-    echo "$infra_wanted" > "$infra_stamp"
-fi
+# moto, the OpenAPI validator and the test helpers.
+python_venv "$venv" scripts/requirements-dev.txt
+# The API contract checker (schemathesis), apart: its hypothesis and jsonschema pins are its own.
+python_venv "${venv}-contract" scripts/requirements-contract.txt
+# The deploy templates' validators (checkov, cfn-lint, parliament), apart: checkov pins an
+# older boto3 than moto wants.
+python_venv "${venv}-infra" scripts/requirements-infra.txt
