@@ -1,5 +1,5 @@
 import * as api from '../api.js';
-import { h, fill, badge, when, table, link } from '../dom.js';
+import { h, fill, when, table, link } from '../dom.js';
 
 const LIMIT = 100;
 
@@ -20,7 +20,7 @@ export async function render(main) {
     h('span', { class: 'value' }, value), h('span', { class: 'label' }, label));
   fill(main,
     h('h1', {}, 'Overview'),
-    h('p', {}, 'API health: ', badge(health === 'ok' ? 'succeeded' : 'failed'), ' ', health),
+    h('p', {}, 'API health: ', h('span', { class: `badge ${health === 'ok' ? 'st-succeeded' : 'st-failed'}` }, health)),
     h('div', { class: 'tiles' },
       tile('agents', count(agents), '#/agents'),
       tile('workflows', count(workflows), '#/workflows'),
