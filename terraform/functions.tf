@@ -8,8 +8,10 @@ locals {
   actions = {
     dynamodb         = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:ConditionCheckItem"]
     sqs_send         = ["sqs:SendMessage"]
+    sqs_depth        = ["sqs:GetQueueAttributes"]
     sqs_event_source = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
     states_register  = ["states:CreateStateMachine", "states:DescribeStateMachine", "states:PublishStateMachineVersion"]
+    states_probe     = ["states:DescribeStateMachine"]
     states_start     = ["states:StartExecution"]
     states_stop      = ["states:StopExecution"]
     task_tokens      = ["states:SendTaskSuccess", "states:SendTaskFailure"]
@@ -76,6 +78,7 @@ locals {
   builtin_environment = merge(local.platform_environment, {
     SKEIN_HTTP_ALLOW = var.http_allow
     }, var.llm == null ? {} : {
+    SKEIN_LLM_PROVIDER = var.llm.provider
     SKEIN_LLM_BASE_URL = var.llm.base_url
     SKEIN_LLM_API_KEY  = var.llm.api_key
     SKEIN_LLM_MODEL    = var.llm.model
@@ -99,8 +102,12 @@ locals {
       environment = merge(local.platform_environment, {
         SKEIN_JWT_PRIVATE_KEY = var.jwt_private_key
       })
+      # The table; and, for the admins' deep health check, the messages queue's depth and
+      # a describe of a machine name that is never created.
       permissions = merge(local.runtime_permissions, {
-        Table = local.actions.dynamodb
+        Table         = local.actions.dynamodb
+        MessageQueue  = local.actions.sqs_depth
+        StateMachines = local.actions.states_probe
       })
     }
     "api-tasks" = {

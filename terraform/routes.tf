@@ -58,12 +58,14 @@ locals {
     "GET /v1/workflows/{id}/versions/{version}/asl" = "api-workflows"
   }
 
-  # No token: health, info, the OpenAPI document, the JWKS and the token exchange.
+  # No token: health (deep health checks its own), info, the OpenAPI document, the
+  # workflow schema (for editors), the JWKS and the token exchange.
   public_routes = [
     "GET /.well-known/jwks.json",
     "GET /v1/health",
     "GET /v1/info",
     "GET /v1/openapi.json",
+    "GET /v1/schemas/workflow.json",
     "POST /v1/auth/token",
   ]
 }

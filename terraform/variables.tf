@@ -110,14 +110,20 @@ variable "http_allow" {
 }
 
 variable "llm" {
-  description = "An OpenAI-compatible endpoint for the llm.* builtin steps; null turns them off."
+  description = "The endpoint of the llm builtin steps: provider `openai` (chat completions, which most model servers speak) or `anthropic` (Messages); null turns them off."
   type = object({
+    provider = optional(string, "openai")
     base_url = string
     api_key  = string
     model    = optional(string, "gpt-4o-mini")
   })
   default   = null
   sensitive = true
+
+  validation {
+    condition     = var.llm == null ? true : contains(["openai", "anthropic"], var.llm.provider)
+    error_message = "llm.provider is `openai` or `anthropic`."
+  }
 }
 
 variable "step_worker_timeout" {
@@ -219,6 +225,28 @@ variable "alarm_actions" {
   description = "Where alarms notify, e.g. an SNS topic's ARN. Empty: alarms change state without notifying."
   type        = list(string)
   default     = []
+}
+
+variable "step_failure_rate_percent" {
+  description = "Alarm when more than this share of step attempts fails for good over 5 minutes (with at least 10 attempts ended)."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.step_failure_rate_percent > 0 && var.step_failure_rate_percent <= 100
+    error_message = "step_failure_rate_percent is a percentage: above 0, at most 100."
+  }
+}
+
+variable "step_queue_max_age_seconds" {
+  description = "Alarm when the oldest step message has waited longer than this: step-workers are failing, throttled or stopped."
+  type        = number
+  default     = 1800
+
+  validation {
+    condition     = var.step_queue_max_age_seconds >= 60
+    error_message = "step_queue_max_age_seconds must be at least 60."
+  }
 }
 
 variable "tags" {

@@ -67,9 +67,14 @@ pub struct LocalArgs {
     /// Lifetime of issued access tokens, in seconds.
     #[arg(long, env = "SKEIN_TOKEN_TTL_SECONDS", default_value_t = 900, value_parser = clap::value_parser!(u64).range(30..=86400))]
     pub token_ttl_seconds: u64,
-    /// OpenAI-compatible API root for the `llm` builtin, e.g. https://api.openai.com/v1.
+    /// The API root for the `llm` builtin, e.g. https://api.openai.com/v1 or
+    /// https://api.anthropic.com/v1.
     #[arg(long, env = "SKEIN_LLM_BASE_URL")]
     pub llm_base_url: Option<String>,
+    /// The protocol it speaks: `openai` (chat completions, which most model servers also
+    /// speak) or `anthropic` (Messages).
+    #[arg(long, env = "SKEIN_LLM_PROVIDER", default_value = "openai", value_parser = skein_agents::LlmProvider::parse)]
+    pub llm_provider: skein_agents::LlmProvider,
     #[arg(long, env = "SKEIN_LLM_API_KEY", hide_env_values = true)]
     pub llm_api_key: Option<String>,
     /// The model `llm` steps use when they name none.
@@ -103,6 +108,7 @@ impl LocalArgs {
                 .llm_base_url
                 .as_ref()
                 .map(|base_url| skein_agents::LlmSettings {
+                    provider: self.llm_provider,
                     base_url: base_url.clone(),
                     api_key: self.llm_api_key.clone(),
                     default_model: self.llm_model.clone(),
@@ -242,6 +248,30 @@ pub struct DevArgs {
     /// `off` for none. `/v1/health` is never limited.
     #[arg(long, env = "SKEIN_RATE_SOURCE", default_value = "100/s", value_parser = RateOrOff::parse)]
     pub rate_source: RateOrOff,
+    /// Where Prometheus scrapes `GET /metrics` (apart from the API: the series name every
+    /// tenant's workflows); `off` for none. Default: 127.0.0.1:9464, or a free port when
+    /// that one is taken (another `skein dev`); the banner says which.
+    #[arg(long, env = "SKEIN_METRICS_ADDR", value_parser = AddrOrOff::parse)]
+    pub metrics_addr: Option<AddrOrOff>,
+}
+
+/// Where `skein dev` serves metrics unless told otherwise.
+pub const DEFAULT_METRICS_ADDR: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 9464);
+
+/// An address to listen on, or `off`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AddrOrOff(pub Option<SocketAddr>);
+
+impl AddrOrOff {
+    fn parse(text: &str) -> Result<AddrOrOff, String> {
+        match text.trim() {
+            "" | "off" => Ok(AddrOrOff(None)),
+            addr => addr.parse().map(|a| AddrOrOff(Some(a))).map_err(|_| {
+                format!("`{addr}` is not an address to listen on; use HOST:PORT, e.g. 127.0.0.1:9464, or `off`")
+            }),
+        }
+    }
 }
 
 /// A rate, or `off` for none (a type of its own: clap reads `Option` as "may be absent").
@@ -280,6 +310,7 @@ impl DevArgs {
                 jwt_audience: "skein-api".into(),
                 token_ttl_seconds: 900,
                 llm_base_url: None,
+                llm_provider: skein_agents::LlmProvider::OpenAi,
                 llm_api_key: None,
                 llm_model: "gpt-4o-mini".into(),
                 http_allow: skein_agents::EgressPolicy::parse("127.0.0.0/8,::1")
@@ -295,6 +326,7 @@ impl DevArgs {
                 count: 100,
                 window_seconds: 1,
             })),
+            metrics_addr: Some(AddrOrOff(None)),
         }
     }
 }

@@ -198,3 +198,41 @@ async fn forged_cursors_and_oversized_idempotency_keys_are_400s_on_dynamodb_not_
     let (status, body) = cloud.api(ApiGroup::Runs, event).await;
     assert_eq!(status, 422, "{body}");
 }
+
+#[tokio::test]
+async fn an_admins_deep_health_check_reaches_dynamodb_sqs_and_step_functions() {
+    let cloud = Cloud::new().await;
+    let (status, plain) = cloud
+        .api(ApiGroup::Agents, api_event("GET", "/v1/health", None, None))
+        .await;
+    assert_eq!((status, plain), (200, json!({"status": "ok"})));
+
+    let (status, report) = cloud.get(ApiGroup::Agents, "/v1/health?deep=1").await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["status"], "ok", "{report}");
+    let components: Vec<_> = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["component"].as_str().unwrap(),
+                c["status"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        components,
+        [("store", "ok"), ("queue", "ok"), ("engine", "ok")],
+        "{report}"
+    );
+    assert_eq!(report["checks"][1]["messages"], 0, "{report}");
+
+    let (status, refused) = cloud
+        .api(
+            ApiGroup::Agents,
+            api_event("GET", "/v1/health?deep=1", None, None),
+        )
+        .await;
+    assert_eq!(status, 401, "{refused}");
+}

@@ -72,6 +72,10 @@ impl WorkflowEngine for LosesFirstStartReply {
         self.ends_told.fetch_add(1, Ordering::SeqCst);
         self.inner.send_task_failure(token, error, cause).await
     }
+
+    async fn probe(&self) -> Result<(), EngineError> {
+        self.inner.probe().await
+    }
 }
 
 struct Setup {

@@ -29,6 +29,9 @@ pub async fn run(args: DevArgs) -> Result<(), CliError> {
         server.console.link().url,
         skein_cli::dev::sign_in::CODE_LIFETIME.as_secs() / 60,
     );
+    if let Some(metrics) = server.metrics_addr {
+        println!("\nMetrics (Prometheus): http://{metrics}/metrics");
+    }
     if let Some(admin) = &server.seeded_admin {
         println!(
             "\nFirst start: seeded tenant `{}` with an admin credential (shown once, also saved to {}):",

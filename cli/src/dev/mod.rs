@@ -1,6 +1,7 @@
 //! `skein dev`: the whole platform in one process on the embedded adapters, and the web
 //! console at `/`.
 
+pub mod metrics;
 pub mod sign_in;
 
 use std::net::SocketAddr;
@@ -25,7 +26,7 @@ use skein_local::{
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::config::{ConfigError, DevArgs, LocalArgs, write_private};
+use crate::config::{AddrOrOff, ConfigError, DevArgs, LocalArgs, write_private};
 use sign_in::ConsoleSignIn;
 
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +44,8 @@ pub enum DevError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Metrics(#[from] metrics::MetricsError),
     #[error("cannot seed the tenant: {0}")]
     Seed(skein_core::Error),
     #[error(
@@ -269,6 +272,8 @@ fn read_admin_client(data_dir: &std::path::Path) -> Option<ClientId> {
 /// A running dev server.
 pub struct DevServer {
     pub addr: SocketAddr,
+    /// Where `GET /metrics` answers, unless metrics are off.
+    pub metrics_addr: Option<SocketAddr>,
     pub data_dir: PathBuf,
     /// Present on the first start of a data dir: the seeded admin's credentials.
     pub seeded_admin: Option<ClientSecret>,
@@ -280,6 +285,7 @@ pub struct DevServer {
     sweeper: JoinHandle<()>,
     router: JoinHandle<()>,
     step_worker: JoinHandle<()>,
+    metrics: Option<JoinHandle<std::io::Result<()>>>,
 }
 
 impl DevServer {
@@ -312,6 +318,22 @@ impl DevServer {
             addr: args.addr,
             source,
         })?;
+        let metrics = match args.metrics_addr {
+            Some(AddrOrOff(None)) => None,
+            metrics_addr => {
+                let queues = vec![
+                    local.messages_queue.clone(),
+                    Arc::new(SqliteQueue::new(
+                        local.db.clone(),
+                        MESSAGES_DEAD_LETTER_QUEUE,
+                        QueueSettings::default(),
+                    )),
+                ];
+                Some(metrics::MetricsEndpoint::bind_or_default(metrics_addr, queues).await?)
+            }
+        };
+        let metrics_addr = metrics.as_ref().and_then(|m| m.addr());
+        let metrics = metrics.map(|endpoint| tokio::spawn(endpoint.serve()));
         let (shutdown, stopped) = oneshot::channel::<()>();
         let console = Arc::new(ConsoleSignIn::new(
             format!("http://{addr}"),
@@ -366,6 +388,7 @@ impl DevServer {
         ));
         Ok(Self {
             addr,
+            metrics_addr,
             data_dir: args.local.data_dir.clone(),
             seeded_admin,
             console,
@@ -375,6 +398,7 @@ impl DevServer {
             sweeper,
             router,
             step_worker,
+            metrics,
         })
     }
 
@@ -393,6 +417,9 @@ impl DevServer {
         self.sweeper.abort();
         self.router.abort();
         self.step_worker.abort();
+        if let Some(metrics) = &self.metrics {
+            metrics.abort();
+        }
         let _ = (&mut self.server).await;
     }
 

@@ -7,7 +7,7 @@
 //! | transform | runs a jq program over its input                          | `program`                                |
 //! | decision  | picks the outcome of the first rule whose jq test is true | `rules: [{when, outcome}]`, `default`    |
 //! | http      | sends its input to a URL; retries 5xx and network errors  | `url`, `method`, `headers`, `timeout`, `retries` |
-//! | llm       | OpenAI-compatible chat completion                         | `model`, `system`, `prompt`, `temperature`, `max_tokens` |
+//! | llm       | a completion from OpenAI-compatible or Anthropic APIs     | `model`, `system`, `prompt`, `temperature`, `max_tokens` |
 
 mod basic;
 mod config;
@@ -23,7 +23,7 @@ use serde_json::Value;
 use skein_core::ports::{AgentFailure, BuiltinAgents, BuiltinCall};
 use skein_core::workflows::compile::StepErrorName;
 
-pub use config::{BuiltinSettings, LlmSettings};
+pub use config::{BuiltinSettings, LlmProvider, LlmSettings};
 pub use egress::{ALLOW_VARIABLE as HTTP_ALLOW_VARIABLE, EgressPolicy};
 pub use jq::{JqError, Limits as JqLimits, Program as JqProgram};
 

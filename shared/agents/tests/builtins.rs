@@ -10,7 +10,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use serde_json::{Value, json};
-use skein_agents::{BuiltinSettings, Builtins, EgressPolicy, LlmSettings};
+use skein_agents::{BuiltinSettings, Builtins, EgressPolicy, LlmProvider, LlmSettings};
 use skein_core::ports::{BuiltinAgents, BuiltinCall};
 
 fn call(name: &str, config: Value, input: Value) -> BuiltinCall {
@@ -153,6 +153,7 @@ async fn llm_speaks_openai_chat_completions() {
     let base = serve(app).await;
     let builtins = Builtins::new(BuiltinSettings {
         llm: Some(LlmSettings {
+            provider: LlmProvider::OpenAi,
             base_url: format!("{base}/v1"),
             api_key: Some("sk-test".into()),
             default_model: "gpt-test".into(),
@@ -173,6 +174,74 @@ async fn llm_speaks_openai_chat_completions() {
         json!({"role": "system", "content": "Be brief."})
     );
     assert_eq!(body["temperature"], 0.2);
+}
+
+/// A server speaking Anthropic's Messages API, as its reference documents it: it refuses a
+/// request without its version header, key or `max_tokens`, as the API does.
+#[tokio::test]
+async fn llm_speaks_anthropic_messages() {
+    let seen: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let app = axum::Router::new()
+        .route(
+            "/v1/messages",
+            post(|State(seen): State<Arc<Mutex<Vec<Value>>>>, headers: HeaderMap, Json(body): Json<Value>| async move {
+                if headers.get("anthropic-version").is_none_or(|v| v != "2023-06-01")
+                    || headers.get("x-api-key").is_none_or(|v| v != "sk-ant-test")
+                    || body["max_tokens"].as_u64().is_none()
+                {
+                    return (StatusCode::BAD_REQUEST, Json(json!({"type": "error", "error": {"type": "invalid_request_error", "message": "bad request"}})));
+                }
+                seen.lock().unwrap().push(body.clone());
+                let prompt = body["messages"][0]["content"].as_str().unwrap().to_string();
+                (StatusCode::OK, Json(json!({
+                    "id": "msg_1", "type": "message", "role": "assistant", "model": body["model"],
+                    "content": [{"type": "text", "text": "summary "}, {"type": "text", "text": format!("of: {prompt}")}],
+                    "stop_reason": "end_turn", "stop_sequence": null,
+                    "usage": {"input_tokens": 12, "output_tokens": 5, "cache_read_input_tokens": 8, "cache_creation_input_tokens": 0}
+                })))
+            }),
+        )
+        .with_state(seen.clone());
+    let base = serve(app).await;
+    let builtins = Builtins::new(BuiltinSettings {
+        llm: Some(LlmSettings {
+            provider: LlmProvider::Anthropic,
+            base_url: format!("{base}/v1/"),
+            api_key: Some("sk-ant-test".into()),
+            default_model: "claude-test".into(),
+        }),
+        ..BuiltinSettings::default()
+    });
+    let out = builtins
+        .invoke(call("llm", json!({"system": "Be brief.", "prompt": "Summarize {{ input.topic }}", "temperature": 1.5}), json!({"topic": "tides"})))
+        .await
+        .unwrap();
+    assert_eq!(out["text"], "summary of: Summarize tides");
+    assert_eq!(out["model"], "claude-test");
+    assert_eq!(out["finish_reason"], "end_turn");
+    assert_eq!(out["usage"]["input_tokens"], 12);
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0]["system"], "Be brief.");
+    assert_eq!(seen[0]["max_tokens"], 1024, "Anthropic requires max_tokens");
+    assert_eq!(
+        seen[0]["temperature"], 1.0,
+        "Anthropic's temperature ends at 1"
+    );
+    assert_eq!(
+        seen[0]["messages"],
+        json!([{"role": "user", "content": "Summarize tides"}])
+    );
+}
+
+#[test]
+fn an_unknown_llm_provider_is_refused_with_the_known_ones() {
+    let error = LlmProvider::parse("gemini").unwrap_err();
+    assert!(
+        error.contains("openai") && error.contains("anthropic"),
+        "{error}"
+    );
+    assert_eq!(LlmProvider::parse("anthropic"), Ok(LlmProvider::Anthropic));
 }
 
 #[tokio::test]

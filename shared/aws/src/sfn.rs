@@ -41,6 +41,9 @@ pub const START_ACTIONS: [&str; 1] = ["states:StartExecution"];
 pub const STOP_ACTIONS: [&str; 1] = ["states:StopExecution"];
 /// Reporting a step's end through its task token (not resource-scoped).
 pub const TASK_TOKEN_ACTIONS: [&str; 2] = ["states:SendTaskSuccess", "states:SendTaskFailure"];
+/// What a deep health check calls: it describes a machine under the deployment's prefix
+/// that is never created.
+pub const PROBE_ACTIONS: [&str; 1] = ["states:DescribeStateMachine"];
 /// What the inspection helpers call (`describe`, `states_entered`, `send_task_heartbeat`):
 /// the tests and the bench use them, no function does.
 pub const INSPECT_ACTIONS: [&str; 3] = [
@@ -58,6 +61,9 @@ pub struct StateMachines {
     pub account: String,
     /// The CloudWatch Logs group executions log to; none logs nothing.
     pub log_group_arn: Option<String>,
+    /// A machine name under the deployment's prefix that is never created: describing it
+    /// shows that Step Functions answers, within the grant on `<prefix>-*`.
+    pub probe_machine: String,
 }
 
 impl StateMachines {
@@ -77,7 +83,14 @@ impl StateMachines {
             region: region.to_string(),
             account: account.to_string(),
             log_group_arn: None,
+            probe_machine: "skein-health-probe".into(),
         })
+    }
+
+    /// Probes with a name under the deployment's prefix (`<prefix>-health-probe`).
+    pub fn probing(mut self, name_prefix: &str) -> Self {
+        self.probe_machine = format!("{name_prefix}-health-probe");
+        self
     }
 
     /// Executions log to this CloudWatch Logs group (`arn:...:log-group:<name>`, with or
@@ -348,6 +361,21 @@ impl WorkflowEngine for StepFunctionsEngine {
             .await
             .map(drop)
             .map_err(|e| engine_error(e, "task"))
+    }
+
+    async fn probe(&self) -> Result<(), EngineError> {
+        let machine = &self.machines.probe_machine;
+        match self
+            .client
+            .describe_state_machine()
+            .state_machine_arn(self.machines.machine_arn(machine))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if e.code() == Some("StateMachineDoesNotExist") => Ok(()),
+            Err(e) => Err(engine_error(e, machine)),
+        }
     }
 }
 

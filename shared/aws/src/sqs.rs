@@ -6,9 +6,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::error::{DisplayErrorContext, SdkError};
-use aws_sdk_sqs::types::{MessageSystemAttributeName, SendMessageBatchRequestEntry};
+use aws_sdk_sqs::types::{
+    MessageSystemAttributeName, QueueAttributeName, SendMessageBatchRequestEntry,
+};
 use skein_core::ports::{
-    MAX_BATCH, MAX_BODY_BYTES, OutgoingMessage, Queue, QueueError, ReceivedMessage,
+    MAX_BATCH, MAX_BODY_BYTES, OutgoingMessage, Queue, QueueDepth, QueueError, ReceivedMessage,
 };
 
 /// What sending calls (`SendMessageBatch` is authorized as `sqs:SendMessage`).
@@ -21,6 +23,9 @@ pub const CONSUME_ACTIONS: [&str; 3] = [
     "sqs:DeleteMessage",
     "sqs:ChangeMessageVisibility",
 ];
+
+/// What reading a queue's depth calls (a deep health check).
+pub const DEPTH_ACTIONS: [&str; 1] = ["sqs:GetQueueAttributes"];
 
 /// SQS waits at most this long in one receive (long polling).
 const MAX_WAIT: Duration = Duration::from_secs(20);
@@ -172,6 +177,33 @@ impl Queue for SqsQueue {
             .await
             .map(drop)
             .map_err(|e| stale_or_unavailable(e.into_service_error().meta().code(), receipt))
+    }
+
+    /// Visible, delayed and in-flight messages, as SQS approximates them. SQS reports
+    /// the oldest message's age only as a CloudWatch metric, which the alarms read.
+    async fn depth(&self) -> Result<QueueDepth, QueueError> {
+        let names = [
+            QueueAttributeName::ApproximateNumberOfMessages,
+            QueueAttributeName::ApproximateNumberOfMessagesDelayed,
+            QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
+        ];
+        let answer = self
+            .client
+            .get_queue_attributes()
+            .queue_url(&self.url)
+            .set_attribute_names(Some(names.to_vec()))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let attributes = answer.attributes();
+        let messages = names
+            .iter()
+            .filter_map(|name| attributes?.get(name)?.parse::<u64>().ok())
+            .sum();
+        Ok(QueueDepth {
+            messages,
+            oldest: None,
+        })
     }
 }
 

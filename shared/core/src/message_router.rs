@@ -93,6 +93,7 @@ impl MessageRouter {
             .dead_letter(message, error, receives)
             .await
             .map_err(RouteError::Failed)?;
+        crate::metrics::message_dead_lettered();
         Ok(Routed::DeadLettered)
     }
 }

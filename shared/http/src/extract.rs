@@ -22,16 +22,26 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let state = AppState::from_ref(state);
-        let header = parts.headers.get(header::AUTHORIZATION);
-        let token =
-            skein_core::auth::bearer_token(header.map(|value| value.to_str().unwrap_or_default()))?;
-        let principal = state.platform.access.authenticate(token).await?;
-        tracing::Span::current()
-            .record("tenant", principal.tenant.as_str())
-            .record("principal", principal.id.as_str());
-        Ok(Caller(principal))
+        principal(&parts.headers, &AppState::from_ref(state))
+            .await
+            .map(Caller)
     }
+}
+
+/// The principal of `Authorization: Bearer <jwt>`, for a handler that needs a caller only
+/// sometimes (else take [`Caller`]).
+pub(crate) async fn principal(
+    headers: &axum::http::HeaderMap,
+    state: &AppState,
+) -> Result<Principal, ApiError> {
+    let header = headers.get(header::AUTHORIZATION);
+    let token =
+        skein_core::auth::bearer_token(header.map(|value| value.to_str().unwrap_or_default()))?;
+    let principal = state.platform.access.authenticate(token).await?;
+    tracing::Span::current()
+        .record("tenant", principal.tenant.as_str())
+        .record("principal", principal.id.as_str());
+    Ok(principal)
 }
 
 /// The address the request came from, as the host saw it: the peer address on `skein dev`,

@@ -6,6 +6,7 @@ mod extract;
 mod limit;
 mod openapi;
 mod problem;
+mod request_metrics;
 mod routes;
 mod source_limit;
 mod state;

@@ -39,6 +39,7 @@ pub(crate) async fn rate_limit(
             message,
             retry_after_seconds,
         }) => {
+            skein_core::metrics::rate_limit_refused(skein_core::metrics::LimitScope::Token);
             let mut response = ApiError::Domain(Error::RateLimited {
                 message,
                 retry_after_seconds,

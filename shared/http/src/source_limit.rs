@@ -71,6 +71,7 @@ pub(crate) async fn limit_sources(
     if let Some(source) = source.filter(|_| limited(&request))
         && let Err(retry_after_seconds) = limiter.check(source)
     {
+        skein_core::metrics::rate_limit_refused(skein_core::metrics::LimitScope::Source);
         let mut response = ApiError::Domain(Error::RateLimited {
             message: format!(
                 "too many requests without a token from this address; retry in {retry_after_seconds} s"

@@ -12,7 +12,9 @@ use crate::AwsPlatform;
 /// The router an API function serves: `routes` is its group's function in
 /// `skein_http::groups` (`ApiGroup::routes` gives it for a group).
 pub fn service(routes: impl FnOnce() -> axum::Router<AppState>, aws: &AwsPlatform) -> axum::Router {
-    group_router(routes, aws.app_state()).layer(axum::middleware::from_fn(source_address))
+    group_router(routes, aws.app_state())
+        .layer(axum::middleware::from_fn(source_address))
+        .layer(axum::middleware::from_fn(crate::metrics::flush_after))
 }
 
 /// Hands API Gateway's view of the caller's address to the routes (per-source limits key

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use skein_agents::{BuiltinSettings, EgressPolicy, HTTP_ALLOW_VARIABLE, LlmSettings};
+use skein_agents::{BuiltinSettings, EgressPolicy, HTTP_ALLOW_VARIABLE, LlmProvider, LlmSettings};
 use skein_core::limits::RateLimits;
 use skein_core::quotas::{self, Quotas};
 pub use skein_core::settings::{AuthSettings, ConfigError, Lookup, SIGNING_KEY_VARIABLES};
@@ -117,7 +117,8 @@ impl PlatformSettings {
 
     /// What the builtin agents read: only the functions that link them (the step-worker
     /// and api-workflows) are given these, so no other function holds the LLM API key.
-    pub const BUILTIN_VARIABLES: [&'static str; 4] = [
+    pub const BUILTIN_VARIABLES: [&'static str; 5] = [
+        LlmProvider::VARIABLE,
         "SKEIN_LLM_BASE_URL",
         "SKEIN_LLM_API_KEY",
         "SKEIN_LLM_MODEL",
@@ -129,7 +130,15 @@ impl PlatformSettings {
     }
 
     pub fn from_lookup(env: Lookup) -> Result<Self, ConfigError> {
+        let provider = match env(LlmProvider::VARIABLE) {
+            Some(name) => LlmProvider::parse(&name).map_err(|reason| ConfigError::Invalid {
+                name: LlmProvider::VARIABLE,
+                reason,
+            })?,
+            None => LlmProvider::default(),
+        };
         let llm = env("SKEIN_LLM_BASE_URL").map(|base_url| LlmSettings {
+            provider,
             base_url,
             api_key: env("SKEIN_LLM_API_KEY"),
             default_model: env("SKEIN_LLM_MODEL").unwrap_or_else(|| "gpt-4o-mini".into()),

@@ -197,8 +197,17 @@ pub fn functions() -> Vec<FunctionNeeds> {
         grant(Resource::LogDelivery, &iam::LOG_DELIVERY_ACTIONS),
     ];
     vec![
-        // Agents, clients, tokens and the system routes: the table only.
-        api("api-agents", ApiGroup::Agents, vec![]),
+        // Agents, clients, tokens and the system routes: the table; and for the admins'
+        // deep health check, the messages queue's depth and a describe of a machine name
+        // under the prefix that is never created.
+        api(
+            "api-agents",
+            ApiGroup::Agents,
+            vec![
+                grant(Resource::MessageQueue, &iam::SQS_DEPTH_ACTIONS),
+                grant(Resource::StateMachines, &iam::STATES_PROBE_ACTIONS),
+            ],
+        ),
         // Completing or failing a workflow's task ends its step.
         api("api-tasks", ApiGroup::Tasks, finishing_steps().to_vec()),
         api("api-workflows", ApiGroup::Workflows, register),

@@ -7,6 +7,7 @@ pub mod authorizer;
 mod config;
 pub mod deploy;
 pub mod message_router;
+pub mod metrics;
 mod platform;
 pub mod scheduler;
 pub mod step_worker;

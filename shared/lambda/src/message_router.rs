@@ -52,7 +52,8 @@ pub async fn run() -> Result<(), lambda_runtime::Error> {
     let function = MessageRouterFunction::new(&aws);
     let function = &function;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
-        Ok::<_, std::convert::Infallible>(function.handle_batch(event.payload).await)
+        let routed = crate::metrics::flushed(function.handle_batch(event.payload)).await;
+        Ok::<_, std::convert::Infallible>(routed)
     }))
     .await
 }

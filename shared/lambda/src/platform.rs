@@ -61,6 +61,7 @@ impl AwsPlatform {
         builtins: impl FnOnce(&BuiltinSettings) -> Option<Arc<dyn BuiltinAgents>>,
     ) -> Result<Self, StartError> {
         let settings = PlatformSettings::from_env()?;
+        crate::metrics::install(&settings.name_prefix);
         let sdk = skein_aws::load_config().await;
         let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), &settings.table);
         Self::build(&settings, &sdk, Arc::new(store), |engine| engine, builtins)
@@ -115,7 +116,8 @@ impl AwsPlatform {
         );
         let machines = StateMachines::new(&settings.states_role_arn, &region)
             .map_err(StartError::Role)?
-            .logging_to(settings.states_log_group_arn.clone());
+            .logging_to(settings.states_log_group_arn.clone())
+            .probing(&settings.name_prefix);
         let engine = Arc::new(StepFunctionsEngine::new(
             aws_sdk_sfn::Client::new(sdk),
             machines,

@@ -108,7 +108,7 @@ pub async fn run() -> Result<(), lambda_runtime::Error> {
     let aws = AwsPlatform::from_env(crate::no_builtins).await?;
     let platform = &aws.platform;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        handle(platform, event.payload).await
+        crate::metrics::flushed(handle(platform, event.payload)).await
     }))
     .await
 }

@@ -270,9 +270,7 @@ pub async fn run() -> Result<(), lambda_runtime::Error> {
     let worker = StepWorker::new(&aws);
     let worker = &worker;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        worker
-            .handle(event.payload, deadline_of(&event.context))
-            .await
+        crate::metrics::flushed(worker.handle(event.payload, deadline_of(&event.context))).await
     }))
     .await
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use rusqlite::{TransactionBehavior, params};
 use skein_core::ports::{
-    MAX_BATCH, MAX_BODY_BYTES, OutgoingMessage, Queue, QueueError, ReceivedMessage,
+    MAX_BATCH, MAX_BODY_BYTES, OutgoingMessage, Queue, QueueDepth, QueueError, ReceivedMessage,
 };
 use tokio::sync::Notify;
 
@@ -59,6 +59,24 @@ impl SqliteQueue {
 
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// How many messages the queue holds (visible, delayed or in flight), and how long
+    /// the oldest has waited since it was sent: what SQS reports as its approximate number
+    /// of messages and age of oldest message.
+    fn stats(&self) -> Result<QueueDepth, QueueError> {
+        let conn = self.db.reader();
+        let (messages, oldest_sent_ms) = conn
+            .prepare_cached("SELECT COUNT(*), MIN(sent_at) FROM queue_messages WHERE queue = ?1")
+            .and_then(|mut s| {
+                s.query_row(params![self.name], |row| {
+                    Ok((row.get::<_, u64>(0)?, row.get::<_, Option<i64>>(1)?))
+                })
+            })
+            .map_err(unavailable)?;
+        let oldest = oldest_sent_ms
+            .map(|sent| Duration::from_millis(now_ms().saturating_sub(sent).max(0) as u64));
+        Ok(QueueDepth { messages, oldest })
     }
 
     /// Makes visible now the messages that an earlier process received and never
@@ -256,6 +274,10 @@ impl Queue for SqliteQueue {
             bell(&self.db, &self.name).notify_waiters();
         }
         Ok(())
+    }
+
+    async fn depth(&self) -> Result<QueueDepth, QueueError> {
+        self.stats()
     }
 }
 

@@ -3,6 +3,11 @@ output "step_queue_url" {
   value       = aws_sqs_queue.steps.url
 }
 
+output "step_queue_name" {
+  description = "The step queue's name, for its age alarm."
+  value       = aws_sqs_queue.steps.name
+}
+
 output "step_queue_arn" {
   description = "The step queue's ARN."
   value       = aws_sqs_queue.steps.arn

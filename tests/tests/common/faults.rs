@@ -262,4 +262,8 @@ impl WorkflowEngine for FaultyEngine {
         )
         .await
     }
+
+    async fn probe(&self) -> Result<(), EngineError> {
+        self.call("engine.probe", self.inner.probe()).await
+    }
 }

@@ -50,6 +50,7 @@ pub enum Action {
     RunWorkflows,
     SendMessages,
     ManageDeadLetters,
+    CheckHealth,
 }
 
 impl Action {
@@ -60,6 +61,7 @@ impl Action {
             Action::CreateTask | Action::ReadAnyTask => &[Admin, Operator],
             Action::ManageWorkflows | Action::RunWorkflows => &[Admin, Operator],
             Action::UpdateAgent | Action::DeleteAgent | Action::ManageClients => &[Admin],
+            Action::CheckHealth => &[Admin],
             Action::SendMessages => &[Admin, Operator, Agent],
             Action::ManageDeadLetters => &[Admin, Operator],
         }
@@ -78,6 +80,7 @@ impl Action {
             Action::RunWorkflows => "start, read and cancel runs",
             Action::SendMessages => "send messages",
             Action::ManageDeadLetters => "read and redrive dead letters",
+            Action::CheckHealth => "check the platform's health in depth",
         }
     }
 }

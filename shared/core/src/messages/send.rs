@@ -20,6 +20,7 @@ impl Messages {
         let recipient = Recipient::Agent { agent: to.clone() };
         let message = self.envelope(&caller.tenant, caller.id.clone(), recipient, new, ttl);
         self.enqueue(&message).await?;
+        crate::metrics::message_sent(crate::metrics::MessageKind::Direct);
         Ok(message)
     }
 
@@ -30,6 +31,7 @@ impl Messages {
         let ttl = new.validate()?;
         let message = self.envelope(&caller.tenant, caller.id.clone(), recipient, new, ttl);
         self.enqueue(&message).await?;
+        crate::metrics::message_sent(crate::metrics::MessageKind::Broadcast);
         Ok(message)
     }
 
@@ -69,6 +71,7 @@ impl Messages {
         }
         let message = self.envelope(&caller.tenant, caller.id.clone(), recipient, new, ttl);
         self.enqueue(&message).await?;
+        crate::metrics::message_sent(crate::metrics::MessageKind::Reply);
         Ok(message)
     }
 
@@ -88,6 +91,7 @@ impl Messages {
         let mut message = self.envelope(tenant, PrincipalId::run(run), to, new, ttl);
         message.id = MessageId::from_ulid(step_message_ulid(run, idempotency_key));
         self.enqueue(&message).await?;
+        crate::metrics::message_sent(crate::metrics::MessageKind::Direct);
         Ok(message)
     }
 

@@ -50,6 +50,9 @@ pub trait WorkflowEngine: Send + Sync {
         error: &str,
         cause: &str,
     ) -> Result<(), EngineError>;
+
+    /// One cheap call that shows the engine answers (a deep health check).
+    async fn probe(&self) -> Result<(), EngineError>;
 }
 
 /// Hands a step message to the step-worker: an SQS send on AWS, a spawned task locally.

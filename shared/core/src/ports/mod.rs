@@ -13,7 +13,9 @@ pub use agents::{AgentFailure, BuiltinAgents, BuiltinCall};
 /// together (tests count calls or inject faults this way).
 pub type Layer<Port> = Box<dyn FnOnce(std::sync::Arc<Port>) -> std::sync::Arc<Port> + Send>;
 pub use engine::{EngineError, ExecutionEnded, ExecutionStatus, StepDispatch, WorkflowEngine};
-pub use queue::{MAX_BATCH, MAX_BODY_BYTES, OutgoingMessage, Queue, QueueError, ReceivedMessage};
+pub use queue::{
+    MAX_BATCH, MAX_BODY_BYTES, OutgoingMessage, Queue, QueueDepth, QueueError, ReceivedMessage,
+};
 pub use store::{
     Change, Condition, Index, IndexKey, Item, ItemStore, Key, MAX_ITEM_BYTES, Page, Query, SkRange,
     StartAfter, StoreError, WriteOp, item_size,

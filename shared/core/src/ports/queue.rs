@@ -51,6 +51,14 @@ pub enum QueueError {
     Unavailable(String),
 }
 
+/// How many messages a queue holds (visible, delayed and in flight), and how long the
+/// oldest has waited, where the queue can say (SQS publishes that as a metric instead).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueDepth {
+    pub messages: u64,
+    pub oldest: Option<Duration>,
+}
+
 #[async_trait]
 pub trait Queue: Send + Sync {
     /// Returns the new messages' ids, in order.
@@ -73,4 +81,7 @@ pub trait Queue: Send + Sync {
         receipt: &str,
         visibility: Duration,
     ) -> Result<(), QueueError>;
+
+    /// The queue's depth: also how a deep health check sees that the queue answers.
+    async fn depth(&self) -> Result<QueueDepth, QueueError>;
 }

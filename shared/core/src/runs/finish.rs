@@ -128,6 +128,7 @@ impl Runs {
         ];
         match self.ctx.store.transact_write(ops).await {
             Ok(()) => {
+                crate::metrics::run_ended(&run.workflow, run.status.as_str());
                 self.ctx.events.run_changed(run.id.as_str());
                 Ok(crate::retry::Try::Done(run))
             }

@@ -10,6 +10,7 @@ use super::model::{Attempt, RunError, StepMessage, StepRecord, StepStatus};
 use super::values::Part;
 use super::worker::{done_flag, read_step, set, write_condition};
 use crate::error::{Error, Result};
+use crate::metrics::AttemptOutcome;
 use crate::ports::{Change, Condition, StoreError};
 use crate::records::step_key;
 use crate::steps::{MAX_CAUSE_CHARS, MAX_ERROR_CHARS, clip};
@@ -47,9 +48,15 @@ impl Runs {
             set("finished_at", now),
         ];
         changes.extend(self.place_value(&key, Part::Output, &output).await?);
-        let logged = ("step.succeeded", json!({ "attempt": message.attempt + 1 }));
-        self.record_attempt(message, started, None, changes, logged)
-            .await?;
+        let data = json!({ "attempt": message.attempt + 1 });
+        self.record_attempt(
+            message,
+            started,
+            None,
+            changes,
+            (AttemptOutcome::Succeeded, data),
+        )
+        .await?;
         self.release(call).await?;
         let answer = json!({ "step": step.id, "status": "succeeded" });
         self.answer(reply, Ok(answer)).await
@@ -81,14 +88,18 @@ impl Runs {
         } else {
             changes.push(set("status", StepStatus::Waiting));
         }
-        let kind = if last { "step.failed" } else { "step.retrying" };
+        let outcome = if last {
+            AttemptOutcome::Failed
+        } else {
+            AttemptOutcome::Retrying
+        };
         let data = json!({ "attempt": message.attempt + 1, "error": failure.error, "cause": failure.cause });
         self.record_attempt(
             message,
             started,
             Some(failure.clone()),
             changes,
-            (kind, data),
+            (outcome, data),
         )
         .await?;
         if last && step.on_failure == OnFailure::Continue {
@@ -108,33 +119,43 @@ impl Runs {
         started: Option<&[Attempt]>,
         error: Option<RunError>,
         mut changes: Vec<Change>,
-        (kind, data): (&str, Value),
+        (outcome, data): (AttemptOutcome, Value),
     ) -> Result<()> {
         let now = self.ctx.now();
         let attempt = message.attempt;
+        let kind = match outcome {
+            AttemptOutcome::Succeeded => "step.succeeded",
+            AttemptOutcome::Retrying => "step.retrying",
+            AttemptOutcome::Failed => "step.failed",
+        };
         if let Some(started) = started {
             let record = StepRecord {
                 attempts: started.to_vec(),
                 ..StepRecord::default()
             };
-            changes.push(set("attempts", close_attempt(&record, attempt, now, error)));
+            let attempts = close_attempt(&record, attempt, now, error);
+            let took = attempt_duration(&attempts, attempt);
+            changes.push(set("attempts", attempts));
             self.update_logged(message, changes, Condition::Exists, kind, data)
                 .await?;
+            crate::metrics::step_attempt_ended(outcome, took);
             return Ok(());
         }
         let key = step_key(&message.tenant, &message.run, &message.step);
         for _ in crate::retry::races() {
             let (record, version, _) = read_step(self, &key).await?;
             let mut all = changes.clone();
-            all.push(set(
-                "attempts",
-                close_attempt(&record, attempt, now, error.clone()),
-            ));
+            let attempts = close_attempt(&record, attempt, now, error.clone());
+            let took = attempt_duration(&attempts, attempt);
+            all.push(set("attempts", attempts));
             match self
                 .update_logged(message, all, write_condition(version), kind, data.clone())
                 .await
             {
-                Ok(()) => return Ok(()),
+                Ok(()) => {
+                    crate::metrics::step_attempt_ended(outcome, took);
+                    return Ok(());
+                }
                 Err(StoreError::ConditionFailed) => continue,
                 Err(e) => return Err(e.into()),
             }
@@ -279,6 +300,12 @@ impl Runs {
 }
 
 /// The attempts with this one closed (and given its error, if any).
+/// How long the closed attempt ran, from its start to its close.
+fn attempt_duration(attempts: &[Attempt], attempt: u32) -> Option<std::time::Duration> {
+    let closed = attempts.iter().find(|a| a.number == attempt + 1)?;
+    (closed.finished_at? - closed.started_at).to_std().ok()
+}
+
 fn close_attempt(
     record: &StepRecord,
     attempt: u32,

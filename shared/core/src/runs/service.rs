@@ -164,6 +164,7 @@ impl Runs {
             }
             Err(e) => return Err(e.into()),
         }
+        crate::metrics::run_started(workflow);
         self.ctx.events.run_changed(run.id.as_str());
         self.launch(&version.machine, &run).await?;
         Ok(Started {

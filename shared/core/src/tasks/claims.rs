@@ -54,6 +54,7 @@ impl Tasks {
                 }
                 task.claim(agent_id, LeaseId::from_ulid(self.ctx.ulid()), now);
                 if self.write_if_unchanged(&task, version).await? {
+                    crate::metrics::task_claimed();
                     return Ok(Some(task));
                 }
             }

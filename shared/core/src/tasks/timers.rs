@@ -57,6 +57,13 @@ impl Tasks {
                 {
                     due.fired += 1;
                     requeued |= outcome == TimerOutcome::Requeued;
+                    match outcome {
+                        TimerOutcome::Requeued | TimerOutcome::Failed => {
+                            crate::metrics::task_lease_expired()
+                        }
+                        TimerOutcome::Expired => crate::metrics::task_expired(),
+                        TimerOutcome::NotDue => {}
+                    }
                     if task.awaits_report() {
                         due.finished.push(task);
                     }

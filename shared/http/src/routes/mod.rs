@@ -142,6 +142,8 @@ fn with_layers(routes: Router<AppState>, state: AppState) -> Router {
                 skein_core::Error::Internal("panic".into()),
             ))
         }))
+        // Outside the panic catcher, so that a panic counts as the 500 it is answered with.
+        .layer(axum::middleware::from_fn(crate::request_metrics::record))
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &Request| {
                 let route = request

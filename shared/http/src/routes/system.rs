@@ -1,8 +1,14 @@
 use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use serde::Deserialize;
 use serde_json::{Value, json};
+use skein_core::health::{Health, HealthReport};
 
+use crate::extract::QueryParams;
+use crate::problem::ApiResult;
 use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
@@ -12,10 +18,51 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/openapi.json", get(openapi))
 }
 
-/// Liveness.
-#[utoipa::path(get, path = "/v1/health", tag = "system", security(), responses((status = 200, description = "up")))]
-async fn health() -> Json<Value> {
-    Json(json!({ "status": "ok" }))
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+struct HealthParams {
+    /// `1` (or `true`): call the store, the messages queue and the engine once each, and
+    /// answer 503 if any fails. Admins only.
+    #[param(inline)]
+    deep: Option<Depth>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+enum Depth {
+    #[serde(rename = "1")]
+    One,
+    #[serde(rename = "true")]
+    True,
+    #[serde(rename = "0")]
+    Zero,
+    #[serde(rename = "false")]
+    False,
+}
+
+/// Liveness: a constant answer that touches nothing (for load balancers and uptime
+/// probes). With `?deep=1`, an admin's check of every component this server depends on.
+#[utoipa::path(get, path = "/v1/health", tag = "system", params(HealthParams), security((), ("bearer" = [])),
+    responses((status = 200, description = "up (and, when deep, every component answered)", body = HealthReport),
+        (status = 503, description = "deep: a component did not answer", body = HealthReport)))]
+async fn health(
+    State(state): State<AppState>,
+    QueryParams(params): QueryParams<HealthParams>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    if !matches!(params.deep, Some(Depth::One | Depth::True)) {
+        return Ok(Json(HealthReport {
+            status: Health::Ok,
+            checks: Vec::new(),
+        })
+        .into_response());
+    }
+    let caller = crate::extract::principal(&headers, &state).await?;
+    let report = state.platform.deep_health(&caller).await?;
+    let status = match report.status {
+        Health::Ok => StatusCode::OK,
+        Health::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+    };
+    Ok((status, Json(report)).into_response())
 }
 
 /// Version, build, adapters in use and where to authenticate.

@@ -55,6 +55,15 @@ pub async fn save_machine(db: &SqliteDb, name: &str, asl: &Value) -> Result<bool
     Ok(serde_json::from_str::<Value>(&stored).ok().as_ref() == Some(asl))
 }
 
+/// Reads the journal's machines table: the engine can checkpoint.
+pub fn probe(db: &SqliteDb) -> Result<(), JournalError> {
+    let conn = db.reader();
+    conn.query_row("SELECT COUNT(*) FROM engine_machines", [], |r| {
+        r.get::<_, i64>(0)
+    })?;
+    Ok(())
+}
+
 pub fn load_machine(db: &SqliteDb, name: &str) -> Result<Option<Value>, JournalError> {
     let conn = db.reader();
     let text: Option<String> = conn

@@ -308,6 +308,11 @@ impl WorkflowEngine for LocalEngine {
         )
         .await
     }
+
+    /// The engine runs in this process; its journal is the database it reads.
+    async fn probe(&self) -> Result<(), EngineError> {
+        journal::probe(&self.db).map_err(unavailable)
+    }
 }
 
 #[cfg(test)]

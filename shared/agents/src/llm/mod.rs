@@ -1,0 +1,155 @@
+//! The `llm` builtin: one completion from the deployment's LLM provider, spoken in its own
+//! protocol (OpenAI chat completions, Anthropic Messages). Every call is counted and timed,
+//! with the tokens the provider reports (`skein_core::metrics`).
+
+mod anthropic;
+mod openai;
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+use skein_core::metrics::TokenCounts;
+use skein_core::ports::{AgentFailure, BuiltinCall};
+use skein_core::workflows::compile::StepErrorName;
+use skein_core::workflows::template;
+
+use crate::basic::{InputScope, bad_settings};
+use crate::config::{BuiltinSettings, LlmProvider, LlmSettings};
+use crate::http::send_with_retries;
+use crate::settings;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LlmStepSettings {
+    #[serde(default)]
+    model: Option<String>,
+    #[serde(default)]
+    system: Option<String>,
+    /// A template over the input; the input as JSON when absent.
+    #[serde(default)]
+    prompt: Option<String>,
+    #[serde(default)]
+    temperature: Option<f64>,
+    #[serde(default)]
+    max_tokens: Option<u32>,
+}
+
+pub fn check(config: Option<&Value>) -> Result<(), (String, String)> {
+    let s: LlmStepSettings = settings(config)?;
+    if let Some(prompt) = &s.prompt {
+        template::references(&Value::String(prompt.clone()))
+            .map_err(|(_, message)| (".with.prompt".to_string(), message))?;
+    }
+    if s.temperature.is_some_and(|t| !(0.0..=2.0).contains(&t)) {
+        return Err((".with.temperature".into(), "use 0.0 to 2.0".into()));
+    }
+    if s.max_tokens == Some(0) {
+        return Err((".with.max_tokens".into(), "use 1 or more".into()));
+    }
+    Ok(())
+}
+
+/// What a step asks the model, whatever the provider.
+struct Prompt {
+    model: String,
+    system: Option<String>,
+    user: String,
+    temperature: Option<f64>,
+    max_tokens: Option<u32>,
+}
+
+/// What the model answered, whatever the provider.
+struct Answer {
+    text: String,
+    model: Option<String>,
+    /// The provider's own usage object, as it sent it.
+    usage: Option<Value>,
+    tokens: TokenCounts,
+    finish_reason: Option<String>,
+}
+
+/// One provider's protocol: the request for a prompt, and the answer in its response.
+trait Protocol {
+    /// The label in metrics.
+    const NAME: &'static str;
+    fn request(
+        client: &reqwest::Client,
+        api: &LlmSettings,
+        prompt: &Prompt,
+    ) -> reqwest::RequestBuilder;
+    fn answer(body: &[u8]) -> Result<Answer, String>;
+}
+
+/// `{text, model, usage, finish_reason}`.
+pub async fn call(
+    client: &reqwest::Client,
+    deployment: &BuiltinSettings,
+    call: &BuiltinCall,
+) -> Result<Value, AgentFailure> {
+    let s: LlmStepSettings = settings(Some(&call.config)).map_err(bad_settings)?;
+    let Some(api) = &deployment.llm else {
+        return Err(AgentFailure::new(
+            StepErrorName::NonRetryable,
+            "the llm builtin is not configured: set SKEIN_LLM_BASE_URL (and SKEIN_LLM_API_KEY, SKEIN_LLM_PROVIDER) for the server",
+        ));
+    };
+    let user = match &s.prompt {
+        Some(p) => match template::render(&Value::String(p.clone()), &InputScope(&call.input)) {
+            Value::String(text) => text,
+            other => other.to_string(),
+        },
+        None => match &call.input {
+            Value::String(text) => text.clone(),
+            other => other.to_string(),
+        },
+    };
+    let prompt = Prompt {
+        model: s.model.unwrap_or_else(|| api.default_model.clone()),
+        system: s.system,
+        user,
+        temperature: s.temperature,
+        max_tokens: s.max_tokens,
+    };
+    let answer = match api.provider {
+        LlmProvider::OpenAi => complete::<openai::ChatCompletions>(client, api, &prompt).await?,
+        LlmProvider::Anthropic => complete::<anthropic::Messages>(client, api, &prompt).await?,
+    };
+    Ok(json!({
+        "text": answer.text,
+        "model": answer.model,
+        "usage": answer.usage,
+        "finish_reason": answer.finish_reason,
+    }))
+}
+
+async fn complete<P: Protocol>(
+    client: &reqwest::Client,
+    api: &LlmSettings,
+    prompt: &Prompt,
+) -> Result<Answer, AgentFailure> {
+    let what = format!("the {} API", P::NAME);
+    let started = std::time::Instant::now();
+    let answered = send_with_retries(|| P::request(client, api, prompt), 2, &what)
+        .await
+        .and_then(|(_, body)| {
+            P::answer(&body).map_err(|e| {
+                AgentFailure::new(
+                    StepErrorName::AgentFailed,
+                    format!("{what} answered something unreadable: {e}"),
+                )
+            })
+        });
+    let tokens = answered.as_ref().map(|a| a.tokens).unwrap_or_default();
+    skein_core::metrics::llm_call(
+        P::NAME,
+        &prompt.model,
+        answered.is_ok(),
+        started.elapsed(),
+        tokens,
+    );
+    answered
+}
+
+/// `base_url` and `path` joined with one slash.
+fn endpoint(api: &LlmSettings, path: &str) -> String {
+    format!("{}/{path}", api.base_url.trim_end_matches('/'))
+}
