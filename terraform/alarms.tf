@@ -61,7 +61,7 @@ resource "aws_cloudwatch_metric_alarm" "step_failure_rate" {
 
   metric_query {
     id          = "rate"
-    expression  = "IF(ended >= 10, 100 * failed / ended, 0)"
+    expression  = "IF(ended >= 10, 100 * FILL(failed, 0) / ended, 0)"
     label       = "Step attempts failed for good (%)"
     return_data = true
   }
