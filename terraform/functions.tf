@@ -70,6 +70,7 @@ locals {
     SKEIN_QUOTA_RUNS_IN_FLIGHT    = tostring(var.quotas.runs_in_flight)
     SKEIN_QUOTA_MAP_ITEMS         = tostring(var.quotas.map_items)
     SKEIN_QUOTA_SCHEDULE_INTERVAL = var.quotas.schedule_interval
+    SKEIN_LLM_PRICES              = var.llm_prices
   })
 
   # What the builtin agents read (skein_lambda::PlatformSettings::BUILTIN_VARIABLES): only

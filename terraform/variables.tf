@@ -126,6 +126,17 @@ variable "llm" {
   }
 }
 
+variable "llm_prices" {
+  description = "What LLM tokens cost, over the built-in defaults for common models: JSON of model prefix to USD per million tokens, e.g. {\"my-model\": {\"input\": 0.5, \"output\": 1.5, \"cached_input\": 0.05}}. Prices the usage ledger and budgets in US dollars."
+  type        = string
+  default     = "{}"
+
+  validation {
+    condition     = can(jsondecode(var.llm_prices))
+    error_message = "llm_prices must be a JSON object."
+  }
+}
+
 variable "step_worker_timeout" {
   description = "The step-worker's timeout in seconds: also the lease of a started step and a sixth of the step queue's visibility timeout."
   type        = number

@@ -80,6 +80,10 @@ pub struct LocalArgs {
     /// The model `llm` steps use when they name none.
     #[arg(long, env = "SKEIN_LLM_MODEL", default_value = "gpt-4o-mini")]
     pub llm_model: String,
+    /// What LLM tokens cost, over the defaults for common models: a JSON object of model
+    /// prefix to USD per million tokens, e.g. {"my-model": {"input": 0.5, "output": 1.5}}.
+    #[arg(long, env = "SKEIN_LLM_PRICES", default_value = "{}", value_parser = skein_core::usage::Prices::with_overrides)]
+    pub llm_prices: skein_core::usage::Prices,
     /// Address ranges `http` steps may reach besides public ones, comma-separated CIDRs.
     /// Loopback is allowed locally so that agents on this machine keep working.
     #[arg(long, env = "SKEIN_HTTP_ALLOW", default_value = "127.0.0.0/8,::1", value_parser = parse_egress)]
@@ -313,6 +317,7 @@ impl DevArgs {
                 llm_provider: skein_agents::LlmProvider::OpenAi,
                 llm_api_key: None,
                 llm_model: "gpt-4o-mini".into(),
+                llm_prices: skein_core::usage::Prices::default(),
                 http_allow: skein_agents::EgressPolicy::parse("127.0.0.0/8,::1")
                     .expect("valid ranges"),
                 quota_runs_in_flight: 1000,

@@ -49,6 +49,10 @@ enum Command {
     /// List, show, watch and cancel runs.
     #[command(subcommand)]
     Runs(commands::runs::RunsCommand),
+    /// What LLM calls used and cost (by workflow, agent, model or run), and the tenant's
+    /// monthly budget.
+    #[command(subcommand)]
+    Usage(commands::usage::UsageCommand),
     /// Approve (or --reject) a run's approval step.
     Approve(commands::runs::ApproveArgs),
     /// Approvals waiting for you.
@@ -101,6 +105,7 @@ fn main() -> ExitCode {
             Command::Workflows(cmd) => commands::workflows::run(cmd).await,
             Command::Run(args) => commands::runs::start(args).await,
             Command::Runs(cmd) => commands::runs::run(cmd).await,
+            Command::Usage(cmd) => commands::usage::run(cmd).await,
             Command::Approve(args) => commands::runs::approve(args).await,
             Command::Approvals(remote) => commands::runs::approvals(remote).await,
             Command::Compile(args) => commands::workflows::compile_file(args),

@@ -78,7 +78,11 @@ impl Dev {
         if let Some(base) = llm {
             command
                 .env("SKEIN_LLM_BASE_URL", base)
-                .env("SKEIN_LLM_MODEL", "gpt-test");
+                .env("SKEIN_LLM_MODEL", "gpt-test")
+                .env(
+                    "SKEIN_LLM_PRICES",
+                    r#"{"gpt-test": {"input": 1000, "output": 2000}}"#,
+                );
         }
         let server = command
             .arg("dev")
@@ -287,6 +291,15 @@ async fn metrics_parse_as_prometheus_text_and_move_with_runs_steps_and_requests(
     assert_eq!(value(&after, "skein_llm_tokens_total", &llm("input")), 9.0);
     assert_eq!(value(&after, "skein_llm_tokens_total", &llm("output")), 4.0);
     assert_eq!(value(&after, "skein_llm_tokens_total", &llm("cached")), 3.0);
+    // Priced by SKEIN_LLM_PRICES: 9 x 1000 + 4 x 2000 micro-dollars.
+    assert_eq!(
+        value(
+            &after,
+            "skein_llm_cost_microdollars_total",
+            &[("provider", "openai"), ("model", "gpt-test")]
+        ),
+        17000.0
+    );
     assert_eq!(
         value(
             &after,

@@ -139,9 +139,36 @@ async fn the_readme_tour_runs_through_the_cli() {
             &task,
             "--result",
             r#"{"summary": "agents, serverless"}"#,
+            "--usage",
+            r#"{"model": "gpt-4o", "input_tokens": 1200, "output_tokens": 300}"#,
         ],
     )
     .await);
+
+    // The agent's reported usage is in the ledger, priced; a budget is set and shown.
+    let report = ok(skein(
+        &url,
+        data,
+        Some(&admin),
+        &["usage", "report", "--group-by", "model"],
+    )
+    .await);
+    // gpt-4o at $2.50 / $10 per million: 1,200 x 2.5 + 300 x 10 = $0.006.
+    assert!(
+        report.contains("gpt-4o") && report.contains("1200") && report.contains("$0.0060"),
+        "{report}"
+    );
+    let budget = ok(skein(
+        &url,
+        data,
+        Some(&admin),
+        &["usage", "budget", "--usd", "25"],
+    )
+    .await);
+    assert!(
+        budget.contains("Monthly budget: usd 25") && budget.contains("1500 tokens"),
+        "{budget}"
+    );
 
     let fetched: Value = serde_json::from_str(&ok(skein(
         &url,

@@ -37,6 +37,7 @@ async fn a_finished_task_whose_run_was_never_told_is_passed_on_by_the_sweep() {
     let completion = TaskCompletion {
         result: json!({"text": "done"}),
         lease_id: None,
+        usage: None,
     };
     app.server()
         .local

@@ -29,7 +29,7 @@ fn group_of_tag(tag: &str) -> Option<ApiGroup> {
         "agents" | "auth" | "system" => Some(ApiGroup::Agents),
         "tasks" => Some(ApiGroup::Tasks),
         "workflows" => Some(ApiGroup::Workflows),
-        "runs" => Some(ApiGroup::Runs),
+        "runs" | "usage" => Some(ApiGroup::Runs),
         "messages" => Some(ApiGroup::Messages),
         _ => None,
     }

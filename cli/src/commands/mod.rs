@@ -8,6 +8,7 @@ pub mod messages;
 pub mod runs;
 pub mod tasks;
 pub mod token;
+pub mod usage;
 pub mod watch;
 pub mod workflows;
 

@@ -40,6 +40,10 @@ pub enum TasksCommand {
         /// JSON result (or @file).
         #[arg(long, default_value = "null")]
         result: String,
+        /// What the task's LLM calls used, as JSON (or @file): {"model": ...,
+        /// "input_tokens": ..., "output_tokens": ...}; counted against budgets.
+        #[arg(long)]
+        usage: Option<String>,
         #[command(flatten)]
         remote: Remote,
     },
@@ -138,8 +142,16 @@ pub async fn run(command: TasksCommand) -> Result<(), CliError> {
             }
             Ok(())
         }
-        TasksCommand::Complete { id, result, remote } => {
-            let body = json!({ "result": json_arg("--result", &result)? });
+        TasksCommand::Complete {
+            id,
+            result,
+            usage,
+            remote,
+        } => {
+            let mut body = json!({ "result": json_arg("--result", &result)? });
+            if let Some(usage) = usage {
+                body["usage"] = json_arg("--usage", &usage)?;
+            }
             let task = remote
                 .client()?
                 .post(&format!("/v1/tasks/{id}/complete"), &body)

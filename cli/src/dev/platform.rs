@@ -140,6 +140,7 @@ impl LocalPlatform {
             step_lease: chrono::Duration::zero(),
             inline_for: chrono::Duration::seconds(60),
             quotas: local.quotas(),
+            prices: Arc::new(local.llm_prices.clone()),
             machine_prefix: skein_core::workflows::machine_name::MACHINE_PREFIX.to_string(),
         };
         let messages_queue = Arc::new(SqliteQueue::new(

@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde_json::Value;
-use skein_core::ports::{AgentFailure, BuiltinAgents, BuiltinCall};
+use skein_core::ports::{AgentFailure, BuiltinAgents, BuiltinCall, BuiltinOutput, UsageEstimate};
 use skein_core::workflows::compile::StepErrorName;
 
 pub use config::{BuiltinSettings, LlmProvider, LlmSettings};
@@ -90,14 +90,24 @@ impl BuiltinAgents for Builtins {
         })
     }
 
-    async fn invoke(&self, call: BuiltinCall) -> Result<Value, AgentFailure> {
+    fn estimate(&self, call: &BuiltinCall) -> Option<UsageEstimate> {
+        match call.name.as_str() {
+            "llm" => llm::estimate(&self.settings, call),
+            _ => None,
+        }
+    }
+
+    async fn invoke(&self, call: BuiltinCall) -> Result<BuiltinOutput, AgentFailure> {
         let work = async {
+            let plain = |value: Result<Value, AgentFailure>| value.map(BuiltinOutput::from);
             match call.name.as_str() {
-                "echo" => Ok(call.input.clone()),
-                "template" => basic::template(&call),
-                "transform" => basic::transform(&call, &self.programs).await,
-                "decision" => basic::decision(&call, &self.programs).await,
-                "http" => http::call(&self.tenant_client, &self.settings.egress, &call).await,
+                "echo" => Ok(call.input.clone().into()),
+                "template" => plain(basic::template(&call)),
+                "transform" => plain(basic::transform(&call, &self.programs).await),
+                "decision" => plain(basic::decision(&call, &self.programs).await),
+                "http" => {
+                    plain(http::call(&self.tenant_client, &self.settings.egress, &call).await)
+                }
                 "llm" => llm::call(&self.provider_client, &self.settings, &call).await,
                 other => Err(AgentFailure::new(
                     StepErrorName::NonRetryable,

@@ -91,7 +91,8 @@ async fn http_sends_the_input_with_the_idempotency_key_and_retries_5xx() {
             json!({"sku": "a1"}),
         ))
         .await
-        .unwrap();
+        .unwrap()
+        .value;
     assert_eq!(
         out,
         json!({"status": 201, "body": {"id": 7, "echo": {"sku": "a1"}}})
@@ -160,10 +161,28 @@ async fn llm_speaks_openai_chat_completions() {
         }),
         ..BuiltinSettings::default()
     });
-    let out = builtins
-        .invoke(call("llm", json!({"system": "Be brief.", "prompt": "Summarize {{ input.topic }}", "temperature": 0.2}), json!({"topic": "tides"})))
-        .await
-        .unwrap();
+    let llm_call = call(
+        "llm",
+        json!({"system": "Be brief.", "prompt": "Summarize {{ input.topic }}", "temperature": 0.2}),
+        json!({"topic": "tides"}),
+    );
+    let estimate = builtins
+        .estimate(&llm_call)
+        .expect("an llm call is estimated");
+    // "Be brief." and "Summarize tides": 24 bytes, a token per three, and the overhead;
+    // no max_tokens, so the output is held at 1,024.
+    assert_eq!(
+        (estimate.tokens.input, estimate.tokens.output),
+        (8 + 16, 1024)
+    );
+    let out = builtins.invoke(llm_call).await.unwrap();
+    let used = out.usage.expect("an llm call reports its usage");
+    assert_eq!(
+        (used.provider.as_str(), used.model.as_str()),
+        ("openai", "gpt-test")
+    );
+    assert_eq!((used.tokens.input, used.tokens.output), (9, 4));
+    let out = out.value;
     assert_eq!(out["text"], "summary of: Summarize tides");
     assert_eq!(out["usage"]["total_tokens"], 13);
     let seen = seen.lock().unwrap();
@@ -216,6 +235,13 @@ async fn llm_speaks_anthropic_messages() {
         .invoke(call("llm", json!({"system": "Be brief.", "prompt": "Summarize {{ input.topic }}", "temperature": 1.5}), json!({"topic": "tides"})))
         .await
         .unwrap();
+    let used = out.usage.expect("an llm call reports its usage");
+    // Anthropic counts cache reads apart: every input token once, the cached ones also.
+    assert_eq!(
+        (used.tokens.input, used.tokens.cached, used.tokens.output),
+        (20, 8, 5)
+    );
+    let out = out.value;
     assert_eq!(out["text"], "summary of: Summarize tides");
     assert_eq!(out["model"], "claude-test");
     assert_eq!(out["finish_reason"], "end_turn");
@@ -255,12 +281,17 @@ async fn transform_template_and_decision_work_on_the_input() {
             input.clone(),
         ))
         .await
-        .unwrap();
+        .unwrap()
+        .value;
     assert_eq!(t, json!(9));
-    let r = b.invoke(call("template", json!({"template": {"greeting": "Hi {{ input.name }}", "best": "{{ input.scores[1] }}"}}), input.clone())).await.unwrap();
+    let r = b.invoke(call("template", json!({"template": {"greeting": "Hi {{ input.name }}", "best": "{{ input.scores[1] }}"}}), input.clone())).await.unwrap().value;
     assert_eq!(r, json!({"greeting": "Hi Ada", "best": 9}));
     let rules = json!({"rules": [{"when": ".scores | max > 10", "outcome": "escalate"}, {"when": ".scores | max > 5", "outcome": "review"}], "default": "accept"});
-    let d = b.invoke(call("decision", rules, input)).await.unwrap();
+    let d = b
+        .invoke(call("decision", rules, input))
+        .await
+        .unwrap()
+        .value;
     assert_eq!(d, json!({"outcome": "review", "rule": 1}));
 }
 

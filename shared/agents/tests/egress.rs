@@ -52,6 +52,7 @@ async fn get(builtins: &Builtins, config: Value) -> Result<Value, AgentFailure> 
             timeout: Some(Duration::from_secs(5)),
         })
         .await
+        .map(|output| output.value)
 }
 
 fn assert_refused(outcome: Result<Value, AgentFailure>, ip: &str) {

@@ -28,6 +28,7 @@ pub mod sweep;
 #[cfg(feature = "system")]
 pub mod system;
 pub mod tasks;
+pub mod usage;
 pub mod whole_number;
 pub mod workflows;
 
@@ -47,6 +48,7 @@ pub struct Platform {
     pub workflows: workflows::Workflows,
     pub runs: runs::Runs,
     pub messages: messages::Messages,
+    pub usage: usage::Usage,
 }
 
 impl Platform {
@@ -61,12 +63,14 @@ impl Platform {
         let tasks = tasks::Tasks::new(ctx.clone(), agents.clone());
         let workflows = workflows::Workflows::new(ctx.clone(), ports.clone());
         let messages = messages::Messages::new(ctx.clone(), agents.clone(), messaging);
+        let usage = usage::Usage::new(ctx.clone(), ports.prices.clone());
         let runs = runs::Runs::new(
             ctx,
             ports,
             workflows.clone(),
             tasks.clone(),
             messages.clone(),
+            usage.clone(),
         );
         Self {
             access,
@@ -75,6 +79,7 @@ impl Platform {
             workflows,
             runs,
             messages,
+            usage,
         }
     }
 

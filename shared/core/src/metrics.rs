@@ -35,12 +35,14 @@ pub enum Metric {
     LlmTokens,
     LlmCalls,
     LlmCallDuration,
+    LlmCost,
+    BudgetRefusals,
     QueueDepth,
     QueueOldestAge,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 17] = [
+    pub const ALL: [Metric; 19] = [
         Metric::HttpRequests,
         Metric::HttpRequestDuration,
         Metric::RunsStarted,
@@ -56,6 +58,8 @@ impl Metric {
         Metric::LlmTokens,
         Metric::LlmCalls,
         Metric::LlmCallDuration,
+        Metric::LlmCost,
+        Metric::BudgetRefusals,
         Metric::QueueDepth,
         Metric::QueueOldestAge,
     ];
@@ -78,6 +82,8 @@ impl Metric {
             Metric::LlmTokens => "skein_llm_tokens_total",
             Metric::LlmCalls => "skein_llm_calls_total",
             Metric::LlmCallDuration => "skein_llm_call_duration_seconds",
+            Metric::LlmCost => "skein_llm_cost_microdollars_total",
+            Metric::BudgetRefusals => "skein_budget_refusals_total",
             Metric::QueueDepth => "skein_queue_depth",
             Metric::QueueOldestAge => "skein_queue_oldest_age_seconds",
         }
@@ -112,6 +118,10 @@ impl Metric {
             Metric::LlmTokens => "LLM tokens, by provider, model and kind (input, output, cached)",
             Metric::LlmCalls => "LLM calls, by provider, model and outcome",
             Metric::LlmCallDuration => "Duration of an LLM call, by provider and model",
+            Metric::LlmCost => {
+                "Cost of LLM calls in millionths of a US dollar, by provider and model (priced models only)"
+            }
+            Metric::BudgetRefusals => "LLM calls refused by a budget, by scope (run, tenant)",
             Metric::QueueDepth => "Messages waiting in a queue (visible and in flight)",
             Metric::QueueOldestAge => "Age of the oldest message in a queue",
         }
@@ -295,6 +305,17 @@ pub fn llm_call(
                 .increment(count);
         }
     }
+}
+
+/// What a recorded LLM call cost, in micro-dollars.
+pub fn llm_cost(provider: &str, model: &str, micros: u64) {
+    metrics::counter!(Metric::LlmCost.name(), "provider" => provider.to_owned(), "model" => model.to_owned())
+        .increment(micros);
+}
+
+/// A call refused because it would pass a budget; `scope` is `run` or `tenant`.
+pub fn budget_refused(scope: &'static str) {
+    metrics::counter!(Metric::BudgetRefusals.name(), "scope" => scope).increment(1);
 }
 
 /// A queue's depth and oldest message, sampled by a host that can see them (on AWS, SQS

@@ -21,6 +21,12 @@
 //! | map item     | `T#{t}#RUN#{id}`           | `S#{step}#I#{000042}` |        |                      |                       |
 //! | run event    | `T#{t}#RUN#{id}`           | `E#{ulid}` |                   |                      |                       |
 //! | approval     | `T#{t}#RUN#{id}`           | `A#{step}` | `APPROVALS#{t}` / at#run#step | `APPROVALS-DUE` / due#pk#step |   |
+//! | run usage    | `T#{t}#RUN#{id}`           | `USAGE` (committed tokens, micro-USD) |  |              |                       |
+//! | usage call   | `T#{t}#RUN#{id}`           | `U#{ulid or task id}` |        |                      |                       |
+//! | task usage   | `T#{t}#TASK#{id}`          | `U` (a task outside any run) | |                      |                       |
+//! | usage rollup | `T#{t}#USAGE`              | `{workflow,agent,model}#{day}#{key}` | |              |                       |
+//! | month usage  | `T#{t}#USAGE`              | `MONTH#{yyyy-mm}` |            |                      |                       |
+//! | tenant budget| `T#{t}#USAGE`              | `BUDGET` |                     |                      |                       |
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -175,6 +181,43 @@ pub fn run_key(tenant: &TenantId, run: &RunId) -> Key {
 
 pub fn runs_list_pk(tenant: &TenantId) -> String {
     format!("T#{tenant}#RUNS")
+}
+
+/// A tenant's usage rollups, month counters and budget.
+pub fn usage_pk(tenant: &TenantId) -> String {
+    format!("T#{tenant}#USAGE")
+}
+
+pub fn tenant_budget_key(tenant: &TenantId) -> Key {
+    Key::new(usage_pk(tenant), "BUDGET")
+}
+
+/// `month` is `YYYY-MM`.
+pub fn month_usage_key(tenant: &TenantId, month: &str) -> Key {
+    Key::new(usage_pk(tenant), format!("MONTH#{month}"))
+}
+
+/// One day's counters of one workflow, agent or model; `day` is `YYYY-MM-DD`.
+pub fn usage_rollup_key(tenant: &TenantId, group: &str, day: &str, key: &str) -> Key {
+    Key::new(usage_pk(tenant), format!("{group}#{day}#{key}"))
+}
+
+/// What a run has committed against its budget.
+pub fn run_usage_key(tenant: &TenantId, run: &RunId) -> Key {
+    Key::new(run_pk(tenant, run), "USAGE")
+}
+
+pub const USAGE_CALL_PREFIX: &str = "U#";
+
+/// One LLM call of a run: `id` is a ULID for the builtin's calls, a task id for usage an
+/// agent reported.
+pub fn usage_call_key(tenant: &TenantId, run: &RunId, id: &str) -> Key {
+    Key::new(run_pk(tenant, run), format!("{USAGE_CALL_PREFIX}{id}"))
+}
+
+/// The usage an agent reported for a task outside any run.
+pub fn task_usage_key(tenant: &TenantId, task: &TaskId) -> Key {
+    Key::new(format!("T#{tenant}#TASK#{task}"), "U")
 }
 
 pub fn step_key(tenant: &TenantId, run: &RunId, step: &str) -> Key {

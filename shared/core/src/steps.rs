@@ -101,6 +101,9 @@ pub enum StepErrorName {
     /// A tenant quota would be passed (`quotas::Quotas`), e.g. a map over too many items.
     #[serde(rename = "Skein.QuotaExceeded")]
     QuotaExceeded,
+    /// An LLM call would pass the run's or the tenant's budget (`usage`).
+    #[serde(rename = "Skein.BudgetExceeded")]
+    BudgetExceeded,
     /// Sub-workflows nested deeper than `runs::MAX_SUB_WORKFLOW_DEPTH`.
     #[serde(rename = "Skein.DepthExceeded")]
     DepthExceeded,
@@ -124,6 +127,7 @@ impl StepErrorName {
             StepErrorName::ApprovalTimedOut => "Skein.ApprovalTimedOut",
             StepErrorName::SubWorkflowFailed => "Skein.SubWorkflowFailed",
             StepErrorName::QuotaExceeded => "Skein.QuotaExceeded",
+            StepErrorName::BudgetExceeded => "Skein.BudgetExceeded",
             StepErrorName::DepthExceeded => "Skein.DepthExceeded",
             StepErrorName::AgentGone => "Skein.AgentGone",
             StepErrorName::Cancelled => "Skein.Cancelled",
@@ -174,6 +178,7 @@ mod tests {
             StepErrorName::ApprovalTimedOut,
             StepErrorName::SubWorkflowFailed,
             StepErrorName::QuotaExceeded,
+            StepErrorName::BudgetExceeded,
             StepErrorName::DepthExceeded,
             StepErrorName::AgentGone,
             StepErrorName::Cancelled,

@@ -19,7 +19,7 @@ use skein_core::ids::{
 };
 use skein_core::problem::CONTENT_TYPE as PROBLEM_CONTENT_TYPE;
 
-use crate::routes::{agents, auth, messages, runs, system, tasks, workflows};
+use crate::routes::{agents, auth, messages, runs, system, tasks, usage, workflows};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -36,14 +36,15 @@ use crate::routes::{agents, auth, messages, runs, system, tasks, workflows};
         workflows::list_versions, workflows::get_version, workflows::get_asl, workflows::get_graph,
         workflows::workflow_schema,
         runs::start_run, runs::list_runs, runs::get_run, runs::run_events, runs::run_graph, runs::cancel_run,
-        runs::list_approvals, runs::approve_step, runs::reject_step,
+        runs::list_approvals, runs::approve_step, runs::reject_step, runs::run_usage,
+        usage::usage_report, usage::get_budget, usage::set_budget,
         messages::send_message, messages::broadcast_message, messages::read_inbox,
         messages::ack_message, messages::reply_message, messages::list_dead_letters,
         messages::redrive_dead_letter,
     ),
     modifiers(&BearerAuth, &ParsedValues, &Problems),
     security(("bearer" = [])),
-    tags((name = "auth"), (name = "agents"), (name = "tasks"), (name = "workflows"), (name = "runs"), (name = "messages"), (name = "system")),
+    tags((name = "auth"), (name = "agents"), (name = "tasks"), (name = "workflows"), (name = "runs"), (name = "messages"), (name = "usage"), (name = "system")),
 )]
 struct ApiDoc;
 

@@ -9,6 +9,7 @@ use skein_core::limits::RateLimits;
 use skein_core::quotas::{self, Quotas};
 pub use skein_core::settings::{AuthSettings, ConfigError, Lookup, SIGNING_KEY_VARIABLES};
 use skein_core::settings::{number, rate_limits, required};
+use skein_core::usage::Prices;
 use skein_core::workflows::duration::HumanDuration;
 
 /// `SKEIN_NAME_PREFIX`: lowercase letters, digits and `-`, so that machine names stay
@@ -90,12 +91,28 @@ pub struct PlatformSettings {
     /// functions' IAM grants are scoped to.
     pub name_prefix: String,
     pub builtins: BuiltinSettings,
+    /// What LLM tokens cost: the usage ledger and budgets in US dollars. Every function
+    /// that may record usage (a step's call, an agent's report) reads it.
+    pub prices: Prices,
+}
+
+/// Prices over the defaults, as JSON (`skein_core::usage::Prices::with_overrides`).
+pub const PRICES_VARIABLE: &str = "SKEIN_LLM_PRICES";
+
+fn prices_from(env: Lookup) -> Result<Prices, ConfigError> {
+    match env(PRICES_VARIABLE).filter(|v| !v.trim().is_empty()) {
+        None => Ok(Prices::default()),
+        Some(json) => Prices::with_overrides(&json).map_err(|reason| ConfigError::Invalid {
+            name: PRICES_VARIABLE,
+            reason,
+        }),
+    }
 }
 
 impl PlatformSettings {
     /// What every platform function reads (the builtins' variables are
     /// [`Self::BUILTIN_VARIABLES`], for the functions that link them).
-    pub const VARIABLES: [&'static str; 17] = [
+    pub const VARIABLES: [&'static str; 18] = [
         "SKEIN_NAME_PREFIX",
         "SKEIN_TABLE",
         "SKEIN_STEP_QUEUE_URL",
@@ -113,6 +130,7 @@ impl PlatformSettings {
         quotas::RUNS_IN_FLIGHT_VARIABLE,
         quotas::MAP_ITEMS_VARIABLE,
         quotas::SCHEDULE_INTERVAL_VARIABLE,
+        PRICES_VARIABLE,
     ];
 
     /// What the builtin agents read: only the functions that link them (the step-worker
@@ -169,6 +187,7 @@ impl PlatformSettings {
             rate_limits: rate_limits(env)?,
             quotas: quotas_from(env)?,
             name_prefix: name_prefix(env)?,
+            prices: prices_from(env)?,
             builtins: BuiltinSettings {
                 llm,
                 // Steps in a Lambda reach only public addresses unless the deployment

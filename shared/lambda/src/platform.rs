@@ -142,6 +142,7 @@ impl AwsPlatform {
             inline_for: chrono::Duration::from_std(settings.inline_for)
                 .unwrap_or(chrono::Duration::zero()),
             quotas: settings.quotas,
+            prices: Arc::new(settings.prices.clone()),
             machine_prefix: settings.name_prefix.clone(),
         };
         Ok(Self {

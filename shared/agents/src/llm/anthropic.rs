@@ -14,7 +14,7 @@ pub(super) struct Messages;
 const API_VERSION: &str = "2023-06-01";
 
 /// Anthropic requires `max_tokens`; a step that names none gets this.
-const DEFAULT_MAX_TOKENS: u32 = 1024;
+pub(super) const DEFAULT_MAX_TOKENS: u32 = 1024;
 
 #[derive(Deserialize)]
 struct Message {

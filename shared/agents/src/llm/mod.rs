@@ -8,7 +8,7 @@ mod openai;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use skein_core::metrics::TokenCounts;
-use skein_core::ports::{AgentFailure, BuiltinCall};
+use skein_core::ports::{AgentFailure, BuiltinCall, BuiltinOutput, ProviderUsage, UsageEstimate};
 use skein_core::workflows::compile::StepErrorName;
 use skein_core::workflows::template;
 
@@ -79,12 +79,41 @@ trait Protocol {
     fn answer(body: &[u8]) -> Result<Answer, String>;
 }
 
-/// `{text, model, usage, finish_reason}`.
+/// The output tokens a budget holds for a call whose step sets no `max_tokens` and whose
+/// provider needs none (OpenAI's): the call may use more, and is then recorded as it was.
+const RESERVED_OUTPUT_TOKENS: u32 = 1024;
+
+/// Overhead tokens of a chat request beyond its text (roles, separators).
+const PROMPT_OVERHEAD_TOKENS: u64 = 16;
+
+/// The most a call may use: its prompt's tokens, estimated generously (a token per three
+/// bytes, where English averages four), and its output cap.
+pub fn estimate(deployment: &BuiltinSettings, call: &BuiltinCall) -> Option<UsageEstimate> {
+    let api = deployment.llm.as_ref()?;
+    let s: LlmStepSettings = settings(Some(&call.config)).ok()?;
+    let prompt = prompt(api, s, &call.input);
+    let bytes = prompt.system.as_ref().map_or(0, String::len) + prompt.user.len();
+    let output = prompt.max_tokens.unwrap_or(match api.provider {
+        LlmProvider::Anthropic => anthropic::DEFAULT_MAX_TOKENS,
+        LlmProvider::OpenAi => RESERVED_OUTPUT_TOKENS,
+    });
+    Some(UsageEstimate {
+        provider: api.provider.as_str().to_string(),
+        model: prompt.model,
+        tokens: TokenCounts {
+            input: (bytes as u64).div_ceil(3) + PROMPT_OVERHEAD_TOKENS,
+            output: u64::from(output),
+            cached: 0,
+        },
+    })
+}
+
+/// `{text, model, usage, finish_reason}`, and the tokens it used.
 pub async fn call(
     client: &reqwest::Client,
     deployment: &BuiltinSettings,
     call: &BuiltinCall,
-) -> Result<Value, AgentFailure> {
+) -> Result<BuiltinOutput, AgentFailure> {
     let s: LlmStepSettings = settings(Some(&call.config)).map_err(bad_settings)?;
     let Some(api) = &deployment.llm else {
         return Err(AgentFailure::new(
@@ -92,33 +121,48 @@ pub async fn call(
             "the llm builtin is not configured: set SKEIN_LLM_BASE_URL (and SKEIN_LLM_API_KEY, SKEIN_LLM_PROVIDER) for the server",
         ));
     };
+    let prompt = prompt(api, s, &call.input);
+    let started = std::time::Instant::now();
+    let answer = match api.provider {
+        LlmProvider::OpenAi => complete::<openai::ChatCompletions>(client, api, &prompt).await?,
+        LlmProvider::Anthropic => complete::<anthropic::Messages>(client, api, &prompt).await?,
+    };
+    let usage = ProviderUsage {
+        provider: api.provider.as_str().to_string(),
+        model: answer.model.clone().unwrap_or_else(|| prompt.model.clone()),
+        tokens: answer.tokens,
+        latency: started.elapsed(),
+    };
+    Ok(BuiltinOutput {
+        value: json!({
+            "text": answer.text,
+            "model": answer.model,
+            "usage": answer.usage,
+            "finish_reason": answer.finish_reason,
+        }),
+        usage: Some(usage),
+    })
+}
+
+/// What a step asks, from its settings and its input.
+fn prompt(api: &LlmSettings, s: LlmStepSettings, input: &Value) -> Prompt {
     let user = match &s.prompt {
-        Some(p) => match template::render(&Value::String(p.clone()), &InputScope(&call.input)) {
+        Some(p) => match template::render(&Value::String(p.clone()), &InputScope(input)) {
             Value::String(text) => text,
             other => other.to_string(),
         },
-        None => match &call.input {
+        None => match input {
             Value::String(text) => text.clone(),
             other => other.to_string(),
         },
     };
-    let prompt = Prompt {
+    Prompt {
         model: s.model.unwrap_or_else(|| api.default_model.clone()),
         system: s.system,
         user,
         temperature: s.temperature,
         max_tokens: s.max_tokens,
-    };
-    let answer = match api.provider {
-        LlmProvider::OpenAi => complete::<openai::ChatCompletions>(client, api, &prompt).await?,
-        LlmProvider::Anthropic => complete::<anthropic::Messages>(client, api, &prompt).await?,
-    };
-    Ok(json!({
-        "text": answer.text,
-        "model": answer.model,
-        "usage": answer.usage,
-        "finish_reason": answer.finish_reason,
-    }))
+    }
 }
 
 async fn complete<P: Protocol>(

@@ -51,6 +51,10 @@ pub enum Action {
     SendMessages,
     ManageDeadLetters,
     CheckHealth,
+    /// Read the tenant's LLM usage and costs.
+    ReadUsage,
+    /// Set the tenant's monthly budget.
+    ManageBudgets,
 }
 
 impl Action {
@@ -61,7 +65,8 @@ impl Action {
             Action::CreateTask | Action::ReadAnyTask => &[Admin, Operator],
             Action::ManageWorkflows | Action::RunWorkflows => &[Admin, Operator],
             Action::UpdateAgent | Action::DeleteAgent | Action::ManageClients => &[Admin],
-            Action::CheckHealth => &[Admin],
+            Action::CheckHealth | Action::ManageBudgets => &[Admin],
+            Action::ReadUsage => &[Admin, Operator],
             Action::SendMessages => &[Admin, Operator, Agent],
             Action::ManageDeadLetters => &[Admin, Operator],
         }
@@ -81,6 +86,8 @@ impl Action {
             Action::SendMessages => "send messages",
             Action::ManageDeadLetters => "read and redrive dead letters",
             Action::CheckHealth => "check the platform's health in depth",
+            Action::ReadUsage => "read the tenant's usage and costs",
+            Action::ManageBudgets => "set the tenant's budget",
         }
     }
 }

@@ -4,6 +4,7 @@
 pub mod queue;
 pub mod store;
 mod store_queries;
+pub mod usage;
 
 /// Expands to one `#[tokio::test]` per item-store case. `$make` is an expression
 /// producing `(guard, Arc<dyn ItemStore>)`: a fresh store, and whatever must live as
@@ -27,6 +28,13 @@ macro_rules! item_store_contract {
             transactions_are_all_or_nothing_and_name_the_failed_operations,
             expired_items_are_absent_everywhere,
         );
+
+        #[tokio::test]
+        async fn concurrent_budget_holds_never_pass_the_budget() {
+            let (_guard, store) = $make;
+            $crate::contract::usage::concurrent_budget_holds_never_pass_the_budget(store.clone())
+                .await;
+        }
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
         $(

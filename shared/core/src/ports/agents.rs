@@ -9,6 +9,8 @@ use serde_json::Value;
 
 use crate::steps::StepErrorName;
 
+pub use crate::metrics::TokenCounts;
+
 /// One run of a builtin agent for one step attempt.
 #[derive(Debug, Clone)]
 pub struct BuiltinCall {
@@ -37,6 +39,38 @@ impl AgentFailure {
     }
 }
 
+/// What a builtin call to a paid provider (the `llm` builtin) used.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProviderUsage {
+    pub provider: String,
+    /// The model that answered (the provider's name for it), else the one asked for.
+    pub model: String,
+    pub tokens: TokenCounts,
+    pub latency: Duration,
+}
+
+/// The most a builtin call may use, known before it is made, so that budgets can hold
+/// it: the prompt's tokens (estimated) and the output's cap.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UsageEstimate {
+    pub provider: String,
+    pub model: String,
+    pub tokens: TokenCounts,
+}
+
+/// A builtin's answer, and what it used of a paid provider.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BuiltinOutput {
+    pub value: Value,
+    pub usage: Option<ProviderUsage>,
+}
+
+impl From<Value> for BuiltinOutput {
+    fn from(value: Value) -> Self {
+        BuiltinOutput { value, usage: None }
+    }
+}
+
 #[async_trait]
 pub trait BuiltinAgents: Send + Sync {
     /// Names every builtin (for messages that list them).
@@ -46,5 +80,8 @@ pub trait BuiltinAgents: Send + Sync {
     /// its `with` settings. Each problem is (path under the step, e.g. `.with.program`, message).
     fn check(&self, name: &str, config: Option<&Value>) -> Result<(), Vec<(String, String)>>;
 
-    async fn invoke(&self, call: BuiltinCall) -> Result<Value, AgentFailure>;
+    /// What `call` may use of a paid provider at most; None for a call that uses none.
+    fn estimate(&self, call: &BuiltinCall) -> Option<UsageEstimate>;
+
+    async fn invoke(&self, call: BuiltinCall) -> Result<BuiltinOutput, AgentFailure>;
 }

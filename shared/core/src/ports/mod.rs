@@ -7,7 +7,9 @@ mod queue;
 mod store;
 mod system;
 
-pub use agents::{AgentFailure, BuiltinAgents, BuiltinCall};
+pub use agents::{
+    AgentFailure, BuiltinAgents, BuiltinCall, BuiltinOutput, ProviderUsage, UsageEstimate,
+};
 
 /// Wraps a port's adapter in another implementation of the port, when a host is put
 /// together (tests count calls or inject faults this way).

@@ -32,6 +32,7 @@ pub use service::{RunFilter, StartRun, Started};
 use crate::context::Context;
 use crate::messages::Messages;
 use crate::tasks::Tasks;
+use crate::usage::Usage;
 use crate::workflows::Workflows;
 
 /// How deep sub-workflows nest under one top-level run.
@@ -44,6 +45,7 @@ pub struct Runs {
     pub(crate) workflows: Workflows,
     pub(crate) tasks: Tasks,
     pub(crate) messages: Messages,
+    pub(crate) usage: Usage,
 }
 
 impl Runs {
@@ -53,6 +55,7 @@ impl Runs {
         workflows: Workflows,
         tasks: Tasks,
         messages: Messages,
+        usage: Usage,
     ) -> Self {
         Self {
             ctx,
@@ -60,6 +63,7 @@ impl Runs {
             workflows,
             tasks,
             messages,
+            usage,
         }
     }
 }

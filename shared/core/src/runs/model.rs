@@ -97,6 +97,9 @@ pub struct Run {
     pub finished_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<ParentStep>,
+    /// What the run may spend on LLM calls (its workflow version's `budget`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<crate::usage::Budget>,
 }
 
 /// One try of a step.

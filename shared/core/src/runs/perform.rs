@@ -5,12 +5,14 @@ use serde_json::Value;
 use super::Runs;
 use super::call::StepCall;
 use super::model::RunError;
+use super::model::StepMessage;
 use super::worker::set;
 use crate::error::{Error, Result};
-use crate::ports::{BuiltinCall, Condition};
+use crate::ports::{BuiltinCall, BuiltinOutput, Condition};
 use crate::records::step_key;
 use crate::tasks::model::{MAX_RESULT_BYTES, json_size};
 use crate::tasks::{NewTask, TaskOrigin};
+use crate::usage::{Call, Purpose, Reserved, UsageSource};
 use crate::workflows::compile::StepErrorName;
 
 impl Runs {
@@ -48,17 +50,7 @@ impl Runs {
                 idempotency_key,
                 timeout: step.timeout.map(|t| t.0),
             };
-            let Some(builtins) = &self.ports.builtins else {
-                // A deployment that routes steps to a function without the builtins.
-                return Err(crate::Error::Internal(format!(
-                    "builtin `{name}` cannot run in this process: builtin steps run in the step-worker"
-                )));
-            };
-            let result = builtins.invoke(call).await;
-            let result = result.map_err(|f| RunError {
-                error: f.error.into(),
-                cause: f.message,
-            });
+            let result = self.invoke_builtin(message, &step.id, item, call).await?;
             return Ok(Some(result.and_then(|output| within_limit(name, output))));
         }
         let run = self.run_record(&message.tenant, &message.run).await?;
@@ -127,6 +119,71 @@ impl Runs {
             self.tasks_finished_now(&created.task).await?;
         }
         Ok(None)
+    }
+
+    /// Runs a builtin for a step. A call to a paid provider (the `llm` builtin) first
+    /// holds what it may use against the run's and the tenant's budgets, and is recorded
+    /// in the usage ledger when it ends.
+    async fn invoke_builtin(
+        &self,
+        message: &StepMessage,
+        step: &str,
+        item: Option<u32>,
+        call: BuiltinCall,
+    ) -> Result<std::result::Result<Value, RunError>> {
+        let Some(builtins) = &self.ports.builtins else {
+            // A deployment that routes steps to a function without the builtins.
+            return Err(crate::Error::Internal(format!(
+                "builtin `{}` cannot run in this process: builtin steps run in the step-worker",
+                call.name
+            )));
+        };
+        let failed = |f: crate::ports::AgentFailure| RunError {
+            error: f.error.into(),
+            cause: f.message,
+        };
+        let Some(estimate) = builtins.estimate(&call) else {
+            return Ok(builtins.invoke(call).await.map(|o| o.value).map_err(failed));
+        };
+        let run = self.run_record(&message.tenant, &message.run).await?;
+        let agent = call.name.clone();
+        let purpose = Purpose {
+            tenant: &message.tenant,
+            workflow: Some(&message.workflow),
+            run: Some(&message.run),
+            run_budget: run.budget,
+            step: Some(step),
+            item,
+            agent: &agent,
+            task: None,
+        };
+        let held = match self.usage.reserve(&purpose, &estimate).await? {
+            Reserved::Held(held) => held,
+            Reserved::Refused { error, cause } => {
+                return Ok(Err(RunError {
+                    error: error.into(),
+                    cause,
+                }));
+            }
+        };
+        let result = builtins.invoke(call).await;
+        match &result {
+            Ok(BuiltinOutput {
+                usage: Some(used), ..
+            }) => {
+                let spent = Call {
+                    source: UsageSource::Builtin,
+                    provider: used.provider.clone(),
+                    model: used.model.clone(),
+                    tokens: used.tokens,
+                    latency: Some(used.latency),
+                    cost_micros: None,
+                };
+                self.usage.record(&purpose, spent, &held).await?;
+            }
+            _ => self.usage.release(&purpose, &held).await?,
+        }
+        Ok(result.map(|o| o.value).map_err(failed))
     }
 
     /// The id of the tenant's agent with this name, if it still exists.

@@ -10,7 +10,8 @@ use super::outcome::Reply;
 use crate::error::{Error, Result};
 use crate::ids::{RunId, TenantId};
 use crate::records::{from_item, step_key};
-use crate::tasks::{Task, TaskStatus};
+use crate::tasks::{Task, TaskOrigin, TaskStatus};
+use crate::usage::{Call, Purpose, Reservation, UsageSource};
 use crate::workflows::compile::{StepErrorName, StepPhase};
 
 impl Runs {
@@ -107,7 +108,13 @@ impl Runs {
             return Ok(());
         };
         let outcome = match task.status {
-            TaskStatus::Succeeded => Ok(task.result.clone().unwrap_or(Value::Null)),
+            TaskStatus::Succeeded => match self.record_reported_usage(task, Some(origin)).await? {
+                Some(cause) => Err(RunError {
+                    error: StepErrorName::BudgetExceeded.into(),
+                    cause,
+                }),
+                None => Ok(task.result.clone().unwrap_or(Value::Null)),
+            },
             TaskStatus::Expired => Err(RunError {
                 error: StepErrorName::Timeout.into(),
                 cause: "no agent claimed the step's task in time".into(),
@@ -143,10 +150,62 @@ impl Runs {
 }
 
 impl Runs {
+    /// Records the usage an agent reported with a task, once however often it is told,
+    /// and says whether the task's run or its tenant has now passed its budget.
+    async fn record_reported_usage(
+        &self,
+        task: &Task,
+        origin: Option<&TaskOrigin>,
+    ) -> Result<Option<String>> {
+        let Some(reported) = &task.usage else {
+            return Ok(None);
+        };
+        let run = match origin {
+            Some(origin) => Some(self.run_record(&task.tenant, &origin.run).await?),
+            None => None,
+        };
+        let agent = task
+            .claimed_by
+            .as_ref()
+            .map_or_else(|| "-".to_string(), |a| a.to_string());
+        let purpose = Purpose {
+            tenant: &task.tenant,
+            workflow: run.as_ref().map(|r| r.workflow.as_str()),
+            run: origin.map(|o| &o.run),
+            run_budget: run.as_ref().and_then(|r| r.budget),
+            step: origin.map(|o| o.step.as_str()),
+            item: origin.and_then(|o| o.index),
+            agent: &agent,
+            task: Some(&task.id),
+        };
+        let call = Call {
+            source: UsageSource::Agent,
+            provider: reported
+                .provider
+                .clone()
+                .unwrap_or_else(|| "unknown".into()),
+            model: reported.model.clone(),
+            tokens: reported.tokens(),
+            latency: None,
+            cost_micros: reported.cost_micros(),
+        };
+        self.usage
+            .record(&purpose, call, &Reservation::default())
+            .await?;
+        match origin {
+            Some(_) => self.usage.passed(&purpose).await,
+            None => Ok(None),
+        }
+    }
+
     /// Passes a finished task on to the run step it does the work of, then records that
     /// the run was told. Called right after the task's write by whoever ended it; the
     /// sweep calls it again for a task whose report was lost.
     pub async fn task_finished(&self, task: &Task) -> Result<()> {
+        if task.origin.is_none() && task.status == TaskStatus::Succeeded {
+            self.record_reported_usage(task, None).await?;
+            return Ok(());
+        }
         if !task.awaits_report() {
             return Ok(());
         }

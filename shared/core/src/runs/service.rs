@@ -113,6 +113,7 @@ impl Runs {
             started_at: now,
             finished_at: None,
             parent,
+            budget: compiled.definition.budget,
         };
         self.admit_run(tenant).await?;
         let listing = IndexKey::new(runs_list_pk(tenant), run.id.as_str());

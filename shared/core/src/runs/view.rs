@@ -131,3 +131,23 @@ impl Runs {
         }
     }
 }
+
+impl Runs {
+    /// `GET /v1/runs/{id}/usage`: every LLM call the run made or its agents reported,
+    /// with their totals and the run's budget.
+    pub async fn usage(&self, caller: &Principal, id: &RunId) -> Result<crate::usage::RunUsage> {
+        let run = self.load_run(caller, id).await?;
+        let calls = self.usage.calls_of_run(&run.tenant, &run.id).await?;
+        let mut totals = crate::usage::UsageTotals::default();
+        for call in &calls {
+            totals.add_record(call);
+        }
+        Ok(crate::usage::RunUsage {
+            run: run.id,
+            workflow: run.workflow,
+            budget: run.budget,
+            totals,
+            calls,
+        })
+    }
+}

@@ -105,7 +105,13 @@ impl Tasks {
                 super::model::MAX_RESULT_BYTES
             )));
         }
+        if let Some(usage) = &completion.usage {
+            let mut errors = crate::error::FieldErrors::default();
+            usage.check("$.usage", &mut errors);
+            errors.into_result()?;
+        }
         let result = completion.result;
+        let usage = completion.usage;
         let task = self
             .act_as_holder(caller, id, completion.lease_id.as_ref(), |task, me| {
                 // A retried completion of a task this agent already completed answers the same.
@@ -115,7 +121,7 @@ impl Tasks {
                 if already_done {
                     HolderAction::Unchanged
                 } else {
-                    HolderAction::Apply(Box::new(move |task, now| task.succeed(result, now)))
+                    HolderAction::Apply(Box::new(move |task, now| task.succeed(result, usage, now)))
                 }
             })
             .await?;

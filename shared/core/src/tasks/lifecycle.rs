@@ -79,9 +79,15 @@ impl Task {
         self.updated_at = now;
     }
 
-    pub(crate) fn succeed(&mut self, result: Value, now: DateTime<Utc>) {
+    pub(crate) fn succeed(
+        &mut self,
+        result: Value,
+        usage: Option<crate::usage::ReportedUsage>,
+        now: DateTime<Utc>,
+    ) {
         self.status = TaskStatus::Succeeded;
         self.result = Some(result);
+        self.usage = usage;
         self.error = None;
         self.finish(now);
     }
@@ -211,6 +217,7 @@ mod tests {
             available_at: now,
             finished_at: None,
             origin: None,
+            usage: None,
         }
     }
 
@@ -298,7 +305,7 @@ mod tests {
         task.claim(&agent(1), lease(1), t0);
         let item = task.to_item().unwrap();
         assert!(item.gsi[0].is_none() && item.gsi[1].is_some());
-        task.succeed(Value::Bool(true), t0);
+        task.succeed(Value::Bool(true), None, t0);
         let item = task.to_item().unwrap();
         assert!(item.gsi[0].is_none() && item.gsi[1].is_none() && item.gsi[2].is_some());
     }

@@ -105,6 +105,9 @@ pub struct Task {
     /// Set when a workflow step created the task: finishing it finishes the step.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub origin: Option<TaskOrigin>,
+    /// The LLM usage the agent reported when it completed the task.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<crate::usage::ReportedUsage>,
 }
 
 /// The run step (or map item) a task does the work of.
@@ -236,6 +239,10 @@ pub struct TaskCompletion {
     pub result: Value,
     /// The lease from the claim; when given, a stale lease is refused.
     pub lease_id: Option<LeaseId>,
+    /// What the agent's LLM calls for this task used: recorded in the usage ledger and
+    /// counted against the run's and the tenant's budgets.
+    #[serde(default)]
+    pub usage: Option<crate::usage::ReportedUsage>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

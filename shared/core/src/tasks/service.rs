@@ -103,6 +103,7 @@ impl Tasks {
             available_at: now,
             finished_at: None,
             origin,
+            usage: None,
         };
         let put_task = WriteOp::Put {
             item: task.to_item()?,

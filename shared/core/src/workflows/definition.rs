@@ -23,6 +23,10 @@ pub struct Definition {
     /// A template for the run's output; by default, the outputs of the final steps by id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output: Option<Value>,
+    /// What each run may spend on LLM calls; a call that would pass it fails its step
+    /// with `Skein.BudgetExceeded`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<crate::usage::Budget>,
     pub steps: Vec<Step>,
 }
 

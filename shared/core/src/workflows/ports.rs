@@ -32,6 +32,8 @@ pub struct WorkflowPorts {
     pub inline_for: chrono::Duration,
     /// What one tenant's workflows may start at once.
     pub quotas: crate::quotas::Quotas,
+    /// What LLM tokens cost, for the usage ledger and budgets in US dollars.
+    pub prices: Arc<crate::usage::Prices>,
     /// What every state machine's name starts with: the deployment's name prefix, which
     /// its IAM grants are scoped to (`workflows::machine_name`).
     pub machine_prefix: String,

@@ -66,6 +66,9 @@ pub fn validate(definition: Definition, known: &Known) -> Result<Workflow> {
     if let Some(schedule) = &definition.schedule {
         check_schedule(schedule, &mut errors);
     }
+    if let Some(budget) = &definition.budget {
+        budget.check("$.budget", &mut errors);
+    }
     if let Some(schema) = &definition.input_schema
         && !(schema.is_object() || schema.is_boolean())
     {

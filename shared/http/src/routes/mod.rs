@@ -21,6 +21,7 @@ pub(crate) mod messages;
 pub(crate) mod runs;
 pub(crate) mod system;
 pub(crate) mod tasks;
+pub(crate) mod usage;
 pub(crate) mod workflows;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -35,7 +36,7 @@ pub enum ApiGroup {
     Tasks,
     /// Workflow definitions, versions, ASL, graphs and the definition schema.
     Workflows,
-    /// Runs, their events and graphs, cancellation and approvals.
+    /// Runs, their events and graphs, cancellation and approvals; LLM usage and budgets.
     Runs,
     /// Messages between agents: sends, broadcasts, inboxes and dead letters.
     Messages,
@@ -86,7 +87,7 @@ pub mod groups {
     }
 
     pub fn runs() -> Router<AppState> {
-        super::runs::routes()
+        super::runs::routes().merge(super::usage::routes())
     }
 
     pub fn messages() -> Router<AppState> {

@@ -13,6 +13,7 @@ use skein_core::Principal;
 use skein_core::cursor::{ListPage, PageRequest};
 use skein_core::ids::RunId;
 use skein_core::runs::{Approval, Run, RunEvent, RunFilter, RunStatus, RunView, StartRun};
+use skein_core::usage::RunUsage;
 
 use crate::extract::{Caller, JsonBody, QueryParams, parse_json};
 use crate::problem::{ApiError, ApiResult, Problem};
@@ -25,6 +26,7 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/runs/{id}", get(get_run))
         .route("/v1/runs/{id}/events", get(run_events))
         .route("/v1/runs/{id}/graph", get(run_graph))
+        .route("/v1/runs/{id}/usage", get(run_usage))
         .route("/v1/runs/{id}/cancel", post(cancel_run))
         .route("/v1/approvals", get(list_approvals))
         .route("/v1/runs/{id}/steps/{step}/approve", post(approve_step))
@@ -164,6 +166,19 @@ async fn get_run(
 ) -> ApiResult<Json<RunView>> {
     Ok(Json(
         state.platform.runs.view(&caller, &run_id(&id)?).await?,
+    ))
+}
+
+/// Every LLM call the run made (the `llm` builtin) or its agents reported, with totals
+/// and the run's budget.
+#[utoipa::path(get, path = "/v1/runs/{id}/usage", tag = "runs", params(("id" = RunId, Path)), responses((status = 200, body = RunUsage), (status = 404, body = Problem)))]
+async fn run_usage(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<RunUsage>> {
+    Ok(Json(
+        state.platform.runs.usage(&caller, &run_id(&id)?).await?,
     ))
 }
 
