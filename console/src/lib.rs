@@ -7,8 +7,9 @@
 //! edge Worker serves the same folder as Cloudflare static assets, with the same headers
 //! (`assets/_headers`, checked against [`CONTENT_SECURITY_POLICY`] below).
 //!
-//! Release builds embed `assets/`; debug builds read it from disk (rust-embed's default),
-//! so a reload shows an edited file without a rebuild.
+//! Every build embeds `assets/` (rust-embed's `debug-embed`): reading them from disk in
+//! debug builds read the path the crate was compiled at, which a target directory shared
+//! between checkouts (CI's cache) turns stale. An edited asset rebuilds the crate.
 
 use axum::Router;
 use axum::extract::Path;
