@@ -110,7 +110,7 @@ variable "http_allow" {
 }
 
 variable "llm" {
-  description = "The endpoint of the llm builtin steps: provider `openai` (chat completions, which most model servers speak) or `anthropic` (Messages); null turns them off."
+  description = "The endpoint of the llm builtin steps: provider `openai` (chat completions, which most model servers speak), `anthropic` (Messages) or `bedrock` (Converse; with a Bedrock API key as api_key, since the functions' roles are not granted bedrock:InvokeModel); null turns them off."
   type = object({
     provider = optional(string, "openai")
     base_url = string
@@ -121,8 +121,8 @@ variable "llm" {
   sensitive = true
 
   validation {
-    condition     = var.llm == null ? true : contains(["openai", "anthropic"], var.llm.provider)
-    error_message = "llm.provider is `openai` or `anthropic`."
+    condition     = var.llm == null ? true : contains(["openai", "anthropic", "bedrock"], var.llm.provider)
+    error_message = "llm.provider is `openai`, `anthropic` or `bedrock`."
   }
 }
 

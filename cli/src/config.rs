@@ -72,7 +72,8 @@ pub struct LocalArgs {
     #[arg(long, env = "SKEIN_LLM_BASE_URL")]
     pub llm_base_url: Option<String>,
     /// The protocol it speaks: `openai` (chat completions, which most model servers also
-    /// speak) or `anthropic` (Messages).
+    /// speak), `anthropic` (Messages) or `bedrock` (Amazon Bedrock's Converse, signed with
+    /// the AWS credentials of the environment or a profile, or a Bedrock API key).
     #[arg(long, env = "SKEIN_LLM_PROVIDER", default_value = "openai", value_parser = skein_agents::LlmProvider::parse)]
     pub llm_provider: skein_agents::LlmProvider,
     #[arg(long, env = "SKEIN_LLM_API_KEY", hide_env_values = true)]
@@ -80,6 +81,9 @@ pub struct LocalArgs {
     /// The model `llm` steps use when they name none.
     #[arg(long, env = "SKEIN_LLM_MODEL", default_value = "gpt-4o-mini")]
     pub llm_model: String,
+    /// Bedrock's signing region; by default the one in the endpoint's host.
+    #[arg(long, env = "AWS_REGION")]
+    pub llm_region: Option<String>,
     /// What LLM tokens cost, over the defaults for common models: a JSON object of model
     /// prefix to USD per million tokens, e.g. {"my-model": {"input": 0.5, "output": 1.5}}.
     #[arg(long, env = "SKEIN_LLM_PRICES", default_value = "{}", value_parser = skein_core::usage::Prices::with_overrides)]
@@ -116,7 +120,10 @@ impl LocalArgs {
                     base_url: base_url.clone(),
                     api_key: self.llm_api_key.clone(),
                     default_model: self.llm_model.clone(),
+                    region: self.llm_region.clone(),
                 }),
+            // Bedrock calls read the AWS SDK's default chain (environment, profile).
+            aws_credentials: None,
             egress: self.http_allow.clone(),
         }
     }
@@ -317,6 +324,7 @@ impl DevArgs {
                 llm_provider: skein_agents::LlmProvider::OpenAi,
                 llm_api_key: None,
                 llm_model: "gpt-4o-mini".into(),
+                llm_region: None,
                 llm_prices: skein_core::usage::Prices::default(),
                 http_allow: skein_agents::EgressPolicy::parse("127.0.0.0/8,::1")
                     .expect("valid ranges"),

@@ -5,7 +5,8 @@ use skein_cli::config::DevArgs;
 use skein_cli::dev::{ADMIN_CREDENTIALS_FILE, DevError, DevServer};
 
 pub async fn run(args: DevArgs) -> Result<(), CliError> {
-    init_logging();
+    // Held to the end: dropping it sends the spans not yet exported.
+    let _exporting = init_logging()?;
     let mut server = DevServer::start(&args).await.map_err(|e| match e {
         // Settings the user gave are wrong: bad usage, like a bad flag.
         DevError::Config(_) | DevError::Key(_) => CliError::Usage(e.to_string()),
@@ -59,14 +60,31 @@ pub async fn run(args: DevArgs) -> Result<(), CliError> {
     }
 }
 
-fn init_logging() {
+/// Logs to stderr as `SKEIN_LOG` filters them and, when the `OTEL_*` variables name an
+/// endpoint, spans over OTLP (filtered apart: quiet logs do not mean missing traces).
+fn init_logging() -> Result<Option<skein_telemetry::export::Exporting>, CliError> {
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+
     let filter =
         tracing_subscriber::EnvFilter::try_from_env("SKEIN_LOG").unwrap_or_else(|_| "info".into());
     let colour = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let logs = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(colour)
         .compact()
-        .init();
+        .with_filter(filter);
+    let registry = tracing_subscriber::registry().with(logs);
+    match skein_telemetry::export::install("skein-dev") {
+        Ok(Some((spans, exporting))) => {
+            registry.with(spans).init();
+            Ok(Some(exporting))
+        }
+        Ok(None) => {
+            registry.init();
+            Ok(None)
+        }
+        Err(e) => Err(CliError::Usage(format!("traces: {e}"))),
+    }
 }

@@ -126,7 +126,8 @@ impl LocalPlatform {
             wiring.clock,
             Arc::new(OsEntropy),
             bell.clone(),
-        );
+        )
+        .with_traces(Arc::new(skein_telemetry::W3cTraces));
         let (step_outbox, step_inbox) = skein_local::step_channel();
         let engine = LocalEngine::new(db.clone(), step_outbox.clone());
         let workflow_engine = (wiring.engine)(engine.clone());

@@ -26,6 +26,7 @@ fn transform(c: &mut Criterion) {
         input,
         idempotency_key: "bench".into(),
         timeout: None,
+        trace: None,
     };
     c.bench_function("transform step (cached program)", |b| {
         b.iter(|| runtime.block_on(builtins.invoke(call.clone())).unwrap())

@@ -8,6 +8,8 @@ pub enum LlmProvider {
     OpenAi,
     /// Anthropic's Messages API.
     Anthropic,
+    /// Amazon Bedrock's Converse API, signed with SigV4 (or a Bedrock API key).
+    Bedrock,
 }
 
 impl LlmProvider {
@@ -18,8 +20,9 @@ impl LlmProvider {
         match name.trim() {
             "openai" => Ok(LlmProvider::OpenAi),
             "anthropic" => Ok(LlmProvider::Anthropic),
+            "bedrock" => Ok(LlmProvider::Bedrock),
             other => Err(format!(
-                "`{other}` is not an LLM provider; use `openai` (chat completions, also what most model servers speak) or `anthropic` (Messages)"
+                "`{other}` is not an LLM provider; use `openai` (chat completions, also what most model servers speak), `anthropic` (Messages) or `bedrock` (Amazon Bedrock's Converse)"
             )),
         }
     }
@@ -28,6 +31,7 @@ impl LlmProvider {
         match self {
             LlmProvider::OpenAi => "openai",
             LlmProvider::Anthropic => "anthropic",
+            LlmProvider::Bedrock => "bedrock",
         }
     }
 }
@@ -36,15 +40,24 @@ impl LlmProvider {
 #[derive(Debug, Clone)]
 pub struct LlmSettings {
     pub provider: LlmProvider,
-    /// The API root, e.g. `https://api.openai.com/v1` or `https://api.anthropic.com/v1`.
+    /// The API root, e.g. `https://api.openai.com/v1`, `https://api.anthropic.com/v1` or
+    /// `https://bedrock-runtime.us-east-1.amazonaws.com`.
     pub base_url: String,
+    /// The provider's key; for Bedrock, an optional Bedrock API key (bearer) instead of
+    /// SigV4.
     pub api_key: Option<String>,
     pub default_model: String,
+    /// Bedrock's signing region (`AWS_REGION`); else the one in `base_url`'s host.
+    pub region: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]
 pub struct BuiltinSettings {
     pub llm: Option<LlmSettings>,
+    /// The credentials Bedrock calls are signed with: the host's AWS SDK configuration
+    /// (on Lambda, the function's role). When absent, the SDK's default chain
+    /// (environment, profile) is read at the first call.
+    pub aws_credentials: Option<aws_credential_types::provider::SharedCredentialsProvider>,
     /// What `http` steps may reach (`SKEIN_HTTP_ALLOW`); the default allows only
     /// globally routable addresses.
     pub egress: crate::egress::EgressPolicy,

@@ -160,6 +160,15 @@ pub async fn call(
             .request(method.clone(), parsed.clone())
             .timeout(timeout)
             .header("idempotency-key", &call.idempotency_key);
+        // The step's trace goes along (W3C trace context), so the service's own spans
+        // join the run's trace, unless the step sets its own.
+        let own_trace = s
+            .headers
+            .keys()
+            .any(|h| h.eq_ignore_ascii_case("traceparent"));
+        if let (Some(traceparent), false) = (&call.trace, own_trace) {
+            request = request.header("traceparent", traceparent);
+        }
         for (name, value) in s.headers.iter().filter(|(name, _)| !is_reserved(name)) {
             request = request.header(name, value);
         }

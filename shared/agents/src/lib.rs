@@ -7,7 +7,7 @@
 //! | transform | runs a jq program over its input                          | `program`                                |
 //! | decision  | picks the outcome of the first rule whose jq test is true | `rules: [{when, outcome}]`, `default`    |
 //! | http      | sends its input to a URL; retries 5xx and network errors  | `url`, `method`, `headers`, `timeout`, `retries` |
-//! | llm       | a completion from OpenAI-compatible or Anthropic APIs     | `model`, `system`, `prompt`, `temperature`, `max_tokens` |
+//! | llm       | a completion: OpenAI-compatible, Anthropic or Bedrock APIs | `model`, `system`, `prompt`, `temperature`, `max_tokens` |
 
 mod basic;
 mod config;
@@ -40,6 +40,8 @@ pub struct Builtins {
     /// For the `llm` provider, whose URL the deployment configures.
     provider_client: reqwest::Client,
     programs: jq::ProgramCache,
+    /// Signs Bedrock calls (SigV4).
+    signer: llm::sigv4::AwsSigner,
 }
 
 impl Builtins {
@@ -50,6 +52,7 @@ impl Builtins {
             .build()
             .unwrap_or_default();
         Builtins {
+            signer: llm::sigv4::AwsSigner::new(settings.aws_credentials.clone()),
             settings,
             tenant_client,
             provider_client,
@@ -108,7 +111,9 @@ impl BuiltinAgents for Builtins {
                 "http" => {
                     plain(http::call(&self.tenant_client, &self.settings.egress, &call).await)
                 }
-                "llm" => llm::call(&self.provider_client, &self.settings, &call).await,
+                "llm" => {
+                    llm::call(&self.provider_client, &self.settings, &self.signer, &call).await
+                }
                 other => Err(AgentFailure::new(
                     StepErrorName::NonRetryable,
                     format!("`{other}` is not a builtin agent"),

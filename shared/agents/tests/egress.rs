@@ -50,6 +50,7 @@ async fn get(builtins: &Builtins, config: Value) -> Result<Value, AgentFailure> 
             input: json!({}),
             idempotency_key: "run:step:0".into(),
             timeout: Some(Duration::from_secs(5)),
+            trace: None,
         })
         .await
         .map(|output| output.value)

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Utc};
 use ulid::Ulid;
 
-use crate::ports::{Clock, Entropy, ItemStore, TaskEvents};
+use crate::ports::{Clock, Entropy, ItemStore, NoTraces, TaskEvents, TraceContexts};
 
 #[derive(Clone)]
 pub struct Context {
@@ -13,6 +13,8 @@ pub struct Context {
     pub clock: Arc<dyn Clock>,
     pub entropy: Arc<dyn Entropy>,
     pub events: Arc<dyn TaskEvents>,
+    /// How runs and tasks carry the trace that started them ([`NoTraces`] by default).
+    pub traces: Arc<dyn TraceContexts>,
     last_ulid: Arc<Mutex<Ulid>>,
 }
 
@@ -28,8 +30,16 @@ impl Context {
             clock,
             entropy,
             events,
+            traces: Arc::new(NoTraces),
             last_ulid: Arc::new(Mutex::new(Ulid::nil())),
         }
+    }
+
+    /// The same context, carrying trace context through `traces` (set at composition,
+    /// before any use case runs).
+    pub fn with_traces(mut self, traces: Arc<dyn TraceContexts>) -> Self {
+        self.traces = traces;
+        self
     }
 
     pub fn now(&self) -> DateTime<Utc> {

@@ -160,6 +160,8 @@ impl PlatformSettings {
             base_url,
             api_key: env("SKEIN_LLM_API_KEY"),
             default_model: env("SKEIN_LLM_MODEL").unwrap_or_else(|| "gpt-4o-mini".into()),
+            // Set by Lambda itself: Bedrock in the function's own region signs as it.
+            region: env("AWS_REGION"),
         });
         Ok(Self {
             auth: AuthSettings::from_lookup(env)?,
@@ -197,6 +199,8 @@ impl PlatformSettings {
                         name: HTTP_ALLOW_VARIABLE,
                         reason,
                     })?,
+                // The platform's SDK configuration gives them (`AwsPlatform::build`).
+                aws_credentials: None,
             },
         })
     }

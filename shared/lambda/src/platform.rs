@@ -132,7 +132,11 @@ impl AwsPlatform {
         let ports = WorkflowPorts {
             engine: workflow_engine.clone(),
             dispatch: Arc::new(StepQueue::new(steps)),
-            builtins: builtins(&settings.builtins),
+            // Bedrock calls are signed with the function's own credentials (its role).
+            builtins: builtins(&BuiltinSettings {
+                aws_credentials: sdk.credentials_provider(),
+                ..settings.builtins.clone()
+            }),
             step_queue_url: settings.step_queue_url.clone(),
             worker_function: settings.worker_function.clone(),
             // One sandbox is one worker; a redelivery elsewhere waits out the lease.

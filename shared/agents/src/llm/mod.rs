@@ -3,7 +3,9 @@
 //! with the tokens the provider reports (`skein_core::metrics`).
 
 mod anthropic;
+mod bedrock;
 mod openai;
+pub(crate) mod sigv4;
 
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -95,7 +97,7 @@ pub fn estimate(deployment: &BuiltinSettings, call: &BuiltinCall) -> Option<Usag
     let bytes = prompt.system.as_ref().map_or(0, String::len) + prompt.user.len();
     let output = prompt.max_tokens.unwrap_or(match api.provider {
         LlmProvider::Anthropic => anthropic::DEFAULT_MAX_TOKENS,
-        LlmProvider::OpenAi => RESERVED_OUTPUT_TOKENS,
+        LlmProvider::OpenAi | LlmProvider::Bedrock => RESERVED_OUTPUT_TOKENS,
     });
     Some(UsageEstimate {
         provider: api.provider.as_str().to_string(),
@@ -112,6 +114,7 @@ pub fn estimate(deployment: &BuiltinSettings, call: &BuiltinCall) -> Option<Usag
 pub async fn call(
     client: &reqwest::Client,
     deployment: &BuiltinSettings,
+    signer: &sigv4::AwsSigner,
     call: &BuiltinCall,
 ) -> Result<BuiltinOutput, AgentFailure> {
     let s: LlmStepSettings = settings(Some(&call.config)).map_err(bad_settings)?;
@@ -124,8 +127,23 @@ pub async fn call(
     let prompt = prompt(api, s, &call.input);
     let started = std::time::Instant::now();
     let answer = match api.provider {
-        LlmProvider::OpenAi => complete::<openai::ChatCompletions>(client, api, &prompt).await?,
-        LlmProvider::Anthropic => complete::<anthropic::Messages>(client, api, &prompt).await?,
+        LlmProvider::OpenAi => {
+            complete::<openai::ChatCompletions>(client, api, &prompt, None).await?
+        }
+        LlmProvider::Anthropic => {
+            complete::<anthropic::Messages>(client, api, &prompt, None).await?
+        }
+        LlmProvider::Bedrock => {
+            // A Bedrock API key is a bearer token; otherwise each request is signed.
+            let signing = match &api.api_key {
+                Some(_) => None,
+                None => Some(Signing {
+                    identity: signer.identity().await?,
+                    region: bedrock_region(api)?,
+                }),
+            };
+            complete::<bedrock::Converse>(client, api, &prompt, signing.as_ref()).await?
+        }
     };
     let usage = ProviderUsage {
         provider: api.provider.as_str().to_string(),
@@ -165,14 +183,54 @@ fn prompt(api: &LlmSettings, s: LlmStepSettings, input: &Value) -> Prompt {
     }
 }
 
+/// What SigV4 signs a request with.
+struct Signing {
+    identity: aws_smithy_runtime_api::client::identity::Identity,
+    region: String,
+}
+
+fn bedrock_region(api: &LlmSettings) -> Result<String, AgentFailure> {
+    api.region
+        .clone()
+        .or_else(|| sigv4::region_of(&api.base_url))
+        .ok_or_else(|| {
+            AgentFailure::new(
+                StepErrorName::NonRetryable,
+                "the Bedrock region is unknown: set AWS_REGION for the server, or use an endpoint like https://bedrock-runtime.us-east-1.amazonaws.com",
+            )
+        })
+}
+
 async fn complete<P: Protocol>(
     client: &reqwest::Client,
     api: &LlmSettings,
     prompt: &Prompt,
+    signing: Option<&Signing>,
 ) -> Result<Answer, AgentFailure> {
     let what = format!("the {} API", P::NAME);
     let started = std::time::Instant::now();
-    let answered = send_with_retries(|| P::request(client, api, prompt), 2, &what)
+    let build = || {
+        let request = P::request(client, api, prompt);
+        let Some(signing) = signing else {
+            return request;
+        };
+        // Signed per try: a signature is good for a few minutes from its timestamp.
+        let (client, built) = request.build_split();
+        match built {
+            Ok(mut built) => {
+                if let Err(e) = sigv4::sign_request(&mut built, &signing.identity, &signing.region)
+                {
+                    tracing::warn!(error = %e, "the Bedrock request could not be signed");
+                }
+                reqwest::RequestBuilder::from_parts(client, built)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "the Bedrock request could not be built");
+                P::request(&client, api, prompt)
+            }
+        }
+    };
+    let answered = send_with_retries(build, 2, &what)
         .await
         .and_then(|(_, body)| {
             P::answer(&body).map_err(|e| {

@@ -21,6 +21,8 @@ pub struct BuiltinCall {
     /// Stable across re-runs of the same step attempt; side effects use it to dedupe.
     pub idempotency_key: String,
     pub timeout: Option<Duration>,
+    /// The W3C `traceparent` of the step's span: outbound requests carry it.
+    pub trace: Option<String>,
 }
 
 /// A failed builtin call: `error` is a Skein error name (see `steps::StepErrorName`).

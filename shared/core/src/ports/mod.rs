@@ -22,4 +22,4 @@ pub use store::{
     Change, Condition, Index, IndexKey, Item, ItemStore, Key, MAX_ITEM_BYTES, Page, Query, SkRange,
     StartAfter, StoreError, WriteOp, item_size,
 };
-pub use system::{Clock, Entropy, TaskEvents};
+pub use system::{Clock, Entropy, NoTraces, TaskEvents, TraceContexts};

@@ -22,3 +22,26 @@ pub trait TaskEvents: Send + Sync {
     /// A message landed in this agent's inbox: its long-polling reads should look again.
     fn inbox_changed(&self, _agent: &str) {}
 }
+
+/// W3C trace context, for work that happens later and elsewhere than the request that
+/// asked for it: a run carries its starter's `traceparent`, each step's span continues
+/// it, and a task hands it to the remote agent that claims it. The host implements it
+/// over its tracer (`skein-telemetry`); [`NoTraces`] when nothing is traced.
+pub trait TraceContexts: Send + Sync {
+    /// The `traceparent` header value of the current span, when it is being traced.
+    fn current(&self) -> Option<String>;
+
+    /// Makes `span` a child of the span `traceparent` names (ignored when malformed).
+    fn continue_from(&self, span: &tracing::Span, traceparent: &str);
+}
+
+/// Traces nothing.
+pub struct NoTraces;
+
+impl TraceContexts for NoTraces {
+    fn current(&self) -> Option<String> {
+        None
+    }
+
+    fn continue_from(&self, _span: &tracing::Span, _traceparent: &str) {}
+}

@@ -105,7 +105,11 @@ impl Runs {
                         started = Some(starting);
                         break;
                     }
-                    None => return Ok(()),
+                    None => {
+                        // Held until its dependencies are done; a later message runs it.
+                        tracing::Span::current().record("skein.outcome", "waiting");
+                        return Ok(());
+                    }
                 },
                 Err(StoreError::ConditionFailed) => continue,
                 Err(e) => return Err(e.into()),

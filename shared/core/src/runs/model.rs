@@ -100,6 +100,10 @@ pub struct Run {
     /// What the run may spend on LLM calls (its workflow version's `budget`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget: Option<crate::usage::Budget>,
+    /// The W3C `traceparent` of the request (or parent step) that started the run: every
+    /// step's span joins that trace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<String>,
 }
 
 /// One try of a step.

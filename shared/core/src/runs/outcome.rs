@@ -123,6 +123,12 @@ impl Runs {
     ) -> Result<()> {
         let now = self.ctx.now();
         let attempt = message.attempt;
+        // The step's span, when this is the worker that ran the attempt.
+        let span = tracing::Span::current();
+        span.record("skein.outcome", outcome.as_str());
+        if outcome != AttemptOutcome::Succeeded {
+            span.record("otel.status_code", "ERROR");
+        }
         let kind = match outcome {
             AttemptOutcome::Succeeded => "step.succeeded",
             AttemptOutcome::Retrying => "step.retrying",

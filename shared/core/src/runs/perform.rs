@@ -14,6 +14,7 @@ use crate::tasks::model::{MAX_RESULT_BYTES, json_size};
 use crate::tasks::{NewTask, TaskOrigin};
 use crate::usage::{Call, Purpose, Reserved, UsageSource};
 use crate::workflows::compile::StepErrorName;
+use tracing::Instrument;
 
 impl Runs {
     /// Runs a task or map step's agent on `input`: a builtin in-process (Some result), or
@@ -49,6 +50,7 @@ impl Runs {
                 input,
                 idempotency_key,
                 timeout: step.timeout.map(|t| t.0),
+                trace: None,
             };
             let result = self.invoke_builtin(message, &step.id, item, call).await?;
             return Ok(Some(result.and_then(|output| within_limit(name, output))));
@@ -117,6 +119,8 @@ impl Runs {
         if created.task.status.is_terminal() {
             // A re-run found the task already finished: its completion may have been lost.
             self.tasks_finished_now(&created.task).await?;
+        } else {
+            tracing::Span::current().record("skein.outcome", "awaiting_agent");
         }
         Ok(None)
     }
@@ -138,6 +142,52 @@ impl Runs {
                 call.name
             )));
         };
+        let span = tracing::info_span!(
+            "builtin",
+            otel.name = %format!("builtin {}", call.name),
+            skein.builtin = %call.name,
+            skein.outcome = tracing::field::Empty,
+            otel.status_code = tracing::field::Empty,
+            gen_ai.system = tracing::field::Empty,
+            gen_ai.request.model = tracing::field::Empty,
+            gen_ai.usage.input_tokens = tracing::field::Empty,
+            gen_ai.usage.output_tokens = tracing::field::Empty,
+        );
+        let call = BuiltinCall {
+            trace: span.in_scope(|| self.ctx.traces.current()),
+            ..call
+        };
+        let result = self
+            .invoke_builtin_in(message, step, item, call, builtins.as_ref())
+            .instrument(span.clone())
+            .await;
+        let outcome = match &result {
+            Ok(Ok(_)) => "succeeded",
+            Ok(Err(e)) => {
+                span.record("otel.status_code", "ERROR");
+                if e.error == StepErrorName::BudgetExceeded.as_str() {
+                    "budget_exceeded"
+                } else {
+                    "failed"
+                }
+            }
+            Err(_) => {
+                span.record("otel.status_code", "ERROR");
+                "error"
+            }
+        };
+        span.record("skein.outcome", outcome);
+        result
+    }
+
+    async fn invoke_builtin_in(
+        &self,
+        message: &StepMessage,
+        step: &str,
+        item: Option<u32>,
+        call: BuiltinCall,
+        builtins: &dyn crate::ports::BuiltinAgents,
+    ) -> Result<std::result::Result<Value, RunError>> {
         let failed = |f: crate::ports::AgentFailure| RunError {
             error: f.error.into(),
             cause: f.message,
@@ -171,6 +221,11 @@ impl Runs {
             Ok(BuiltinOutput {
                 usage: Some(used), ..
             }) => {
+                let span = tracing::Span::current();
+                span.record("gen_ai.system", used.provider.as_str());
+                span.record("gen_ai.request.model", used.model.as_str());
+                span.record("gen_ai.usage.input_tokens", used.tokens.input);
+                span.record("gen_ai.usage.output_tokens", used.tokens.output);
                 let spent = Call {
                     source: UsageSource::Builtin,
                     provider: used.provider.clone(),

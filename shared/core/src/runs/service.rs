@@ -50,6 +50,23 @@ const IDEMPOTENCY_WINDOW: Duration = Duration::hours(24);
 pub(crate) const RUNNING: &str = "running";
 
 impl Runs {
+    /// The trace a new run's steps join: the starter's (a request, a parent step), or,
+    /// for a run nobody traced (a schedule's), a new trace rooted in a `run` span.
+    fn trace_for(&self, run: &Run) -> Option<String> {
+        if let Some(current) = self.ctx.traces.current() {
+            return Some(current);
+        }
+        let root = tracing::info_span!(
+            parent: None,
+            "run",
+            otel.name = %format!("run {}", run.workflow),
+            skein.tenant = %run.tenant,
+            skein.workflow = %run.workflow,
+            skein.run = %run.id,
+        );
+        root.in_scope(|| self.ctx.traces.current())
+    }
+
     pub async fn start(
         &self,
         caller: &Principal,
@@ -114,6 +131,11 @@ impl Runs {
             finished_at: None,
             parent,
             budget: compiled.definition.budget,
+            trace: None,
+        };
+        let run = Run {
+            trace: self.trace_for(&run),
+            ..run
         };
         self.admit_run(tenant).await?;
         let listing = IndexKey::new(runs_list_pk(tenant), run.id.as_str());

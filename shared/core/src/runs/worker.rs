@@ -4,6 +4,7 @@
 
 use chrono::Utc;
 use serde_json::{Map, Value, json};
+use tracing::Instrument;
 
 use super::Runs;
 use super::call::{NextStep, StepCall};
@@ -49,6 +50,25 @@ pub(crate) async fn read_step(
             Ok((record, version, body))
         }
     }
+}
+
+/// The span of one step message's handling: a child of the run's trace, named for the
+/// step, with what identifies it; `outcome` is recorded when the attempt ends.
+fn step_span(message: &StepMessage) -> tracing::Span {
+    tracing::info_span!(
+        "step",
+        otel.name = %format!("step {}", message.step),
+        skein.tenant = %message.tenant,
+        skein.workflow = %message.workflow,
+        skein.run = %message.run,
+        skein.step = %message.step,
+        skein.attempt = message.attempt + 1,
+        skein.phase = message.phase.as_str(),
+        skein.item = message.index,
+        skein.outcome = tracing::field::Empty,
+        otel.status_code = tracing::field::Empty,
+        error = tracing::field::Empty,
+    )
 }
 
 impl Runs {
@@ -102,16 +122,29 @@ impl Runs {
         if run.status.is_terminal() {
             return Ok(());
         }
+        let span = step_span(&message);
+        if let Some(parent) = &run.trace {
+            self.ctx.traces.continue_from(&span, parent);
+        }
         let reply = Reply::Token(token);
         let call = StepCall {
             next,
             ..StepCall::new(&message, &workflow, index)
         };
-        match message.phase {
-            StepPhase::Run | StepPhase::Items => self.on_dispatch(call, run, reply).await,
-            StepPhase::Item => self.run_item(call, reply).await.map(drop),
-            StepPhase::Collect => self.collect(call, reply).await.map(drop),
+        let handled = async {
+            match message.phase {
+                StepPhase::Run | StepPhase::Items => self.on_dispatch(call, run, reply).await,
+                StepPhase::Item => self.run_item(call, reply).await.map(drop),
+                StepPhase::Collect => self.collect(call, reply).await.map(drop),
+            }
         }
+        .instrument(span.clone())
+        .await;
+        if let Err(e) = &handled {
+            span.record("otel.status_code", "ERROR");
+            span.record("error", tracing::field::display(e));
+        }
+        handled
     }
 
     /// Runs one step message of an express workflow to its result, with no token.

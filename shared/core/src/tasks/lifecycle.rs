@@ -218,6 +218,7 @@ mod tests {
             finished_at: None,
             origin: None,
             usage: None,
+            trace: None,
         }
     }
 

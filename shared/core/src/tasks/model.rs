@@ -108,6 +108,10 @@ pub struct Task {
     /// The LLM usage the agent reported when it completed the task.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage: Option<crate::usage::ReportedUsage>,
+    /// The W3C `traceparent` of the span that created the task (a run's step, or the
+    /// request): an agent that traces makes its work a child of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<String>,
 }
 
 /// The run step (or map item) a task does the work of.

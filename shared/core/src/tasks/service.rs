@@ -104,6 +104,7 @@ impl Tasks {
             finished_at: None,
             origin,
             usage: None,
+            trace: self.ctx.traces.current(),
         };
         let put_task = WriteOp::Put {
             item: task.to_item()?,

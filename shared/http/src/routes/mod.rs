@@ -156,8 +156,12 @@ fn with_layers(routes: Router<AppState>, state: AppState) -> Router {
                     .get(REQUEST_ID)
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or("-");
-                tracing::info_span!("request", method = %request.method(), route, request_id = id,
-                tenant = tracing::field::Empty, principal = tracing::field::Empty)
+                let span = tracing::info_span!("request", method = %request.method(), route, request_id = id,
+                    tenant = tracing::field::Empty, principal = tracing::field::Empty,
+                    otel.name = %format!("{} {route}", request.method()), otel.kind = "server");
+                // A caller's trace continues here (W3C `traceparent`).
+                skein_telemetry::continue_from_headers(&span, request.headers());
+                span
             })
             // One line per response at info: what a developer watching `skein dev` expects.
             .on_response(DefaultOnResponse::new().level(Level::INFO).latency_unit(LatencyUnit::Micros)),
