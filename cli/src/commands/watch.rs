@@ -112,6 +112,14 @@ impl View {
                 data["by"].as_str().unwrap_or("?")
             ),
             "approval.timed_out" => format!("  ✖ {step}: nobody decided in time"),
+            // A streaming step's answer as it is written, a piece at a time.
+            "step.delta" => format!(
+                "  ✎ {step}: {}",
+                data["text"]
+                    .as_str()
+                    .unwrap_or("")
+                    .replace('\n', "\n      ")
+            ),
             _ => return,
         };
         self.line(text);
@@ -142,6 +150,9 @@ pub async fn watch(client: &ApiClient, run: &str) -> Result<Value, CliError> {
                 continue;
             };
             view.event(&event);
+            if event["type"] == "step.delta" {
+                continue; // the steps' statuses have not changed
+            }
             view_now = client.get(&format!("/v1/runs/{run}")).await?;
             view.refresh(&view_now);
         }

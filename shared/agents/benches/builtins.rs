@@ -27,6 +27,7 @@ fn transform(c: &mut Criterion) {
         idempotency_key: "bench".into(),
         timeout: None,
         trace: None,
+        deltas: None,
     };
     c.bench_function("transform step (cached program)", |b| {
         b.iter(|| runtime.block_on(builtins.invoke(call.clone())).unwrap())

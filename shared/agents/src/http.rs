@@ -199,34 +199,70 @@ pub async fn send_with_retries(
                 if status.is_success() {
                     return Ok((status.as_u16(), body));
                 }
-                let excerpt: String = String::from_utf8_lossy(&body).chars().take(300).collect();
-                let message = format!("{what} answered {status}: {excerpt}");
-                if status.is_client_error() && status.as_u16() != 429 {
-                    return Err(AgentFailure::new(StepErrorName::NonRetryable, message));
-                }
-                message
+                status_failure(status, &body, what)
             }
-            Err(e) if e.is_timeout() => format!("{what} timed out"),
-            Err(e) => match refusal(&e) {
-                Some(refused) => {
-                    return Err(AgentFailure::new(
-                        StepErrorName::NonRetryable,
-                        format!("{what} refused: {refused}"),
-                    ));
-                }
-                None => format!("{what} failed: {}", describe(&e)),
-            },
+            Err(e) => transport_failure(&e, what),
         };
-        if attempt >= retries {
+        if outcome.error == StepErrorName::NonRetryable || attempt >= retries {
             let tries = attempt + 1;
-            return Err(AgentFailure::new(
-                StepErrorName::AgentFailed,
-                format!("{outcome} (after {tries} tries)"),
-            ));
+            return Err(match outcome.error {
+                StepErrorName::NonRetryable => outcome,
+                _ => AgentFailure::new(
+                    outcome.error,
+                    format!("{} (after {tries} tries)", outcome.message),
+                ),
+            });
         }
         let backoff = Duration::from_millis(100 * 2u64.pow(attempt)).min(Duration::from_secs(2));
         tokio::time::sleep(backoff).await;
         attempt += 1;
+    }
+}
+
+/// Sends once, for a response whose body is read as it streams: no retry, since whoever
+/// reads the stream has already acted on what came. Failures are classified as
+/// [`send_with_retries`] classifies them.
+pub async fn send_once(
+    request: reqwest::RequestBuilder,
+    what: &str,
+) -> Result<reqwest::Response, AgentFailure> {
+    match request.send().await {
+        Ok(response) if response.status().is_success() => Ok(response),
+        Ok(response) => {
+            let status = response.status();
+            let body = read_capped(response, what).await?;
+            Err(status_failure(status, &body, what))
+        }
+        Err(e) => Err(transport_failure(&e, what)),
+    }
+}
+
+/// An unsuccessful status: a 4xx other than 429 cannot be helped by sending again.
+fn status_failure(status: reqwest::StatusCode, body: &[u8], what: &str) -> AgentFailure {
+    let excerpt: String = String::from_utf8_lossy(body).chars().take(300).collect();
+    let message = format!("{what} answered {status}: {excerpt}");
+    if status.is_client_error() && status.as_u16() != 429 {
+        AgentFailure::new(StepErrorName::NonRetryable, message)
+    } else {
+        AgentFailure::new(StepErrorName::AgentFailed, message)
+    }
+}
+
+/// A request that got no answer: timed out or failed (worth another try), or refused by
+/// the egress policy (never worth one).
+fn transport_failure(error: &reqwest::Error, what: &str) -> AgentFailure {
+    if error.is_timeout() {
+        return AgentFailure::new(StepErrorName::AgentFailed, format!("{what} timed out"));
+    }
+    match refusal(error) {
+        Some(refused) => AgentFailure::new(
+            StepErrorName::NonRetryable,
+            format!("{what} refused: {refused}"),
+        ),
+        None => AgentFailure::new(
+            StepErrorName::AgentFailed,
+            format!("{what} failed: {}", describe(error)),
+        ),
     }
 }
 

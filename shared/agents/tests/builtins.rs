@@ -21,6 +21,7 @@ fn call(name: &str, config: Value, input: Value) -> BuiltinCall {
         idempotency_key: "run1:step1:0".into(),
         timeout: Some(Duration::from_secs(5)),
         trace: None,
+        deltas: None,
     }
 }
 
@@ -506,4 +507,102 @@ async fn a_bedrock_api_key_is_sent_as_a_bearer_token_and_bad_signatures_are_refu
         .await
         .unwrap_err();
     assert!(failure.message.contains("403"), "{failure:?}");
+}
+
+/// Collects what a streaming call hands on.
+#[derive(Default)]
+struct Collected(Mutex<Vec<String>>);
+
+#[async_trait::async_trait]
+impl skein_core::ports::DeltaSink for Collected {
+    async fn delta(&self, text: &str) {
+        self.0.lock().unwrap().push(text.to_string());
+    }
+}
+
+fn sse(events: Vec<String>) -> axum::response::Response {
+    let body = events.concat();
+    axum::response::Response::builder()
+        .header("content-type", "text/event-stream")
+        .body(axum::body::Body::from(body))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn llm_streams_openai_and_anthropic_answers_in_coalesced_pieces() {
+    let words: Vec<String> = (0..300).map(|i| format!("w{i} ")).collect();
+    let whole: String = words.concat();
+    let openai_words = words.clone();
+    let anthropic_words = words.clone();
+    let app = axum::Router::new()
+        .route(
+            "/v1/chat/completions",
+            post(move |Json(body): Json<Value>| {
+                let words = openai_words.clone();
+                async move {
+                    assert_eq!(body["stream"], true);
+                    assert_eq!(body["stream_options"]["include_usage"], true);
+                    let mut events: Vec<String> = words
+                        .iter()
+                        .map(|w| format!("data: {}\n\n", json!({"model": "gpt-test", "choices": [{"index": 0, "delta": {"content": w}, "finish_reason": null}]})))
+                        .collect();
+                    events.push(format!("data: {}\n\n", json!({"model": "gpt-test", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})));
+                    events.push(format!("data: {}\n\n", json!({"model": "gpt-test", "choices": [], "usage": {"prompt_tokens": 7, "completion_tokens": 300, "total_tokens": 307}})));
+                    events.push("data: [DONE]\n\n".into());
+                    sse(events)
+                }
+            }),
+        )
+        .route(
+            "/v1/messages",
+            post(move |Json(body): Json<Value>| {
+                let words = anthropic_words.clone();
+                async move {
+                    assert_eq!(body["stream"], true);
+                    let mut events = vec![format!("event: message_start\ndata: {}\n\n", json!({"type": "message_start", "message": {"model": "claude-test", "usage": {"input_tokens": 9, "output_tokens": 1}}}))];
+                    events.extend(words.iter().map(|w| format!("event: content_block_delta\ndata: {}\n\n", json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": w}}))));
+                    events.push(format!("event: message_delta\ndata: {}\n\n", json!({"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 300}})));
+                    events.push(format!("event: message_stop\ndata: {}\n\n", json!({"type": "message_stop"})));
+                    sse(events)
+                }
+            }),
+        );
+    let base = serve(app).await;
+    for (provider, model, input) in [
+        (LlmProvider::OpenAi, "gpt-test", 7),
+        (LlmProvider::Anthropic, "claude-test", 9),
+    ] {
+        let builtins = Builtins::new(BuiltinSettings {
+            llm: Some(LlmSettings {
+                provider,
+                base_url: format!("{base}/v1"),
+                api_key: Some("key".into()),
+                default_model: model.into(),
+                region: None,
+            }),
+            ..BuiltinSettings::default()
+        });
+        let collected = Arc::new(Collected::default());
+        let mut streamed = call("llm", json!({"prompt": "go", "stream": true}), json!({}));
+        streamed.deltas = Some(skein_core::ports::Deltas(collected.clone()));
+        let out = builtins.invoke(streamed).await.unwrap();
+        let used = out.usage.expect("usage");
+        assert_eq!(
+            (used.tokens.input, used.tokens.output),
+            (input, 300),
+            "{provider:?}"
+        );
+        assert_eq!(out.value["text"], whole.as_str(), "{provider:?}");
+        let pieces = collected.0.lock().unwrap().clone();
+        assert_eq!(
+            pieces.concat(),
+            whole,
+            "{provider:?}: every word handed on, in order"
+        );
+        assert!(
+            pieces.len() > 1 && pieces.len() < 30,
+            "{provider:?}: coalesced into a few pieces, not one per token: {}",
+            pieces.len()
+        );
+    }
 }

@@ -51,6 +51,7 @@ async fn get(builtins: &Builtins, config: Value) -> Result<Value, AgentFailure> 
             idempotency_key: "run:step:0".into(),
             timeout: Some(Duration::from_secs(5)),
             trace: None,
+            deltas: None,
         })
         .await
         .map(|output| output.value)

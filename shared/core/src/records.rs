@@ -21,6 +21,7 @@
 //! | map item     | `T#{t}#RUN#{id}`           | `S#{step}#I#{000042}` |        |                      |                       |
 //! | run event    | `T#{t}#RUN#{id}`           | `E#{ulid}` |                   |                      |                       |
 //! | approval     | `T#{t}#RUN#{id}`           | `A#{step}` | `APPROVALS#{t}` / at#run#step | `APPROVALS-DUE` / due#pk#step |   |
+//! | step delta   | `T#{t}#RUN#{id}`           | `D#{ulid}` (TTL 10 min) |      |                      |                       |
 //! | run usage    | `T#{t}#RUN#{id}`           | `USAGE` (committed tokens, micro-USD) |  |              |                       |
 //! | usage call   | `T#{t}#RUN#{id}`           | `U#{ulid or task id}` |        |                      |                       |
 //! | task usage   | `T#{t}#TASK#{id}`          | `U` (a task outside any run) | |                      |                       |
@@ -208,6 +209,10 @@ pub fn run_usage_key(tenant: &TenantId, run: &RunId) -> Key {
 }
 
 pub const USAGE_CALL_PREFIX: &str = "U#";
+
+/// A streaming step's output as it is written (`step.delta` events): kept briefly, for
+/// live watchers, and never part of the run's history.
+pub const DELTA_PREFIX: &str = "D#";
 
 /// One LLM call of a run: `id` is a ULID for the builtin's calls, a task id for usage an
 /// agent reported.

@@ -5,6 +5,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use skein_core::metrics::TokenCounts;
 
+use super::stream::Streamed;
 use super::{Answer, Prompt, Protocol, endpoint};
 use crate::config::LlmSettings;
 
@@ -55,6 +56,9 @@ impl Protocol for Messages {
             // Anthropic's range is 0 to 1; the step's (OpenAI's) is 0 to 2.
             body["temperature"] = json!(t.min(1.0));
         }
+        if prompt.stream {
+            body["stream"] = json!(true);
+        }
         let request = client
             .post(endpoint(api, "messages"))
             .header("anthropic-version", API_VERSION)
@@ -81,6 +85,50 @@ impl Protocol for Messages {
             tokens,
             finish_reason: message.stop_reason,
         })
+    }
+
+    const STREAMS: bool = true;
+
+    /// `message_start` (model, input usage), `content_block_delta` (text),
+    /// `message_delta` (stop reason, output usage), `error`.
+    fn stream_event(
+        said: &mut Streamed,
+        _event: &str,
+        data: &Value,
+    ) -> Result<Option<String>, String> {
+        let mut merge_usage = |usage: &Value| {
+            let Some(fields) = usage.as_object() else {
+                return;
+            };
+            let merged = said.usage.get_or_insert_with(|| json!({}));
+            for (name, value) in fields {
+                merged[name] = value.clone();
+            }
+            said.tokens = tokens(merged);
+        };
+        match data["type"].as_str().unwrap_or_default() {
+            "message_start" => {
+                let message = &data["message"];
+                said.model = message["model"].as_str().map(str::to_string);
+                merge_usage(&message["usage"]);
+                Ok(None)
+            }
+            "content_block_delta" if data["delta"]["type"] == "text_delta" => {
+                Ok(data["delta"]["text"].as_str().map(str::to_string))
+            }
+            "message_delta" => {
+                if let Some(reason) = data["delta"]["stop_reason"].as_str() {
+                    said.finish_reason = Some(reason.to_string());
+                }
+                merge_usage(&data["usage"]);
+                Ok(None)
+            }
+            "error" => Err(format!(
+                "the stream ended with an error: {}",
+                data["error"]["message"].as_str().unwrap_or("unknown")
+            )),
+            _ => Ok(None),
+        }
     }
 }
 

@@ -7,6 +7,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use skein_core::metrics::TokenCounts;
 
+use super::stream::Streamed;
 use super::{Answer, Prompt, Protocol, endpoint};
 use crate::config::LlmSettings;
 
@@ -99,6 +100,13 @@ impl Protocol for Converse {
             tokens,
             finish_reason: response.stop_reason,
         })
+    }
+
+    /// ConverseStream speaks AWS's binary event stream, not Server-Sent Events.
+    const STREAMS: bool = false;
+
+    fn stream_event(_: &mut Streamed, _: &str, _: &Value) -> Result<Option<String>, String> {
+        Err("Bedrock's answers are not streamed".into())
     }
 }
 

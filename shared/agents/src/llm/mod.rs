@@ -6,6 +6,7 @@ mod anthropic;
 mod bedrock;
 mod openai;
 pub(crate) mod sigv4;
+mod stream;
 
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -33,6 +34,9 @@ struct LlmStepSettings {
     temperature: Option<f64>,
     #[serde(default)]
     max_tokens: Option<u32>,
+    /// Stream the answer into the run's events (`step.delta`) as it is written.
+    #[serde(default)]
+    stream: bool,
 }
 
 pub fn check(config: Option<&Value>) -> Result<(), (String, String)> {
@@ -57,6 +61,8 @@ struct Prompt {
     user: String,
     temperature: Option<f64>,
     max_tokens: Option<u32>,
+    /// Ask for the answer as Server-Sent Events.
+    stream: bool,
 }
 
 /// What the model answered, whatever the provider.
@@ -79,6 +85,14 @@ trait Protocol {
         prompt: &Prompt,
     ) -> reqwest::RequestBuilder;
     fn answer(body: &[u8]) -> Result<Answer, String>;
+    /// Whether its answers stream here as Server-Sent Events.
+    const STREAMS: bool;
+    /// Reads one streamed event into `said`: the text it adds, if any.
+    fn stream_event(
+        said: &mut stream::Streamed,
+        event: &str,
+        data: &Value,
+    ) -> Result<Option<String>, String>;
 }
 
 /// The output tokens a budget holds for a call whose step sets no `max_tokens` and whose
@@ -124,14 +138,18 @@ pub async fn call(
             "the llm builtin is not configured: set SKEIN_LLM_BASE_URL (and SKEIN_LLM_API_KEY, SKEIN_LLM_PROVIDER) for the server",
         ));
     };
-    let prompt = prompt(api, s, &call.input);
+    let mut prompt = prompt(api, s, &call.input);
+    // Streamed only where someone may watch (a run's step) and the protocol streams.
+    let deltas = call.deltas.as_ref().filter(|_| prompt.stream);
+    prompt.stream = deltas.is_some();
+    let sink = deltas.map(|d| d.0.as_ref());
     let started = std::time::Instant::now();
     let answer = match api.provider {
         LlmProvider::OpenAi => {
-            complete::<openai::ChatCompletions>(client, api, &prompt, None).await?
+            complete::<openai::ChatCompletions>(client, api, &prompt, None, sink).await?
         }
         LlmProvider::Anthropic => {
-            complete::<anthropic::Messages>(client, api, &prompt, None).await?
+            complete::<anthropic::Messages>(client, api, &prompt, None, sink).await?
         }
         LlmProvider::Bedrock => {
             // A Bedrock API key is a bearer token; otherwise each request is signed.
@@ -142,7 +160,9 @@ pub async fn call(
                     region: bedrock_region(api)?,
                 }),
             };
-            complete::<bedrock::Converse>(client, api, &prompt, signing.as_ref()).await?
+            // ConverseStream frames are AWS's binary event stream: answered whole.
+            prompt.stream = false;
+            complete::<bedrock::Converse>(client, api, &prompt, signing.as_ref(), None).await?
         }
     };
     let usage = ProviderUsage {
@@ -180,6 +200,7 @@ fn prompt(api: &LlmSettings, s: LlmStepSettings, input: &Value) -> Prompt {
         user,
         temperature: s.temperature,
         max_tokens: s.max_tokens,
+        stream: s.stream,
     }
 }
 
@@ -206,9 +227,15 @@ async fn complete<P: Protocol>(
     api: &LlmSettings,
     prompt: &Prompt,
     signing: Option<&Signing>,
+    sink: Option<&dyn skein_core::ports::DeltaSink>,
 ) -> Result<Answer, AgentFailure> {
     let what = format!("the {} API", P::NAME);
     let started = std::time::Instant::now();
+    if let (Some(sink), true) = (sink, P::STREAMS && prompt.stream) {
+        let answered = stream::complete::<P>(client, api, prompt, sink, &what).await;
+        record_call::<P>(prompt, started, &answered);
+        return answered;
+    }
     let build = || {
         let request = P::request(client, api, prompt);
         let Some(signing) = signing else {
@@ -240,6 +267,15 @@ async fn complete<P: Protocol>(
                 )
             })
         });
+    record_call::<P>(prompt, started, &answered);
+    answered
+}
+
+fn record_call<P: Protocol>(
+    prompt: &Prompt,
+    started: std::time::Instant,
+    answered: &Result<Answer, AgentFailure>,
+) {
     let tokens = answered.as_ref().map(|a| a.tokens).unwrap_or_default();
     skein_core::metrics::llm_call(
         P::NAME,
@@ -248,7 +284,6 @@ async fn complete<P: Protocol>(
         started.elapsed(),
         tokens,
     );
-    answered
 }
 
 /// `base_url` and `path` joined with one slash.

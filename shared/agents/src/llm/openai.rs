@@ -5,6 +5,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use skein_core::metrics::TokenCounts;
 
+use super::stream::Streamed;
 use super::{Answer, Prompt, Protocol, endpoint};
 use crate::config::LlmSettings;
 
@@ -51,6 +52,11 @@ impl Protocol for ChatCompletions {
         if let Some(m) = prompt.max_tokens {
             body["max_tokens"] = json!(m);
         }
+        if prompt.stream {
+            // The last chunk then carries the usage, as a whole answer does.
+            body["stream"] = json!(true);
+            body["stream_options"] = json!({ "include_usage": true });
+        }
         let request = client.post(endpoint(api, "chat/completions")).json(&body);
         match &api.api_key {
             Some(key) => request.bearer_auth(key),
@@ -73,6 +79,29 @@ impl Protocol for ChatCompletions {
             tokens,
             finish_reason: choice.finish_reason,
         })
+    }
+
+    const STREAMS: bool = true;
+
+    /// A `chat.completion.chunk`: the first choice's `delta.content`, the model, the
+    /// finish reason, and (last) the usage.
+    fn stream_event(
+        said: &mut Streamed,
+        _event: &str,
+        data: &Value,
+    ) -> Result<Option<String>, String> {
+        if let Some(model) = data["model"].as_str() {
+            said.model = Some(model.to_string());
+        }
+        if data["usage"].is_object() {
+            said.tokens = tokens(&data["usage"]);
+            said.usage = Some(data["usage"].clone());
+        }
+        let choice = &data["choices"][0];
+        if let Some(reason) = choice["finish_reason"].as_str() {
+            said.finish_reason = Some(reason.to_string());
+        }
+        Ok(choice["delta"]["content"].as_str().map(str::to_string))
     }
 }
 

@@ -23,6 +23,25 @@ pub struct BuiltinCall {
     pub timeout: Option<Duration>,
     /// The W3C `traceparent` of the step's span: outbound requests carry it.
     pub trace: Option<String>,
+    /// Where a builtin that streams (`llm` with `stream: true`) sends its output as it
+    /// is written; None where nobody could watch (a check, a benchmark).
+    pub deltas: Option<Deltas>,
+}
+
+/// Receives a streaming builtin's output in pieces, already coalesced by the builtin.
+#[async_trait]
+pub trait DeltaSink: Send + Sync {
+    async fn delta(&self, text: &str);
+}
+
+/// A [`DeltaSink`] a call carries.
+#[derive(Clone)]
+pub struct Deltas(pub std::sync::Arc<dyn DeltaSink>);
+
+impl std::fmt::Debug for Deltas {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Deltas")
+    }
 }
 
 /// A failed builtin call: `error` is a Skein error name (see `steps::StepErrorName`).

@@ -8,7 +8,8 @@ mod store;
 mod system;
 
 pub use agents::{
-    AgentFailure, BuiltinAgents, BuiltinCall, BuiltinOutput, ProviderUsage, UsageEstimate,
+    AgentFailure, BuiltinAgents, BuiltinCall, BuiltinOutput, DeltaSink, Deltas, ProviderUsage,
+    UsageEstimate,
 };
 
 /// Wraps a port's adapter in another implementation of the port, when a host is put

@@ -8,7 +8,7 @@ use super::model::RunError;
 use super::model::StepMessage;
 use super::worker::set;
 use crate::error::{Error, Result};
-use crate::ports::{BuiltinCall, BuiltinOutput, Condition};
+use crate::ports::{BuiltinCall, BuiltinOutput, Condition, DeltaSink, Deltas};
 use crate::records::step_key;
 use crate::tasks::model::{MAX_RESULT_BYTES, json_size};
 use crate::tasks::{NewTask, TaskOrigin};
@@ -51,6 +51,11 @@ impl Runs {
                 idempotency_key,
                 timeout: step.timeout.map(|t| t.0),
                 trace: None,
+                deltas: Some(Deltas(std::sync::Arc::new(StepDeltas {
+                    runs: self.clone(),
+                    message: message.clone(),
+                    item,
+                }))),
             };
             let result = self.invoke_builtin(message, &step.id, item, call).await?;
             return Ok(Some(result.and_then(|output| within_limit(name, output))));
@@ -265,6 +270,23 @@ impl Runs {
         crate::ids::AgentId::parse(id)
             .map(Some)
             .map_err(|e| Error::Internal(e.0))
+    }
+}
+
+/// Where a streaming builtin's output goes: `step.delta` events of its step. A delta that
+/// cannot be stored is logged and dropped; the step's result does not depend on it.
+struct StepDeltas {
+    runs: Runs,
+    message: StepMessage,
+    item: Option<u32>,
+}
+
+#[async_trait::async_trait]
+impl DeltaSink for StepDeltas {
+    async fn delta(&self, text: &str) {
+        if let Err(e) = self.runs.step_delta(&self.message, self.item, text).await {
+            tracing::warn!(error = %e, step = %self.message.step, "a streamed delta was not stored");
+        }
     }
 }
 
