@@ -108,12 +108,15 @@ impl AwsPlatform {
             settings.auth.tokens.clone(),
         )?);
         let bell = Arc::new(TaskBell::default());
+        // Runs and tasks carry the trace context of what started them (W3C, or X-Ray's
+        // header from API Gateway), for whichever process traces them.
         let ctx = Context::new(
             store,
             Arc::new(SystemClock),
             Arc::new(OsEntropy),
             bell.clone(),
-        );
+        )
+        .with_traces(Arc::new(skein_telemetry::W3cTraces));
         let machines = StateMachines::new(&settings.states_role_arn, &region)
             .map_err(StartError::Role)?
             .logging_to(settings.states_log_group_arn.clone())
