@@ -69,10 +69,11 @@ pub fn flush() {
     }
 }
 
-/// Runs one invocation's work, then flushes its metrics.
+/// Runs one invocation's work, then flushes its metrics (and, when exported, its spans).
 pub async fn flushed<F: std::future::Future>(work: F) -> F::Output {
     let output = work.await;
     flush();
+    crate::traces::flush();
     output
 }
 

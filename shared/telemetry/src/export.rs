@@ -5,7 +5,8 @@
 //! `OTEL_BSP_*`. `OTEL_SDK_DISABLED=true` or `OTEL_TRACES_EXPORTER=none` turns it off.
 
 use opentelemetry::trace::TracerProvider as _;
-use opentelemetry_otlp::{Protocol, WithExportConfig};
+pub use opentelemetry_otlp::Protocol;
+use opentelemetry_otlp::WithExportConfig;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing_subscriber::Layer;
@@ -25,6 +26,45 @@ pub enum ExportError {
 /// Sends the spans it holds when dropped (at shutdown), so the last run's spans arrive.
 pub struct Exporting {
     provider: SdkTracerProvider,
+}
+
+impl Exporting {
+    /// Sends every finished span now: what a Lambda does before its sandbox is frozen.
+    pub fn flush(&self) {
+        if let Err(error) = self.provider.force_flush() {
+            tracing::warn!(%error, "spans were not exported");
+        }
+    }
+}
+
+/// Where spans go and as what: read from the `OTEL_*` variables, or given.
+#[derive(Debug, Clone)]
+pub struct ExportSettings {
+    /// The OTLP/HTTP traces URL (`.../v1/traces`); None exports nothing.
+    pub traces_url: Option<String>,
+    pub protocol: Protocol,
+    pub service: String,
+}
+
+impl ExportSettings {
+    /// The standard variables; `service` names the process unless `OTEL_SERVICE_NAME`
+    /// does.
+    pub fn from_env(service: &str) -> Result<Self, ExportError> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let traces_url = if configured() {
+            var("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT").or_else(|| {
+                var("OTEL_EXPORTER_OTLP_ENDPOINT")
+                    .map(|base| format!("{}/v1/traces", base.trim_end_matches('/')))
+            })
+        } else {
+            None
+        };
+        Ok(Self {
+            traces_url,
+            protocol: protocol()?,
+            service: var("OTEL_SERVICE_NAME").unwrap_or_else(|| service.to_string()),
+        })
+    }
 }
 
 impl Drop for Exporting {
@@ -50,17 +90,26 @@ pub fn install<S>(service: &str) -> Result<Option<(impl Layer<S>, Exporting)>, E
 where
     S: tracing::Subscriber + for<'span> LookupSpan<'span>,
 {
-    if !configured() {
+    install_with(ExportSettings::from_env(service)?)
+}
+
+/// [`install`], as `settings` say.
+pub fn install_with<S>(
+    settings: ExportSettings,
+) -> Result<Option<(impl Layer<S>, Exporting)>, ExportError>
+where
+    S: tracing::Subscriber + for<'span> LookupSpan<'span>,
+{
+    let Some(url) = settings.traces_url else {
         return Ok(None);
-    }
+    };
+    // Headers (OTEL_EXPORTER_OTLP_HEADERS) and timeouts still come from the variables.
     let exporter = opentelemetry_otlp::SpanExporter::builder()
         .with_http()
-        .with_protocol(protocol()?)
+        .with_endpoint(url)
+        .with_protocol(settings.protocol)
         .build()?;
-    let service = std::env::var("OTEL_SERVICE_NAME")
-        .ok()
-        .filter(|s| !s.trim().is_empty())
-        .unwrap_or_else(|| service.to_string());
+    let service = settings.service;
     let provider = SdkTracerProvider::builder()
         .with_batch_exporter(exporter)
         .with_resource(Resource::builder().with_service_name(service).build())
