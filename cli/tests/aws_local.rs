@@ -4,9 +4,12 @@
 //! sample event in `events/`, then workflows run end to end through the API's routes,
 //! Step Functions on moto, SQS and the played event sources, each step running once.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
+use support::free_port;
 
 use serde_json::{Value, json};
 
@@ -48,14 +51,6 @@ fn watch_target_dir() -> PathBuf {
         .map(|t| if t.is_absolute() { t } else { repo().join(t) })
         .unwrap_or_else(|| repo().join("target"))
         .join("aws-local")
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 async fn until<T>(what: &str, within: Duration, mut check: impl AsyncFnMut() -> Option<T>) -> T {

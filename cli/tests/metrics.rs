@@ -2,12 +2,14 @@
 //! `/metrics` listener parsed as Prometheus text, and the counters moving with the runs,
 //! steps and requests the test makes.
 
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use openmetrics_parser::prometheus::parse_prometheus;
 use openmetrics_parser::{MetricsExposition, PrometheusType, PrometheusValue, Sample};
 use serde_json::{Value, json};
+use support::{DevProcess, free_port, spawn_dev};
+
+mod support;
 
 const SECRET: &str = "metrics-test-secret-metrics-test-secret";
 
@@ -52,67 +54,45 @@ steps:
   - { id: bad, builtin: transform, with: { program: 'error(\"no\")' } }
 ";
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 struct Dev {
-    _dir: tempfile::TempDir,
+    /// Stops the process when the test ends.
+    _process: DevProcess,
     base: String,
     metrics: String,
     http: reqwest::Client,
     token: String,
-    _server: tokio::process::Child,
 }
 
 impl Dev {
     /// A `skein dev` whose `llm` steps call `llm` (an OpenAI-compatible API root).
     async fn start(llm: Option<&str>) -> Dev {
-        let dir = tempfile::tempdir().unwrap();
-        let (api, metrics) = (free_port(), free_port());
-        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_skein"));
-        if let Some(base) = llm {
-            command
-                .env("SKEIN_LLM_BASE_URL", base)
-                .env("SKEIN_LLM_MODEL", "gpt-test")
-                .env(
-                    "SKEIN_LLM_PRICES",
-                    r#"{"gpt-test": {"input": 1000, "output": 2000}}"#,
-                );
-        }
-        let server = command
-            .arg("dev")
-            .env("SKEIN_DATA_DIR", dir.path())
-            .env("SKEIN_ADDR", format!("127.0.0.1:{api}"))
-            .env("SKEIN_METRICS_ADDR", format!("127.0.0.1:{metrics}"))
-            .env("SKEIN_JWT_SECRET", SECRET)
-            .env("SKEIN_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("skein dev starts");
-        let token = std::process::Command::new(env!("CARGO_BIN_EXE_skein"))
-            .args(["token", "--admin"])
-            .env("SKEIN_DATA_DIR", dir.path())
-            .env("SKEIN_JWT_SECRET", SECRET)
-            .output()
-            .unwrap();
+        let metrics = free_port();
+        let process = spawn_dev(SECRET, |command| {
+            command.env("SKEIN_METRICS_ADDR", format!("127.0.0.1:{metrics}"));
+            if let Some(base) = llm {
+                command
+                    .env("SKEIN_LLM_BASE_URL", base)
+                    .env("SKEIN_LLM_MODEL", "gpt-test")
+                    .env(
+                        "SKEIN_LLM_PRICES",
+                        r#"{"gpt-test": {"input": 1000, "output": 2000}}"#,
+                    );
+            }
+        })
+        .await;
         let dev = Dev {
-            _dir: dir,
-            base: format!("http://127.0.0.1:{api}"),
+            base: process.base.clone(),
             metrics: format!("http://127.0.0.1:{metrics}/metrics"),
             http: reqwest::Client::new(),
-            token: String::from_utf8(token.stdout).unwrap().trim().to_string(),
-            _server: server,
+            token: process.token.clone(),
+            _process: process,
         };
         let deadline = Instant::now() + Duration::from_secs(30);
         while dev.http.get(&dev.metrics).send().await.is_err() {
-            assert!(Instant::now() < deadline, "skein dev did not start");
+            assert!(
+                Instant::now() < deadline,
+                "the metrics listener did not start"
+            );
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
         dev

@@ -6,13 +6,15 @@
 //! step's.
 
 use std::collections::HashMap;
-use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::extract::State;
 use axum::http::HeaderMap;
 use serde_json::{Value, json};
+use support::spawn_dev;
+
+mod support;
 
 const SECRET: &str = "traces-test-secret-traces-test-secret-0";
 const CALLER_TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -82,14 +84,6 @@ async fn traced_service() -> (String, Arc<Mutex<Vec<String>>>) {
     (url, seen)
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn attribute<'a>(span: &'a Value, key: &str) -> Option<&'a Value> {
     span["attributes"]
         .as_array()?
@@ -113,38 +107,17 @@ fn parse_traceparent(value: &str) -> (String, String) {
 async fn a_run_is_one_trace_from_the_callers_request_through_its_steps_and_agents() {
     let (collector, received) = otlp_receiver().await;
     let (service, seen) = traced_service().await;
-    let dir = tempfile::tempdir().unwrap();
-    let api = free_port();
-    let _server = tokio::process::Command::new(env!("CARGO_BIN_EXE_skein"))
-        .arg("dev")
-        .env("SKEIN_DATA_DIR", dir.path())
-        .env("SKEIN_ADDR", format!("127.0.0.1:{api}"))
-        .env("SKEIN_METRICS_ADDR", "off")
-        .env("SKEIN_JWT_SECRET", SECRET)
-        .env("SKEIN_LOG", "warn")
-        .env("OTEL_EXPORTER_OTLP_ENDPOINT", &collector)
-        .env("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")
-        .env("OTEL_SERVICE_NAME", "skein-under-test")
-        .env("OTEL_BSP_SCHEDULE_DELAY", "100")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("skein dev starts");
-    let token = std::process::Command::new(env!("CARGO_BIN_EXE_skein"))
-        .args(["token", "--admin"])
-        .env("SKEIN_DATA_DIR", dir.path())
-        .env("SKEIN_JWT_SECRET", SECRET)
-        .output()
-        .unwrap();
-    let token = String::from_utf8(token.stdout).unwrap().trim().to_string();
-    let base = format!("http://127.0.0.1:{api}");
+    let dev = spawn_dev(SECRET, |command| {
+        command
+            .env("SKEIN_METRICS_ADDR", "off")
+            .env("OTEL_EXPORTER_OTLP_ENDPOINT", &collector)
+            .env("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")
+            .env("OTEL_SERVICE_NAME", "skein-under-test")
+            .env("OTEL_BSP_SCHEDULE_DELAY", "100");
+    })
+    .await;
+    let (base, token) = (dev.base.clone(), dev.token.clone());
     let http = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while http.get(format!("{base}/v1/health")).send().await.is_err() {
-        assert!(Instant::now() < deadline, "skein dev did not start");
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
 
     // A remote agent, and a diamond: start -> (lookup: http, review: the agent) -> join.
     let agent: Value = http

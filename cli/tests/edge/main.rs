@@ -4,6 +4,9 @@
 //! (feeds.rs); agents get their messages and tasks over a WebSocket (agents.rs); the web
 //! console is served beside the API as static assets (console.rs).
 
+#[path = "../support/mod.rs"]
+mod support;
+
 mod agents;
 mod console;
 mod feeds;

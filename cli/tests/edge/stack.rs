@@ -29,14 +29,6 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// Where scripts/setup.sh put the Node tools (wrangler, Node 22).
 fn node_tools() -> PathBuf {
     let tools = std::env::var("SKEIN_NODE_TOOLS").unwrap_or_else(|_| ".tools/node".into());
@@ -59,7 +51,11 @@ impl Stack {
             "the edge tests need the Worker bundle and wrangler: run `bash scripts/setup.sh && make edge` (make test does)"
         );
         let dir = tempfile::tempdir().unwrap();
-        let (origin_port, edge_port, inspector_port) = (free_port(), free_port(), free_port());
+        let (origin_port, edge_port, inspector_port) = (
+            crate::support::free_port(),
+            crate::support::free_port(),
+            crate::support::free_port(),
+        );
         let origin = format!("http://127.0.0.1:{origin_port}");
         let origin_log = dir.path().join("origin.log");
 
