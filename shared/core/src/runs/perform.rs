@@ -44,6 +44,18 @@ impl Runs {
                 }
                 _ => {}
             }
+            // Only a step that asks to stream gets somewhere to stream to.
+            let streams = step
+                .config
+                .as_ref()
+                .is_some_and(|c| c.get("stream") == Some(&Value::Bool(true)));
+            let deltas = streams.then(|| {
+                Deltas(std::sync::Arc::new(StepDeltas {
+                    runs: self.clone(),
+                    message: message.clone(),
+                    item,
+                }))
+            });
             let call = BuiltinCall {
                 name: name.clone(),
                 config: step.config.clone().unwrap_or(Value::Null),
@@ -51,11 +63,7 @@ impl Runs {
                 idempotency_key,
                 timeout: step.timeout.map(|t| t.0),
                 trace: None,
-                deltas: Some(Deltas(std::sync::Arc::new(StepDeltas {
-                    runs: self.clone(),
-                    message: message.clone(),
-                    item,
-                }))),
+                deltas,
             };
             let result = self.invoke_builtin(message, &step.id, item, call).await?;
             return Ok(Some(result.and_then(|output| within_limit(name, output))));
