@@ -42,6 +42,18 @@ pub fn deserialize<'de, D: Deserializer<'de>, T: TryFrom<u64>>(d: D) -> Result<T
     d.deserialize_any(Whole(PhantomData))
 }
 
+/// For `Option<integer>` fields that may be absent (with `#[serde(default)]`) but not
+/// `null`: a value that is there is a whole number.
+pub mod present {
+    use serde::Deserializer;
+
+    pub fn deserialize<'de, D: Deserializer<'de>, T: TryFrom<u64>>(
+        d: D,
+    ) -> Result<Option<T>, D::Error> {
+        super::deserialize(d).map(Some)
+    }
+}
+
 /// For `Option<integer>` fields: `null` or absent is None.
 pub mod option {
     use super::*;

@@ -111,6 +111,11 @@ impl Modify for ParsedValues {
                     }
                 }
             }
+            // A budget caps dollars, tokens or both: at least one of them. (Set here: the
+            // derive's `min_properties` renders as `maxProperties` in utoipa 5.5.)
+            if let Some(RefOr::T(Schema::Object(budget))) = components.schemas.get_mut("Budget") {
+                budget.min_properties = Some(1);
+            }
             // A task is for one agent or for a capability: exactly one of the two.
             if let Some(RefOr::T(Schema::Object(task))) = components.schemas.get("NewTask") {
                 let either = |field: &str| {

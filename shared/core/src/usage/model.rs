@@ -17,11 +17,25 @@ const MAX_BUDGET_TOKENS: u64 = 1_000_000_000_000;
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Budget {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(minimum = 0.000001, maximum = 1000000))]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(nullable = false, minimum = 0.000001, maximum = 1000000)
+    )]
     pub usd: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 1000000000000_u64))]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::whole_number::present::deserialize"
+    )]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(nullable = false, minimum = 1, maximum = 1000000000000_u64)
+    )]
     pub tokens: Option<u64>,
 }
 
@@ -55,6 +69,13 @@ impl Budget {
             micros: self.usd.map_or(i64::MAX, usd_to_micros),
         }
     }
+}
+
+/// An optional field that may be absent but not `null`.
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
 }
 
 pub(crate) fn usd_to_micros(usd: f64) -> i64 {
@@ -272,11 +293,13 @@ pub struct ReportedUsage {
     pub provider: Option<String>,
     #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 200))]
     pub model: String,
+    #[serde(deserialize_with = "crate::whole_number::deserialize")]
     #[cfg_attr(feature = "openapi", schema(maximum = 1000000000000_u64))]
     pub input_tokens: u64,
+    #[serde(deserialize_with = "crate::whole_number::deserialize")]
     #[cfg_attr(feature = "openapi", schema(maximum = 1000000000000_u64))]
     pub output_tokens: u64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::whole_number::deserialize")]
     #[cfg_attr(feature = "openapi", schema(maximum = 1000000000000_u64))]
     pub cached_tokens: u64,
     /// What the calls cost, when the agent knows; otherwise the price table prices them.
