@@ -407,13 +407,16 @@ fn signature_is_valid(
 
 /// A server speaking Bedrock's Converse API: it refuses a request whose SigV4 signature it
 /// cannot verify (or whose bearer key is wrong), as Bedrock does.
-async fn bedrock_server() -> (String, Arc<Mutex<Vec<(String, Value)>>>) {
-    let seen: Arc<Mutex<Vec<(String, Value)>>> = Arc::default();
+/// Each request the Bedrock server accepted: its path and body.
+type Seen = Arc<Mutex<Vec<(String, Value)>>>;
+
+async fn bedrock_server() -> (String, Seen) {
+    let seen: Seen = Arc::default();
     let app = axum::Router::new()
         .route(
             "/model/{model}/converse",
             post(
-                |State(seen): State<Arc<Mutex<Vec<(String, Value)>>>>,
+                |State(seen): State<Seen>,
                  uri: axum::http::Uri,
                  headers: HeaderMap,
                  body: axum::body::Bytes| async move {
