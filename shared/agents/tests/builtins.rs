@@ -11,19 +11,10 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use serde_json::{Value, json};
 use skein_agents::{BuiltinSettings, Builtins, EgressPolicy, LlmProvider, LlmSettings};
-use skein_core::ports::{BuiltinAgents, BuiltinCall};
+use skein_core::ports::BuiltinAgents;
+use support::{call, serve};
 
-fn call(name: &str, config: Value, input: Value) -> BuiltinCall {
-    BuiltinCall {
-        name: name.into(),
-        config,
-        input,
-        idempotency_key: "run1:step1:0".into(),
-        timeout: Some(Duration::from_secs(5)),
-        trace: None,
-        deltas: None,
-    }
-}
+mod support;
 
 /// Builtins whose `http` steps may reach the test servers on 127.0.0.1.
 fn loopback_builtins() -> Builtins {
@@ -37,13 +28,6 @@ fn loopback_builtins() -> Builtins {
 struct Upstream {
     calls: Mutex<Vec<(String, Value)>>,
     failures_left: Mutex<u32>,
-}
-
-async fn serve(app: axum::Router) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    format!("http://{addr}")
 }
 
 async fn upstream() -> (Arc<Upstream>, String) {
@@ -318,198 +302,6 @@ async fn a_slow_builtin_times_out_with_a_retryable_error() {
     c.timeout = Some(Duration::from_millis(200));
     let err = b.invoke(c).await.unwrap_err();
     assert_eq!(err.error.as_str(), "Skein.Timeout");
-}
-
-const AKID: &str = "AKIDBEDROCKTEST";
-const SECRET_KEY: &str = "bedrock-test-secret-key/0123456789abcdef";
-
-/// Checks a request's SigV4 signature as AWS would: the same canonical request over the
-/// headers it says it signed, the same key, at the time it says it signed.
-fn signature_is_valid(
-    method: &str,
-    uri: &str,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<(), String> {
-    use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
-    let authorization = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .ok_or("no Authorization header")?;
-    let scope = format!("Credential={AKID}/");
-    if !authorization.starts_with("AWS4-HMAC-SHA256 ") || !authorization.contains(&scope) {
-        return Err(format!("not SigV4 for {AKID}: {authorization}"));
-    }
-    if !authorization.contains("/us-east-1/bedrock/aws4_request") {
-        return Err(format!(
-            "not scoped to bedrock in us-east-1: {authorization}"
-        ));
-    }
-    let field = |name: &str| {
-        authorization
-            .split([',', ' '])
-            .find_map(|part| part.trim().strip_prefix(name))
-            .map(str::to_string)
-            .ok_or(format!("no {name} in {authorization}"))
-    };
-    let signed_headers = field("SignedHeaders=")?;
-    let signature = field("Signature=")?;
-    let amz_date = headers
-        .get("x-amz-date")
-        .and_then(|v| v.to_str().ok())
-        .ok_or("no x-amz-date")?;
-    let time = chrono::NaiveDateTime::parse_from_str(amz_date, "%Y%m%dT%H%M%SZ")
-        .map_err(|e| e.to_string())?
-        .and_utc();
-    let signed: Vec<(String, String)> = signed_headers
-        .split(';')
-        .filter(|name| *name != "x-amz-content-sha256" || headers.contains_key(*name))
-        .map(|name| {
-            (
-                name.to_string(),
-                headers
-                    .get(name)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or_default()
-                    .to_string(),
-            )
-        })
-        .collect();
-    let identity =
-        aws_credential_types::Credentials::new(AKID, SECRET_KEY, None, None, "test").into();
-    let params = aws_sigv4::sign::v4::SigningParams::builder()
-        .identity(&identity)
-        .region("us-east-1")
-        .name("bedrock")
-        .time(std::time::SystemTime::from(time))
-        .settings(SigningSettings::default())
-        .build()
-        .unwrap()
-        .into();
-    let signable = SignableRequest::new(
-        method,
-        uri,
-        signed
-            .iter()
-            .filter(|(n, _)| n != "x-amz-date")
-            .map(|(n, v)| (n.as_str(), v.as_str())),
-        SignableBody::Bytes(body),
-    )
-    .map_err(|e| e.to_string())?;
-    let (_, expected) = sign(signable, &params)
-        .map_err(|e| e.to_string())?
-        .into_parts();
-    if expected != signature {
-        return Err(format!("signature {signature}, expected {expected}"));
-    }
-    Ok(())
-}
-
-/// A server speaking Bedrock's Converse API: it refuses a request whose SigV4 signature it
-/// cannot verify (or whose bearer key is wrong), as Bedrock does.
-/// Each request the Bedrock server accepted: its path and body.
-type Seen = Arc<Mutex<Vec<(String, Value)>>>;
-
-async fn bedrock_server() -> (String, Seen) {
-    let seen: Seen = Arc::default();
-    let app = axum::Router::new()
-        .route(
-            "/model/{model}/converse",
-            post(
-                |State(seen): State<Seen>,
-                 uri: axum::http::Uri,
-                 headers: HeaderMap,
-                 body: axum::body::Bytes| async move {
-                    let host = headers.get("host").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
-                    let bearer = headers.get("authorization").and_then(|v| v.to_str().ok()) == Some("Bearer bedrock-api-key");
-                    if !bearer {
-                        let full = format!("http://{host}{uri}");
-                        if let Err(why) = signature_is_valid("POST", &full, &headers, &body) {
-                            return (StatusCode::FORBIDDEN, Json(json!({"message": why})));
-                        }
-                    }
-                    let request: Value = serde_json::from_slice(&body).unwrap();
-                    seen.lock().unwrap().push((uri.path().to_string(), request.clone()));
-                    let prompt = request["messages"][0]["content"][0]["text"].as_str().unwrap().to_string();
-                    (StatusCode::OK, Json(json!({
-                        "output": {"message": {"role": "assistant", "content": [{"text": "summary "}, {"text": format!("of: {prompt}")}]}},
-                        "stopReason": "end_turn",
-                        "usage": {"inputTokens": 11, "outputTokens": 6, "totalTokens": 17, "cacheReadInputTokens": 4},
-                        "metrics": {"latencyMs": 120}
-                    })))
-                },
-            ),
-        )
-        .with_state(seen.clone());
-    (serve(app).await, seen)
-}
-
-fn bedrock_builtins(base: &str, api_key: Option<&str>) -> Builtins {
-    bedrock_builtins_signing_with(base, api_key, SECRET_KEY)
-}
-
-fn bedrock_builtins_signing_with(base: &str, api_key: Option<&str>, secret: &str) -> Builtins {
-    let credentials = aws_credential_types::Credentials::new(AKID, secret, None, None, "test");
-    Builtins::new(BuiltinSettings {
-        llm: Some(LlmSettings {
-            provider: LlmProvider::Bedrock,
-            base_url: base.to_string(),
-            api_key: api_key.map(str::to_string),
-            default_model: "anthropic.claude-3-5-haiku-20241022-v1:0".into(),
-            region: Some("us-east-1".into()),
-        }),
-        aws_credentials: Some(
-            aws_credential_types::provider::SharedCredentialsProvider::new(credentials),
-        ),
-        ..BuiltinSettings::default()
-    })
-}
-
-#[tokio::test]
-async fn llm_speaks_bedrock_converse_signed_with_sigv4() {
-    let (base, seen) = bedrock_server().await;
-    let builtins = bedrock_builtins(&base, None);
-    let out = builtins
-        .invoke(call("llm", json!({"system": "Be brief.", "prompt": "Summarize {{ input.topic }}", "max_tokens": 50, "temperature": 1.5}), json!({"topic": "tides"})))
-        .await
-        .unwrap();
-    let used = out.usage.expect("an llm call reports its usage");
-    assert_eq!(used.provider, "bedrock");
-    assert_eq!(used.model, "anthropic.claude-3-5-haiku-20241022-v1:0");
-    assert_eq!(
-        (used.tokens.input, used.tokens.cached, used.tokens.output),
-        (15, 4, 6)
-    );
-    assert_eq!(out.value["text"], "summary of: Summarize tides");
-    assert_eq!(out.value["finish_reason"], "end_turn");
-    let seen = seen.lock().unwrap();
-    let (path, request) = &seen[0];
-    assert_eq!(
-        path,
-        "/model/anthropic.claude-3-5-haiku-20241022-v1%3A0/converse"
-    );
-    assert_eq!(request["system"], json!([{"text": "Be brief."}]));
-    assert_eq!(
-        request["inferenceConfig"],
-        json!({"maxTokens": 50, "temperature": 1.0})
-    );
-}
-
-#[tokio::test]
-async fn a_bedrock_api_key_is_sent_as_a_bearer_token_and_bad_signatures_are_refused() {
-    let (base, _) = bedrock_server().await;
-    let out = bedrock_builtins(&base, Some("bedrock-api-key"))
-        .invoke(call("llm", json!({"prompt": "hi"}), json!({})))
-        .await
-        .unwrap();
-    assert_eq!(out.value["text"], "summary of: hi");
-
-    // Signed with another secret: the server cannot verify it and refuses, for good.
-    let failure = bedrock_builtins_signing_with(&base, None, "not-the-secret")
-        .invoke(call("llm", json!({"prompt": "hi"}), json!({})))
-        .await
-        .unwrap_err();
-    assert!(failure.message.contains("403"), "{failure:?}");
 }
 
 /// Collects what a streaming call hands on.
