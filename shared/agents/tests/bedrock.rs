@@ -99,10 +99,102 @@ fn signature_is_valid(
     Ok(())
 }
 
-/// A server speaking Bedrock's Converse API: it refuses a request whose SigV4 signature it
-/// cannot verify (or whose bearer key is wrong), as Bedrock does.
 /// Each request the Bedrock server accepted: its path and body.
 type Seen = Arc<Mutex<Vec<(String, Value)>>>;
+
+/// Why the server refuses a request: a SigV4 signature it cannot verify, or a wrong bearer
+/// key, as Bedrock does.
+fn refusal(uri: &axum::http::Uri, headers: &HeaderMap, body: &[u8]) -> Option<String> {
+    let host = headers
+        .get("host")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let bearer = headers.get("authorization").and_then(|v| v.to_str().ok())
+        == Some("Bearer bedrock-api-key");
+    if bearer {
+        return None;
+    }
+    signature_is_valid("POST", &format!("http://{host}{uri}"), headers, body).err()
+}
+
+/// One frame of AWS's event stream, as Bedrock writes them.
+fn frame(message_type: &str, kind: &str, payload: Value) -> Vec<u8> {
+    use aws_smithy_types::event_stream::{Header, HeaderValue, Message};
+    let kind_header = if message_type == "event" {
+        ":event-type"
+    } else {
+        ":exception-type"
+    };
+    let message = Message::new(serde_json::to_vec(&payload).unwrap())
+        .add_header(Header::new(
+            ":message-type",
+            HeaderValue::String(message_type.to_string().into()),
+        ))
+        .add_header(Header::new(
+            kind_header,
+            HeaderValue::String(kind.to_string().into()),
+        ))
+        .add_header(Header::new(
+            ":content-type",
+            HeaderValue::String("application/json".into()),
+        ));
+    let mut out = Vec::new();
+    aws_smithy_eventstream::frame::write_message_to(&message, &mut out).unwrap();
+    out
+}
+
+/// ConverseStream's answer: a word per `contentBlockDelta`, sent in 7-byte pieces so
+/// frames arrive split; a prompt asking to be throttled gets a `throttlingException`
+/// midway, as Bedrock sends it.
+fn converse_stream(prompt: &str) -> axum::response::Response {
+    let mut frames = vec![
+        frame("event", "messageStart", json!({"role": "assistant"})),
+        frame(
+            "event",
+            "contentBlockStart",
+            json!({"contentBlockIndex": 0, "start": {}}),
+        ),
+    ];
+    for i in 0..200 {
+        if prompt == "throttle me" && i == 100 {
+            frames.push(frame(
+                "exception",
+                "throttlingException",
+                json!({"message": "Too many tokens, please wait before trying again."}),
+            ));
+            break;
+        }
+        frames.push(frame(
+            "event",
+            "contentBlockDelta",
+            json!({"contentBlockIndex": 0, "delta": {"text": format!("w{i} ")}, "p": "abcdefgh"}),
+        ));
+    }
+    frames.push(frame(
+        "event",
+        "contentBlockStop",
+        json!({"contentBlockIndex": 0}),
+    ));
+    frames.push(frame(
+        "event",
+        "messageStop",
+        json!({"stopReason": "max_tokens"}),
+    ));
+    frames.push(frame(
+        "event",
+        "metadata",
+        json!({"usage": {"inputTokens": 12, "outputTokens": 200, "totalTokens": 212}, "metrics": {"latencyMs": 900}}),
+    ));
+    let bytes = frames.concat();
+    let pieces: Vec<Result<Vec<u8>, std::io::Error>> =
+        bytes.chunks(7).map(|c| Ok(c.to_vec())).collect();
+    axum::response::Response::builder()
+        .header("content-type", "application/vnd.amazon.eventstream")
+        .body(axum::body::Body::from_stream(futures_util::stream::iter(
+            pieces,
+        )))
+        .unwrap()
+}
 
 async fn bedrock_server() -> (String, Seen) {
     let seen: Seen = Arc::default();
@@ -114,13 +206,8 @@ async fn bedrock_server() -> (String, Seen) {
                  uri: axum::http::Uri,
                  headers: HeaderMap,
                  body: axum::body::Bytes| async move {
-                    let host = headers.get("host").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
-                    let bearer = headers.get("authorization").and_then(|v| v.to_str().ok()) == Some("Bearer bedrock-api-key");
-                    if !bearer {
-                        let full = format!("http://{host}{uri}");
-                        if let Err(why) = signature_is_valid("POST", &full, &headers, &body) {
-                            return (StatusCode::FORBIDDEN, Json(json!({"message": why})));
-                        }
+                    if let Some(why) = refusal(&uri, &headers, &body) {
+                        return (StatusCode::FORBIDDEN, Json(json!({"message": why})));
                     }
                     let request: Value = serde_json::from_slice(&body).unwrap();
                     seen.lock().unwrap().push((uri.path().to_string(), request.clone()));
@@ -131,6 +218,23 @@ async fn bedrock_server() -> (String, Seen) {
                         "usage": {"inputTokens": 11, "outputTokens": 6, "totalTokens": 17, "cacheReadInputTokens": 4},
                         "metrics": {"latencyMs": 120}
                     })))
+                },
+            ),
+        )
+        .route(
+            "/model/{model}/converse-stream",
+            post(
+                |State(seen): State<Seen>,
+                 uri: axum::http::Uri,
+                 headers: HeaderMap,
+                 body: axum::body::Bytes| async move {
+                    use axum::response::IntoResponse;
+                    if let Some(why) = refusal(&uri, &headers, &body) {
+                        return (StatusCode::FORBIDDEN, Json(json!({"message": why}))).into_response();
+                    }
+                    let request: Value = serde_json::from_slice(&body).unwrap();
+                    seen.lock().unwrap().push((uri.path().to_string(), request.clone()));
+                    converse_stream(request["messages"][0]["content"][0]["text"].as_str().unwrap())
                 },
             ),
         )
@@ -204,4 +308,72 @@ async fn a_bedrock_api_key_is_sent_as_a_bearer_token_and_bad_signatures_are_refu
         .await
         .unwrap_err();
     assert!(failure.message.contains("403"), "{failure:?}");
+}
+
+/// Collects what a streaming call hands on.
+#[derive(Default)]
+struct Collected(Mutex<Vec<String>>);
+
+#[async_trait::async_trait]
+impl skein_core::ports::DeltaSink for Collected {
+    async fn delta(&self, text: &str) {
+        self.0.lock().unwrap().push(text.to_string());
+    }
+}
+
+#[tokio::test]
+async fn bedrock_streams_its_answer_from_converse_stream_event_frames() {
+    let (base, seen) = bedrock_server().await;
+    let builtins = bedrock_builtins(&base, None);
+    let collected = Arc::new(Collected::default());
+    let mut streamed = call("llm", json!({"prompt": "go", "stream": true}), json!({}));
+    streamed.deltas = Some(skein_core::ports::Deltas(collected.clone()));
+    let out = builtins.invoke(streamed).await.unwrap();
+
+    let whole: String = (0..200).map(|i| format!("w{i} ")).collect();
+    assert_eq!(out.value["text"], whole.as_str());
+    assert_eq!(out.value["finish_reason"], "max_tokens");
+    let used = out.usage.expect("usage from the metadata event");
+    assert_eq!((used.tokens.input, used.tokens.output), (12, 200));
+    let pieces = collected.0.lock().unwrap().clone();
+    assert_eq!(pieces.concat(), whole, "every word handed on, in order");
+    assert!(
+        pieces.len() > 1 && pieces.len() < 30,
+        "coalesced into a few pieces, not one per token: {}",
+        pieces.len()
+    );
+    assert_eq!(
+        seen.lock().unwrap()[0].0,
+        "/model/anthropic.claude-3-5-haiku-20241022-v1%3A0/converse-stream",
+        "signed and sent to ConverseStream"
+    );
+
+    // Without a watcher to hand pieces to, the same step asks Converse for the whole answer.
+    let out = builtins
+        .invoke(call("llm", json!({"prompt": "go", "stream": true}), json!({})))
+        .await
+        .unwrap();
+    assert_eq!(out.value["text"], "summary of: go");
+}
+
+#[tokio::test]
+async fn an_exception_in_bedrocks_stream_fails_the_call_with_what_it_said() {
+    let (base, _) = bedrock_server().await;
+    let collected = Arc::new(Collected::default());
+    let mut streamed = call(
+        "llm",
+        json!({"prompt": "throttle me", "stream": true}),
+        json!({}),
+    );
+    streamed.deltas = Some(skein_core::ports::Deltas(collected.clone()));
+    let failure = bedrock_builtins(&base, None)
+        .invoke(streamed)
+        .await
+        .unwrap_err();
+    assert_eq!(failure.error.as_str(), "Skein.AgentFailed", "{failure:?}");
+    assert!(
+        failure.message.contains("throttlingException")
+            && failure.message.contains("Too many tokens"),
+        "{failure:?}"
+    );
 }

@@ -5,7 +5,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use skein_core::metrics::TokenCounts;
 
-use super::stream::Streamed;
+use super::stream::{Framing, Streamed};
 use super::{Answer, Prompt, Protocol, endpoint};
 use crate::config::LlmSettings;
 
@@ -87,7 +87,7 @@ impl Protocol for Messages {
         })
     }
 
-    const STREAMS: bool = true;
+    const FRAMING: Framing = Framing::ServerSentEvents;
 
     /// `message_start` (model, input usage), `content_block_delta` (text),
     /// `message_delta` (stop reason, output usage), `error`.

@@ -1,5 +1,5 @@
-//! Amazon Bedrock's Converse API (`POST {base}/model/{modelId}/converse`), which speaks
-//! to every Bedrock model the same way. Requests are signed with SigV4 (`sigv4`), or
+//! Amazon Bedrock's Converse API (`POST {base}/model/{modelId}/converse`, and
+//! `converse-stream` for `stream: true`), which speaks to every Bedrock model the same way. Requests are signed with SigV4 (`sigv4`), or
 //! carry a Bedrock API key as a bearer token.
 //! <https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_Converse.html>
 
@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use skein_core::metrics::TokenCounts;
 
-use super::stream::Streamed;
+use super::stream::{Framing, Streamed};
 use super::{Answer, Prompt, Protocol, endpoint};
 use crate::config::LlmSettings;
 
@@ -74,7 +74,12 @@ impl Protocol for Converse {
         if !inference.is_empty() {
             body["inferenceConfig"] = Value::Object(inference);
         }
-        let path = format!("model/{}/converse", model_segment(&prompt.model));
+        let operation = if prompt.stream {
+            "converse-stream"
+        } else {
+            "converse"
+        };
+        let path = format!("model/{}/{operation}", model_segment(&prompt.model));
         let request = client.post(endpoint(api, &path)).json(&body);
         match &api.api_key {
             Some(key) => request.bearer_auth(key),
@@ -103,10 +108,28 @@ impl Protocol for Converse {
     }
 
     /// ConverseStream speaks AWS's binary event stream, not Server-Sent Events.
-    const STREAMS: bool = false;
+    const FRAMING: Framing = Framing::AwsEventStream;
 
-    fn stream_event(_: &mut Streamed, _: &str, _: &Value) -> Result<Option<String>, String> {
-        Err("Bedrock's answers are not streamed".into())
+    /// `contentBlockDelta` (text), `messageStop` (stop reason), `metadata` (usage); the
+    /// rest (`messageStart`, `contentBlockStart`, `contentBlockStop`) says nothing new.
+    fn stream_event(
+        said: &mut Streamed,
+        event: &str,
+        data: &Value,
+    ) -> Result<Option<String>, String> {
+        match event {
+            "contentBlockDelta" => Ok(data["delta"]["text"].as_str().map(str::to_string)),
+            "messageStop" => {
+                said.finish_reason = data["stopReason"].as_str().map(str::to_string);
+                Ok(None)
+            }
+            "metadata" => {
+                said.tokens = tokens(&data["usage"]);
+                said.usage = Some(data["usage"].clone());
+                Ok(None)
+            }
+            _ => Ok(None),
+        }
     }
 }
 

@@ -1,5 +1,5 @@
 //! The `llm` builtin: one completion from the deployment's LLM provider, spoken in its own
-//! protocol (OpenAI chat completions, Anthropic Messages). Every call is counted and timed,
+//! protocol (OpenAI chat completions, Anthropic Messages, Bedrock Converse). Every call is counted and timed,
 //! with the tokens the provider reports (`skein_core::metrics`).
 
 mod anthropic;
@@ -85,8 +85,8 @@ trait Protocol {
         prompt: &Prompt,
     ) -> reqwest::RequestBuilder;
     fn answer(body: &[u8]) -> Result<Answer, String>;
-    /// Whether its answers stream here as Server-Sent Events.
-    const STREAMS: bool;
+    /// How its streamed answers are framed.
+    const FRAMING: stream::Framing;
     /// Reads one streamed event into `said`: the text it adds, if any.
     fn stream_event(
         said: &mut stream::Streamed,
@@ -160,9 +160,7 @@ pub async fn call(
                     region: bedrock_region(api)?,
                 }),
             };
-            // ConverseStream frames are AWS's binary event stream: answered whole.
-            prompt.stream = false;
-            complete::<bedrock::Converse>(client, api, &prompt, signing.as_ref(), None).await?
+            complete::<bedrock::Converse>(client, api, &prompt, signing.as_ref(), sink).await?
         }
     };
     let usage = ProviderUsage {
@@ -231,11 +229,6 @@ async fn complete<P: Protocol>(
 ) -> Result<Answer, AgentFailure> {
     let what = format!("the {} API", P::NAME);
     let started = std::time::Instant::now();
-    if let (Some(sink), true) = (sink, P::STREAMS && prompt.stream) {
-        let answered = stream::complete::<P>(client, api, prompt, sink, &what).await;
-        record_call::<P>(prompt, started, &answered);
-        return answered;
-    }
     let build = || {
         let request = P::request(client, api, prompt);
         let Some(signing) = signing else {
@@ -257,6 +250,11 @@ async fn complete<P: Protocol>(
             }
         }
     };
+    if let Some(sink) = sink.filter(|_| prompt.stream) {
+        let answered = stream::complete::<P>(build(), P::FRAMING, sink, &what).await;
+        record_call::<P>(prompt, started, &answered);
+        return answered;
+    }
     let answered = send_with_retries(build, 2, &what)
         .await
         .and_then(|(_, body)| {

@@ -5,7 +5,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use skein_core::metrics::TokenCounts;
 
-use super::stream::Streamed;
+use super::stream::{Framing, Streamed};
 use super::{Answer, Prompt, Protocol, endpoint};
 use crate::config::LlmSettings;
 
@@ -81,7 +81,7 @@ impl Protocol for ChatCompletions {
         })
     }
 
-    const STREAMS: bool = true;
+    const FRAMING: Framing = Framing::ServerSentEvents;
 
     /// A `chat.completion.chunk`: the first choice's `delta.content`, the model, the
     /// finish reason, and (last) the usage.
