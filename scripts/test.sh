@@ -65,7 +65,8 @@ step "cfn-lint on the SAM template"
 
 step "parliament on every role's policy, as Terraform and SAM render them"
 cargo run --quiet --locked -p skein-tests --bin iam-policies -- "$scratch/iam"
-"$infra_venv/bin/parliament" --directory "$scratch/iam" --include_policy_extension json
+"$infra_venv/bin/parliament" --directory "$scratch/iam" --include_policy_extension json --exclude_pattern '.*-bedrock-models[.]json'
+"$infra_venv/bin/parliament" --directory "$scratch/iam" --include_policy_extension bedrock-models.json --config scripts/parliament-bedrock.yaml
 
 step "cargo test: unit, adapter contract and end-to-end tests"
 # cargo prints one summary per test binary (the last is often an empty doc-test run);

@@ -20,7 +20,15 @@ locals {
     logs             = ["logs:CreateLogStream", "logs:PutLogEvents"]
     tracing          = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
     environment_key  = ["kms:Decrypt"]
+    bedrock_invoke   = ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
   }
+
+  # The provider and the models are no secrets (only llm.api_key is), and the step-worker's
+  # permissions, which its policy's statements iterate over, depend on them.
+  llm_provider = nonsensitive(var.llm == null ? "" : var.llm.provider)
+  # The models llm steps may name besides the default (skein_agents::LlmSettings::models).
+  # With Bedrock, the deployment's model and llm.models: also all its role may invoke.
+  llm_models = nonsensitive(var.llm == null ? [] : (var.llm.provider == "bedrock" ? distinct(concat([var.llm.model], var.llm.models)) : var.llm.models))
 
   step_worker_arn = "arn:${data.aws_partition.current.partition}:lambda:${local.region}:${local.account}:function:${var.name_prefix}-step-worker"
   states_arn      = "arn:${data.aws_partition.current.partition}:states:${local.region}:${local.account}"
@@ -38,6 +46,12 @@ locals {
     StatesRole         = [module.workflows.role_arn]
     LogDelivery        = ["*"]
     EnvironmentKey     = [aws_kms_key.platform.arn]
+    # A foundation model in any region (where a cross-region inference profile routes),
+    # and an inference profile of this account in its region.
+    Models = flatten([for model in local.llm_models : [
+      "arn:${data.aws_partition.current.partition}:bedrock:*::foundation-model/${model}",
+      "arn:${data.aws_partition.current.partition}:bedrock:${local.region}:${local.account}:inference-profile/${model}",
+    ]])
   }
 
   # What every function reads at start to verify tokens: the public key only
@@ -81,8 +95,9 @@ locals {
     }, var.llm == null ? {} : {
     SKEIN_LLM_PROVIDER = var.llm.provider
     SKEIN_LLM_BASE_URL = var.llm.base_url
-    SKEIN_LLM_API_KEY  = var.llm.api_key
+    SKEIN_LLM_API_KEY  = var.llm.api_key == null ? "" : var.llm.api_key
     SKEIN_LLM_MODEL    = var.llm.model
+    SKEIN_LLM_MODELS   = join(",", local.llm_models)
   })
 
   runtime_permissions = {
@@ -94,6 +109,8 @@ locals {
     TaskTokens = local.actions.task_tokens
     StepQueue  = local.actions.sqs_send
   }
+  # The step-worker's llm steps, signed with its role, when the provider is Bedrock.
+  bedrock_permissions = local.llm_provider == "bedrock" ? { Models = local.actions.bedrock_invoke } : {}
 
   functions = {
     "api-agents" = {
@@ -175,7 +192,7 @@ locals {
       memory_size = var.step_worker_memory
       timeout     = var.step_worker_timeout
       environment = local.builtin_environment
-      permissions = merge(local.runtime_permissions, local.finishing_steps, {
+      permissions = merge(local.runtime_permissions, local.finishing_steps, local.bedrock_permissions, {
         Table           = local.actions.dynamodb
         StepQueueSource = local.actions.sqs_event_source
         MessageQueue    = local.actions.sqs_send

@@ -110,12 +110,13 @@ variable "http_allow" {
 }
 
 variable "llm" {
-  description = "The endpoint of the llm builtin steps: provider `openai` (chat completions, which most model servers speak), `anthropic` (Messages) or `bedrock` (Converse; with a Bedrock API key as api_key, since the functions' roles are not granted bedrock:InvokeModel); null turns them off."
+  description = "The endpoint of the llm builtin steps: provider `openai` (chat completions, which most model servers speak), `anthropic` (Messages) or `bedrock` (Converse, signed with the step-worker's role, which is granted bedrock:InvokeModel and InvokeModelWithResponseStream on exactly `model` and `models`, as foundation models and as this account's inference profiles; or give a Bedrock API key as api_key). `models` lists the other models steps may name (a cross-region inference profile with its model: `us.anthropic.x` and `anthropic.x`); steps naming any other are refused at registration (with openai or anthropic and no `models`, steps may name any). null turns the builtin off."
   type = object({
     provider = optional(string, "openai")
     base_url = string
-    api_key  = string
+    api_key  = optional(string)
     model    = optional(string, "gpt-4o-mini")
+    models   = optional(list(string), [])
   })
   default   = null
   sensitive = true
@@ -123,6 +124,11 @@ variable "llm" {
   validation {
     condition     = var.llm == null ? true : contains(["openai", "anthropic", "bedrock"], var.llm.provider)
     error_message = "llm.provider is `openai`, `anthropic` or `bedrock`."
+  }
+
+  validation {
+    condition     = var.llm == null ? true : (var.llm.provider == "bedrock" || var.llm.api_key != null)
+    error_message = "llm.api_key is needed with `openai` and `anthropic`; only `bedrock` can sign with the step-worker's role."
   }
 }
 

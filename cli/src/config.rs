@@ -81,6 +81,9 @@ pub struct LocalArgs {
     /// The model `llm` steps use when they name none.
     #[arg(long, env = "SKEIN_LLM_MODEL", default_value = "gpt-4o-mini")]
     pub llm_model: String,
+    /// The only other models `llm` steps may name (comma-separated); any when unset.
+    #[arg(long, env = "SKEIN_LLM_MODELS", value_delimiter = ',')]
+    pub llm_models: Vec<String>,
     /// Bedrock's signing region; by default the one in the endpoint's host.
     #[arg(long, env = "AWS_REGION")]
     pub llm_region: Option<String>,
@@ -118,8 +121,17 @@ impl LocalArgs {
                 .map(|base_url| skein_agents::LlmSettings {
                     provider: self.llm_provider,
                     base_url: base_url.clone(),
-                    api_key: self.llm_api_key.clone(),
+                    api_key: self
+                        .llm_api_key
+                        .clone()
+                        .filter(|key| !key.trim().is_empty()),
                     default_model: self.llm_model.clone(),
+                    models: self
+                        .llm_models
+                        .iter()
+                        .map(|m| m.trim().to_string())
+                        .filter(|m| !m.is_empty())
+                        .collect(),
                     region: self.llm_region.clone(),
                 }),
             // Bedrock calls read the AWS SDK's default chain (environment, profile).
@@ -324,6 +336,7 @@ impl DevArgs {
                 llm_provider: skein_agents::LlmProvider::OpenAi,
                 llm_api_key: None,
                 llm_model: "gpt-4o-mini".into(),
+                llm_models: Vec::new(),
                 llm_region: None,
                 llm_prices: skein_core::usage::Prices::default(),
                 http_allow: skein_agents::EgressPolicy::parse("127.0.0.0/8,::1")

@@ -308,3 +308,32 @@ async fn the_openapi_document_describes_every_route() {
     );
     app.stop().await;
 }
+
+/// A deployment that names its models (`SKEIN_LLM_MODELS`; on AWS with Bedrock, what the
+/// role may invoke) refuses a workflow whose `llm` step names another, saying where.
+#[tokio::test]
+async fn an_llm_step_naming_a_model_the_deployment_does_not_allow_is_refused() {
+    let app = TestApp::spawn_with(|args| {
+        args.local.llm_base_url = Some("http://127.0.0.1:9/v1".into());
+        args.local.llm_models = vec!["gpt-4o".into()];
+    })
+    .await;
+    let (status, body) = app
+        .apply("name: pricey\nsteps:\n  - { id: ask, builtin: llm, with: { prompt: hi, model: o1-pro } }\n")
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["errors"][0]["path"], "$.steps[0].with.model", "{body}");
+    let message = body["errors"][0]["message"].as_str().unwrap();
+    assert!(
+        message.contains(
+            "`o1-pro` is not a model this deployment may use; use one of gpt-4o-mini, gpt-4o"
+        ),
+        "{message}"
+    );
+    for model in ["gpt-4o", "gpt-4o-mini"] {
+        app.apply_ok(&format!(
+            "name: ok-{model}\nsteps:\n  - {{ id: ask, builtin: llm, with: {{ prompt: hi, model: {model} }} }}\n"
+        ))
+        .await;
+    }
+}

@@ -368,3 +368,57 @@ fn the_local_clouds_queue_settings_are_the_terraform_defaults() {
         .expect("the message-router's timeout");
     assert_eq!(timeout, MESSAGE_ROUTER_TIMEOUT_SECONDS);
 }
+
+/// With Bedrock the step-worker's role may invoke exactly the models the deployment names,
+/// in Terraform `llm.model` and `llm.models`, in SAM `LlmModel`, and nothing else does.
+#[tokio::test]
+async fn bedrock_is_granted_on_the_named_models_alone() {
+    let models_of = |deployment: &Deployment, function: &str| {
+        deployment.functions[function]
+            .permissions
+            .get("Models")
+            .map(|statement| statement.resources.clone())
+    };
+    let named = |models: &[&str]| -> BTreeSet<String> {
+        models
+            .iter()
+            .flat_map(|m| deploy::bedrock_model_arns(m))
+            .collect()
+    };
+    let expected = expected().await;
+
+    let llama = "meta.llama3-70b-instruct-v1:0";
+    let terraform = read_terraform(|s| {
+        let models = "concat([var.llm.model], var.llm.models)";
+        assert!(s.contains(models));
+        s.replace(models, &format!("concat([var.llm.model], [\"{llama}\"])"))
+    });
+    assert_eq!(
+        models_of(&terraform, "step-worker"),
+        Some(named(&[deploy::LLM_MODEL, llama]))
+    );
+    assert_eq!(models_of(&terraform, "api-workflows"), None);
+    let problems = deploy::check("terraform", &terraform, &expected);
+    assert_caught(&problems, "step-worker's `Models` statement names");
+
+    let sam = read_sam(|s| s);
+    assert_eq!(
+        models_of(&sam, "step-worker"),
+        Some(named(&[deploy::LLM_MODEL]))
+    );
+    let sam = read_sam(|s| s.replace("inference-profile/${LlmModel}", "inference-profile/*"));
+    assert_caught(
+        &deploy::check("SAM", &sam, &expected),
+        "step-worker's `Models` statement names",
+    );
+    let sam = read_sam(|s| {
+        s.replace(
+            "\n                    - bedrock:InvokeModelWithResponseStream",
+            "",
+        )
+    });
+    assert_caught(
+        &deploy::check("SAM", &sam, &expected),
+        "step-worker may not call bedrock:InvokeModelWithResponseStream on Models",
+    );
+}

@@ -47,8 +47,51 @@ pub struct LlmSettings {
     /// SigV4.
     pub api_key: Option<String>,
     pub default_model: String,
+    /// The only other models steps may name (`SKEIN_LLM_MODELS`); empty: any. On AWS with
+    /// Bedrock, the models the functions' role may invoke, so a step naming another is
+    /// refused when its workflow is registered rather than by Bedrock at run time.
+    pub models: Vec<String>,
     /// Bedrock's signing region (`AWS_REGION`); else the one in `base_url`'s host.
     pub region: Option<String>,
+}
+
+impl LlmSettings {
+    /// The variable that lists the models steps may name besides the default.
+    pub const MODELS_VARIABLE: &'static str = "SKEIN_LLM_MODELS";
+
+    /// `a,b, c` as the models it names (blanks ignored).
+    pub fn parse_models(list: &str) -> Vec<String> {
+        list.split(',')
+            .map(str::trim)
+            .filter(|m| !m.is_empty())
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// Whether a step may ask for this model.
+    pub fn allows(&self, model: &str) -> bool {
+        self.models.is_empty()
+            || model == self.default_model
+            || self.models.iter().any(|m| m == model)
+    }
+
+    /// Why a step may not ask for this model, if it may not.
+    pub fn refusal(&self, model: &str) -> Option<String> {
+        (!self.allows(model)).then(|| {
+            let mut allowed = vec![self.default_model.as_str()];
+            allowed.extend(
+                self.models
+                    .iter()
+                    .map(String::as_str)
+                    .filter(|m| *m != self.default_model),
+            );
+            format!(
+                "`{model}` is not a model this deployment may use; use one of {} (or add it to {})",
+                allowed.join(", "),
+                Self::MODELS_VARIABLE
+            )
+        })
+    }
 }
 
 #[derive(Debug, Clone, Default)]

@@ -26,6 +26,7 @@ use skein_core::workflows::compile::StepErrorName;
 pub use config::{BuiltinSettings, LlmProvider, LlmSettings};
 pub use egress::{ALLOW_VARIABLE as HTTP_ALLOW_VARIABLE, EgressPolicy};
 pub use jq::{JqError, Limits as JqLimits, Program as JqProgram};
+pub use llm::bedrock::INVOKE_ACTIONS as BEDROCK_INVOKE_ACTIONS;
 
 /// How long after a step's timeout the backstop around a builtin fires.
 const BACKSTOP_GRACE: std::time::Duration = std::time::Duration::from_millis(250);
@@ -74,7 +75,7 @@ impl BuiltinAgents for Builtins {
             "transform" => basic::check_transform(config),
             "decision" => basic::check_decision(config),
             "http" => http::check(config),
-            "llm" => llm::check(config),
+            "llm" => llm::check(&self.settings, config),
             other => Err((
                 ".builtin".to_string(),
                 format!(

@@ -247,6 +247,15 @@ fn bedrock_builtins(base: &str, api_key: Option<&str>) -> Builtins {
 }
 
 fn bedrock_builtins_signing_with(base: &str, api_key: Option<&str>, secret: &str) -> Builtins {
+    bedrock_builtins_with(base, api_key, secret, Vec::new())
+}
+
+fn bedrock_builtins_with(
+    base: &str,
+    api_key: Option<&str>,
+    secret: &str,
+    models: Vec<String>,
+) -> Builtins {
     let credentials = aws_credential_types::Credentials::new(AKID, secret, None, None, "test");
     Builtins::new(BuiltinSettings {
         llm: Some(LlmSettings {
@@ -254,6 +263,7 @@ fn bedrock_builtins_signing_with(base: &str, api_key: Option<&str>, secret: &str
             base_url: base.to_string(),
             api_key: api_key.map(str::to_string),
             default_model: "anthropic.claude-3-5-haiku-20241022-v1:0".into(),
+            models,
             region: Some("us-east-1".into()),
         }),
         aws_credentials: Some(
@@ -350,7 +360,11 @@ async fn bedrock_streams_its_answer_from_converse_stream_event_frames() {
 
     // Without a watcher to hand pieces to, the same step asks Converse for the whole answer.
     let out = builtins
-        .invoke(call("llm", json!({"prompt": "go", "stream": true}), json!({})))
+        .invoke(call(
+            "llm",
+            json!({"prompt": "go", "stream": true}),
+            json!({}),
+        ))
         .await
         .unwrap();
     assert_eq!(out.value["text"], "summary of: go");
@@ -375,5 +389,52 @@ async fn an_exception_in_bedrocks_stream_fails_the_call_with_what_it_said() {
         failure.message.contains("throttlingException")
             && failure.message.contains("Too many tokens"),
         "{failure:?}"
+    );
+}
+
+/// On AWS the functions' role may invoke only the models the deployment names, and the
+/// deployment tells the builtins the same list: a step naming another is refused when its
+/// workflow is registered, and (registered before the list changed) before any request.
+#[tokio::test]
+async fn a_model_the_deployment_does_not_name_is_refused_up_front() {
+    let (base, seen) = bedrock_server().await;
+    let builtins = bedrock_builtins_with(
+        &base,
+        None,
+        SECRET_KEY,
+        vec!["meta.llama3-70b-instruct-v1:0".into()],
+    );
+    for allowed in [
+        json!({"prompt": "hi"}),
+        json!({"prompt": "hi", "model": "anthropic.claude-3-5-haiku-20241022-v1:0"}),
+        json!({"prompt": "hi", "model": "meta.llama3-70b-instruct-v1:0"}),
+    ] {
+        assert_eq!(builtins.check("llm", Some(&allowed)), Ok(()), "{allowed}");
+    }
+    let other = json!({"prompt": "hi", "model": "mistral.mistral-large-2402-v1:0"});
+    let problems = builtins.check("llm", Some(&other)).unwrap_err();
+    assert_eq!(problems[0].0, ".with.model");
+    assert!(
+        problems[0].1.contains("`mistral.mistral-large-2402-v1:0` is not a model this deployment may use; use one of anthropic.claude-3-5-haiku-20241022-v1:0, meta.llama3-70b-instruct-v1:0"),
+        "{problems:?}"
+    );
+
+    let failure = builtins
+        .invoke(call("llm", other, json!({})))
+        .await
+        .unwrap_err();
+    assert_eq!(failure.error.as_str(), "Skein.NonRetryable");
+    assert!(seen.lock().unwrap().is_empty(), "Bedrock was never asked");
+    builtins
+        .invoke(call(
+            "llm",
+            json!({"prompt": "hi", "model": "meta.llama3-70b-instruct-v1:0"}),
+            json!({}),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        seen.lock().unwrap()[0].0,
+        "/model/meta.llama3-70b-instruct-v1%3A0/converse"
     );
 }

@@ -144,6 +144,7 @@ async fn llm_speaks_openai_chat_completions() {
             base_url: format!("{base}/v1"),
             api_key: Some("sk-test".into()),
             default_model: "gpt-test".into(),
+            models: Vec::new(),
             region: None,
         }),
         ..BuiltinSettings::default()
@@ -215,6 +216,7 @@ async fn llm_speaks_anthropic_messages() {
             base_url: format!("{base}/v1/"),
             api_key: Some("sk-ant-test".into()),
             default_model: "claude-test".into(),
+            models: Vec::new(),
             region: None,
         }),
         ..BuiltinSettings::default()
@@ -373,6 +375,7 @@ async fn llm_streams_openai_and_anthropic_answers_in_coalesced_pieces() {
                 base_url: format!("{base}/v1"),
                 api_key: Some("key".into()),
                 default_model: model.into(),
+                models: Vec::new(),
                 region: None,
             }),
             ..BuiltinSettings::default()

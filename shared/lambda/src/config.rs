@@ -135,11 +135,12 @@ impl PlatformSettings {
 
     /// What the builtin agents read: only the functions that link them (the step-worker
     /// and api-workflows) are given these, so no other function holds the LLM API key.
-    pub const BUILTIN_VARIABLES: [&'static str; 5] = [
+    pub const BUILTIN_VARIABLES: [&'static str; 6] = [
         LlmProvider::VARIABLE,
         "SKEIN_LLM_BASE_URL",
         "SKEIN_LLM_API_KEY",
         "SKEIN_LLM_MODEL",
+        LlmSettings::MODELS_VARIABLE,
         HTTP_ALLOW_VARIABLE,
     ];
 
@@ -158,8 +159,12 @@ impl PlatformSettings {
         let llm = env("SKEIN_LLM_BASE_URL").map(|base_url| LlmSettings {
             provider,
             base_url,
-            api_key: env("SKEIN_LLM_API_KEY"),
+            // Empty when Bedrock signs with the function's role.
+            api_key: env("SKEIN_LLM_API_KEY").filter(|key| !key.trim().is_empty()),
             default_model: env("SKEIN_LLM_MODEL").unwrap_or_else(|| "gpt-4o-mini".into()),
+            models: env(LlmSettings::MODELS_VARIABLE)
+                .map(|list| LlmSettings::parse_models(&list))
+                .unwrap_or_default(),
             // Set by Lambda itself: Bedrock in the function's own region signs as it.
             region: env("AWS_REGION"),
         });

@@ -43,6 +43,10 @@ pub enum Resource {
     Tracing,
     /// The platform's KMS key, which encrypts the function's environment.
     EnvironmentKey,
+    /// The Bedrock models the deployment names (`llm.model` and `llm.models`): each as a
+    /// foundation model in any region and as an inference profile of the account. Granted
+    /// only when the deployment's LLM provider is `bedrock`.
+    Models,
 }
 
 impl Resource {
@@ -61,6 +65,7 @@ impl Resource {
             Self::Logs => "Logs",
             Self::Tracing => "Tracing",
             Self::EnvironmentKey => "EnvironmentKey",
+            Self::Models => "Models",
         }
     }
 }
@@ -236,7 +241,8 @@ pub fn functions() -> Vec<FunctionNeeds> {
             grants: runtime().to_vec(),
             triggers: vec![Trigger::Authorizer],
         },
-        // Runs steps (a `message.send` step sends onto the messages queue) and records
+        // Runs steps (a `message.send` step sends onto the messages queue, an `llm` step
+        // may call Bedrock) and records
         // executions' ends from the status-change events on its queue.
         platform(
             "step-worker",
@@ -244,6 +250,11 @@ pub fn functions() -> Vec<FunctionNeeds> {
                 let mut grants = finishing_steps().to_vec();
                 grants.push(grant(Resource::StepQueueSource, &EVENT_SOURCE_ACTIONS));
                 grants.push(grant(Resource::MessageQueue, &iam::SQS_SEND_ACTIONS));
+                // Its llm steps, signed with its role, on Bedrock.
+                grants.push(grant(
+                    Resource::Models,
+                    &skein_agents::BEDROCK_INVOKE_ACTIONS,
+                ));
                 grants
             },
             vec![Trigger::Queue(QueueKind::Steps), Trigger::ExpressSteps],

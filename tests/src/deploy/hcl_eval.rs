@@ -1,7 +1,8 @@
 //! Just enough of Terraform's expression language to read the deployment: literals,
-//! objects, `local.*` references, `merge`, `tostring`, both branches of a conditional,
-//! string templates, and references the caller names (module outputs, variables) with
-//! example values. Anything else is `Unknown`, with its source text.
+//! objects, `local.*` references, `merge`, `tostring`, `nonsensitive`, `concat`, `flatten`, `distinct`,
+//! list `for` expressions, both branches of a conditional, string templates, and
+//! references the caller names (module outputs, variables) with example values. Anything
+//! else is `Unknown`, with its source text.
 
 use std::collections::BTreeMap;
 
@@ -82,10 +83,29 @@ impl Scope<'_> {
                     }
                     Val::Obj(merged)
                 }
-                "tostring" => self.eval(&call.args[0]),
+                "tostring" | "nonsensitive" => self.eval(&call.args[0]),
+                "concat" => {
+                    let mut items = Vec::new();
+                    for arg in &call.args {
+                        match self.eval(arg) {
+                            Val::List(more) => items.extend(more),
+                            _ => return Val::Unknown(text(expr)),
+                        }
+                    }
+                    Val::List(items)
+                }
+                "flatten" => match self.eval(&call.args[0]) {
+                    Val::List(items) => Val::List(flatten(items)),
+                    _ => Val::Unknown(text(expr)),
+                },
+                "distinct" => match self.eval(&call.args[0]) {
+                    Val::List(items) => Val::List(distinct(items)),
+                    _ => Val::Unknown(text(expr)),
+                },
                 _ => Val::Unknown(text(expr)),
             },
-            // Keys either branch may set (e.g. `var.llm == null ? {} : {...}`).
+            Expression::ForExpr(for_expr) => self.for_list(expr, for_expr),
+            // Keys (or items) either branch may give (e.g. `var.llm == null ? {} : {...}`).
             Expression::Conditional(conditional) => {
                 match (
                     self.eval(&conditional.true_expr),
@@ -95,11 +115,42 @@ impl Scope<'_> {
                         a.extend(b);
                         Val::Obj(a)
                     }
+                    (Val::List(mut a), Val::List(b)) => {
+                        a.extend(b);
+                        Val::List(distinct(a))
+                    }
                     _ => Val::Unknown(text(expr)),
                 }
             }
             _ => Val::Unknown(text(expr)),
         }
+    }
+
+    /// `[for x in list : value]`: the value for each item, with `x` bound to it.
+    fn for_list(&self, expr: &Expression, for_expr: &hcl::expr::ForExpr) -> Val {
+        if for_expr.key_expr.is_some() || for_expr.cond_expr.is_some() {
+            return Val::Unknown(text(expr));
+        }
+        let Val::List(items) = self.eval(&for_expr.collection_expr) else {
+            return Val::Unknown(text(expr));
+        };
+        let values = items
+            .into_iter()
+            .enumerate()
+            .map(|(index, item)| {
+                let mut symbols = self.symbols.clone();
+                symbols.insert(for_expr.value_var.to_string(), item);
+                if let Some(key) = &for_expr.key_var {
+                    symbols.insert(key.to_string(), Val::Str(index.to_string()));
+                }
+                Scope {
+                    locals: self.locals,
+                    symbols,
+                }
+                .eval(&for_expr.value_expr)
+            })
+            .collect();
+        Val::List(values)
     }
 
     fn key(&self, key: &ObjectKey) -> String {
@@ -178,4 +229,24 @@ impl Scope<'_> {
         out.push_str(rest);
         out
     }
+}
+
+fn flatten(items: Vec<Val>) -> Vec<Val> {
+    items
+        .into_iter()
+        .flat_map(|item| match item {
+            Val::List(inner) => flatten(inner),
+            other => vec![other],
+        })
+        .collect()
+}
+
+fn distinct(items: Vec<Val>) -> Vec<Val> {
+    let mut seen = Vec::new();
+    for item in items {
+        if !seen.contains(&item) {
+            seen.push(item);
+        }
+    }
+    seen
 }

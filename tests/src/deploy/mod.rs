@@ -16,6 +16,17 @@ use skein_lambda::deploy::{FunctionNeeds, QueueKind, Resource, Trigger};
 pub const REGION: &str = "eu-west-1";
 pub const ACCOUNT: &str = "123456789012";
 pub const PREFIX: &str = "skein";
+/// The deployment's LLM model, as the readers' example `llm.model` / `LlmModel`.
+pub const LLM_MODEL: &str = "anthropic.claude-3-5-haiku-20241022-v1:0";
+
+/// A Bedrock model a step-worker may invoke: as a foundation model in any region (a
+/// cross-region inference profile routes there), and as an inference profile of its own.
+pub fn bedrock_model_arns(model: &str) -> Vec<String> {
+    vec![
+        format!("arn:aws:bedrock:*::foundation-model/{model}"),
+        format!("arn:aws:bedrock:{REGION}:{ACCOUNT}:inference-profile/{model}"),
+    ]
+}
 /// The functions, as `scripts/functions.sh` lists them.
 pub const FUNCTION_NAMES: [&str; 9] = [
     "api-agents",
@@ -130,6 +141,7 @@ pub fn expected_resources(resource: Resource, function: &str) -> BTreeSet<String
         Resource::StatesRole => vec![states_role_arn()],
         Resource::Logs => vec![log_group_arn(&format!("/aws/lambda/{PREFIX}-{function}"))],
         Resource::EnvironmentKey => vec![key_arn()],
+        Resource::Models => bedrock_model_arns(LLM_MODEL),
     };
     set.into_iter().collect()
 }

@@ -98,6 +98,7 @@ impl Template {
             "AWS::Region" => Some(REGION.into()),
             "AWS::AccountId" => Some(ACCOUNT.into()),
             "NamePrefix" => Some(PREFIX.into()),
+            "LlmModel" => Some(super::LLM_MODEL.into()),
             _ => None,
         }
     }
@@ -144,6 +145,11 @@ impl Template {
         let mut permissions = Permissions::new();
         for policy in list(role["Properties"].get("Policies")) {
             for statement in list(policy["PolicyDocument"].get("Statement")) {
+                // `!If [Condition, statement, !Ref AWS::NoValue]`: the statement it may give.
+                let statement = match tagged(statement) {
+                    Some((tag, branches)) if tag == "If" => &branches[1],
+                    _ => statement,
+                };
                 let strings = |key: &str| -> BTreeSet<String> {
                     list(statement.get(key))
                         .into_iter()

@@ -138,7 +138,10 @@ fn root_symbols() -> BTreeMap<String, Val> {
         ),
         ("module.workflows.role_arn", states_role_arn()),
         ("aws_kms_key.platform.arn", key_arn()),
+        ("var.llm.provider", "bedrock".into()),
+        ("var.llm.model", super::LLM_MODEL.into()),
     ]);
+    symbols.insert("var.llm.models".into(), Val::List(Vec::new()));
     for function in super::FUNCTION_NAMES {
         symbols.insert(
             format!("module.function[\"{function}\"].arn"),

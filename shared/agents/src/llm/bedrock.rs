@@ -13,6 +13,14 @@ use crate::config::LlmSettings;
 
 pub(super) struct Converse;
 
+/// What the role a deployment signs with must be allowed on the models it uses:
+/// Converse is authorised as `InvokeModel`, ConverseStream as
+/// `InvokeModelWithResponseStream`.
+pub const INVOKE_ACTIONS: [&str; 2] = [
+    "bedrock:InvokeModel",
+    "bedrock:InvokeModelWithResponseStream",
+];
+
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Response {

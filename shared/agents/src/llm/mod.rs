@@ -3,7 +3,7 @@
 //! with the tokens the provider reports (`skein_core::metrics`).
 
 mod anthropic;
-mod bedrock;
+pub(crate) mod bedrock;
 mod openai;
 pub(crate) mod sigv4;
 mod stream;
@@ -39,8 +39,13 @@ struct LlmStepSettings {
     stream: bool,
 }
 
-pub fn check(config: Option<&Value>) -> Result<(), (String, String)> {
+pub fn check(deployment: &BuiltinSettings, config: Option<&Value>) -> Result<(), (String, String)> {
     let s: LlmStepSettings = settings(config)?;
+    if let (Some(model), Some(api)) = (&s.model, &deployment.llm)
+        && let Some(why) = api.refusal(model)
+    {
+        return Err((".with.model".into(), why));
+    }
     if let Some(prompt) = &s.prompt {
         template::references(&Value::String(prompt.clone()))
             .map_err(|(_, message)| (".with.prompt".to_string(), message))?;
@@ -139,6 +144,10 @@ pub async fn call(
         ));
     };
     let mut prompt = prompt(api, s, &call.input);
+    // Registered before the deployment's list changed: refused before anything is spent.
+    if let Some(why) = api.refusal(&prompt.model) {
+        return Err(AgentFailure::new(StepErrorName::NonRetryable, why));
+    }
     // Streamed only where someone may watch (a run's step) and the protocol streams.
     let deltas = call.deltas.as_ref().filter(|_| prompt.stream);
     prompt.stream = deltas.is_some();

@@ -228,7 +228,10 @@ fn stream_exception(kind: &str, data: &Value, what: &str) -> AgentFailure {
     } else {
         StepErrorName::AgentFailed
     };
-    AgentFailure::new(name, format!("{what} stopped its stream: {kind}: {message}"))
+    AgentFailure::new(
+        name,
+        format!("{what} stopped its stream: {kind}: {message}"),
+    )
 }
 
 #[cfg(test)]
