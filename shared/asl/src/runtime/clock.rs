@@ -10,7 +10,13 @@ pub type Sleep = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 
 pub trait Clock: Send + Sync + 'static {
     fn now(&self) -> DateTime<Utc>;
+    /// A pause the machine asks for: a Wait state, or Retry's back-off.
     fn sleep(&self, duration: Duration) -> Sleep;
+    /// A limit raced against other work: a Task's `TimeoutSeconds` or heartbeat, the
+    /// machine's `TimeoutSeconds`. The same as `sleep` unless a clock treats them apart.
+    fn deadline(&self, duration: Duration) -> Sleep {
+        self.sleep(duration)
+    }
 }
 
 /// Wall-clock time and real sleeps.
@@ -57,7 +63,90 @@ impl Clock for VirtualClock {
     }
 }
 
+/// Time that jumps: Wait states and retry back-off end at once and move the clock to their
+/// end, on any runtime (a server's too, where tokio's paused time cannot be used: it would
+/// also fire every timeout of a task waiting for its callback). Pauses that overlap
+/// (Parallel branches, Map items) move it to the latest end, not their sum. Timeouts still
+/// run in real time.
+#[derive(Debug)]
+pub struct SkippingClock {
+    origin: DateTime<Utc>,
+    /// Nanoseconds the clock has jumped since `origin`, besides real time passing.
+    skipped_ns: std::sync::atomic::AtomicI64,
+    started: std::time::Instant,
+}
+
+impl SkippingClock {
+    pub fn starting_at(origin: DateTime<Utc>) -> SkippingClock {
+        SkippingClock {
+            origin,
+            skipped_ns: std::sync::atomic::AtomicI64::new(0),
+            started: std::time::Instant::now(),
+        }
+    }
+}
+
+impl Clock for SkippingClock {
+    fn now(&self) -> DateTime<Utc> {
+        let real = chrono::Duration::from_std(self.started.elapsed()).unwrap_or_default();
+        let skipped = self.skipped_ns.load(std::sync::atomic::Ordering::SeqCst);
+        self.origin + real + chrono::Duration::nanoseconds(skipped)
+    }
+
+    fn sleep(&self, duration: Duration) -> Sleep {
+        let deadline = self.now() + chrono::Duration::from_std(duration).unwrap_or_default();
+        let real = chrono::Duration::from_std(self.started.elapsed()).unwrap_or_default();
+        let wanted = (deadline - self.origin - real)
+            .num_nanoseconds()
+            .unwrap_or(i64::MAX);
+        self.skipped_ns
+            .fetch_max(wanted, std::sync::atomic::Ordering::SeqCst);
+        Box::pin(std::future::ready(()))
+    }
+
+    fn deadline(&self, duration: Duration) -> Sleep {
+        Box::pin(tokio::time::sleep(duration))
+    }
+}
+
 /// Seconds from `now` until `at`, zero when `at` has passed.
 pub(crate) fn until(clock: &dyn Clock, at: DateTime<Utc>) -> Duration {
     (at - clock.now()).to_std().unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_skipping_clock_jumps_over_pauses_but_not_over_deadlines() {
+        let origin = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
+            .unwrap()
+            .to_utc();
+        let clock = SkippingClock::starting_at(origin);
+        clock.sleep(Duration::from_secs(3600)).await;
+        let after_wait = clock.now() - origin;
+        assert!(
+            after_wait >= chrono::Duration::hours(1) && after_wait < chrono::Duration::minutes(61),
+            "{after_wait}"
+        );
+        // Two pauses at once (Parallel branches) end at the later one, not their sum.
+        let (a, b) = (
+            clock.sleep(Duration::from_secs(60)),
+            clock.sleep(Duration::from_secs(30)),
+        );
+        futures_util::future::join(a, b).await;
+        let after_both = clock.now() - origin;
+        assert!(
+            after_both >= chrono::Duration::minutes(61)
+                && after_both < chrono::Duration::minutes(62)
+        );
+        // A timeout is not skipped: it has not passed a moment later.
+        let deadline = clock.deadline(Duration::from_secs(60));
+        assert!(
+            tokio::time::timeout(Duration::from_millis(20), deadline)
+                .await
+                .is_err()
+        );
+    }
 }

@@ -40,6 +40,12 @@ pub struct ExecutionConfig {
     /// Task tokens are derived from this secret and the position of the task in the run, so a
     /// replayed execution issues the same tokens. Defaults to a random value.
     pub token_secret: String,
+    /// `$$.Execution.Id`, `$$.StateMachine.Id` and `$$.Execution.RoleArn` as a host names
+    /// them (e.g. `skein asl serve`); local ARNs under `arn:aws:states:local:000000000000`
+    /// when unset.
+    pub execution_arn: Option<String>,
+    pub state_machine_arn: Option<String>,
+    pub role_arn: Option<String>,
 }
 
 impl ExecutionConfig {
@@ -54,6 +60,9 @@ impl ExecutionConfig {
             record_payloads: true,
             seed: rand::random(),
             token_secret: uuid::Uuid::new_v4().to_string(),
+            execution_arn: None,
+            state_machine_arn: None,
+            role_arn: None,
         }
     }
 }
@@ -149,18 +158,23 @@ impl Execution {
         let start_time = config.clock.now();
         let machine_name = config.state_machine_name.clone();
         let info = ExecutionInfo {
-            id: format!(
-                "arn:aws:states:local:000000000000:execution:{machine_name}:{}",
-                config.name
-            ),
+            id: config.execution_arn.clone().unwrap_or_else(|| {
+                format!(
+                    "arn:aws:states:local:000000000000:execution:{machine_name}:{}",
+                    config.name
+                )
+            }),
             name: config.name.as_str().into(),
             input,
             start_time,
-            state_machine_id: format!(
-                "arn:aws:states:local:000000000000:stateMachine:{machine_name}"
-            ),
+            state_machine_id: config.state_machine_arn.clone().unwrap_or_else(|| {
+                format!("arn:aws:states:local:000000000000:stateMachine:{machine_name}")
+            }),
             state_machine_name: machine_name,
-            role_arn: "arn:aws:iam::000000000000:role/skein-local".into(),
+            role_arn: config
+                .role_arn
+                .clone()
+                .unwrap_or_else(|| "arn:aws:iam::000000000000:role/skein-local".into()),
         };
         let shared = Arc::new(Shared {
             rng: Mutex::new(StdRng::seed_from_u64(config.seed)),
@@ -196,7 +210,7 @@ impl Execution {
         let timeout = self
             .machine
             .timeout_seconds
-            .map(|s| shared.config.clock.sleep(Duration::from_secs(s)));
+            .map(|s| shared.config.clock.deadline(Duration::from_secs(s)));
         let body = super::engine::run_machine(&shared, &self.machine, input, first);
         let result = tokio::select! {
             biased;

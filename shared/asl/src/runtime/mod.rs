@@ -14,7 +14,7 @@ mod scope;
 mod states;
 mod task;
 
-pub use clock::{Clock, Sleep, SystemClock, VirtualClock};
+pub use clock::{Clock, SkippingClock, Sleep, SystemClock, VirtualClock};
 pub use execution::{
     DEFAULT_MAX_HISTORY_EVENTS, DEFAULT_MAX_PAYLOAD_BYTES, Execution, ExecutionConfig,
     ExecutionHandle, Outcome, Status, TokenError,

@@ -51,7 +51,7 @@ fn mint_token(shared: &Shared, frame: &Frame, state: &State, retry_count: u32) -
 
 fn sleep_for(shared: &Shared, duration: Option<Duration>) -> Sleep {
     match duration {
-        Some(duration) => shared.config.clock.sleep(duration),
+        Some(duration) => shared.config.clock.deadline(duration),
         None => Box::pin(std::future::pending()),
     }
 }
