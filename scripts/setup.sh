@@ -76,3 +76,5 @@ python_venv "${venv}-contract" scripts/requirements-contract.txt
 # The deploy templates' validators (checkov, cfn-lint, parliament), apart: checkov pins an
 # older boto3 than moto wants.
 python_venv "${venv}-infra" scripts/requirements-infra.txt
+# The AWS CLI, which drives `skein asl serve` in its test.
+python_venv "${venv}-awscli" scripts/requirements-awscli.txt

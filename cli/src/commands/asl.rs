@@ -1,4 +1,5 @@
-//! `skein asl validate|run`: check and run Amazon States Language definitions locally.
+//! `skein asl validate|run|serve`: check and run Amazon States Language definitions
+//! locally, and serve them behind Step Functions' API.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -23,6 +24,32 @@ pub enum AslCommand {
     Run(RunArgs),
     /// Time repeated executions of a definition in-process (what scripts/asl-compare.sh uses).
     Bench(BenchArgs),
+    /// Serve Step Functions' API locally, for the AWS CLI and SDKs (`--endpoint-url`).
+    Serve(ServeArgs),
+}
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Where to listen.
+    #[arg(long, default_value = "127.0.0.1:8083")]
+    addr: std::net::SocketAddr,
+    /// Mocked Task responses in Step Functions Local's MockConfigFile format; an execution
+    /// uses one of its test cases when started on `stateMachineArn#TestCase`.
+    #[arg(long, env = "SFN_MOCK_CONFIG")]
+    mock_config: Option<PathBuf>,
+    /// A Lambda Invoke endpoint (e.g. `cargo lambda watch`'s http://127.0.0.1:9000) for
+    /// Lambda tasks no mock answers.
+    #[arg(long, env = "SKEIN_ASL_LAMBDA_ENDPOINT")]
+    lambda_endpoint: Option<String>,
+    /// Wait states and retry back-off end at once (timeouts still run in real time).
+    #[arg(long)]
+    virtual_time: bool,
+    /// The region in the ARNs it makes.
+    #[arg(long, default_value = "us-east-1")]
+    region: String,
+    /// The account in the ARNs it makes.
+    #[arg(long, default_value = "123456789012")]
+    account: String,
 }
 
 #[derive(Args)]
@@ -68,6 +95,7 @@ pub fn run(command: AslCommand) -> ExitCode {
         AslCommand::Validate { file } => validate(&file),
         AslCommand::Run(args) => run_definition(args),
         AslCommand::Bench(args) => bench(args),
+        AslCommand::Serve(args) => serve(args),
     };
     match result {
         Ok(code) => code,
@@ -225,5 +253,30 @@ fn bench(args: BenchArgs) -> Result<ExitCode, CliError> {
         "{}",
         json!({ "iterations": args.iterations, "total_ms": elapsed.as_secs_f64() * 1e3, "per_execution_us": per_execution_us })
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn serve(args: ServeArgs) -> Result<ExitCode, CliError> {
+    let mocks = args
+        .mock_config
+        .as_deref()
+        .map(skein_cli::asl_serve::MockConfig::read)
+        .transpose()
+        .map_err(CliError::Usage)?
+        .map(Arc::new);
+    let settings = skein_cli::asl_serve::ServeSettings {
+        mocks,
+        lambda_endpoint: args.lambda_endpoint,
+        virtual_time: args.virtual_time,
+        region: args.region,
+        account: args.account,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Other(format!("cannot start the async runtime: {e}")))?;
+    runtime
+        .block_on(skein_cli::asl_serve::serve(args.addr, settings))
+        .map_err(|e| CliError::Other(format!("cannot serve on {}: {e}", args.addr)))?;
     Ok(ExitCode::SUCCESS)
 }
