@@ -2,7 +2,7 @@
 //! end-to-end tests and by `skein bench`), its typed configuration, the API client and
 //! its Server-Sent Events reader.
 
-pub mod asl_serve;
+pub mod asl;
 pub mod aws_local;
 pub mod bench;
 pub mod client;

@@ -26,6 +26,23 @@ pub enum AslCommand {
     Bench(BenchArgs),
     /// Serve Step Functions' API locally, for the AWS CLI and SDKs (`--endpoint-url`).
     Serve(ServeArgs),
+    /// Re-run an execution recorded on AWS, its tasks answered as they were there, and show
+    /// the first event where the two differ (exit 1), or fork it from a state.
+    Replay(ReplayArgs),
+}
+
+#[derive(Args)]
+pub struct ReplayArgs {
+    /// The state machine definition (JSON): the one that ran, or the one you changed.
+    file: PathBuf,
+    /// The execution's history: `aws stepfunctions get-execution-history --execution-arn ARN`.
+    history: PathBuf,
+    /// Start in this top-level state instead of StartAt (a fork: nothing is compared).
+    #[arg(long)]
+    from: Option<String>,
+    /// The input to start with: JSON, or @file (by default, the recorded execution's).
+    #[arg(long)]
+    input: Option<String>,
 }
 
 #[derive(Args)]
@@ -96,6 +113,7 @@ pub fn run(command: AslCommand) -> ExitCode {
         AslCommand::Run(args) => run_definition(args),
         AslCommand::Bench(args) => bench(args),
         AslCommand::Serve(args) => serve(args),
+        AslCommand::Replay(args) => replay(args),
     };
     match result {
         Ok(code) => code,
@@ -260,11 +278,11 @@ fn serve(args: ServeArgs) -> Result<ExitCode, CliError> {
     let mocks = args
         .mock_config
         .as_deref()
-        .map(skein_cli::asl_serve::MockConfig::read)
+        .map(skein_cli::asl::tasks::MockConfig::read)
         .transpose()
         .map_err(CliError::Usage)?
         .map(Arc::new);
-    let settings = skein_cli::asl_serve::ServeSettings {
+    let settings = skein_cli::asl::serve::ServeSettings {
         mocks,
         lambda_endpoint: args.lambda_endpoint,
         virtual_time: args.virtual_time,
@@ -276,7 +294,78 @@ fn serve(args: ServeArgs) -> Result<ExitCode, CliError> {
         .build()
         .map_err(|e| CliError::Other(format!("cannot start the async runtime: {e}")))?;
     runtime
-        .block_on(skein_cli::asl_serve::serve(args.addr, settings))
+        .block_on(skein_cli::asl::serve::serve(args.addr, settings))
         .map_err(|e| CliError::Other(format!("cannot serve on {}: {e}", args.addr)))?;
     Ok(ExitCode::SUCCESS)
+}
+
+fn replay(args: ReplayArgs) -> Result<ExitCode, CliError> {
+    use skein_cli::asl::replay;
+    let machine = match load(&args.file)? {
+        Ok(machine) => machine,
+        Err(invalid) => return Ok(report_invalid(&args.file, &invalid)),
+    };
+    let text = std::fs::read_to_string(&args.history)
+        .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", args.history.display())))?;
+    let history: Value = serde_json::from_str(&text)
+        .map_err(|e| CliError::Usage(format!("{}: not JSON: {e}", args.history.display())))?;
+    let recording = replay::Recording::read(&history)
+        .map_err(|e| CliError::Usage(format!("{}: {e}", args.history.display())))?;
+    let input = args
+        .input
+        .as_deref()
+        .map(|raw| json_arg("--input", raw))
+        .transpose()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Other(format!("cannot start the async runtime: {e}")))?;
+    let outcome = runtime
+        .block_on(replay::run(
+            &machine,
+            &recording,
+            args.from.as_deref(),
+            input,
+        ))
+        .map_err(CliError::Usage)?;
+    let status = format!("{:?}", outcome.status).to_uppercase();
+    if args.from.is_some() {
+        let result = match (&outcome.output, &outcome.error) {
+            (Some(output), _) => output.clone(),
+            (_, Some(error)) => json!({ "error": error.error, "cause": error.cause }),
+            _ => Value::Null,
+        };
+        println!("forked from {}: {status}", args.from.unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&result).unwrap_or_default()
+        );
+        return Ok(if outcome.output.is_some() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        });
+    }
+    let local = replay::events_of(&outcome);
+    match replay::first_divergence(&recording.events, &local) {
+        None => {
+            println!(
+                "replayed {} events: the same states, outputs and errors as the recording ({status})",
+                local.len()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(divergence) => {
+            let recorded = divergence
+                .recorded
+                .map(|e| format!("event {}: {}", e.id, e.describe()))
+                .unwrap_or_else(|| "nothing (the recording ended)".into());
+            let here = divergence
+                .local
+                .map(|e| e.describe())
+                .unwrap_or_else(|| "nothing (the local run ended)".into());
+            println!("diverges from the recording:\n  recorded  {recorded}\n  here      {here}");
+            Ok(ExitCode::from(1))
+        }
+    }
 }

@@ -18,6 +18,8 @@ pub struct StateMachine {
     pub(crate) definition: Arc<Definition>,
     pub(crate) graph: Arc<Graph>,
     pub(crate) timeout_seconds: Option<u64>,
+    /// The top-level state executions start in, when not `StartAt` (see `starting_at`).
+    pub(crate) start: Option<usize>,
 }
 
 impl StateMachine {
@@ -33,6 +35,21 @@ impl StateMachine {
 
     pub fn definition(&self) -> &Definition {
         &self.definition
+    }
+
+    /// The same machine, with executions starting in `state` (a top-level state) instead of
+    /// `StartAt`: to re-run part of an execution, e.g. from the state where it failed.
+    pub fn starting_at(&self, state: &str) -> Option<StateMachine> {
+        let index = self.graph.states.iter().position(|s| &*s.name == state)?;
+        Some(StateMachine {
+            start: Some(index),
+            ..self.clone()
+        })
+    }
+
+    /// The names of the top-level states, in the definition's order.
+    pub fn state_names(&self) -> Vec<&str> {
+        self.graph.states.iter().map(|s| &*s.name).collect()
     }
 
     /// Number of states, counting those inside Parallel branches and Map processors.

@@ -63,6 +63,7 @@ fn compile_definition(definition: Definition) -> Result<StateMachine, InvalidDef
         definition: Arc::new(definition),
         graph: Arc::new(graph),
         timeout_seconds,
+        start: None,
     })
 }
 

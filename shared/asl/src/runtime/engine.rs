@@ -42,17 +42,28 @@ pub(crate) async fn run_machine(
         previous: first,
         steps: 0,
     };
-    run_graph(shared, &machine.graph, input, &mut frame).await
+    let start = machine.start.unwrap_or(machine.graph.start);
+    run_graph_from(shared, &machine.graph, start, input, &mut frame).await
 }
 
 pub(crate) fn run_graph<'a>(
     shared: &'a Arc<Shared>,
     graph: &'a Graph,
+    input: Value,
+    frame: &'a mut Frame,
+) -> BoxFuture<'a, Result<Value, Failure>> {
+    run_graph_from(shared, graph, graph.start, input, frame)
+}
+
+fn run_graph_from<'a>(
+    shared: &'a Arc<Shared>,
+    graph: &'a Graph,
+    start: usize,
     mut input: Value,
     frame: &'a mut Frame,
 ) -> BoxFuture<'a, Result<Value, Failure>> {
     Box::pin(async move {
-        let mut current = graph.start;
+        let mut current = start;
         // A state's recorded output is the next state's recorded input: record it once.
         let mut recorded_input = shared.payload(&input);
         let mut entered = shared.now();

@@ -4,9 +4,6 @@
 //! `skein asl run`; Task states are answered by a mock configuration, a local Lambda
 //! endpoint, or (`.waitForTaskToken`) the client.
 
-mod protocol;
-mod tasks;
-
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
@@ -25,9 +22,8 @@ use skein_asl::{
 };
 use tokio::sync::watch;
 
-use protocol::{ApiError, ErrorCode, epoch, ok};
-use tasks::ExecutionTasks;
-pub use tasks::{LambdaEndpoint, MockConfig};
+use super::protocol::{self, ApiError, ErrorCode, epoch, ok};
+use super::tasks::{ExecutionTasks, LambdaEndpoint, MockConfig};
 
 /// How the endpoint answers.
 pub struct ServeSettings {

@@ -83,6 +83,39 @@ impl MockConfig {
         Ok(config)
     }
 
+    /// Mocks that answer each state's invocations in turn with what was recorded for it:
+    /// an output, or an error and cause. Used as test case `case` of `machine`.
+    pub fn from_recorded(machine: &str, case: &str, answers: &AnswersByState) -> MockConfig {
+        let mut config = MockConfig::default();
+        let mut states = BTreeMap::new();
+        for (state, recorded) in answers {
+            let name = format!("recorded {state}");
+            let invocations = recorded
+                .iter()
+                .enumerate()
+                .map(|(i, answer)| {
+                    let response = match answer {
+                        Ok(output) => MockedResponse::Return(output.clone()),
+                        Err(failure) => MockedResponse::Throw(MockedError {
+                            error: failure.error.clone(),
+                            cause: failure.cause.clone(),
+                        }),
+                    };
+                    (i.to_string(), response)
+                })
+                .collect();
+            config.mocked_responses.insert(name.clone(), invocations);
+            states.insert(state.clone(), name);
+        }
+        config.state_machines.insert(
+            machine.to_string(),
+            MockedMachine {
+                test_cases: BTreeMap::from([(case.to_string(), states)]),
+            },
+        );
+        config
+    }
+
     /// Whether the file has this test case for this state machine.
     pub fn has_case(&self, machine: &str, case: &str) -> bool {
         self.state_machines
@@ -128,6 +161,9 @@ fn invocation_range(key: &str) -> Option<(u32, u32)> {
         None => key.trim().parse().ok().map(|n| (n, n)),
     }
 }
+
+/// What each Task state answered, invocation by invocation, by state name.
+pub type AnswersByState = BTreeMap<String, Vec<Result<Value, TaskError>>>;
 
 /// How one execution's tasks are answered.
 pub struct ExecutionTasks {
