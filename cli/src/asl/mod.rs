@@ -6,3 +6,4 @@ mod protocol;
 pub mod replay;
 pub mod serve;
 pub mod tasks;
+mod test_state;

@@ -187,6 +187,7 @@ async fn dispatch(
         "SendTaskSuccess" | "SendTaskFailure" | "SendTaskHeartbeat" => {
             service.answer_token(operation, &request)
         }
+        "TestState" => super::test_state::test_state(&request).await,
         other => Err(ApiError::new(
             ErrorCode::UnknownOperation,
             format!("skein asl serve does not implement {other}"),
