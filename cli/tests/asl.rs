@@ -1,18 +1,8 @@
 //! `skein asl validate|run` through the real binary: outputs and exit codes.
 
-use std::process::Command;
+use support::skein;
 
-fn skein(args: &[&str]) -> (i32, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_skein"))
-        .args(args)
-        .output()
-        .expect("run skein");
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
+mod support;
 
 fn fixture(name: &str) -> String {
     format!(

@@ -2,21 +2,11 @@
 //! and a caught error (`fixtures/replay/orders.history.json`: `get-execution-history`'s
 //! JSON in AWS's format, as `skein asl serve` answered it; no AWS account runs here).
 
-use std::process::Command;
+use support::skein;
+
+mod support;
 
 use serde_json::{Value, json};
-
-fn skein(args: &[&str]) -> (i32, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_skein"))
-        .args(args)
-        .output()
-        .expect("run skein");
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
 
 fn fixture(name: &str) -> String {
     format!(

@@ -1,9 +1,22 @@
-//! What the tests that run `skein` as a separate process share: a free port, and a
-//! `skein dev` on a fresh data dir with an admin token for it.
+//! What the tests that run `skein` as a separate process share: the binary run to its
+//! end, a free port, and a `skein dev` on a fresh data dir with an admin token for it.
 #![allow(dead_code)]
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};
+
+/// Runs `skein` with these arguments: its exit code, stdout and stderr.
+pub fn skein(args: &[&str]) -> (i32, String, String) {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_skein"))
+        .args(args)
+        .output()
+        .expect("run skein");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
 
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

@@ -10,7 +10,7 @@ use axum::routing::post;
 use serde_json::{Value, json};
 use skein_agents::{BuiltinSettings, Builtins, LlmProvider, LlmSettings};
 use skein_core::ports::BuiltinAgents;
-use support::{call, serve};
+use support::{Collected, call, serve};
 
 mod support;
 
@@ -318,17 +318,6 @@ async fn a_bedrock_api_key_is_sent_as_a_bearer_token_and_bad_signatures_are_refu
         .await
         .unwrap_err();
     assert!(failure.message.contains("403"), "{failure:?}");
-}
-
-/// Collects what a streaming call hands on.
-#[derive(Default)]
-struct Collected(Mutex<Vec<String>>);
-
-#[async_trait::async_trait]
-impl skein_core::ports::DeltaSink for Collected {
-    async fn delta(&self, text: &str) {
-        self.0.lock().unwrap().push(text.to_string());
-    }
 }
 
 #[tokio::test]

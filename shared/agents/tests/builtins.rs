@@ -12,7 +12,7 @@ use axum::routing::post;
 use serde_json::{Value, json};
 use skein_agents::{BuiltinSettings, Builtins, EgressPolicy, LlmProvider, LlmSettings};
 use skein_core::ports::BuiltinAgents;
-use support::{call, serve};
+use support::{Collected, call, serve};
 
 mod support;
 
@@ -304,17 +304,6 @@ async fn a_slow_builtin_times_out_with_a_retryable_error() {
     c.timeout = Some(Duration::from_millis(200));
     let err = b.invoke(c).await.unwrap_err();
     assert_eq!(err.error.as_str(), "Skein.Timeout");
-}
-
-/// Collects what a streaming call hands on.
-#[derive(Default)]
-struct Collected(Mutex<Vec<String>>);
-
-#[async_trait::async_trait]
-impl skein_core::ports::DeltaSink for Collected {
-    async fn delta(&self, text: &str) {
-        self.0.lock().unwrap().push(text.to_string());
-    }
 }
 
 fn sse(events: Vec<String>) -> axum::response::Response {
