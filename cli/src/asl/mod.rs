@@ -2,6 +2,8 @@
 //! (`serve`), and re-running an execution recorded on AWS (`replay`). Both answer Task
 //! states the same way (`tasks`).
 
+mod executions;
+mod machines;
 mod protocol;
 pub mod replay;
 pub mod serve;

@@ -2,6 +2,8 @@
 //! end, a free port, and a `skein dev` on a fresh data dir with an admin token for it.
 #![allow(dead_code)]
 
+pub mod sfn;
+
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
