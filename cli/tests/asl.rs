@@ -35,6 +35,26 @@ fn run_prints_the_output_and_skips_an_hour_long_wait() {
 }
 
 #[test]
+fn a_jsonata_definition_runs_the_same_way() {
+    let task_output = format!("{TOKEN_QUEUE}={{\"answer\":42}}");
+    let (code, stdout, stderr) = skein(&[
+        "asl",
+        "run",
+        &fixture("hello.jsonata.asl.json"),
+        "--input",
+        r#"{"name":"Ada"}"#,
+        "--task-output",
+        &task_output,
+    ]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let output: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        output,
+        serde_json::json!({"greeting": "Hello, Ada!", "reply": {"answer": 42}})
+    );
+}
+
+#[test]
 fn a_failed_execution_prints_error_and_cause_and_exits_1() {
     let (code, stdout, _) = skein(&[
         "asl",

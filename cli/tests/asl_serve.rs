@@ -359,3 +359,57 @@ async fn test_state_runs_one_state_on_its_mock_and_names_the_next_state() {
     assert_eq!(failed.status, Some(TestExecutionStatus::Failed));
     assert_eq!(failed.error.as_deref(), Some("States.Runtime"));
 }
+
+/// TestState on a JSONata state picked out of a whole machine: it keeps the machine's
+/// QueryLanguage, reads the request's variables, and its Arguments and Output are evaluated.
+#[tokio::test]
+async fn test_state_runs_a_jsonata_state_with_the_requests_variables() {
+    use aws_sdk_sfn::types::{InspectionLevel, MockInput, TestExecutionStatus};
+    let served = serve().await;
+    let machine = json!({
+        "QueryLanguage": "JSONata",
+        "StartAt": "Price",
+        "States": {
+            "Price": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke",
+                "Arguments": {
+                    "FunctionName": "price",
+                    "Payload": { "sku": "{% $states.input.sku %}", "rate": "{% $rate %}" }
+                },
+                "Output": { "sku": "{% $states.input.sku %}", "total": "{% $states.result.Payload.net * $rate %}" },
+                "Next": "Done"
+            },
+            "Done": { "Type": "Succeed" }
+        }
+    });
+    let tested = served
+        .client
+        .test_state()
+        .definition(machine.to_string())
+        .state_name("Price")
+        .role_arn(ROLE)
+        .input(r#"{"sku": "A-1"}"#)
+        .variables(r#"{"rate": 3}"#)
+        .inspection_level(InspectionLevel::Debug)
+        .mock(
+            MockInput::builder()
+                .result(r#"{"Payload": {"net": 14}}"#)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        tested.status,
+        Some(TestExecutionStatus::Succeeded),
+        "{tested:?}"
+    );
+    assert_eq!(tested.next_state.as_deref(), Some("Done"));
+    let output: Value = serde_json::from_str(tested.output.as_deref().unwrap()).unwrap();
+    assert_eq!(output, json!({"sku": "A-1", "total": 42}));
+    assert_eq!(
+        tested.inspection_data.unwrap().after_parameters.as_deref(),
+        Some(r#"{"FunctionName":"price","Payload":{"sku":"A-1","rate":3}}"#)
+    );
+}

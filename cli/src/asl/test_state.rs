@@ -60,10 +60,19 @@ fn state_of(request: &Value) -> Result<(String, Map<String, Value>), ApiError> {
             let name = state_name
                 .or_else(|| definition["StartAt"].as_str())
                 .ok_or_else(|| invalid("a whole state machine needs stateName (or StartAt)"))?;
-            let state = states
+            let mut state = states
                 .get(name)
-                .ok_or_else(|| invalid(format!("the state machine has no state `{name}`")))?;
-            (name.to_string(), state.clone())
+                .ok_or_else(|| invalid(format!("the state machine has no state `{name}`")))?
+                .clone();
+            // Taken out of its machine, the state keeps the machine's query language.
+            if let (Some(language), Value::Object(fields)) =
+                (definition.get("QueryLanguage"), &mut state)
+            {
+                fields
+                    .entry("QueryLanguage")
+                    .or_insert_with(|| language.clone());
+            }
+            (name.to_string(), state)
         }
         None => (state_name.unwrap_or("TestState").to_string(), definition),
     };
@@ -98,14 +107,22 @@ fn targets(state: &Map<String, Value>) -> Vec<String> {
 pub async fn test_state(request: &Value) -> Result<Value, ApiError> {
     let (name, mut state) = state_of(request)?;
     let input = json_field(request, "input")?.unwrap_or_else(|| json!({}));
-    for unsupported in ["variables", "context"] {
-        if request.get(unsupported).is_some_and(|v| !v.is_null()) {
+    if request.get("context").is_some_and(|v| !v.is_null()) {
+        return Err(ApiError::new(
+            ErrorCode::Validation,
+            "skein asl serve's TestState does not take `context` yet",
+        ));
+    }
+    let variables = match json_field(request, "variables")? {
+        None => Map::new(),
+        Some(Value::Object(variables)) => variables,
+        Some(_) => {
             return Err(ApiError::new(
                 ErrorCode::Validation,
-                format!("skein asl serve's TestState does not take `{unsupported}` yet"),
+                "variables must be a JSON object of variable names to values",
             ));
         }
-    }
+    };
     let retriers = state.remove("Retry").unwrap_or(Value::Null);
     let mut states = Map::new();
     for target in targets(&state) {
@@ -147,6 +164,7 @@ pub async fn test_state(request: &Value) -> Result<Value, ApiError> {
     );
     let mut config = ExecutionConfig::new(Arc::new(resources));
     config.name = "test-state".into();
+    config.variables = variables;
     config.clock = Arc::new(SkippingClock::starting_at(chrono::Utc::now()));
     let execution = Execution::new(&machine, input.clone(), config);
     handle.set(execution.handle()).ok();

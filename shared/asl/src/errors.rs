@@ -13,6 +13,7 @@ pub const EXCEED_TOLERATED_FAILURE_THRESHOLD: &str = "States.ExceedToleratedFail
 pub const TIMEOUT: &str = "States.Timeout";
 pub const HEARTBEAT_TIMEOUT: &str = "States.HeartbeatTimeout";
 pub const PERMISSIONS: &str = "States.Permissions";
+pub const QUERY_EVALUATION_ERROR: &str = "States.QueryEvaluationError";
 
 /// Every reserved name a definition may mention.
 pub const RESERVED: [&str; 16] = [
@@ -29,7 +30,7 @@ pub const RESERVED: [&str; 16] = [
     TIMEOUT,
     HEARTBEAT_TIMEOUT,
     PERMISSIONS,
-    "States.QueryEvaluationError",
+    QUERY_EVALUATION_ERROR,
     "States.ItemReaderFailed",
     "States.ResultWriterFailed",
 ];

@@ -82,9 +82,21 @@ impl Graph {
 #[derive(Debug)]
 pub(crate) struct State {
     pub(crate) name: Arc<str>,
+    pub(crate) language: QueryLanguage,
     pub(crate) input_path: InputPath,
     pub(crate) output_path: InputPath,
+    /// JSONata's `Output` (JSONPath states shape their output with the paths instead).
+    pub(crate) output: Option<Template>,
     pub(crate) kind: Kind,
+}
+
+/// How a state reads and shapes its data: `QueryLanguage`, set at the top of the definition
+/// and per state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum QueryLanguage {
+    #[default]
+    JsonPath,
+    Jsonata,
 }
 
 /// `InputPath` / `OutputPath`: absent keeps everything, `null` passes `{}`.
@@ -114,6 +126,8 @@ pub(crate) enum Transition {
 pub(crate) enum Number {
     Fixed(f64),
     Path(Path),
+    /// A JSONata expression (`"TimeoutSeconds": "{% $timeout %}"`).
+    Query(Template),
 }
 
 /// Text given directly, or read by a path or intrinsic (`ErrorPath`, `CausePath`).
@@ -196,6 +210,8 @@ pub(crate) struct Catch {
     pub(crate) next: usize,
     pub(crate) result_path: ResultPath,
     pub(crate) assign: Option<Template>,
+    /// JSONata's `Output`, over `$states.errorOutput`.
+    pub(crate) output: Option<Template>,
 }
 
 #[derive(Debug)]
@@ -207,9 +223,18 @@ pub(crate) struct Choice {
 
 #[derive(Debug)]
 pub(crate) struct ChoiceBranch {
-    pub(crate) rule: Rule,
+    pub(crate) test: Test,
     pub(crate) next: usize,
     pub(crate) assign: Option<Template>,
+    /// JSONata's `Output` for this rule (else the state's).
+    pub(crate) output: Option<Template>,
+}
+
+/// What decides a Choice rule: a JSONPath rule, or a JSONata `Condition`.
+#[derive(Debug)]
+pub(crate) enum Test {
+    Rule(Rule),
+    Condition(Template),
 }
 
 #[derive(Debug)]
@@ -217,6 +242,8 @@ pub(crate) enum WaitFor {
     Seconds(Number),
     Timestamp(DateTime<FixedOffset>),
     TimestampPath(Path),
+    /// A JSONata expression giving the timestamp.
+    TimestampQuery(Template),
 }
 
 #[derive(Debug)]
@@ -247,6 +274,8 @@ pub(crate) struct Parallel {
 pub(crate) struct Map {
     pub(crate) processor: Arc<Graph>,
     pub(crate) items_path: Option<Path>,
+    /// JSONata's `Items`: an array, or an expression giving one.
+    pub(crate) items: Option<Template>,
     pub(crate) item_selector: Option<Template>,
     pub(crate) max_concurrency: Option<Number>,
     pub(crate) tolerated_count: Option<Number>,

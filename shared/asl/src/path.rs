@@ -19,6 +19,14 @@ pub trait Scope {
     /// `$$.Execution.Input`, which spares copying the execution's input into it.
     fn context(&self, with_execution_input: bool) -> &Value;
     fn variable(&self, name: &str) -> Option<&Value>;
+    /// JSONata's `$states.result`: what a Task, Parallel or Map produced.
+    fn result(&self) -> Option<&Value> {
+        None
+    }
+    /// JSONata's `$states.errorOutput`, in a Catch.
+    fn error_output(&self) -> Option<&Value> {
+        None
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

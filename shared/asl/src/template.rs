@@ -5,6 +5,7 @@
 use serde_json::{Map, Value};
 
 use crate::intrinsics::{EvalError, Intrinsic, looks_like_intrinsic};
+use crate::jsonata::{Expression, expression_text};
 use crate::path::{Path, PathError, Root, Scope};
 
 #[derive(Debug, Clone)]
@@ -14,6 +15,8 @@ pub enum Template {
     Array(Vec<Template>),
     Path(Path),
     Intrinsic(Box<Intrinsic>),
+    /// A `{% %}` string in a JSONata state.
+    Query(Box<Expression>),
 }
 
 /// Why a template could not be filled in.
@@ -21,6 +24,8 @@ pub enum Template {
 pub enum TemplateError {
     Path(PathError),
     Intrinsic(String),
+    /// A JSONata expression failed (`States.QueryEvaluationError`).
+    Query(String),
 }
 
 impl From<EvalError> for TemplateError {
@@ -38,6 +43,18 @@ impl Template {
         compile_at(value, "", problems)
     }
 
+    /// Compiles a JSONata state's field (`Arguments`, `Output`, an `Assign` value...): strings
+    /// written `{% ... %}` are expressions, at any depth; everything else, keys included, is
+    /// literal. `field` names it in messages (`Arguments`); problems are reported as
+    /// `(location suffix, message)`.
+    pub fn compile_jsonata(
+        value: &Value,
+        field: &str,
+        problems: &mut Vec<(String, String)>,
+    ) -> Template {
+        compile_jsonata_at(value, field, "", problems)
+    }
+
     pub fn is_literal(&self) -> bool {
         matches!(self, Template::Literal(_))
     }
@@ -50,6 +67,9 @@ impl Template {
                 .map(|v| v.into_owned())
                 .map_err(TemplateError::Path),
             Template::Intrinsic(call) => Ok(call.eval(scope)?),
+            Template::Query(expression) => expression
+                .eval(scope)
+                .map_err(|e| TemplateError::Query(e.message)),
             Template::Array(items) => items
                 .iter()
                 .map(|t| t.eval(scope))
@@ -146,5 +166,66 @@ fn dynamic_value(text: &str) -> Result<Template, String> {
         Intrinsic::parse(text).map(|call| Template::Intrinsic(Box::new(call)))
     } else {
         Path::parse(text).map(Template::Path)
+    }
+}
+
+fn compile_jsonata_at(
+    value: &Value,
+    field: &str,
+    at: &str,
+    problems: &mut Vec<(String, String)>,
+) -> Template {
+    match value {
+        Value::String(text) => match expression_text(text) {
+            Some(source) => {
+                let location = if at.is_empty() {
+                    field.to_owned()
+                } else {
+                    format!("{field}.{at}")
+                };
+                match Expression::compile(source, &location) {
+                    Ok(expression) => Template::Query(Box::new(expression)),
+                    Err(message) => {
+                        problems.push((at.to_owned(), message));
+                        Template::Literal(Value::Null)
+                    }
+                }
+            }
+            None => Template::Literal(value.clone()),
+        },
+        Value::Array(items) => {
+            let compiled: Vec<Template> = items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| compile_jsonata_at(item, field, &format!("{at}[{i}]"), problems))
+                .collect();
+            if compiled.iter().all(Template::is_literal) {
+                Template::Literal(value.clone())
+            } else {
+                Template::Array(compiled)
+            }
+        }
+        Value::Object(map) => {
+            let fields: Vec<(String, Template)> = map
+                .iter()
+                .map(|(key, item)| {
+                    let location = if at.is_empty() {
+                        key.clone()
+                    } else {
+                        format!("{at}.{key}")
+                    };
+                    (
+                        key.clone(),
+                        compile_jsonata_at(item, field, &location, problems),
+                    )
+                })
+                .collect();
+            if fields.iter().all(|(_, t)| t.is_literal()) {
+                Template::Literal(value.clone())
+            } else {
+                Template::Object(fields)
+            }
+        }
+        _ => Template::Literal(value.clone()),
     }
 }

@@ -6,8 +6,11 @@ use serde_json::{Map, Value};
 
 use crate::error::{Problems, join};
 use crate::errors;
-use crate::machine::{Catch, InputPath, Number, Recovery, ResultPath, Retry, Text, Transition};
-use crate::model::{Catcher, Nullable, Retrier};
+use crate::jsonata::expression_text;
+use crate::machine::{
+    Catch, InputPath, Number, QueryLanguage, Recovery, ResultPath, Retry, Text, Transition,
+};
+use crate::model::{Catcher, Dynamic, Nullable, Retrier};
 use crate::path::{Path, ReferencePath};
 use crate::template::Template;
 
@@ -15,6 +18,10 @@ use crate::template::Template;
 pub(crate) struct Ctx<'a> {
     pub(crate) names: &'a HashMap<&'a str, usize>,
     pub(crate) at: &'a str,
+    /// The state's query language.
+    pub(crate) language: QueryLanguage,
+    /// The enclosing definition's, which Parallel branches and Map processors inherit.
+    pub(crate) definition_language: QueryLanguage,
     pub(crate) problems: &'a mut Problems,
 }
 
@@ -60,14 +67,36 @@ impl Ctx<'_> {
             .ok()
     }
 
+    pub(crate) fn is_jsonata(&self) -> bool {
+        self.language == QueryLanguage::Jsonata
+    }
+
+    /// A payload template in the state's language: `.$` keys in JSONPath, `{% %}` strings in
+    /// JSONata.
     pub(crate) fn template(&mut self, field: &str, value: Option<&Value>) -> Option<Template> {
         let value = value?;
         let mut found = Vec::new();
-        let template = Template::compile(value, &mut found);
+        let template = match self.language {
+            QueryLanguage::JsonPath => Template::compile(value, &mut found),
+            QueryLanguage::Jsonata => Template::compile_jsonata(value, field, &mut found),
+        };
         for (inner, message) in found {
-            self.add(&format!("{field}.{inner}"), message);
+            let location = if inner.is_empty() {
+                field.to_owned()
+            } else {
+                format!("{field}.{inner}")
+            };
+            self.add(&location, message);
         }
         Some(template)
+    }
+
+    /// JSONata's `Output` (`null` included: then the output is `null`).
+    pub(crate) fn output(&mut self, field: &str, value: Option<&Value>) -> Option<Template> {
+        if !self.is_jsonata() {
+            return None;
+        }
+        self.template(field, value)
     }
 
     /// `Assign`: a template whose keys are variable names.
@@ -78,7 +107,10 @@ impl Ctx<'_> {
     ) -> Option<Template> {
         let assign = assign?;
         for key in assign.keys() {
-            let name = key.strip_suffix(".$").unwrap_or(key);
+            let name = match self.language {
+                QueryLanguage::JsonPath => key.strip_suffix(".$").unwrap_or(key),
+                QueryLanguage::Jsonata => key,
+            };
             let valid = name
                 .chars()
                 .next()
@@ -106,11 +138,12 @@ impl Ctx<'_> {
         }
     }
 
-    /// A number given directly (`TimeoutSeconds`) or by path (`TimeoutSecondsPath`), not both.
+    /// A number given directly (`TimeoutSeconds`), by a JSONata expression in a JSONata
+    /// state, or by path (`TimeoutSecondsPath`) in a JSONPath one; only one of them.
     pub(crate) fn number(
         &mut self,
         field: &str,
-        fixed: Option<f64>,
+        fixed: Option<Dynamic<f64>>,
         path: Option<&str>,
     ) -> Option<Number> {
         match (fixed, path) {
@@ -118,10 +151,34 @@ impl Ctx<'_> {
                 self.add(field, format!("give '{field}' or '{field}Path', not both"));
                 None
             }
-            (Some(n), None) => Some(Number::Fixed(n)),
+            (Some(Dynamic::Value(n)), None) => Some(Number::Fixed(n)),
+            (Some(Dynamic::Expression(text)), None) => {
+                self.expression(field, &text).map(Number::Query)
+            }
             (None, Some(text)) => self.path(&format!("{field}Path"), text).map(Number::Path),
             (None, None) => None,
         }
+    }
+
+    /// A string field that must be a JSONata expression (`"{% ... %}"`) in a JSONata state.
+    pub(crate) fn expression(&mut self, field: &str, text: &str) -> Option<Template> {
+        if !self.is_jsonata() {
+            self.add(
+                field,
+                format!("'{text}' is not a number; {{% %}} expressions need \"QueryLanguage\": \"JSONata\""),
+            );
+            return None;
+        }
+        if expression_text(text).is_none() {
+            self.add(
+                field,
+                format!(
+                    "'{text}' is neither a number nor a JSONata expression written {{% ... %}}"
+                ),
+            );
+            return None;
+        }
+        self.template(field, Some(&Value::String(text.to_owned())))
     }
 
     /// `Error`/`ErrorPath` and `Cause`/`CausePath`: text, or a path or intrinsic giving it.
@@ -135,6 +192,11 @@ impl Ctx<'_> {
             (Some(_), Some(_)) => {
                 self.add(field, format!("give '{field}' or '{field}Path', not both"));
                 None
+            }
+            (Some(text), None) if self.is_jsonata() && expression_text(text).is_some() => {
+                let wrapped = serde_json::json!({ "value": text });
+                let template = self.template(field, Some(&wrapped))?;
+                Some(Text::Dynamic(template))
             }
             (Some(text), None) => Some(Text::Fixed(text.to_owned())),
             (None, Some(expr)) => {
@@ -238,11 +300,23 @@ impl Ctx<'_> {
             &catcher.error_equals,
             index + 1 == count,
         );
+        match self.language {
+            QueryLanguage::Jsonata if !catcher.result_path.is_absent() => self.add(
+                &format!("{at}.ResultPath"),
+                "'ResultPath' is a JSONPath field and this state's QueryLanguage is JSONata: use Output, with $states.errorOutput",
+            ),
+            QueryLanguage::JsonPath if catcher.output.is_some() => self.add(
+                &format!("{at}.Output"),
+                "'Output' is a JSONata field and this state's QueryLanguage is JSONPath: use ResultPath",
+            ),
+            _ => {}
+        }
         Catch {
             errors: catcher.error_equals.clone(),
             next: self.target(&format!("{at}.Next"), &catcher.next),
             result_path: self.result_path(&format!("{at}.ResultPath"), &catcher.result_path),
             assign: self.assign(&format!("{at}.Assign"), catcher.assign.as_ref()),
+            output: self.output(&format!("{at}.Output"), catcher.output.as_ref()),
         }
     }
 }

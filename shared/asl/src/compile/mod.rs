@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use crate::error::{InvalidDefinition, Problem, Problems, join};
-use crate::machine::{Graph, Kind, State, StateMachine};
+use crate::machine::{Graph, Kind, QueryLanguage, State, StateMachine};
 use crate::model::{Definition, StateDef, States};
 
 pub(crate) use fields::Ctx;
@@ -49,15 +49,22 @@ pub(crate) fn compile_value(value: &Value) -> Result<StateMachine, InvalidDefini
 
 fn compile_definition(definition: Definition) -> Result<StateMachine, InvalidDefinition> {
     let mut problems = Problems::default();
-    check_query_language(
+    let language = check_query_language(
         definition.query_language.as_deref(),
         "QueryLanguage",
         &mut problems,
-    );
+    )
+    .unwrap_or_default();
     if definition.timeout_seconds == Some(0) {
         problems.add("TimeoutSeconds", "must be a positive number of seconds");
     }
-    let graph = compile_graph(&definition.start_at, &definition.states, "", &mut problems);
+    let graph = compile_graph(
+        &definition.start_at,
+        &definition.states,
+        "",
+        language,
+        &mut problems,
+    );
     let timeout_seconds = definition.timeout_seconds;
     problems.into_result(StateMachine {
         definition: Arc::new(definition),
@@ -92,25 +99,33 @@ pub(crate) fn typed<T: DeserializeOwned>(value: &Value, at: &str) -> Result<T, P
     })
 }
 
-pub(crate) fn check_query_language(language: Option<&str>, at: &str, problems: &mut Problems) {
+/// The `QueryLanguage` a definition or state names, if it names a valid one.
+pub(crate) fn check_query_language(
+    language: Option<&str>,
+    at: &str,
+    problems: &mut Problems,
+) -> Option<QueryLanguage> {
     match language {
-        None | Some("JSONPath") => {}
-        Some("JSONata") => problems.add(
-            at,
-            "JSONata is not supported by skein-asl; write this definition with JSONPath",
-        ),
-        Some(other) => problems.add(
-            at,
-            format!("'{other}' is not a query language; use JSONPath"),
-        ),
+        None => None,
+        Some("JSONPath") => Some(QueryLanguage::JsonPath),
+        Some("JSONata") => Some(QueryLanguage::Jsonata),
+        Some(other) => {
+            problems.add(
+                at,
+                format!("'{other}' is not a query language; use JSONata or JSONPath"),
+            );
+            None
+        }
     }
 }
 
-/// Compiles one set of states (the machine, a Parallel branch or a Map processor).
+/// Compiles one set of states (the machine, a Parallel branch or a Map processor). States
+/// that name no `QueryLanguage` use `language`, the definition's.
 pub(crate) fn compile_graph(
     start_at: &str,
     states: &States,
     base: &str,
+    language: QueryLanguage,
     problems: &mut Problems,
 ) -> Graph {
     let states_at = join(base, "States");
@@ -146,24 +161,35 @@ pub(crate) fn compile_graph(
                 format!("state names must be 1 to {MAX_STATE_NAME_CHARS} characters long"),
             );
         }
-        let kind = match parse_state(raw, &at) {
+        let state_language = raw
+            .get("QueryLanguage")
+            .and_then(Value::as_str)
+            .and_then(|named| {
+                check_query_language(Some(named), &join(&at, "QueryLanguage"), problems)
+            })
+            .unwrap_or(language);
+        let (kind, output) = match parse_state(raw, &at, state_language) {
             Ok(def) => {
                 let mut ctx = Ctx {
                     names: &names,
                     at: &at,
+                    language: state_language,
+                    definition_language: language,
                     problems,
                 };
                 states::compile(def, &mut ctx)
             }
             Err(problem) => {
                 problems.list.push(problem);
-                Kind::Succeed
+                (Kind::Succeed, None)
             }
         };
         compiled.push(State {
             name: name.as_str().into(),
+            language: state_language,
             input_path: kind_input_path(raw, &at, problems),
             output_path: kind_output_path(raw, &at, problems),
+            output,
             kind,
         });
     }
@@ -186,19 +212,7 @@ fn kind_output_path(raw: &Value, at: &str, problems: &mut Problems) -> crate::ma
 }
 
 /// Fields that belong to features skein-asl does not run: a clear "unsupported", not "unknown".
-const UNSUPPORTED_FIELDS: [(&str, &str); 7] = [
-    (
-        "Arguments",
-        "is a JSONata field; skein-asl runs JSONPath definitions (use Parameters)",
-    ),
-    (
-        "Output",
-        "is a JSONata field; skein-asl runs JSONPath definitions (use OutputPath or ResultSelector)",
-    ),
-    (
-        "Items",
-        "is a JSONata field; skein-asl runs JSONPath definitions (use ItemsPath)",
-    ),
+const UNSUPPORTED_FIELDS: [(&str, &str); 4] = [
     (
         "ItemReader",
         "belongs to Distributed Map, which skein-asl does not run (use an INLINE Map)",
@@ -217,7 +231,71 @@ const UNSUPPORTED_FIELDS: [(&str, &str); 7] = [
     ),
 ];
 
-fn parse_state(raw: &Value, at: &str) -> Result<StateDef, Problem> {
+/// Fields only JSONPath states have, and what a JSONata state uses instead.
+const JSONPATH_FIELDS: [(&str, &str); 16] = [
+    ("InputPath", "read $states.input in Arguments or Output"),
+    ("OutputPath", "use Output"),
+    ("Parameters", "use Arguments (or, in a Map, ItemSelector)"),
+    ("ResultSelector", "use Output, with $states.result"),
+    (
+        "ResultPath",
+        "use Output, with $states.input and $states.result",
+    ),
+    ("Result", "use Output"),
+    ("ItemsPath", "use Items"),
+    ("SecondsPath", "give Seconds as a {% %} expression"),
+    ("TimestampPath", "give Timestamp as a {% %} expression"),
+    (
+        "TimeoutSecondsPath",
+        "give TimeoutSeconds as a {% %} expression",
+    ),
+    (
+        "HeartbeatSecondsPath",
+        "give HeartbeatSeconds as a {% %} expression",
+    ),
+    (
+        "MaxConcurrencyPath",
+        "give MaxConcurrency as a {% %} expression",
+    ),
+    (
+        "ToleratedFailureCountPath",
+        "give ToleratedFailureCount as a {% %} expression",
+    ),
+    (
+        "ToleratedFailurePercentagePath",
+        "give ToleratedFailurePercentage as a {% %} expression",
+    ),
+    ("ErrorPath", "give Error as a {% %} expression"),
+    ("CausePath", "give Cause as a {% %} expression"),
+];
+
+/// Fields only JSONata states have, and what a JSONPath state uses instead.
+const JSONATA_FIELDS: [(&str, &str); 3] = [
+    ("Arguments", "use Parameters"),
+    ("Output", "use ResultSelector, ResultPath and OutputPath"),
+    ("Items", "use ItemsPath"),
+];
+
+/// A field of the other query language: say which language the state is in and what to use.
+pub(crate) fn wrong_language_field(
+    map: &Map<String, Value>,
+    language: QueryLanguage,
+) -> Option<(&'static str, String)> {
+    let (fields, this, other) = match language {
+        QueryLanguage::Jsonata => (&JSONPATH_FIELDS[..], "JSONata", "JSONPath"),
+        QueryLanguage::JsonPath => (&JSONATA_FIELDS[..], "JSONPath", "JSONata"),
+    };
+    fields.iter().find(|(field, _)| map.contains_key(*field)).map(|(field, instead)| {
+        (
+            *field,
+            format!(
+                "'{field}' is a {other} field and this state's QueryLanguage is {this}: {instead}, or set \"QueryLanguage\": \"{other}\" on the state"
+            ),
+        )
+    })
+}
+
+fn parse_state(raw: &Value, at: &str, language: QueryLanguage) -> Result<StateDef, Problem> {
     let problem = |field: &str, message: String| Problem {
         location: join(at, field),
         message,
@@ -232,6 +310,9 @@ fn parse_state(raw: &Value, at: &str) -> Result<StateDef, Problem> {
         if map.contains_key(field) {
             return Err(problem(field, format!("'{field}' {why}")));
         }
+    }
+    if let Some((field, message)) = wrong_language_field(map, language) {
+        return Err(problem(field, message));
     }
     let state_type = match map.get("Type") {
         Some(Value::String(t)) => t.as_str(),

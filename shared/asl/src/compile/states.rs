@@ -4,28 +4,31 @@ use std::sync::Arc;
 
 use crate::choice;
 use crate::error::join;
-use crate::machine::{self, ChoiceBranch, Kind, Number, WaitFor};
+use crate::machine::{self, ChoiceBranch, Kind, Number, QueryLanguage, Test, WaitFor};
 use crate::model::{
     ChoiceState, FailState, MapState, ParallelState, PassState, StateDef, TaskState, WaitState,
 };
+use crate::model::{Dynamic, States};
+use crate::template::Template;
 
 use super::{Ctx, check_query_language, compile_graph};
 
 const WAIT_FOR_TOKEN: &str = ".waitForTaskToken";
 
-pub(crate) fn compile(def: StateDef, ctx: &mut Ctx) -> Kind {
-    let language = match &def {
-        StateDef::Pass(s) => s.query_language.as_deref(),
-        StateDef::Task(s) => s.query_language.as_deref(),
-        StateDef::Choice(s) => s.query_language.as_deref(),
-        StateDef::Wait(s) => s.query_language.as_deref(),
-        StateDef::Succeed(s) => s.query_language.as_deref(),
-        StateDef::Fail(s) => s.query_language.as_deref(),
-        StateDef::Parallel(s) => s.query_language.as_deref(),
-        StateDef::Map(s) => s.query_language.as_deref(),
+/// The state's kind, and its JSONata `Output` if it has one.
+pub(crate) fn compile(def: StateDef, ctx: &mut Ctx) -> (Kind, Option<Template>) {
+    let output = match &def {
+        StateDef::Pass(s) => s.output.as_ref(),
+        StateDef::Task(s) => s.output.as_ref(),
+        StateDef::Choice(s) => s.output.as_ref(),
+        StateDef::Wait(s) => s.output.as_ref(),
+        StateDef::Succeed(s) => s.output.as_ref(),
+        StateDef::Parallel(s) => s.output.as_ref(),
+        StateDef::Map(s) => s.output.as_ref(),
+        StateDef::Fail(_) => None,
     };
-    check_query_language(language, &join(ctx.at, "QueryLanguage"), ctx.problems);
-    match def {
+    let output = ctx.output("Output", output);
+    let kind = match def {
         StateDef::Pass(s) => pass(s, ctx),
         StateDef::Task(s) => task(s, ctx),
         StateDef::Choice(s) => choice(s, ctx),
@@ -34,7 +37,12 @@ pub(crate) fn compile(def: StateDef, ctx: &mut Ctx) -> Kind {
         StateDef::Fail(s) => fail(s, ctx),
         StateDef::Parallel(s) => parallel(s, ctx),
         StateDef::Map(s) => map(s, ctx),
-    }
+    };
+    (kind, output)
+}
+
+fn seconds(value: &Option<Dynamic<u64>>) -> Option<Dynamic<f64>> {
+    value.as_ref().map(|d| d.map(|n| *n as f64))
 }
 
 fn pass(s: PassState, ctx: &mut Ctx) -> Kind {
@@ -59,19 +67,19 @@ fn task(s: TaskState, ctx: &mut Ctx) -> Kind {
     }
     let timeout = ctx.number(
         "TimeoutSeconds",
-        s.timeout_seconds.map(|n| n as f64),
+        seconds(&s.timeout_seconds),
         s.timeout_seconds_path.as_deref(),
     );
     let heartbeat = ctx.number(
         "HeartbeatSeconds",
-        s.heartbeat_seconds.map(|n| n as f64),
+        seconds(&s.heartbeat_seconds),
         s.heartbeat_seconds_path.as_deref(),
     );
     for (field, value) in [
-        ("TimeoutSeconds", s.timeout_seconds),
-        ("HeartbeatSeconds", s.heartbeat_seconds),
+        ("TimeoutSeconds", &s.timeout_seconds),
+        ("HeartbeatSeconds", &s.heartbeat_seconds),
     ] {
-        if value == Some(0) {
+        if value == &Some(Dynamic::Value(0)) {
             ctx.add(field, "must be a positive integer");
         }
     }
@@ -86,7 +94,7 @@ fn task(s: TaskState, ctx: &mut Ctx) -> Kind {
     Kind::Task(machine::Task {
         wait_for_token: s.resource.ends_with(WAIT_FOR_TOKEN),
         resource: s.resource.as_str().into(),
-        parameters: ctx.template("Parameters", s.parameters.as_ref()),
+        parameters: arguments(ctx, s.parameters.as_ref(), s.arguments.as_ref()),
         result_selector: ctx.template("ResultSelector", s.result_selector.as_ref()),
         result_path: ctx.result_path("ResultPath", &s.result_path),
         recovery: ctx.recovery(&s.retry, &s.catch),
@@ -98,6 +106,19 @@ fn task(s: TaskState, ctx: &mut Ctx) -> Kind {
     })
 }
 
+/// What a Task or Parallel sends: `Parameters` in JSONPath, `Arguments` in JSONata (the
+/// other language's field is refused before this).
+fn arguments(
+    ctx: &mut Ctx,
+    parameters: Option<&serde_json::Value>,
+    arguments: Option<&serde_json::Value>,
+) -> Option<Template> {
+    match ctx.language {
+        QueryLanguage::JsonPath => ctx.template("Parameters", parameters),
+        QueryLanguage::Jsonata => ctx.template("Arguments", arguments),
+    }
+}
+
 fn choice(s: ChoiceState, ctx: &mut Ctx) -> Kind {
     if s.choices.is_empty() {
         ctx.add("Choices", "a Choice state needs at least one rule");
@@ -105,12 +126,8 @@ fn choice(s: ChoiceState, ctx: &mut Ctx) -> Kind {
     let mut rules = Vec::with_capacity(s.choices.len());
     for (index, raw) in s.choices.iter().enumerate() {
         let at = format!("Choices[{index}]");
-        let rule = match choice::compile(raw, true) {
-            Ok(rule) => rule,
-            Err(message) => {
-                ctx.add(&at, message);
-                continue;
-            }
+        let Some(test) = choice_test(ctx, raw, &at) else {
+            continue;
         };
         let next = match raw.get("Next").and_then(|n| n.as_str()) {
             Some(name) => ctx.target(&format!("{at}.Next"), name),
@@ -130,13 +147,73 @@ fn choice(s: ChoiceState, ctx: &mut Ctx) -> Kind {
             );
         }
         let assign = ctx.assign(&format!("{at}.Assign"), assign_map);
-        rules.push(ChoiceBranch { rule, next, assign });
+        let output = ctx.output(&format!("{at}.Output"), raw.get("Output"));
+        rules.push(ChoiceBranch {
+            test,
+            next,
+            assign,
+            output,
+        });
     }
     Kind::Choice(machine::Choice {
         rules,
         default: s.default.as_deref().map(|name| ctx.target("Default", name)),
         assign: ctx.assign("Assign", s.assign.as_ref()),
     })
+}
+
+/// A rule's test: a JSONPath comparison, or a JSONata state's `Condition`.
+fn choice_test(ctx: &mut Ctx, raw: &serde_json::Value, at: &str) -> Option<Test> {
+    if ctx.language == QueryLanguage::JsonPath {
+        if raw.get("Condition").is_some() || raw.get("Output").is_some() {
+            let field = if raw.get("Condition").is_some() {
+                "Condition"
+            } else {
+                "Output"
+            };
+            ctx.add(
+                &format!("{at}.{field}"),
+                format!("'{field}' is a JSONata field and this state's QueryLanguage is JSONPath: write the rule with Variable and a comparison, or set \"QueryLanguage\": \"JSONata\" on the state"),
+            );
+            return None;
+        }
+        return match choice::compile(raw, true) {
+            Ok(rule) => Some(Test::Rule(rule)),
+            Err(message) => {
+                ctx.add(at, message);
+                None
+            }
+        };
+    }
+    let allowed = ["Condition", "Next", "Assign", "Output", "Comment"];
+    if let Some(map) = raw.as_object()
+        && let Some(other) = map.keys().find(|k| !allowed.contains(&k.as_str()))
+    {
+        ctx.add(
+            &format!("{at}.{other}"),
+            format!("'{other}' is not a field of a JSONata choice rule; a rule has Condition, Next, and optionally Assign and Output"),
+        );
+        return None;
+    }
+    match raw.get("Condition") {
+        Some(serde_json::Value::String(text)) => ctx
+            .expression(&format!("{at}.Condition"), text)
+            .map(Test::Condition),
+        Some(_) => {
+            ctx.add(
+                &format!("{at}.Condition"),
+                "'Condition' must be a JSONata expression written {% ... %}",
+            );
+            None
+        }
+        None => {
+            ctx.add(
+                &format!("{at}.Condition"),
+                "a JSONata choice rule needs a 'Condition' (a {% %} expression that gives true or false)",
+            );
+            None
+        }
+    }
 }
 
 fn wait(s: WaitState, ctx: &mut Ctx) -> Kind {
@@ -152,7 +229,15 @@ fn wait(s: WaitState, ctx: &mut Ctx) -> Kind {
             "a Wait state takes exactly one of Seconds, SecondsPath, Timestamp or TimestampPath",
         );
     }
-    let until = if let Some(text) = &s.timestamp {
+    let until = if let Some(text) = &s.timestamp
+        && ctx.language == QueryLanguage::Jsonata
+        && crate::jsonata::expression_text(text).is_some()
+    {
+        match ctx.expression("Timestamp", text) {
+            Some(template) => WaitFor::TimestampQuery(template),
+            None => WaitFor::Seconds(Number::Fixed(0.0)),
+        }
+    } else if let Some(text) = &s.timestamp {
         match choice::timestamp(text) {
             Some(at) => WaitFor::Timestamp(at),
             None => {
@@ -169,11 +254,7 @@ fn wait(s: WaitState, ctx: &mut Ctx) -> Kind {
             None => WaitFor::Seconds(Number::Fixed(0.0)),
         }
     } else {
-        let seconds = ctx.number(
-            "Seconds",
-            s.seconds.map(|n| n as f64),
-            s.seconds_path.as_deref(),
-        );
+        let seconds = ctx.number("Seconds", seconds(&s.seconds), s.seconds_path.as_deref());
         WaitFor::Seconds(seconds.unwrap_or(Number::Fixed(0.0)))
     };
     Kind::Wait(machine::Wait {
@@ -199,29 +280,41 @@ fn parallel(s: ParallelState, ctx: &mut Ctx) -> Kind {
         .iter()
         .enumerate()
         .map(|(i, branch)| {
-            let at = join(ctx.at, &format!("Branches[{i}]"));
-            check_query_language(
-                branch.query_language.as_deref(),
-                &join(&at, "QueryLanguage"),
-                ctx.problems,
-            );
-            Arc::new(compile_graph(
+            let field = format!("Branches[{i}]");
+            let language = branch.query_language.as_deref();
+            Arc::new(sub_machine(
+                ctx,
+                &field,
                 &branch.start_at,
                 &branch.states,
-                &at,
-                ctx.problems,
+                language,
             ))
         })
         .collect();
     Kind::Parallel(machine::Parallel {
         branches,
-        parameters: ctx.template("Parameters", s.parameters.as_ref()),
+        parameters: arguments(ctx, s.parameters.as_ref(), s.arguments.as_ref()),
         result_selector: ctx.template("ResultSelector", s.result_selector.as_ref()),
         result_path: ctx.result_path("ResultPath", &s.result_path),
         recovery: ctx.recovery(&s.retry, &s.catch),
         assign: ctx.assign("Assign", s.assign.as_ref()),
         next: ctx.transition(s.next.as_deref(), s.end),
     })
+}
+
+/// A Parallel branch or a Map's processor: its states use its own QueryLanguage, else the
+/// definition's.
+fn sub_machine(
+    ctx: &mut Ctx,
+    field: &str,
+    start_at: &str,
+    states: &States,
+    language: Option<&str>,
+) -> machine::Graph {
+    let at = join(ctx.at, field);
+    let language = check_query_language(language, &join(&at, "QueryLanguage"), ctx.problems)
+        .unwrap_or(ctx.definition_language);
+    compile_graph(start_at, states, &at, language, ctx.problems)
 }
 
 fn map(s: MapState, ctx: &mut Ctx) -> Kind {
@@ -239,24 +332,13 @@ fn map(s: MapState, ctx: &mut Ctx) -> Kind {
                     format!("'{other}' is not a Map mode; use INLINE"),
                 ),
             }
-            check_query_language(
-                p.query_language.as_deref(),
-                &join(ctx.at, "ItemProcessor.QueryLanguage"),
-                ctx.problems,
-            );
-            compile_graph(
-                &p.start_at,
-                &p.states,
-                &join(ctx.at, "ItemProcessor"),
-                ctx.problems,
-            )
+            let language = p.query_language.as_deref();
+            sub_machine(ctx, "ItemProcessor", &p.start_at, &p.states, language)
         }
-        (None, Some(it)) => compile_graph(
-            &it.start_at,
-            &it.states,
-            &join(ctx.at, "Iterator"),
-            ctx.problems,
-        ),
+        (None, Some(it)) => {
+            let language = it.query_language.as_deref();
+            sub_machine(ctx, "Iterator", &it.start_at, &it.states, language)
+        }
         (Some(_), Some(_)) => {
             ctx.add(
                 "Iterator",
@@ -284,7 +366,7 @@ fn map(s: MapState, ctx: &mut Ctx) -> Kind {
             "give 'ItemSelector' or the older 'Parameters', not both",
         );
     }
-    if let Some(pct) = s.tolerated_failure_percentage
+    if let Some(Dynamic::Value(pct)) = s.tolerated_failure_percentage
         && !(0.0..=100.0).contains(&pct)
     {
         ctx.add(
@@ -304,20 +386,21 @@ fn map(s: MapState, ctx: &mut Ctx) -> Kind {
             .items_path
             .as_deref()
             .and_then(|p| ctx.path("ItemsPath", p)),
+        items: ctx.output("Items", s.items.as_ref()),
         item_selector: ctx.template(selector_field, selector),
         max_concurrency: ctx.number(
             "MaxConcurrency",
-            s.max_concurrency.map(|n| n as f64),
+            seconds(&s.max_concurrency),
             s.max_concurrency_path.as_deref(),
         ),
         tolerated_count: ctx.number(
             "ToleratedFailureCount",
-            s.tolerated_failure_count.map(|n| n as f64),
+            seconds(&s.tolerated_failure_count),
             s.tolerated_failure_count_path.as_deref(),
         ),
         tolerated_percentage: ctx.number(
             "ToleratedFailurePercentage",
-            s.tolerated_failure_percentage,
+            s.tolerated_failure_percentage.clone(),
             s.tolerated_failure_percentage_path.as_deref(),
         ),
         result_selector: ctx.template("ResultSelector", s.result_selector.as_ref()),

@@ -37,8 +37,14 @@ pub(super) fn eval(call: &Intrinsic, scope: &dyn Scope) -> Result<Value, EvalErr
         .iter()
         .map(|arg| value_of(arg, scope))
         .collect::<Result<Vec<_>, _>>()?;
+    apply(f, args)
+}
+
+/// Applies a function to argument values (the count already checked, as the parser does).
+/// JSONata's `$partition`, `$range`, `$hash`, `$random` and `$parse` share these rules.
+pub(crate) fn apply(f: Function, args: Vec<Value>) -> Result<Value, EvalError> {
     match f {
-        Function::Format => unreachable!("handled above"),
+        Function::Format => fail(f, "needs its template; call it through Intrinsic::eval"),
         Function::StringToJson => {
             let text = string_arg(f, &args[0])?;
             serde_json::from_str(text)

@@ -5,6 +5,7 @@ mod eval;
 mod parse;
 
 pub use eval::EvalError;
+pub(crate) use eval::apply;
 
 use crate::path::Path;
 use serde_json::Value;

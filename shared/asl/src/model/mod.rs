@@ -1,12 +1,14 @@
-//! The serde model of an Amazon States Language definition (JSONPath query language).
+//! The serde model of an Amazon States Language definition (JSONPath and JSONata states).
 //!
 //! These types mirror the JSON exactly (PascalCase fields, unknown fields refused), so a
 //! definition round-trips through them. [`crate::StateMachine::parse`] turns them into the
 //! validated, compiled form the interpreter runs.
 
+mod dynamic;
 mod nullable;
 mod states;
 
+pub use dynamic::Dynamic;
 pub use nullable::Nullable;
 pub use states::{
     Catcher, ChoiceState, FailState, ItemProcessor, MapState, ParallelState, PassState,

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{Definition, Nullable};
+use super::{Definition, Dynamic, Nullable};
 
 /// A state, by its `Type`. Parsed once per definition, so variant sizes do not matter.
 #[allow(clippy::large_enum_variant)]
@@ -36,6 +36,11 @@ impl StateDef {
     }
 }
 
+/// A field that is there, `null` included.
+fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(deserializer).map(Some)
+}
+
 fn is_false(value: &bool) -> bool {
     !*value
 }
@@ -63,6 +68,13 @@ pub struct PassState {
     pub result: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assign: Option<Map<String, Value>>,
+    /// JSONata: `null` here is an output of `null`, not an absent field.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub output: Option<Value>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -92,17 +104,26 @@ pub struct TaskState {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub catch: Vec<Catcher>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timeout_seconds: Option<u64>,
+    pub timeout_seconds: Option<Dynamic<u64>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_seconds_path: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub heartbeat_seconds: Option<u64>,
+    pub heartbeat_seconds: Option<Dynamic<u64>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub heartbeat_seconds_path: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assign: Option<Map<String, Value>>,
+    /// JSONata: `null` here is an output of `null`, not an absent field.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub output: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arguments: Option<Value>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -122,6 +143,13 @@ pub struct ChoiceState {
     pub output_path: Nullable,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assign: Option<Map<String, Value>>,
+    /// JSONata: `null` here is an output of `null`, not an absent field.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub output: Option<Value>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -140,7 +168,7 @@ pub struct WaitState {
     #[serde(default, skip_serializing_if = "Nullable::is_absent")]
     pub output_path: Nullable,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub seconds: Option<u64>,
+    pub seconds: Option<Dynamic<u64>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seconds_path: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -149,6 +177,13 @@ pub struct WaitState {
     pub timestamp_path: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assign: Option<Map<String, Value>>,
+    /// JSONata: `null` here is an output of `null`, not an absent field.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub output: Option<Value>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -162,6 +197,13 @@ pub struct SucceedState {
     pub input_path: Nullable,
     #[serde(default, skip_serializing_if = "Nullable::is_absent")]
     pub output_path: Nullable,
+    /// JSONata: `null` here is an output of `null`, not an absent field.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub output: Option<Value>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -209,6 +251,15 @@ pub struct ParallelState {
     pub catch: Vec<Catcher>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assign: Option<Map<String, Value>>,
+    /// JSONata: `null` here is an output of `null`, not an absent field.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub output: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arguments: Option<Value>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -231,15 +282,15 @@ pub struct MapState {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_concurrency: Option<u64>,
+    pub max_concurrency: Option<Dynamic<u64>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_concurrency_path: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tolerated_failure_count: Option<u64>,
+    pub tolerated_failure_count: Option<Dynamic<u64>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tolerated_failure_count_path: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tolerated_failure_percentage: Option<f64>,
+    pub tolerated_failure_percentage: Option<Dynamic<f64>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tolerated_failure_percentage_path: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -260,6 +311,15 @@ pub struct MapState {
     pub catch: Vec<Catcher>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assign: Option<Map<String, Value>>,
+    /// JSONata: `null` here is an output of `null`, not an absent field.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub output: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub items: Option<Value>,
 }
 
 /// A Map's `ItemProcessor`: a sub-machine plus how to run it.
@@ -314,4 +374,11 @@ pub struct Catcher {
     pub assign: Option<Map<String, Value>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
+    /// JSONata: `null` here is an output of `null`, not an absent field.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub output: Option<Value>,
 }

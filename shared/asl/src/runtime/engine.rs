@@ -13,7 +13,7 @@ use super::scope::{RunScope, StateContext, Variables};
 use super::{Failure, fanout, payload, states, task};
 use crate::StateMachine;
 use crate::errors;
-use crate::machine::{Graph, InputPath, Kind, ResultPath, State, Transition};
+use crate::machine::{Graph, InputPath, Kind, QueryLanguage, ResultPath, State, Transition};
 use crate::path::PathError;
 use crate::template::{Template, TemplateError};
 
@@ -36,8 +36,10 @@ pub(crate) async fn run_machine(
     first: u64,
 ) -> Result<Value, Failure> {
     payload::check_size(shared, &input, "The execution input")?;
+    let mut variables = Variables::default();
+    variables.assign(shared.config.variables.clone());
     let mut frame = Frame {
-        variables: Variables::default(),
+        variables,
         location: "".into(),
         previous: first,
         steps: 0,
@@ -113,6 +115,10 @@ async fn run_state(
 ) -> Result<Step, Failure> {
     match &state.kind {
         Kind::Pass(pass) => states::run_pass(shared, state, pass, input, entered, frame),
+        Kind::Succeed if state.language == QueryLanguage::Jsonata => {
+            let output = conclude_jsonata(shared, state, Seen::input(input), None, entered, frame)?;
+            Ok((Transition::End, output))
+        }
         Kind::Succeed => {
             let effective = select_owned(&state.input_path, input, shared, state, entered, frame)?;
             let output =
@@ -212,10 +218,15 @@ pub(crate) fn fill(
     ctx: &StateContext,
     variables: &Variables,
 ) -> Result<Value, Failure> {
-    let scope = RunScope::new(input, ctx, variables);
-    template.eval(&scope).map_err(|e| match e {
+    fill_scope(template, &RunScope::new(input, ctx, variables))
+}
+
+/// [`fill`], for a scope that also holds JSONata's `$states.result` or `errorOutput`.
+pub(crate) fn fill_scope(template: &Template, scope: &RunScope) -> Result<Value, Failure> {
+    template.eval(scope).map_err(|e| match e {
         TemplateError::Path(p) => path_failure(errors::RUNTIME, p),
         TemplateError::Intrinsic(message) => Failure::new(errors::INTRINSIC_FAILURE, message),
+        TemplateError::Query(message) => Failure::new(errors::QUERY_EVALUATION_ERROR, message),
     })
 }
 
@@ -269,6 +280,19 @@ pub(crate) fn finish(
     entered: DateTime<Utc>,
     frame: &mut Frame,
 ) -> Result<Value, Failure> {
+    if state.language == QueryLanguage::Jsonata {
+        let seen = match state.kind {
+            Kind::Task(_) | Kind::Parallel(_) | Kind::Map(_) => Seen {
+                input: raw_input,
+                result: Some(result),
+                error_output: None,
+            },
+            // A JSONata Pass has no `$states.result`: what it hands on is its input (which
+            // `run_pass` moved into `result`), unless Output says otherwise.
+            _ => Seen::input(result),
+        };
+        return conclude_jsonata(shared, state, seen, tail.assign, entered, frame);
+    }
     let ctx = context(shared, state, entered, 0);
     let assigned = evaluate_assign(tail.assign, &result, &ctx, &frame.variables)?;
     let combined = apply_result_path(tail.result_path, raw_input, result)?;
@@ -279,6 +303,82 @@ pub(crate) fn finish(
         &format!("The output of state '{}'", state.name),
     )?;
     if let Some(values) = assigned {
+        frame.variables.assign(values);
+    }
+    Ok(output)
+}
+
+/// What a JSONata state's `Assign` and `Output` see as `$states`.
+pub(crate) struct Seen {
+    pub(crate) input: Value,
+    pub(crate) result: Option<Value>,
+    pub(crate) error_output: Option<Value>,
+}
+
+impl Seen {
+    pub(crate) fn input(input: Value) -> Seen {
+        Seen {
+            input,
+            result: None,
+            error_output: None,
+        }
+    }
+}
+
+/// How a JSONata state ends: `Assign` and `Output` are evaluated together, against the
+/// variables as they were (an assignment is not visible in the same state's Output). Without
+/// `Output`, the output is the error output in a Catch, the result of a Task, Parallel or Map,
+/// and otherwise the input.
+pub(crate) fn conclude_jsonata(
+    shared: &Shared,
+    state: &State,
+    seen: Seen,
+    assign: Option<&Template>,
+    entered: DateTime<Utc>,
+    frame: &mut Frame,
+) -> Result<Value, Failure> {
+    conclude_jsonata_with(
+        shared,
+        state,
+        seen,
+        assign,
+        state.output.as_ref(),
+        entered,
+        frame,
+    )
+}
+
+/// [`conclude_jsonata`] with an `Output` other than the state's (a Choice rule's, a Catch's).
+pub(crate) fn conclude_jsonata_with(
+    shared: &Shared,
+    state: &State,
+    seen: Seen,
+    assign: Option<&Template>,
+    output: Option<&Template>,
+    entered: DateTime<Utc>,
+    frame: &mut Frame,
+) -> Result<Value, Failure> {
+    let (assigned, shaped) = {
+        let ctx = context(shared, state, entered, 0);
+        let mut scope =
+            RunScope::new(&seen.input, &ctx, &frame.variables).with_result(seen.result.as_ref());
+        if let Some(error_output) = &seen.error_output {
+            scope = scope.with_error_output(error_output);
+        }
+        let assigned = assign.map(|t| fill_scope(t, &scope)).transpose()?;
+        let shaped = output.map(|t| fill_scope(t, &scope)).transpose()?;
+        (assigned, shaped)
+    };
+    let output = shaped
+        .or(seen.error_output)
+        .or(seen.result)
+        .unwrap_or(seen.input);
+    payload::check_size(
+        shared,
+        &output,
+        &format!("The output of state '{}'", state.name),
+    )?;
+    if let Some(Value::Object(values)) = assigned {
         frame.variables.assign(values);
     }
     Ok(output)

@@ -46,6 +46,9 @@ pub struct ExecutionConfig {
     pub execution_arn: Option<String>,
     pub state_machine_arn: Option<String>,
     pub role_arn: Option<String>,
+    /// Workflow variables already set when the run starts (TestState's `variables`, or a run
+    /// forked from the middle of another).
+    pub variables: serde_json::Map<String, Value>,
 }
 
 impl ExecutionConfig {
@@ -63,6 +66,7 @@ impl ExecutionConfig {
             execution_arn: None,
             state_machine_arn: None,
             role_arn: None,
+            variables: serde_json::Map::new(),
         }
     }
 }

@@ -15,7 +15,7 @@ use super::recovery::{self, Work};
 use super::scope::{RunScope, Variables};
 use super::{Failure, payload};
 use crate::errors;
-use crate::machine::{self, State};
+use crate::machine::{self, QueryLanguage, State};
 use crate::path::type_name;
 
 pub(crate) async fn run_parallel(
@@ -137,19 +137,27 @@ pub(crate) async fn map_attempt(
     frame: &mut Frame,
 ) -> Result<Value, Failure> {
     let ctx = context(shared, state, entered, retry_count);
-    let items = match &map.items_path {
-        None => effective.clone(),
-        Some(path) => path
+    let items = match (&map.items, &map.items_path) {
+        (Some(items), _) => fill(items, effective, &ctx, &frame.variables)?,
+        (None, None) => effective.clone(),
+        (None, Some(path)) => path
             .eval(&RunScope::new(effective, &ctx, &frame.variables))
             .map_err(|e| path_failure(errors::RUNTIME, e))?
             .into_owned(),
     };
     let Value::Array(items) = items else {
-        return Err(Failure::runtime(format!(
-            "The Map state '{}' needs an array to iterate over; its ItemsPath selected a {}",
-            state.name,
-            type_name(&items)
-        )));
+        let (error, field) = match state.language {
+            QueryLanguage::JsonPath => (errors::RUNTIME, "ItemsPath selected"),
+            QueryLanguage::Jsonata => (errors::QUERY_EVALUATION_ERROR, "Items (or its input) is"),
+        };
+        return Err(Failure::new(
+            error,
+            format!(
+                "The Map state '{}' needs an array to iterate over; its {field} a {}",
+                state.name,
+                type_name(&items)
+            ),
+        ));
     };
     let number = |n: &Option<machine::Number>, field| {
         n.as_ref()

@@ -94,5 +94,18 @@ pub(crate) fn number(
                 ))),
             }
         }
+        Number::Query(template) => {
+            let value = super::engine::fill(template, input, ctx, variables)?;
+            match value.as_f64() {
+                Some(n) if n >= 0.0 && n.is_finite() => Ok(n),
+                _ => Err(Failure::new(
+                    errors::QUERY_EVALUATION_ERROR,
+                    format!(
+                        "{} must give a non-negative number, not {value}",
+                        field.trim_end_matches("Path")
+                    ),
+                )),
+            }
+        }
     }
 }

@@ -8,12 +8,13 @@ use rand::Rng;
 use serde_json::Value;
 
 use super::engine::{
-    Frame, Step, Tail, apply_result_path, context, evaluate_assign, fill, finish, view_input_path,
+    Frame, Seen, Step, Tail, apply_result_path, conclude_jsonata_with, context, evaluate_assign,
+    fill, finish, view_input_path,
 };
 use super::execution::Shared;
 use super::{Failure, fanout, task};
 use crate::errors;
-use crate::machine::{self, Recovery, ResultPath, State, Transition};
+use crate::machine::{self, QueryLanguage, Recovery, ResultPath, State, Transition};
 use crate::template::Template;
 
 #[derive(Clone, Copy)]
@@ -188,6 +189,17 @@ fn catch(
         return Err(failure);
     };
     let error_output = failure.to_error_output();
+    if state.language == QueryLanguage::Jsonata {
+        let seen = Seen {
+            input: raw_input,
+            result: None,
+            error_output: Some(error_output),
+        };
+        let assign = catcher.assign.as_ref();
+        let output = catcher.output.as_ref();
+        let output = conclude_jsonata_with(shared, state, seen, assign, output, entered, frame)?;
+        return Ok((Transition::Next(catcher.next), output));
+    }
     let ctx = context(shared, state, entered, 0);
     let assigned = evaluate_assign(
         catcher.assign.as_ref(),

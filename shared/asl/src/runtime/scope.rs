@@ -101,6 +101,8 @@ pub(crate) struct RunScope<'a> {
     pub(crate) input: &'a Value,
     pub(crate) context: &'a StateContext<'a>,
     pub(crate) variables: &'a Variables,
+    result: Option<&'a Value>,
+    error_output: Option<&'a Value>,
     built: OnceCell<Value>,
     built_with_input: OnceCell<Value>,
 }
@@ -115,9 +117,23 @@ impl<'a> RunScope<'a> {
             input,
             context,
             variables,
+            result: None,
+            error_output: None,
             built: OnceCell::new(),
             built_with_input: OnceCell::new(),
         }
+    }
+
+    /// With JSONata's `$states.result`.
+    pub(crate) fn with_result(mut self, result: Option<&'a Value>) -> Self {
+        self.result = result;
+        self
+    }
+
+    /// With JSONata's `$states.errorOutput`.
+    pub(crate) fn with_error_output(mut self, error_output: &'a Value) -> Self {
+        self.error_output = Some(error_output);
+        self
     }
 }
 
@@ -137,5 +153,13 @@ impl Scope for RunScope<'_> {
 
     fn variable(&self, name: &str) -> Option<&Value> {
         self.variables.get(name)
+    }
+
+    fn result(&self) -> Option<&Value> {
+        self.result
+    }
+
+    fn error_output(&self) -> Option<&Value> {
+        self.error_output
     }
 }

@@ -8,14 +8,14 @@ use serde_json::Value;
 
 use super::Failure;
 use super::engine::{
-    Frame, Step, Tail, context, evaluate_assign, fill, finish, path_failure, select_owned,
-    view_input_path,
+    Frame, Seen, Step, Tail, conclude_jsonata, conclude_jsonata_with, context, evaluate_assign,
+    fill, fill_scope, finish, path_failure, select_owned, view_input_path,
 };
 use super::execution::Shared;
 use super::scope::RunScope;
 use super::{clock, payload};
 use crate::errors;
-use crate::machine::{self, ResultPath, State, Text, Transition, WaitFor};
+use crate::machine::{self, QueryLanguage, ResultPath, State, Test, Text, Transition, WaitFor};
 
 pub(crate) fn run_pass(
     shared: &Shared,
@@ -100,15 +100,15 @@ pub(crate) fn run_choice(
     {
         let scope = RunScope::new(&effective, &ctx, &frame.variables);
         for branch in &choice.rules {
-            if branch.rule.matches(&scope).map_err(Failure::runtime)? {
-                chosen = Some((branch.next, branch.assign.as_ref()));
+            if passes(&branch.test, &scope)? {
+                chosen = Some((branch.next, branch.assign.as_ref(), branch.output.as_ref()));
                 break;
             }
         }
     }
-    let (next, assign) = match (chosen, choice.default) {
+    let (next, assign, rule_output) = match (chosen, choice.default) {
         (Some(found), _) => found,
-        (None, Some(default)) => (default, choice.assign.as_ref()),
+        (None, Some(default)) => (default, choice.assign.as_ref(), None),
         (None, None) => {
             return Err(Failure::new(
                 errors::NO_CHOICE_MATCHED,
@@ -116,12 +116,31 @@ pub(crate) fn run_choice(
             ));
         }
     };
+    if state.language == QueryLanguage::Jsonata {
+        let output = rule_output.or(state.output.as_ref());
+        let seen = Seen::input(effective);
+        let output = conclude_jsonata_with(shared, state, seen, assign, output, entered, frame)?;
+        return Ok((Transition::Next(next), output));
+    }
     let assigned = evaluate_assign(assign, &effective, &ctx, &frame.variables)?;
     let output = select_owned(&state.output_path, effective, shared, state, entered, frame)?;
     if let Some(values) = assigned {
         frame.variables.assign(values);
     }
     Ok((Transition::Next(next), output))
+}
+
+fn passes(test: &Test, scope: &RunScope) -> Result<bool, Failure> {
+    match test {
+        Test::Rule(rule) => rule.matches(scope).map_err(Failure::runtime),
+        Test::Condition(condition) => match fill_scope(condition, scope)? {
+            Value::Bool(passed) => Ok(passed),
+            other => Err(Failure::new(
+                errors::QUERY_EVALUATION_ERROR,
+                format!("A Condition must give true or false, not {other}"),
+            )),
+        },
+    }
 }
 
 pub(crate) async fn run_wait(
@@ -135,6 +154,11 @@ pub(crate) async fn run_wait(
     let effective = select_owned(&state.input_path, input, shared, state, entered, frame)?;
     let delay = wait_duration(shared, state, &wait.until, &effective, entered, frame)?;
     shared.config.clock.sleep(delay).await;
+    if state.language == QueryLanguage::Jsonata {
+        let seen = Seen::input(effective);
+        let output = conclude_jsonata(shared, state, seen, wait.assign.as_ref(), entered, frame)?;
+        return Ok((wait.next, output));
+    }
     let ctx = context(shared, state, entered, 0);
     let assigned = evaluate_assign(wait.assign.as_ref(), &effective, &ctx, &frame.variables)?;
     let output = select_owned(&state.output_path, effective, shared, state, entered, frame)?;
@@ -160,6 +184,19 @@ fn wait_duration(
             Ok(Duration::from_secs_f64(seconds))
         }
         WaitFor::Timestamp(at) => Ok(clock::until(clock, at.with_timezone(&Utc))),
+        WaitFor::TimestampQuery(template) => {
+            let value = fill(template, input, &ctx, &frame.variables)?;
+            let at = value
+                .as_str()
+                .and_then(crate::choice::timestamp)
+                .ok_or_else(|| {
+                    Failure::new(
+                        errors::QUERY_EVALUATION_ERROR,
+                        format!("Timestamp gave {value}, which is not an RFC 3339 timestamp such as 2026-01-31T12:00:00Z"),
+                    )
+                })?;
+            Ok(clock::until(clock, at.with_timezone(&Utc)))
+        }
         WaitFor::TimestampPath(path) => {
             let scope = RunScope::new(input, &ctx, &frame.variables);
             let value = path
