@@ -38,6 +38,9 @@ bash scripts/contract.sh
 step "npm asl-validator accepts every definition skein-asl runs"
 node scripts/node-tools/agree.mjs shared/asl/tests
 
+step "JSONata's own test suite: npm jsonata 2.0.6 passes all of it (skein-asl's rate on it is cargo test's jsonata_suite)"
+node scripts/node-tools/jsonata-suite.mjs shared/asl/tests/jsonata/suite-2.0.6.json
+
 step "the ASL of every example and fixture workflow passes skein-asl and npm asl-validator"
 mkdir -p "$scratch/asl"
 for workflow in examples/*.yaml shared/core/tests/workflows/valid/*.yaml; do
