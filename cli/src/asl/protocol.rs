@@ -114,7 +114,7 @@ fn resource_parts(resource: &str) -> (String, String) {
     (kind.to_string(), name)
 }
 
-fn text(value: &Option<std::sync::Arc<Value>>) -> Value {
+fn text(value: &Option<skein_asl::Payload>) -> Value {
     value
         .as_ref()
         .map(|v| Value::String(v.to_string()))

@@ -183,9 +183,9 @@ fn local_events(history: &[HistoryEvent]) -> Vec<Event> {
                 id: event.id,
                 output: event
                     .output
-                    .as_deref()
-                    .cloned()
-                    .filter(|_| kind.ends_with("Exited") || kind == "ExecutionSucceeded"),
+                    .as_ref()
+                    .filter(|_| kind.ends_with("Exited") || kind == "ExecutionSucceeded")
+                    .map(|payload| payload.value().as_ref().clone()),
                 error: event
                     .error
                     .clone()

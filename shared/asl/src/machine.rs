@@ -112,7 +112,7 @@ pub(crate) enum InputPath {
 pub(crate) enum ResultPath {
     Replace,
     Discard,
-    At(ReferencePath),
+    At(Arc<ReferencePath>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

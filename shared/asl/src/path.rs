@@ -19,6 +19,11 @@ pub trait Scope {
     /// `$$.Execution.Input`, which spares copying the execution's input into it.
     fn context(&self, with_execution_input: bool) -> &Value;
     fn variable(&self, name: &str) -> Option<&Value>;
+    /// A definite `$$` path answered without building the context object (a Map's
+    /// `$$.Map.Item.Value` is read once per item); `None` to build it and walk.
+    fn context_field(&self, _steps: &[Step]) -> Option<Cow<'_, Value>> {
+        None
+    }
     /// JSONata's `$states.result`: what a Task, Parallel or Map produced.
     fn result(&self) -> Option<&Value> {
         None
@@ -110,6 +115,11 @@ impl Path {
     }
 
     pub fn eval<'s>(&self, scope: &'s dyn Scope) -> Result<Cow<'s, Value>, PathError> {
+        if let (Root::Context, Query::Definite(steps)) = (&self.root, &self.query)
+            && let Some(found) = scope.context_field(steps)
+        {
+            return Ok(found);
+        }
         let base = match &self.root {
             Root::Input => scope.input(),
             Root::Context => scope.context(self.reads_execution_input()),
@@ -156,7 +166,7 @@ fn split_root(text: &str) -> Result<(Root, &str), String> {
     Ok((Root::Variable(after[..name_len].into()), &after[name_len..]))
 }
 
-fn walk<'v>(mut value: &'v Value, steps: &[Step]) -> Option<&'v Value> {
+pub(crate) fn walk<'v>(mut value: &'v Value, steps: &[Step]) -> Option<&'v Value> {
     for step in steps {
         value = match (step, value) {
             (Step::Key(key), Value::Object(map)) => map.get(key)?,
@@ -243,32 +253,51 @@ impl ReferencePath {
 
     /// Puts `value` at this path inside `target`, creating missing objects on the way.
     pub fn set(&self, target: &mut Value, value: Value) -> Result<(), String> {
+        let Some((last, parents)) = self.steps.split_last() else {
+            *target = value;
+            return Ok(());
+        };
         let mut slot = target;
-        for step in &self.steps {
-            if slot.is_null() && matches!(step, Step::Key(_)) {
-                *slot = Value::Object(serde_json::Map::new());
-            }
-            let kind = type_name(slot);
-            slot = match (step, slot) {
-                (Step::Key(key), Value::Object(map)) => {
-                    if !map.contains_key(key) {
-                        map.insert(key.clone(), Value::Null);
-                    }
-                    map.get_mut(key).expect("just inserted")
-                }
-                (Step::Index(index), Value::Array(items)) if *index < items.len() => {
-                    &mut items[*index]
-                }
-                _ => {
-                    return Err(format!(
-                        "Unable to apply ResultPath '{}' to input: a {kind} is in the way",
-                        self.text
-                    ));
-                }
-            };
+        for step in parents {
+            slot = self.step_into(slot, step)?;
         }
-        *slot = value;
+        if slot.is_null() && matches!(last, Step::Key(_)) {
+            *slot = Value::Object(serde_json::Map::new());
+        }
+        match (last, &mut *slot) {
+            // One lookup: a key already there keeps its place.
+            (Step::Key(key), Value::Object(map)) => {
+                map.insert(key.clone(), value);
+            }
+            (Step::Index(index), Value::Array(items)) if *index < items.len() => {
+                items[*index] = value;
+            }
+            (_, other) => return Err(self.in_the_way(type_name(other))),
+        }
         Ok(())
+    }
+
+    fn step_into<'v>(&self, slot: &'v mut Value, step: &Step) -> Result<&'v mut Value, String> {
+        if slot.is_null() && matches!(step, Step::Key(_)) {
+            *slot = Value::Object(serde_json::Map::new());
+        }
+        let kind = type_name(slot);
+        match (step, slot) {
+            (Step::Key(key), Value::Object(map)) => {
+                Ok(map.entry(key.clone()).or_insert(Value::Null))
+            }
+            (Step::Index(index), Value::Array(items)) if *index < items.len() => {
+                Ok(&mut items[*index])
+            }
+            _ => Err(self.in_the_way(kind)),
+        }
+    }
+
+    fn in_the_way(&self, kind: &str) -> String {
+        format!(
+            "Unable to apply ResultPath '{}' to input: a {kind} is in the way",
+            self.text
+        )
     }
 }
 

@@ -129,7 +129,7 @@ impl Ctx<'_> {
             Nullable::Null => ResultPath::Discard,
             Nullable::Path(text) => match ReferencePath::parse(text) {
                 Ok(path) if path.is_root() => ResultPath::Replace,
-                Ok(path) => ResultPath::At(path),
+                Ok(path) => ResultPath::At(std::sync::Arc::new(path)),
                 Err(message) => {
                     self.add(field, message);
                     ResultPath::Replace

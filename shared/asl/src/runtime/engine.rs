@@ -9,12 +9,13 @@ use serde_json::{Map, Value};
 
 use super::execution::Shared;
 use super::history::{EventType, HistoryEvent};
+use super::recorded::Payload;
 use super::scope::{RunScope, StateContext, Variables};
 use super::{Failure, fanout, payload, states, task};
 use crate::StateMachine;
 use crate::errors;
 use crate::machine::{Graph, InputPath, Kind, QueryLanguage, ResultPath, State, Transition};
-use crate::path::PathError;
+use crate::path::{PathError, ReferencePath};
 use crate::template::{Template, TemplateError};
 
 /// Where a run of states is: its variables, its place in the execution (for task tokens),
@@ -24,6 +25,18 @@ pub(crate) struct Frame {
     pub(crate) location: Arc<str>,
     pub(crate) previous: u64,
     pub(crate) steps: u64,
+    /// An upper bound of the current state's input size, when known, and of its output once
+    /// [`finish`] has checked it: the payload limit is then checked without a full walk.
+    pub(crate) input_bound: Option<usize>,
+    pub(crate) output_bound: Option<usize>,
+    /// How the state's output differs from its input, when it is that simple: the history
+    /// then records the change, not a copy (see [`Payload`]).
+    pub(crate) output_change: Option<OutputChange>,
+}
+
+pub(crate) enum OutputChange {
+    Unchanged,
+    Put(Arc<ReferencePath>, Value),
 }
 
 /// What a state hands to the loop: where to go next, and its output.
@@ -35,7 +48,7 @@ pub(crate) async fn run_machine(
     input: Value,
     first: u64,
 ) -> Result<Value, Failure> {
-    payload::check_size(shared, &input, "The execution input")?;
+    let input_bound = payload::check_size(shared, &input, "The execution input")?;
     let mut variables = Variables::default();
     variables.assign(shared.config.variables.clone());
     let mut frame = Frame {
@@ -43,6 +56,9 @@ pub(crate) async fn run_machine(
         location: "".into(),
         previous: first,
         steps: 0,
+        input_bound: Some(input_bound),
+        output_bound: None,
+        output_change: None,
     };
     let start = machine.start.unwrap_or(machine.graph.start);
     run_graph_from(shared, &machine.graph, start, input, &mut frame).await
@@ -69,7 +85,11 @@ fn run_graph_from<'a>(
         // A state's recorded output is the next state's recorded input: record it once.
         let mut recorded_input = shared.payload(&input);
         let mut entered = shared.now();
+        let mut input_bound = frame.input_bound.take();
         loop {
+            frame.input_bound = input_bound;
+            frame.output_bound = None;
+            frame.output_change = None;
             let state = &graph.states[current];
             // Event ids count every event so far, so the last id this run recorded is enough.
             if frame.previous as usize >= shared.config.max_history_events {
@@ -82,19 +102,33 @@ fn run_graph_from<'a>(
             frame.steps += 1;
             let event = HistoryEvent::new(EventType::entered(type_name), entered)
                 .state(&state.name)
-                .input(recorded_input.take());
+                .input(recorded_input.clone());
             frame.previous = shared.record(frame.previous, event);
 
-            let (next, output) = run_state(shared, state, input, entered, frame).await?;
+            let (next, output) = match run_at_once(shared, state, input, entered, frame) {
+                Immediate::Done(step) => step?,
+                // Boxed: the futures of Task, Map and Parallel are large, and a chain of
+                // Pass states should not set one up for every state.
+                Immediate::Later(input) => {
+                    Box::pin(run_state(shared, state, input, entered, frame)).await?
+                }
+            };
 
             let exited = shared.now();
-            let recorded_output = shared.payload(&output);
+            let recorded_output = match (frame.output_change.take(), &recorded_input) {
+                (Some(OutputChange::Unchanged), Some(input)) => Some(input.clone()),
+                (Some(OutputChange::Put(path, value)), Some(input)) => {
+                    Payload::changed(input, &path, &value).or_else(|| shared.payload(&output))
+                }
+                _ => shared.payload(&output),
+            };
             let event = HistoryEvent::new(EventType::exited(type_name), exited)
                 .state(&state.name)
                 .output(recorded_output.clone());
             frame.previous = shared.record(frame.previous, event);
             recorded_input = recorded_output;
             entered = exited;
+            input_bound = frame.output_bound.take();
             match next {
                 Transition::End => return Ok(output),
                 Transition::Next(index) => {
@@ -106,6 +140,41 @@ fn run_graph_from<'a>(
     })
 }
 
+/// A state that runs without waiting (Pass, Choice, Succeed, Fail), run; or its input back.
+enum Immediate {
+    Done(Result<Step, Failure>),
+    Later(Value),
+}
+
+fn run_at_once(
+    shared: &Arc<Shared>,
+    state: &State,
+    input: Value,
+    entered: DateTime<Utc>,
+    frame: &mut Frame,
+) -> Immediate {
+    Immediate::Done(match &state.kind {
+        Kind::Pass(pass) => states::run_pass(shared, state, pass, input, entered, frame),
+        Kind::Choice(choice) => states::run_choice(shared, state, choice, input, entered, frame),
+        Kind::Succeed if state.language == QueryLanguage::Jsonata => {
+            conclude_jsonata(shared, state, Seen::input(input), None, entered, frame)
+                .map(|output| (Transition::End, output))
+        }
+        Kind::Succeed => select_owned(&state.input_path, input, shared, state, entered, frame)
+            .and_then(|effective| {
+                select_owned(&state.output_path, effective, shared, state, entered, frame)
+            })
+            .map(|output| (Transition::End, output)),
+        Kind::Fail(fail) => Err(states::run_fail(
+            shared, state, fail, &input, entered, frame,
+        )),
+        Kind::Wait(_) | Kind::Task(_) | Kind::Parallel(_) | Kind::Map(_) => {
+            return Immediate::Later(input);
+        }
+    })
+}
+
+/// The states that wait: for time, a task, or their branches and iterations.
 async fn run_state(
     shared: &Arc<Shared>,
     state: &State,
@@ -114,25 +183,18 @@ async fn run_state(
     frame: &mut Frame,
 ) -> Result<Step, Failure> {
     match &state.kind {
-        Kind::Pass(pass) => states::run_pass(shared, state, pass, input, entered, frame),
-        Kind::Succeed if state.language == QueryLanguage::Jsonata => {
-            let output = conclude_jsonata(shared, state, Seen::input(input), None, entered, frame)?;
-            Ok((Transition::End, output))
-        }
-        Kind::Succeed => {
-            let effective = select_owned(&state.input_path, input, shared, state, entered, frame)?;
-            let output =
-                select_owned(&state.output_path, effective, shared, state, entered, frame)?;
-            Ok((Transition::End, output))
-        }
-        Kind::Fail(fail) => Err(states::run_fail(
-            shared, state, fail, &input, entered, frame,
-        )),
-        Kind::Choice(choice) => states::run_choice(shared, state, choice, input, entered, frame),
         Kind::Wait(wait) => states::run_wait(shared, state, wait, input, entered, frame).await,
         Kind::Task(t) => task::run(shared, state, t, input, entered, frame).await,
         Kind::Parallel(p) => fanout::run_parallel(shared, state, p, input, entered, frame).await,
         Kind::Map(m) => fanout::run_map(shared, state, m, input, entered, frame).await,
+        Kind::Pass(_) | Kind::Choice(_) | Kind::Succeed | Kind::Fail(_) => {
+            match run_at_once(shared, state, input, entered, frame) {
+                Immediate::Done(step) => step,
+                Immediate::Later(_) => {
+                    unreachable!("run_at_once runs every state that does not wait")
+                }
+            }
+        }
     }
 }
 
@@ -295,13 +357,34 @@ pub(crate) fn finish(
     }
     let ctx = context(shared, state, entered, 0);
     let assigned = evaluate_assign(tail.assign, &result, &ctx, &frame.variables)?;
+    let limit = shared.config.max_payload_bytes;
+    let known = match (tail.result_path, frame.input_bound, &state.output_path) {
+        (ResultPath::At(path), Some(bound), InputPath::Whole) => {
+            Some(payload::grown_bound(bound, &result, path.text(), limit))
+        }
+        (ResultPath::Discard, Some(bound), InputPath::Whole) => Some(bound),
+        _ => None,
+    };
+    let change = match (tail.result_path, &state.output_path) {
+        _ if !shared.config.record_payloads => None,
+        (ResultPath::At(path), InputPath::Whole) => {
+            Some(OutputChange::Put(path.clone(), result.clone()))
+        }
+        (ResultPath::Discard, InputPath::Whole) => Some(OutputChange::Unchanged),
+        _ => None,
+    };
     let combined = apply_result_path(tail.result_path, raw_input, result)?;
     let output = select_owned(&state.output_path, combined, shared, state, entered, frame)?;
-    payload::check_size(
-        shared,
-        &output,
-        &format!("The output of state '{}'", state.name),
-    )?;
+    let bound = match known {
+        Some(bound) if bound <= limit => bound,
+        _ => payload::check_size(
+            shared,
+            &output,
+            format_args!("The output of state '{}'", state.name),
+        )?,
+    };
+    frame.output_bound = Some(bound);
+    frame.output_change = change;
     if let Some(values) = assigned {
         frame.variables.assign(values);
     }
@@ -376,7 +459,7 @@ pub(crate) fn conclude_jsonata_with(
     payload::check_size(
         shared,
         &output,
-        &format!("The output of state '{}'", state.name),
+        format_args!("The output of state '{}'", state.name),
     )?;
     if let Some(Value::Object(values)) = assigned {
         frame.variables.assign(values);

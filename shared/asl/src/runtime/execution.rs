@@ -13,6 +13,7 @@ use tokio::sync::{Notify, mpsc};
 
 use super::clock::{Clock, SystemClock};
 use super::history::{EventType, HistoryEvent};
+use super::recorded::Payload;
 use super::scope::ExecutionInfo;
 use super::{Failure, Resources};
 use crate::StateMachine;
@@ -139,8 +140,8 @@ impl Shared {
         self.config.clock.now()
     }
 
-    pub(crate) fn payload(&self, value: &Value) -> Option<Arc<Value>> {
-        self.config.record_payloads.then(|| Arc::new(value.clone()))
+    pub(crate) fn payload(&self, value: &Value) -> Option<Payload> {
+        self.config.record_payloads.then(|| Payload::copy_of(value))
     }
 }
 
@@ -185,7 +186,9 @@ impl Execution {
             config,
             info,
             history: Mutex::new(History {
-                events: Vec::with_capacity(64),
+                // Every state records two events: sized for one pass through the machine,
+                // so the history of most runs is never copied to grow.
+                events: Vec::with_capacity((2 * machine.state_count() + 8).min(4096)),
             }),
             tokens: Mutex::new(HashMap::new()),
             stop: Notify::new(),

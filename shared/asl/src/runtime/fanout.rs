@@ -60,6 +60,9 @@ fn child(
         location: format!("{}/{}[{index}]", frame.location, state.name).into(),
         previous,
         steps: 0,
+        input_bound: None,
+        output_bound: None,
+        output_change: None,
     }
 }
 

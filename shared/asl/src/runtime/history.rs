@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use serde_json::Value;
+
+use super::recorded::Payload;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum EventType {
@@ -85,9 +86,9 @@ pub struct HistoryEvent {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub state_name: Option<Arc<str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub input: Option<Arc<Value>>,
+    pub input: Option<Payload>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub output: Option<Arc<Value>>,
+    pub output: Option<Payload>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -95,7 +96,7 @@ pub struct HistoryEvent {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resource: Option<Arc<str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub parameters: Option<Arc<Value>>,
+    pub parameters: Option<Payload>,
     /// Map iteration index, or a Map's item count on MapStateStarted.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub index: Option<usize>,
@@ -124,12 +125,12 @@ impl HistoryEvent {
         self
     }
 
-    pub(crate) fn input(mut self, input: Option<Arc<Value>>) -> Self {
+    pub(crate) fn input(mut self, input: Option<Payload>) -> Self {
         self.input = input;
         self
     }
 
-    pub(crate) fn output(mut self, output: Option<Arc<Value>>) -> Self {
+    pub(crate) fn output(mut self, output: Option<Payload>) -> Self {
         self.output = output;
         self
     }

@@ -8,6 +8,7 @@ mod failure;
 mod fanout;
 mod history;
 mod payload;
+mod recorded;
 mod recovery;
 mod resources;
 mod scope;
@@ -21,4 +22,5 @@ pub use execution::{
 };
 pub use failure::Failure;
 pub use history::{EventType, HistoryEvent};
+pub use recorded::Payload;
 pub use resources::{Resources, TaskCall, TaskError, TaskHandler};

@@ -29,7 +29,7 @@ pub(crate) fn serialized_len(value: &Value) -> usize {
 
 /// A cheap upper bound of the serialized size (every character escaped as `\uXXXX`, every
 /// number at its longest), stopping once it passes `limit`.
-fn size_bound(value: &Value, limit: usize) -> usize {
+pub(crate) fn size_bound(value: &Value, limit: usize) -> usize {
     fn walk(value: &Value, total: &mut usize, limit: usize) {
         if *total > limit {
             return;
@@ -56,11 +56,18 @@ fn size_bound(value: &Value, limit: usize) -> usize {
     total
 }
 
-/// `States.DataLimitExceeded` when `value` is larger than the configured limit.
-pub(crate) fn check_size(shared: &Shared, value: &Value, what: &str) -> Result<(), Failure> {
+/// `States.DataLimitExceeded` when `value` is larger than the configured limit. `what` names
+/// it in the cause ("The output of state 'X'"), and is only formatted then. Returns an upper
+/// bound of the size, which the next state may build on (see [`grown_bound`]).
+pub(crate) fn check_size(
+    shared: &Shared,
+    value: &Value,
+    what: impl std::fmt::Display,
+) -> Result<usize, Failure> {
     let limit = shared.config.max_payload_bytes;
-    if size_bound(value, limit) <= limit {
-        return Ok(());
+    let bound = size_bound(value, limit);
+    if bound <= limit {
+        return Ok(bound);
     }
     let size = serialized_len(value);
     if size > limit {
@@ -69,7 +76,20 @@ pub(crate) fn check_size(shared: &Shared, value: &Value, what: &str) -> Result<(
             format!("{what} is {size} bytes, over the {limit}-byte payload limit"),
         ));
     }
-    Ok(())
+    Ok(size)
+}
+
+/// An upper bound of the size of an input whose bound is known once `result` is put into it
+/// at a path written `path_text` (each level adds at most its key, quotes, colon, comma and
+/// braces). A chain of states that each add a little to their input is then checked without
+/// walking the whole input again at every state.
+pub(crate) fn grown_bound(
+    input_bound: usize,
+    result: &Value,
+    path_text: &str,
+    limit: usize,
+) -> usize {
+    input_bound + size_bound(result, limit) + 8 * path_text.len() + 16
 }
 
 /// A non-negative number, given directly or read from the input by `field`.

@@ -8,7 +8,9 @@ use std::sync::Arc;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value, json};
 
-use crate::path::Scope;
+use std::borrow::Cow;
+
+use crate::path::{Scope, Step, walk};
 
 /// Variables visible to a run of states. A Parallel branch or Map iteration reads its parent's
 /// variables and assigns its own, which are not visible outside it.
@@ -157,6 +159,30 @@ impl Scope for RunScope<'_> {
 
     fn result(&self) -> Option<&Value> {
         self.result
+    }
+
+    fn context_field(&self, steps: &[Step]) -> Option<Cow<'_, Value>> {
+        let is =
+            |at: usize, name: &str| matches!(steps.get(at), Some(Step::Key(key)) if key == name);
+        let context = self.context;
+        if is(0, "Map") && is(1, "Item") {
+            let (index, value) = context.map_item?;
+            if is(2, "Index") && steps.len() == 3 {
+                return Some(Cow::Owned(Value::from(index)));
+            }
+            if is(2, "Value") {
+                return walk(value, &steps[3..]).map(Cow::Borrowed);
+            }
+        } else if is(0, "Execution") && is(1, "Input") {
+            return walk(&context.execution.input, &steps[2..]).map(Cow::Borrowed);
+        } else if steps.len() == 2 && is(0, "State") && is(1, "Name") {
+            return Some(Cow::Owned(Value::from(context.state_name)));
+        } else if steps.len() == 2 && is(0, "Task") && is(1, "Token") {
+            return context
+                .task_token
+                .map(|token| Cow::Owned(Value::from(token)));
+        }
+        None
     }
 
     fn error_output(&self) -> Option<&Value> {

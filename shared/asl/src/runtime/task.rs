@@ -154,9 +154,9 @@ pub(crate) async fn attempt(
         payload::check_size(
             shared,
             &output,
-            &format!("The result of state '{}'", state.name),
+            format_args!("The result of state '{}'", state.name),
         )
-        .map(|()| output)
+        .map(|_| output)
     });
     let event = match &result {
         Ok(output) => {
