@@ -8,14 +8,16 @@ use serde_json::Value;
 
 use super::Failure;
 use super::engine::{
-    Frame, Seen, Step, Tail, conclude_jsonata, conclude_jsonata_with, context, evaluate_assign,
-    fill, fill_scope, finish, path_failure, select_owned, view_input_path,
+    Frame, OutputChange, Seen, Step, Tail, conclude_jsonata, conclude_jsonata_with, context,
+    evaluate_assign, fill, fill_scope, finish, path_failure, select_owned, view_input_path,
 };
 use super::execution::Shared;
 use super::scope::RunScope;
 use super::{clock, payload};
 use crate::errors;
-use crate::machine::{self, QueryLanguage, ResultPath, State, Test, Text, Transition, WaitFor};
+use crate::machine::{
+    self, InputPath, QueryLanguage, ResultPath, State, Test, Text, Transition, WaitFor,
+};
 
 pub(crate) fn run_pass(
     shared: &Shared,
@@ -54,7 +56,25 @@ pub(crate) fn run_pass(
         result_path: &pass.result_path,
     };
     let output = finish(shared, state, input, result, tail, entered, frame)?;
+    if pass.result.is_none()
+        && pass.parameters.is_none()
+        && matches!(pass.result_path, ResultPath::Replace)
+    {
+        passes_input_on(shared, state, frame);
+    }
     Ok((pass.next, output))
+}
+
+/// A JSONPath state whose output is its input, when no path selects from either: the
+/// history records it as unchanged instead of copying it.
+fn passes_input_on(shared: &Shared, state: &State, frame: &mut Frame) {
+    if shared.config.record_payloads
+        && state.language == QueryLanguage::JsonPath
+        && matches!(state.input_path, InputPath::Whole)
+        && matches!(state.output_path, InputPath::Whole)
+    {
+        frame.output_change = Some(OutputChange::Unchanged);
+    }
 }
 
 pub(crate) fn run_fail(
@@ -127,6 +147,7 @@ pub(crate) fn run_choice(
     if let Some(values) = assigned {
         frame.variables.assign(values);
     }
+    passes_input_on(shared, state, frame);
     Ok((Transition::Next(next), output))
 }
 
@@ -165,6 +186,7 @@ pub(crate) async fn run_wait(
     if let Some(values) = assigned {
         frame.variables.assign(values);
     }
+    passes_input_on(shared, state, frame);
     Ok((wait.next, output))
 }
 
