@@ -119,6 +119,25 @@ pub(crate) fn check_query_language(
     }
 }
 
+/// Step Functions refuses JSONPath inside JSONata ("Cannot downgrade from JSONata context to
+/// a JSONPath context", as moto 5.2.5's copy of its parser says): a JSONPath definition may
+/// have JSONata states, not the other way round.
+pub(crate) fn no_downgrade(
+    enclosing: QueryLanguage,
+    named: QueryLanguage,
+    at: &str,
+    problems: &mut Problems,
+) -> QueryLanguage {
+    if enclosing == QueryLanguage::Jsonata && named == QueryLanguage::JsonPath {
+        problems.add(
+            at,
+            "JSONPath cannot be used inside a JSONata definition (Step Functions does not go back from JSONata to JSONPath): write this part in JSONata, or make the definition JSONPath and set JSONata on the states that use it",
+        );
+        return QueryLanguage::Jsonata;
+    }
+    named
+}
+
 /// Compiles one set of states (the machine, a Parallel branch or a Map processor). States
 /// that name no `QueryLanguage` use `language`, the definition's.
 pub(crate) fn compile_graph(
@@ -161,12 +180,10 @@ pub(crate) fn compile_graph(
                 format!("state names must be 1 to {MAX_STATE_NAME_CHARS} characters long"),
             );
         }
-        let state_language = raw
-            .get("QueryLanguage")
-            .and_then(Value::as_str)
-            .and_then(|named| {
-                check_query_language(Some(named), &join(&at, "QueryLanguage"), problems)
-            })
+        let named = raw.get("QueryLanguage").and_then(Value::as_str);
+        let language_at = join(&at, "QueryLanguage");
+        let state_language = check_query_language(named, &language_at, problems)
+            .map(|named| no_downgrade(language, named, &language_at, problems))
             .unwrap_or(language);
         let (kind, output) = match parse_state(raw, &at, state_language) {
             Ok(def) => {

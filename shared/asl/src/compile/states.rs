@@ -312,8 +312,11 @@ fn sub_machine(
     language: Option<&str>,
 ) -> machine::Graph {
     let at = join(ctx.at, field);
-    let language = check_query_language(language, &join(&at, "QueryLanguage"), ctx.problems)
-        .unwrap_or(ctx.definition_language);
+    let language_at = join(&at, "QueryLanguage");
+    let enclosing = ctx.definition_language;
+    let language = check_query_language(language, &language_at, ctx.problems)
+        .map(|named| super::no_downgrade(enclosing, named, &language_at, ctx.problems))
+        .unwrap_or(enclosing);
     compile_graph(start_at, states, &at, language, ctx.problems)
 }
 

@@ -32,6 +32,57 @@ pub(super) fn register(evaluator: &mut Evaluator) {
     evaluator
         .register_fn_override("eval", eval_refused)
         .expect("$eval may be overridden");
+    evaluator
+        .register_fn_override("pad", pad)
+        .expect("$pad may be overridden");
+}
+
+/// The longest string `$pad` builds: a state's whole payload may be 256 KiB, so a longer
+/// string could never leave the state, and `$pad('', 1e9)` would otherwise take a gigabyte
+/// in one call, between two of the evaluator's budget checks.
+const MAX_PADDED_CHARS: f64 = 262_144.0;
+
+/// JSONata's `$pad(str, width[, char])`, as jsonata-js 2.0.6 writes it, with a bound on
+/// `width`.
+fn pad(args: &[JValue]) -> HostFnResult {
+    if args.first().is_some_and(JValue::is_undefined) {
+        return Ok(JValue::Undefined);
+    }
+    let args = arguments("pad", args, 2, 3)?;
+    let Some(text) = args[0].as_str() else {
+        return Err(refuse(
+            "T0410: Argument 1 of function \"pad\" does not match function signature",
+        ));
+    };
+    let width = args[1].as_f64().ok_or_else(|| {
+        refuse("T0410: Argument 2 of function \"pad\" does not match function signature")
+    })?;
+    if width.abs() > MAX_PADDED_CHARS {
+        return Err(refuse(format!(
+            "$pad: a width of {width} would build a string longer than {MAX_PADDED_CHARS} characters, more than a state's payload may hold"
+        )));
+    }
+    let fill = match args.get(2) {
+        Some(Value::String(fill)) if !fill.is_empty() => fill.as_str(),
+        Some(Value::String(_)) | None => " ",
+        Some(_) => {
+            return Err(refuse(
+                "T0410: Argument 3 of function \"pad\" does not match function signature",
+            ));
+        }
+    };
+    let length = text.chars().count();
+    let missing = (width.abs().trunc() as usize).saturating_sub(length);
+    if missing == 0 {
+        return Ok(JValue::string(text));
+    }
+    let padding: String = fill.chars().cycle().take(missing).collect();
+    let padded = if width > 0.0 {
+        format!("{text}{padding}")
+    } else {
+        format!("{padding}{text}")
+    };
+    Ok(JValue::string(padded))
 }
 
 fn refuse(message: impl Into<String>) -> EvaluatorError {
