@@ -361,9 +361,10 @@ async fn test_state_runs_one_state_on_its_mock_and_names_the_next_state() {
 }
 
 /// TestState on a JSONata state picked out of a whole machine: it keeps the machine's
-/// QueryLanguage, reads the request's variables, and its Arguments and Output are evaluated.
+/// QueryLanguage, reads the request's variables and context, and its Arguments and Output
+/// are evaluated.
 #[tokio::test]
-async fn test_state_runs_a_jsonata_state_with_the_requests_variables() {
+async fn test_state_runs_a_jsonata_state_with_the_requests_variables_and_context() {
     use aws_sdk_sfn::types::{InspectionLevel, MockInput, TestExecutionStatus};
     let served = serve().await;
     let machine = json!({
@@ -375,7 +376,11 @@ async fn test_state_runs_a_jsonata_state_with_the_requests_variables() {
                 "Resource": "arn:aws:states:::lambda:invoke",
                 "Arguments": {
                     "FunctionName": "price",
-                    "Payload": { "sku": "{% $states.input.sku %}", "rate": "{% $rate %}" }
+                    "Payload": {
+                        "sku": "{% $states.input.sku %}",
+                        "rate": "{% $rate %}",
+                        "run": "{% $states.context.Execution.Name %}"
+                    }
                 },
                 "Output": { "sku": "{% $states.input.sku %}", "total": "{% $states.result.Payload.net * $rate %}" },
                 "Next": "Done"
@@ -391,6 +396,7 @@ async fn test_state_runs_a_jsonata_state_with_the_requests_variables() {
         .role_arn(ROLE)
         .input(r#"{"sku": "A-1"}"#)
         .variables(r#"{"rate": 3}"#)
+        .context(r#"{"Execution": {"Name": "order-7"}}"#)
         .inspection_level(InspectionLevel::Debug)
         .mock(
             MockInput::builder()
@@ -410,6 +416,6 @@ async fn test_state_runs_a_jsonata_state_with_the_requests_variables() {
     assert_eq!(output, json!({"sku": "A-1", "total": 42}));
     assert_eq!(
         tested.inspection_data.unwrap().after_parameters.as_deref(),
-        Some(r#"{"FunctionName":"price","Payload":{"sku":"A-1","rate":3}}"#)
+        Some(r#"{"FunctionName":"price","Payload":{"sku":"A-1","rate":3,"run":"order-7"}}"#)
     );
 }

@@ -49,6 +49,22 @@ fn json_field(request: &Value, field: &str) -> Result<Option<Value>, ApiError> {
         .transpose()
 }
 
+/// A request field holding a JSON object, as a string (`variables`, `context`).
+fn json_object(
+    request: &Value,
+    field: &str,
+    of_what: &str,
+) -> Result<Option<Map<String, Value>>, ApiError> {
+    match json_field(request, field)? {
+        None => Ok(None),
+        Some(Value::Object(object)) => Ok(Some(object)),
+        Some(_) => Err(ApiError::new(
+            ErrorCode::Validation,
+            format!("{field} must be a JSON object of {of_what}"),
+        )),
+    }
+}
+
 /// The state to test, and its name: `definition` is one state, or a whole machine with
 /// `stateName` choosing the state.
 fn state_of(request: &Value) -> Result<(String, Map<String, Value>), ApiError> {
@@ -107,22 +123,12 @@ fn targets(state: &Map<String, Value>) -> Vec<String> {
 pub async fn test_state(request: &Value) -> Result<Value, ApiError> {
     let (name, mut state) = state_of(request)?;
     let input = json_field(request, "input")?.unwrap_or_else(|| json!({}));
-    if request.get("context").is_some_and(|v| !v.is_null()) {
-        return Err(ApiError::new(
-            ErrorCode::Validation,
-            "skein asl serve's TestState does not take `context` yet",
-        ));
-    }
-    let variables = match json_field(request, "variables")? {
-        None => Map::new(),
-        Some(Value::Object(variables)) => variables,
-        Some(_) => {
-            return Err(ApiError::new(
-                ErrorCode::Validation,
-                "variables must be a JSON object of variable names to values",
-            ));
-        }
-    };
+    let variables = json_object(request, "variables", "variable names to values")?;
+    let context = json_object(
+        request,
+        "context",
+        "context object fields (Execution, State, Task, Map, ...)",
+    )?;
     let retriers = state.remove("Retry").unwrap_or(Value::Null);
     let mut states = Map::new();
     for target in targets(&state) {
@@ -164,7 +170,8 @@ pub async fn test_state(request: &Value) -> Result<Value, ApiError> {
     );
     let mut config = ExecutionConfig::new(Arc::new(resources));
     config.name = "test-state".into();
-    config.variables = variables;
+    config.variables = variables.unwrap_or_default();
+    config.context = context;
     config.clock = Arc::new(SkippingClock::starting_at(chrono::Utc::now()));
     let execution = Execution::new(&machine, input.clone(), config);
     handle.set(execution.handle()).ok();

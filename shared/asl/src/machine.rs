@@ -149,21 +149,6 @@ pub(crate) enum Kind {
     Map(Map),
 }
 
-impl Kind {
-    pub(crate) fn type_name(&self) -> &'static str {
-        match self {
-            Kind::Pass(_) => "Pass",
-            Kind::Task(_) => "Task",
-            Kind::Choice(_) => "Choice",
-            Kind::Wait(_) => "Wait",
-            Kind::Succeed => "Succeed",
-            Kind::Fail(_) => "Fail",
-            Kind::Parallel(_) => "Parallel",
-            Kind::Map(_) => "Map",
-        }
-    }
-}
-
 #[derive(Debug)]
 pub(crate) struct Pass {
     pub(crate) parameters: Option<Template>,

@@ -98,9 +98,8 @@ fn run_graph_from<'a>(
                     shared.config.max_history_events
                 )));
             }
-            let type_name = state.kind.type_name();
             frame.steps += 1;
-            let event = HistoryEvent::new(EventType::entered(type_name), entered)
+            let event = HistoryEvent::new(EventType::entered(&state.kind), entered)
                 .state(&state.name)
                 .input(recorded_input.clone());
             frame.previous = shared.record(frame.previous, event);
@@ -122,7 +121,7 @@ fn run_graph_from<'a>(
                 }
                 _ => shared.payload(&output),
             };
-            let event = HistoryEvent::new(EventType::exited(type_name), exited)
+            let event = HistoryEvent::new(EventType::exited(&state.kind), exited)
                 .state(&state.name)
                 .output(recorded_output.clone());
             frame.previous = shared.record(frame.previous, event);

@@ -50,6 +50,9 @@ pub struct ExecutionConfig {
     /// Workflow variables already set when the run starts (TestState's `variables`, or a run
     /// forked from the middle of another).
     pub variables: serde_json::Map<String, Value>,
+    /// Fields laid over the `$$` context object (TestState's `context`): objects are merged
+    /// key by key into the ones skein-asl builds, anything else replaces.
+    pub context: Option<serde_json::Map<String, Value>>,
 }
 
 impl ExecutionConfig {
@@ -68,6 +71,7 @@ impl ExecutionConfig {
             state_machine_arn: None,
             role_arn: None,
             variables: serde_json::Map::new(),
+            context: None,
         }
     }
 }
@@ -176,6 +180,7 @@ impl Execution {
                 format!("arn:aws:states:local:000000000000:stateMachine:{machine_name}")
             }),
             state_machine_name: machine_name,
+            context_overrides: config.context.clone(),
             role_arn: config
                 .role_arn
                 .clone()

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::recorded::Payload;
+use crate::machine::Kind;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum EventType {
@@ -49,28 +50,29 @@ pub enum EventType {
 }
 
 impl EventType {
-    pub(crate) fn entered(state_type: &str) -> EventType {
-        match state_type {
-            "Pass" => EventType::PassStateEntered,
-            "Task" => EventType::TaskStateEntered,
-            "Choice" => EventType::ChoiceStateEntered,
-            "Wait" => EventType::WaitStateEntered,
-            "Succeed" => EventType::SucceedStateEntered,
-            "Fail" => EventType::FailStateEntered,
-            "Parallel" => EventType::ParallelStateEntered,
-            _ => EventType::MapStateEntered,
+    pub(crate) fn entered(kind: &Kind) -> EventType {
+        match kind {
+            Kind::Pass(_) => EventType::PassStateEntered,
+            Kind::Task(_) => EventType::TaskStateEntered,
+            Kind::Choice(_) => EventType::ChoiceStateEntered,
+            Kind::Wait(_) => EventType::WaitStateEntered,
+            Kind::Succeed => EventType::SucceedStateEntered,
+            Kind::Fail(_) => EventType::FailStateEntered,
+            Kind::Parallel(_) => EventType::ParallelStateEntered,
+            Kind::Map(_) => EventType::MapStateEntered,
         }
     }
 
-    pub(crate) fn exited(state_type: &str) -> EventType {
-        match state_type {
-            "Pass" => EventType::PassStateExited,
-            "Task" => EventType::TaskStateExited,
-            "Choice" => EventType::ChoiceStateExited,
-            "Wait" => EventType::WaitStateExited,
-            "Succeed" => EventType::SucceedStateExited,
-            "Parallel" => EventType::ParallelStateExited,
-            _ => EventType::MapStateExited,
+    pub(crate) fn exited(kind: &Kind) -> EventType {
+        match kind {
+            Kind::Pass(_) => EventType::PassStateExited,
+            Kind::Task(_) => EventType::TaskStateExited,
+            Kind::Choice(_) => EventType::ChoiceStateExited,
+            Kind::Wait(_) => EventType::WaitStateExited,
+            Kind::Succeed => EventType::SucceedStateExited,
+            Kind::Fail(_) => unreachable!("a Fail state ends the run; it never exits"),
+            Kind::Parallel(_) => EventType::ParallelStateExited,
+            Kind::Map(_) => EventType::MapStateExited,
         }
     }
 }

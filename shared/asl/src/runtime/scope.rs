@@ -49,6 +49,7 @@ pub(crate) struct ExecutionInfo {
     pub(crate) state_machine_id: String,
     pub(crate) state_machine_name: String,
     pub(crate) role_arn: String,
+    pub(crate) context_overrides: Option<Map<String, Value>>,
 }
 
 /// The per-state part of the context object.
@@ -59,6 +60,18 @@ pub(crate) struct StateContext<'a> {
     pub(crate) retry_count: u32,
     pub(crate) task_token: Option<&'a str>,
     pub(crate) map_item: Option<(usize, &'a Value)>,
+}
+
+/// `patch` over `target`: objects merge key by key, anything else replaces.
+fn lay_over(target: &mut Value, patch: &Value) {
+    match (target, patch) {
+        (Value::Object(target), Value::Object(patch)) => {
+            for (key, value) in patch {
+                lay_over(target.entry(key.clone()).or_insert(Value::Null), value);
+            }
+        }
+        (target, patch) => *target = patch.clone(),
+    }
 }
 
 pub(crate) fn timestamp(at: DateTime<Utc>) -> String {
@@ -94,6 +107,11 @@ impl StateContext<'_> {
         }
         if let Some((index, value)) = self.map_item {
             context["Map"] = json!({ "Item": { "Index": index, "Value": value } });
+        }
+        if let Some(overrides) = &e.context_overrides {
+            for (key, value) in overrides {
+                lay_over(&mut context[key.as_str()], value);
+            }
         }
         context
     }
@@ -165,6 +183,9 @@ impl Scope for RunScope<'_> {
         let is =
             |at: usize, name: &str| matches!(steps.get(at), Some(Step::Key(key)) if key == name);
         let context = self.context;
+        if context.execution.context_overrides.is_some() {
+            return None;
+        }
         if is(0, "Map") && is(1, "Item") {
             let (index, value) = context.map_item?;
             if is(2, "Index") && steps.len() == 3 {
