@@ -4,11 +4,9 @@ use std::sync::Arc;
 
 use crate::choice;
 use crate::error::join;
-use crate::machine::{self, ChoiceBranch, Kind, Number, QueryLanguage, Test, WaitFor};
-use crate::model::{
-    ChoiceState, FailState, MapState, ParallelState, PassState, StateDef, TaskState, WaitState,
-};
+use crate::machine::{self, Kind, Number, QueryLanguage, WaitFor};
 use crate::model::{Dynamic, States};
+use crate::model::{FailState, MapState, ParallelState, PassState, StateDef, TaskState, WaitState};
 use crate::template::Template;
 
 use super::{Ctx, check_query_language, compile_graph};
@@ -31,7 +29,7 @@ pub(crate) fn compile(def: StateDef, ctx: &mut Ctx) -> (Kind, Option<Template>) 
     let kind = match def {
         StateDef::Pass(s) => pass(s, ctx),
         StateDef::Task(s) => task(s, ctx),
-        StateDef::Choice(s) => choice(s, ctx),
+        StateDef::Choice(s) => super::choice_state::compile(s, ctx),
         StateDef::Wait(s) => wait(s, ctx),
         StateDef::Succeed(_) => Kind::Succeed,
         StateDef::Fail(s) => fail(s, ctx),
@@ -116,103 +114,6 @@ fn arguments(
     match ctx.language {
         QueryLanguage::JsonPath => ctx.template("Parameters", parameters),
         QueryLanguage::Jsonata => ctx.template("Arguments", arguments),
-    }
-}
-
-fn choice(s: ChoiceState, ctx: &mut Ctx) -> Kind {
-    if s.choices.is_empty() {
-        ctx.add("Choices", "a Choice state needs at least one rule");
-    }
-    let mut rules = Vec::with_capacity(s.choices.len());
-    for (index, raw) in s.choices.iter().enumerate() {
-        let at = format!("Choices[{index}]");
-        let Some(test) = choice_test(ctx, raw, &at) else {
-            continue;
-        };
-        let next = match raw.get("Next").and_then(|n| n.as_str()) {
-            Some(name) => ctx.target(&format!("{at}.Next"), name),
-            None => {
-                ctx.add(
-                    &format!("{at}.Next"),
-                    "every top-level choice rule needs 'Next'",
-                );
-                continue;
-            }
-        };
-        let assign_map = raw.get("Assign").and_then(|a| a.as_object());
-        if raw.get("Assign").is_some_and(|a| !a.is_object()) {
-            ctx.add(
-                &format!("{at}.Assign"),
-                "'Assign' must be an object of variable names to values",
-            );
-        }
-        let assign = ctx.assign(&format!("{at}.Assign"), assign_map);
-        let output = ctx.output(&format!("{at}.Output"), raw.get("Output"));
-        rules.push(ChoiceBranch {
-            test,
-            next,
-            assign,
-            output,
-        });
-    }
-    Kind::Choice(machine::Choice {
-        rules,
-        default: s.default.as_deref().map(|name| ctx.target("Default", name)),
-        assign: ctx.assign("Assign", s.assign.as_ref()),
-    })
-}
-
-/// A rule's test: a JSONPath comparison, or a JSONata state's `Condition`.
-fn choice_test(ctx: &mut Ctx, raw: &serde_json::Value, at: &str) -> Option<Test> {
-    if ctx.language == QueryLanguage::JsonPath {
-        if raw.get("Condition").is_some() || raw.get("Output").is_some() {
-            let field = if raw.get("Condition").is_some() {
-                "Condition"
-            } else {
-                "Output"
-            };
-            ctx.add(
-                &format!("{at}.{field}"),
-                format!("'{field}' is a JSONata field and this state's QueryLanguage is JSONPath: write the rule with Variable and a comparison, or set \"QueryLanguage\": \"JSONata\" on the state"),
-            );
-            return None;
-        }
-        return match choice::compile(raw, true) {
-            Ok(rule) => Some(Test::Rule(rule)),
-            Err(message) => {
-                ctx.add(at, message);
-                None
-            }
-        };
-    }
-    let allowed = ["Condition", "Next", "Assign", "Output", "Comment"];
-    if let Some(map) = raw.as_object()
-        && let Some(other) = map.keys().find(|k| !allowed.contains(&k.as_str()))
-    {
-        ctx.add(
-            &format!("{at}.{other}"),
-            format!("'{other}' is not a field of a JSONata choice rule; a rule has Condition, Next, and optionally Assign and Output"),
-        );
-        return None;
-    }
-    match raw.get("Condition") {
-        Some(serde_json::Value::String(text)) => ctx
-            .expression(&format!("{at}.Condition"), text)
-            .map(Test::Condition),
-        Some(_) => {
-            ctx.add(
-                &format!("{at}.Condition"),
-                "'Condition' must be a JSONata expression written {% ... %}",
-            );
-            None
-        }
-        None => {
-            ctx.add(
-                &format!("{at}.Condition"),
-                "a JSONata choice rule needs a 'Condition' (a {% %} expression that gives true or false)",
-            );
-            None
-        }
     }
 }
 

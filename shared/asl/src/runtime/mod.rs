@@ -2,6 +2,7 @@
 //! a pluggable clock, an event history, task tokens, timeouts and stop.
 
 mod clock;
+mod conclude;
 mod engine;
 mod execution;
 mod failure;

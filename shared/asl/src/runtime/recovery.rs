@@ -7,9 +7,9 @@ use chrono::{DateTime, Utc};
 use rand::Rng;
 use serde_json::Value;
 
+use super::conclude::{Seen, conclude_jsonata_with};
 use super::engine::{
-    Frame, Seen, Step, Tail, apply_result_path, conclude_jsonata_with, context, evaluate_assign,
-    fill, finish, view_input_path,
+    Frame, Step, Tail, apply_result_path, context, evaluate_assign, fill, finish, view_input_path,
 };
 use super::execution::Shared;
 use super::{Failure, fanout, task};

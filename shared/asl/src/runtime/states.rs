@@ -7,9 +7,10 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::Failure;
+use super::conclude::{Seen, conclude_jsonata, conclude_jsonata_with};
 use super::engine::{
-    Frame, OutputChange, Seen, Step, Tail, conclude_jsonata, conclude_jsonata_with, context,
-    evaluate_assign, fill, fill_scope, finish, path_failure, select_owned, view_input_path,
+    Frame, OutputChange, Step, Tail, context, evaluate_assign, fill, fill_scope, finish,
+    path_failure, select_owned, view_input_path,
 };
 use super::execution::Shared;
 use super::scope::RunScope;
