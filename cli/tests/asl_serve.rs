@@ -71,6 +71,13 @@ async fn the_sdk_runs_a_state_machine_with_a_token_a_mocked_retry_and_an_instant
         charge_failures, 1,
         "the mocked throttle, then retried: {types:?}"
     );
+    // Every task event names its resource, as Step Functions' do.
+    let task_started = events
+        .iter()
+        .find_map(|e| e.task_started_event_details.as_ref())
+        .unwrap();
+    assert_eq!(task_started.resource_type, "sqs", "{task_started:?}");
+    assert!(!task_started.resource.is_empty(), "{task_started:?}");
     let failed = events
         .iter()
         .find_map(|e| e.task_failed_event_details.as_ref())

@@ -136,15 +136,15 @@ pub fn history_event(event: &HistoryEvent, role_arn: &str, region: &str) -> Valu
     let state = || event.state_name.as_deref().unwrap_or_default().to_string();
     let failure = || {
         let mut details = Map::new();
-        if let Some(error) = &event.error {
+        if let Some(error) = event.error() {
             details.insert("error".into(), json!(error));
         }
-        if let Some(cause) = &event.cause {
+        if let Some(cause) = event.cause() {
             details.insert("cause".into(), json!(cause));
         }
         details
     };
-    let resource = || resource_parts(event.resource.as_deref().unwrap_or_default());
+    let resource = || resource_parts(event.resource().unwrap_or_default());
     use EventType::*;
     let (key, details) = match event.event_type {
         ExecutionStarted => (
@@ -171,8 +171,7 @@ pub fn history_event(event: &HistoryEvent, role_arn: &str, region: &str) -> Valu
         TaskScheduled => {
             let (kind, name) = resource();
             let parameters = event
-                .parameters
-                .as_ref()
+                .parameters()
                 .map(|p| p.to_string())
                 .unwrap_or_else(|| "{}".into());
             (
@@ -213,7 +212,7 @@ pub fn history_event(event: &HistoryEvent, role_arn: &str, region: &str) -> Valu
         }
         MapStateStarted => (
             "mapStateStartedEventDetails",
-            json!({ "length": event.index.unwrap_or(0) }),
+            json!({ "length": event.index().unwrap_or(0) }),
         ),
         MapIterationStarted | MapIterationSucceeded | MapIterationFailed => {
             let key = match event.event_type {
@@ -223,7 +222,7 @@ pub fn history_event(event: &HistoryEvent, role_arn: &str, region: &str) -> Valu
             };
             (
                 key,
-                json!({ "name": state(), "index": event.index.unwrap_or(0) }),
+                json!({ "name": state(), "index": event.index().unwrap_or(0) }),
             )
         }
         ParallelStateStarted

@@ -187,8 +187,8 @@ fn local_events(history: &[HistoryEvent]) -> Vec<Event> {
                     .filter(|_| kind.ends_with("Exited") || kind == "ExecutionSucceeded")
                     .map(|payload| payload.value().as_ref().clone()),
                 error: event
-                    .error
-                    .clone()
+                    .error()
+                    .map(str::to_string)
                     .filter(|_| kind.ends_with("Failed") || kind.ends_with("TimedOut")),
                 state: event.state_name.as_deref().map(str::to_string),
                 kind,

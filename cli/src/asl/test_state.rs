@@ -189,8 +189,13 @@ pub async fn test_state(request: &Value) -> Result<Value, ApiError> {
         .history
         .iter()
         .rev()
-        .find(|e| e.error.is_some() && e.event_type != EventType::ExecutionFailed)
-        .and_then(|e| Some((e.error.clone()?, e.cause.clone().unwrap_or_default())))
+        .find(|e| e.error().is_some() && e.event_type != EventType::ExecutionFailed)
+        .and_then(|e| {
+            Some((
+                e.error()?.to_string(),
+                e.cause().unwrap_or_default().to_string(),
+            ))
+        })
         .or_else(|| {
             outcome
                 .error
@@ -215,7 +220,7 @@ pub async fn test_state(request: &Value) -> Result<Value, ApiError> {
         .history
         .iter()
         .find(|e| e.event_type == EventType::TaskScheduled)
-        && let Some(parameters) = &scheduled.parameters
+        && let Some(parameters) = scheduled.parameters()
     {
         inspection["afterParameters"] = json!(parameters.to_string());
     }

@@ -1,10 +1,13 @@
 //! Time, abstracted so that Wait states and retry back-off can run on virtual time.
 
+use std::cell::Cell;
 use std::future::Future;
 use std::pin::Pin;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+
+const SECONDS_PER_DAY: u64 = 86_400;
 
 pub type Sleep = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 
@@ -24,8 +27,35 @@ pub trait Clock: Send + Sync + 'static {
 pub struct SystemClock;
 
 impl Clock for SystemClock {
+    /// `Utc::now()`, without working out the calendar date at every call: the engine reads
+    /// the clock at every state, and turning a day number into a date costs as much as
+    /// reading the clock. The date is kept per thread and worked out again when the day
+    /// changes.
     fn now(&self) -> DateTime<Utc> {
-        Utc::now()
+        thread_local! {
+            static TODAY: Cell<Option<(u64, NaiveDate)>> = const { Cell::new(None) };
+        }
+        let Ok(since_epoch) = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH) else {
+            return Utc::now();
+        };
+        let seconds = since_epoch.as_secs();
+        let day = seconds / SECONDS_PER_DAY;
+        let date = match TODAY.get() {
+            Some((cached, date)) if cached == day => date,
+            _ => {
+                let Some(date) = DateTime::from_timestamp((day * SECONDS_PER_DAY) as i64, 0)
+                    .map(|midnight| midnight.date_naive())
+                else {
+                    return Utc::now();
+                };
+                TODAY.set(Some((day, date)));
+                date
+            }
+        };
+        let seconds_of_day = (seconds % SECONDS_PER_DAY) as u32;
+        NaiveTime::from_num_seconds_from_midnight_opt(seconds_of_day, since_epoch.subsec_nanos())
+            .map(|time| date.and_time(time).and_utc())
+            .unwrap_or_else(Utc::now)
     }
 
     fn sleep(&self, duration: Duration) -> Sleep {
@@ -117,6 +147,19 @@ pub(crate) fn until(clock: &dyn Clock, at: DateTime<Utc>) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_system_clock_tells_the_time_chrono_does() {
+        for _ in 0..3 {
+            let before = Utc::now();
+            let now = SystemClock.now();
+            let after = Utc::now();
+            assert!(
+                before <= now && now <= after,
+                "{before} <= {now} <= {after}"
+            );
+        }
+    }
 
     #[tokio::test]
     async fn a_skipping_clock_jumps_over_pauses_but_not_over_deadlines() {

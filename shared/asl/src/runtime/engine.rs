@@ -33,6 +33,9 @@ pub(crate) struct Frame {
     /// How the state's output differs from its input, when it is that simple: the history
     /// then records the change, not a copy (see [`Payload`]).
     pub(crate) output_change: Option<OutputChange>,
+    /// How the run's input was recorded, when the caller has it already; how its output was
+    /// recorded, once it ends.
+    pub(crate) recorded: Option<Option<Payload>>,
 }
 
 pub(crate) enum OutputChange {
@@ -43,12 +46,16 @@ pub(crate) enum OutputChange {
 /// What a state hands to the loop: where to go next, and its output.
 pub(crate) type Step = (Transition, Value);
 
+/// Runs the machine from its start. `recorded` is the input as ExecutionStarted recorded it,
+/// which the first state's entered event shares; the output comes back with its recording,
+/// for ExecutionSucceeded to share.
 pub(crate) async fn run_machine(
     shared: &Arc<Shared>,
     machine: &StateMachine,
     input: Value,
+    recorded: Option<Payload>,
     first: u64,
-) -> Result<Value, Failure> {
+) -> Result<(Value, Option<Payload>), Failure> {
     let input_bound = payload::check_size(shared, &input, "The execution input")?;
     let mut variables = Variables::default();
     variables.assign(shared.config.variables.clone());
@@ -60,9 +67,11 @@ pub(crate) async fn run_machine(
         input_bound: Some(input_bound),
         output_bound: None,
         output_change: None,
+        recorded: Some(recorded),
     };
     let start = machine.start.unwrap_or(machine.graph.start);
-    run_graph_from(shared, &machine.graph, start, input, &mut frame).await
+    let output = run_graph_from(shared, &machine.graph, start, input, &mut frame).await?;
+    Ok((output, frame.recorded.flatten()))
 }
 
 pub(crate) fn run_graph<'a>(
@@ -78,100 +87,137 @@ fn run_graph_from<'a>(
     shared: &'a Arc<Shared>,
     graph: &'a Graph,
     start: usize,
-    mut input: Value,
+    input: Value,
     frame: &'a mut Frame,
 ) -> BoxFuture<'a, Result<Value, Failure>> {
     Box::pin(async move {
+        // The current state's input, which it turns into its output in place.
+        let mut data = input;
         let mut current = start;
+        let mut state = &graph.states[current];
         // A state's recorded output is the next state's recorded input: record it once.
-        let mut recorded_input = shared.payload(&input);
+        let mut recorded_input = match frame.recorded.take() {
+            Some(recorded) => recorded,
+            None => shared.payload(&data),
+        };
         let mut entered = shared.now();
         let mut input_bound = frame.input_bound.take();
+        within_history_limit(shared, frame.previous)?;
+        frame.previous = shared.record(
+            frame.previous,
+            entered_event(state, entered, recorded_input.clone()),
+        );
         loop {
             frame.input_bound = input_bound;
             frame.output_bound = None;
             frame.output_change = None;
-            let state = &graph.states[current];
-            // Event ids count every event so far, so the last id this run recorded is enough.
-            if frame.previous as usize >= shared.config.max_history_events {
-                return Err(Failure::runtime(format!(
-                    "The execution history reached its limit of {} events (a state loop that never ends?)",
-                    shared.config.max_history_events
-                )));
-            }
             frame.steps += 1;
-            let event = HistoryEvent::new(EventType::entered(&state.kind), entered)
-                .state(&state.name)
-                .input(recorded_input.clone());
-            frame.previous = shared.record(frame.previous, event);
 
-            let (next, output) = match run_at_once(shared, state, input, entered, frame) {
-                Immediate::Done(step) => step?,
+            let next = match run_at_once(shared, state, &mut data, entered, frame) {
+                Some(done) => done?,
                 // Boxed: the futures of Task, Map and Parallel are large, and a chain of
                 // Pass states should not set one up for every state.
-                Immediate::Later(input) => {
-                    Box::pin(run_state(shared, state, input, entered, frame)).await?
+                None => {
+                    let input = std::mem::take(&mut data);
+                    let (next, output) =
+                        Box::pin(run_state(shared, state, input, entered, frame)).await?;
+                    data = output;
+                    next
                 }
             };
 
             let exited = shared.now();
-            let recorded_output = match (frame.output_change.take(), &recorded_input) {
-                (Some(OutputChange::Unchanged), Some(input)) => Some(input.clone()),
+            let recorded_output = match (frame.output_change.take(), recorded_input) {
+                (Some(OutputChange::Unchanged), Some(input)) => Some(input),
                 (Some(OutputChange::Put(path, value)), Some(input)) => {
-                    Payload::changed(input, &path, &value).or_else(|| shared.payload(&output))
+                    Payload::changed(input, path, value).or_else(|| shared.payload(&data))
                 }
-                _ => shared.payload(&output),
+                _ => shared.payload(&data),
             };
-            let event = HistoryEvent::new(EventType::exited(&state.kind), exited)
+            let exited_event = HistoryEvent::new(EventType::exited(&state.kind), exited)
                 .state(&state.name)
                 .output(recorded_output.clone());
-            frame.previous = shared.record(frame.previous, event);
+            let Transition::Next(index) = next else {
+                frame.previous = shared.record(frame.previous, exited_event);
+                frame.recorded = Some(recorded_output);
+                return Ok(data);
+            };
+            // Counting the exited event, as if it were recorded already.
+            if let Err(failure) = within_history_limit(shared, frame.previous + 1) {
+                shared.record(frame.previous, exited_event);
+                return Err(failure);
+            }
+            current = index;
+            state = &graph.states[current];
+            // The next state is entered as this one exits: both events are recorded at once.
+            frame.previous = shared.record_pair(
+                frame.previous,
+                exited_event,
+                entered_event(state, exited, recorded_output.clone()),
+            );
             recorded_input = recorded_output;
             entered = exited;
             input_bound = frame.output_bound.take();
-            match next {
-                Transition::End => return Ok(output),
-                Transition::Next(index) => {
-                    current = index;
-                    input = output;
-                }
-            }
         }
     })
 }
 
-/// A state that runs without waiting (Pass, Choice, Succeed, Fail), run; or its input back.
-enum Immediate {
-    Done(Result<Step, Failure>),
-    Later(Value),
+fn entered_event(state: &State, entered: DateTime<Utc>, input: Option<Payload>) -> HistoryEvent {
+    HistoryEvent::new(EventType::entered(&state.kind), entered)
+        .state(&state.name)
+        .input(input)
 }
 
+/// Whether another state may be entered after event `last`. Event ids count every event so
+/// far, so the last id this run recorded is enough.
+fn within_history_limit(shared: &Shared, last: u64) -> Result<(), Failure> {
+    if last as usize >= shared.config.max_history_events {
+        return Err(Failure::runtime(format!(
+            "The execution history reached its limit of {} events (a state loop that never ends?)",
+            shared.config.max_history_events
+        )));
+    }
+    Ok(())
+}
+
+/// Runs a state that never waits (Pass, Choice, Succeed, Fail), turning `data` from its
+/// input into its output; `None` for a state that waits.
 fn run_at_once(
     shared: &Arc<Shared>,
     state: &State,
-    input: Value,
+    data: &mut Value,
     entered: DateTime<Utc>,
     frame: &mut Frame,
-) -> Immediate {
-    Immediate::Done(match &state.kind {
-        Kind::Pass(pass) => states::run_pass(shared, state, pass, input, entered, frame),
-        Kind::Choice(choice) => states::run_choice(shared, state, choice, input, entered, frame),
-        Kind::Succeed if state.language == QueryLanguage::Jsonata => {
+) -> Option<Result<Transition, Failure>> {
+    Some(match &state.kind {
+        Kind::Pass(pass) => states::run_pass(shared, state, pass, data, entered, frame),
+        Kind::Choice(choice) => by_value(data, |input| {
+            states::run_choice(shared, state, choice, input, entered, frame)
+        }),
+        Kind::Succeed if state.language == QueryLanguage::Jsonata => by_value(data, |input| {
             conclude_jsonata(shared, state, Seen::input(input), None, entered, frame)
                 .map(|output| (Transition::End, output))
-        }
-        Kind::Succeed => select_owned(&state.input_path, input, shared, state, entered, frame)
-            .and_then(|effective| {
-                select_owned(&state.output_path, effective, shared, state, entered, frame)
-            })
-            .map(|output| (Transition::End, output)),
-        Kind::Fail(fail) => Err(states::run_fail(
-            shared, state, fail, &input, entered, frame,
-        )),
-        Kind::Wait(_) | Kind::Task(_) | Kind::Parallel(_) | Kind::Map(_) => {
-            return Immediate::Later(input);
-        }
+        }),
+        Kind::Succeed => by_value(data, |input| {
+            select_owned(&state.input_path, input, shared, state, entered, frame)
+                .and_then(|effective| {
+                    select_owned(&state.output_path, effective, shared, state, entered, frame)
+                })
+                .map(|output| (Transition::End, output))
+        }),
+        Kind::Fail(fail) => Err(states::run_fail(shared, state, fail, data, entered, frame)),
+        Kind::Wait(_) | Kind::Task(_) | Kind::Parallel(_) | Kind::Map(_) => return None,
     })
+}
+
+/// Runs a state that takes its input by value, and leaves its output in `data`.
+fn by_value(
+    data: &mut Value,
+    run: impl FnOnce(Value) -> Result<Step, Failure>,
+) -> Result<Transition, Failure> {
+    let (next, output) = run(std::mem::take(data))?;
+    *data = output;
+    Ok(next)
 }
 
 /// The states that wait: for time, a task, or their branches and iterations.
@@ -188,12 +234,7 @@ async fn run_state(
         Kind::Parallel(p) => fanout::run_parallel(shared, state, p, input, entered, frame).await,
         Kind::Map(m) => fanout::run_map(shared, state, m, input, entered, frame).await,
         Kind::Pass(_) | Kind::Choice(_) | Kind::Succeed | Kind::Fail(_) => {
-            match run_at_once(shared, state, input, entered, frame) {
-                Immediate::Done(step) => step,
-                Immediate::Later(_) => {
-                    unreachable!("run_at_once runs every state that does not wait")
-                }
-            }
+            unreachable!("run_at_once runs every state that does not wait")
         }
     }
 }
@@ -311,19 +352,27 @@ pub(crate) fn evaluate_assign(
 /// ResultPath: puts `result` into the state's raw input.
 pub(crate) fn apply_result_path(
     result_path: &ResultPath,
-    raw_input: Value,
+    mut raw_input: Value,
     result: Value,
 ) -> Result<Value, Failure> {
+    put_result(result_path, &mut raw_input, result)?;
+    Ok(raw_input)
+}
+
+/// ResultPath, in place: turns the state's raw input in `data` into its result combined.
+pub(crate) fn put_result(
+    result_path: &ResultPath,
+    data: &mut Value,
+    result: Value,
+) -> Result<(), Failure> {
     match result_path {
-        ResultPath::Replace => Ok(result),
-        ResultPath::Discard => Ok(raw_input),
-        ResultPath::At(path) => {
-            let mut target = raw_input;
-            path.set(&mut target, result)
-                .map_err(|cause| Failure::new(errors::RESULT_PATH_MATCH_FAILURE, cause))?;
-            Ok(target)
-        }
+        ResultPath::Replace => *data = result,
+        ResultPath::Discard => {}
+        ResultPath::At(path) => path
+            .set(data, result)
+            .map_err(|cause| Failure::new(errors::RESULT_PATH_MATCH_FAILURE, cause))?,
     }
+    Ok(())
 }
 
 /// What a result-producing state does with its result.
@@ -333,16 +382,18 @@ pub(crate) struct Tail<'a> {
 }
 
 /// The tail every result-producing state shares: Assign, ResultPath, OutputPath, size check.
+/// `data` holds the state's raw input, and its output once this succeeds.
 pub(crate) fn finish(
     shared: &Shared,
     state: &State,
-    raw_input: Value,
+    data: &mut Value,
     result: Value,
     tail: Tail,
     entered: DateTime<Utc>,
     frame: &mut Frame,
-) -> Result<Value, Failure> {
+) -> Result<(), Failure> {
     if state.language == QueryLanguage::Jsonata {
+        let raw_input = std::mem::take(data);
         let seen = match state.kind {
             Kind::Task(_) | Kind::Parallel(_) | Kind::Map(_) => Seen {
                 input: raw_input,
@@ -353,7 +404,8 @@ pub(crate) fn finish(
             // `run_pass` moved into `result`), unless Output says otherwise.
             _ => Seen::input(result),
         };
-        return conclude_jsonata(shared, state, seen, tail.assign, entered, frame);
+        *data = conclude_jsonata(shared, state, seen, tail.assign, entered, frame)?;
+        return Ok(());
     }
     let ctx = context(shared, state, entered, 0);
     let assigned = evaluate_assign(tail.assign, &result, &ctx, &frame.variables)?;
@@ -373,13 +425,15 @@ pub(crate) fn finish(
         (ResultPath::Discard, InputPath::Whole) => Some(OutputChange::Unchanged),
         _ => None,
     };
-    let combined = apply_result_path(tail.result_path, raw_input, result)?;
-    let output = select_owned(&state.output_path, combined, shared, state, entered, frame)?;
+    put_result(tail.result_path, data, result)?;
+    if !matches!(state.output_path, InputPath::Whole) {
+        *data = apply_input_path(&state.output_path, data, shared, state, entered, frame)?;
+    }
     let bound = match known {
         Some(bound) if bound <= limit => bound,
         _ => payload::check_size(
             shared,
-            &output,
+            data,
             format_args!("The output of state '{}'", state.name),
         )?,
     };
@@ -388,5 +442,5 @@ pub(crate) fn finish(
     if let Some(values) = assigned {
         frame.variables.assign(values);
     }
-    Ok(output)
+    Ok(())
 }

@@ -136,6 +136,24 @@ impl Shared {
         id
     }
 
+    /// Appends two events, the second after the first, and returns the second's id.
+    pub(crate) fn record_pair(
+        &self,
+        previous: u64,
+        mut first: HistoryEvent,
+        mut second: HistoryEvent,
+    ) -> u64 {
+        let mut history = self.history.lock().expect("history lock");
+        let id = history.events.len() as u64 + 1;
+        first.id = id;
+        first.previous_event_id = previous;
+        second.id = id + 1;
+        second.previous_event_id = id;
+        history.events.push(first);
+        history.events.push(second);
+        id + 1
+    }
+
     pub(crate) fn event_count(&self) -> usize {
         self.history.lock().expect("history lock").events.len()
     }
@@ -215,15 +233,16 @@ impl Execution {
         let shared = self.shared;
         let input = shared.info.input.clone();
         let start_date = shared.info.start_time;
+        let recorded_input = shared.payload(&input);
         let started = HistoryEvent::new(EventType::ExecutionStarted, start_date)
-            .input(shared.payload(&input));
+            .input(recorded_input.clone());
         let first = shared.record(0, started);
 
         let timeout = self
             .machine
             .timeout_seconds
             .map(|s| shared.config.clock.deadline(Duration::from_secs(s)));
-        let body = super::engine::run_machine(&shared, &self.machine, input, first);
+        let body = super::engine::run_machine(&shared, &self.machine, input, recorded_input, first);
         let result = tokio::select! {
             biased;
             _ = shared.stop.notified() => Err((Status::Aborted, shared.stop_reason.lock().expect("stop lock").clone().unwrap_or_else(|| Failure::new("", "")))),
@@ -236,9 +255,10 @@ impl Execution {
         let last = shared.event_count() as u64;
         let now = shared.now();
         let (status, output, error, event) = match result {
-            Ok(output) => {
-                let event = HistoryEvent::new(EventType::ExecutionSucceeded, now)
-                    .output(shared.payload(&output));
+            Ok((output, recorded_output)) => {
+                let recorded_output = recorded_output.or_else(|| shared.payload(&output));
+                let event =
+                    HistoryEvent::new(EventType::ExecutionSucceeded, now).output(recorded_output);
                 (Status::Succeeded, Some(output), None, event)
             }
             Err((status, failure)) => {

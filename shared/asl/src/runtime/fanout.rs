@@ -63,6 +63,7 @@ fn child(
         input_bound: None,
         output_bound: None,
         output_change: None,
+        recorded: None,
     }
 }
 
@@ -190,9 +191,9 @@ pub(crate) async fn map_attempt(
         });
     }
 
-    let mut started =
-        HistoryEvent::new(EventType::MapStateStarted, shared.now()).state(&state.name);
-    started.index = Some(total);
+    let started = HistoryEvent::new(EventType::MapStateStarted, shared.now())
+        .state(&state.name)
+        .at_index(total);
     let started = shared.record(frame.previous, started);
     frame.previous = started;
 
@@ -203,7 +204,7 @@ pub(crate) async fn map_attempt(
         async move {
             let begin = HistoryEvent::new(EventType::MapIterationStarted, shared.now())
                 .state(&state.name)
-                .index(index);
+                .at_index(index);
             iteration.previous = shared.record(iteration.previous, begin);
             let result = run_graph(shared, processor, input, &mut iteration).await;
             let end = match &result {
@@ -211,7 +212,7 @@ pub(crate) async fn map_attempt(
                 Err(f) => HistoryEvent::new(EventType::MapIterationFailed, shared.now())
                     .failure(&f.error, &f.cause),
             };
-            shared.record(iteration.previous, end.state(&state.name).index(index));
+            shared.record(iteration.previous, end.state(&state.name).at_index(index));
             (index, result)
         }
     });

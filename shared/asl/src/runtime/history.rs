@@ -91,6 +91,17 @@ pub struct HistoryEvent {
     pub input: Option<Payload>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub output: Option<Payload>,
+    /// What only task, failure and Map iteration events carry. Kept apart so that the events
+    /// every state records (entered, exited) stay small: a long run pushes and moves
+    /// hundreds of thousands of them.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub details: Option<Box<EventDetails>>,
+}
+
+/// The details of an event beyond its state and payloads.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventDetails {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -114,12 +125,28 @@ impl HistoryEvent {
             state_name: None,
             input: None,
             output: None,
-            error: None,
-            cause: None,
-            resource: None,
-            parameters: None,
-            index: None,
+            details: None,
         }
+    }
+
+    pub fn error(&self) -> Option<&str> {
+        self.details.as_ref()?.error.as_deref()
+    }
+
+    pub fn cause(&self) -> Option<&str> {
+        self.details.as_ref()?.cause.as_deref()
+    }
+
+    pub fn resource(&self) -> Option<&str> {
+        self.details.as_ref()?.resource.as_deref()
+    }
+
+    pub fn parameters(&self) -> Option<&Payload> {
+        self.details.as_ref()?.parameters.as_ref()
+    }
+
+    pub fn index(&self) -> Option<usize> {
+        self.details.as_ref()?.index
     }
 
     pub(crate) fn state(mut self, name: &Arc<str>) -> Self {
@@ -137,14 +164,57 @@ impl HistoryEvent {
         self
     }
 
+    fn details_mut(&mut self) -> &mut EventDetails {
+        self.details.get_or_insert_default()
+    }
+
     pub(crate) fn failure(mut self, error: &str, cause: &str) -> Self {
-        self.error = Some(error.to_owned());
-        self.cause = Some(cause.to_owned());
+        let details = self.details_mut();
+        details.error = Some(error.to_owned());
+        details.cause = Some(cause.to_owned());
         self
     }
 
-    pub(crate) fn index(mut self, index: usize) -> Self {
-        self.index = Some(index);
+    pub(crate) fn task(mut self, resource: &Arc<str>, parameters: Option<Payload>) -> Self {
+        let details = self.details_mut();
+        details.resource = Some(resource.clone());
+        details.parameters = parameters;
         self
+    }
+
+    pub(crate) fn at_index(mut self, index: usize) -> Self {
+        self.details_mut().index = Some(index);
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn details_serialize_beside_the_common_fields() {
+        let name: Arc<str> = "Charge".into();
+        let timestamp = DateTime::from_timestamp(0, 0).unwrap();
+        let event = HistoryEvent::new(EventType::TaskFailed, timestamp)
+            .state(&name)
+            .failure("States.Timeout", "too slow")
+            .task(&"arn:aws:states:::lambda:invoke".into(), None);
+        assert_eq!(
+            serde_json::to_value(&event).unwrap(),
+            json!({
+                "id": 0, "previousEventId": 0, "timestamp": "1970-01-01T00:00:00Z",
+                "type": "TaskFailed", "stateName": "Charge", "error": "States.Timeout",
+                "cause": "too slow", "resource": "arn:aws:states:::lambda:invoke"
+            })
+        );
+        assert_eq!(event.error(), Some("States.Timeout"));
+        assert_eq!(event.index(), None);
+        let plain = HistoryEvent::new(EventType::PassStateEntered, timestamp).state(&name);
+        assert_eq!(
+            serde_json::to_value(&plain).unwrap(),
+            json!({"id": 0, "previousEventId": 0, "timestamp": "1970-01-01T00:00:00Z", "type": "PassStateEntered", "stateName": "Charge"})
+        );
     }
 }

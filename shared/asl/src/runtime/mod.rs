@@ -22,6 +22,6 @@ pub use execution::{
     ExecutionHandle, Outcome, Status, TokenError,
 };
 pub use failure::Failure;
-pub use history::{EventType, HistoryEvent};
+pub use history::{EventDetails, EventType, HistoryEvent};
 pub use recorded::Payload;
 pub use resources::{Resources, TaskCall, TaskError, TaskHandler};

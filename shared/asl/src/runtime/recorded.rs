@@ -46,19 +46,15 @@ impl Payload {
     /// `base` with `value` put at `path`; `None` when the chain is long enough that a full
     /// copy is due.
     pub(crate) fn changed(
-        base: &Payload,
-        path: &Arc<ReferencePath>,
-        value: &Value,
+        base: Payload,
+        path: Arc<ReferencePath>,
+        value: Value,
     ) -> Option<Payload> {
         let depth = base.0.depth + 1;
         (depth <= MAX_CHAIN).then(|| {
             Payload(Arc::new(Recorded {
                 full: OnceLock::new(),
-                change: Some(Change {
-                    base: base.clone(),
-                    path: path.clone(),
-                    value: value.clone(),
-                }),
+                change: Some(Change { base, path, value }),
                 depth,
             }))
         })
@@ -134,7 +130,7 @@ mod tests {
             let at = path(&format!("$.r{i}"));
             at.set(&mut current, json!(i)).unwrap();
             let last = chain.last().unwrap();
-            let next = Payload::changed(last, &at, &json!(i))
+            let next = Payload::changed(last.clone(), at.clone(), json!(i))
                 .unwrap_or_else(|| Payload::copy_of(&current));
             chain.push(next);
             expected.push(current.clone());

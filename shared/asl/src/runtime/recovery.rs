@@ -64,7 +64,7 @@ pub(crate) async fn run(
     shared: &Arc<Shared>,
     state: &State,
     work: Work<'_>,
-    input: Value,
+    mut input: Value,
     entered: DateTime<Utc>,
     frame: &mut Frame,
 ) -> Result<Step, Failure> {
@@ -76,7 +76,7 @@ pub(crate) async fn run(
                 assign: parts.assign,
                 result_path: parts.result_path,
             };
-            finish(shared, state, input, result, tail, entered, frame)
+            finish(shared, state, &mut input, result, tail, entered, frame).map(|()| input)
         }
         Err(failure) => Err(failure),
     };

@@ -24,46 +24,40 @@ pub(crate) fn run_pass(
     shared: &Shared,
     state: &State,
     pass: &machine::Pass,
-    input: Value,
+    data: &mut Value,
     entered: DateTime<Utc>,
     frame: &mut Frame,
-) -> Result<Step, Failure> {
-    // ResultPath `$` (the default) does not need the raw input afterwards, so a Pass that
-    // forwards its input can move it instead of copying it.
-    let keeps_raw_input = !matches!(pass.result_path, ResultPath::Replace);
-    let (result, input) = match (&pass.result, &pass.parameters) {
-        (Some(result), _) => (result.clone(), input),
+) -> Result<Transition, Failure> {
+    let result = match (&pass.result, &pass.parameters) {
+        (Some(result), _) => result.clone(),
         (None, Some(parameters)) => {
             let effective =
-                view_input_path(&state.input_path, &input, shared, state, entered, frame)?;
+                view_input_path(&state.input_path, data, shared, state, entered, frame)?;
             let ctx = context(shared, state, entered, 0);
-            let result = fill(parameters, &effective, &ctx, &frame.variables)?;
-            drop(effective);
-            (result, input)
+            fill(parameters, &effective, &ctx, &frame.variables)?
         }
-        (None, None) if !keeps_raw_input => (
-            select_owned(&state.input_path, input, shared, state, entered, frame)?,
-            Value::Null,
-        ),
+        // ResultPath `$` (the default) does not need the raw input afterwards, so a Pass
+        // that forwards its input can move it instead of copying it.
+        (None, None) if matches!(pass.result_path, ResultPath::Replace) => {
+            let input = std::mem::take(data);
+            select_owned(&state.input_path, input, shared, state, entered, frame)?
+        }
         (None, None) => {
-            let effective =
-                view_input_path(&state.input_path, &input, shared, state, entered, frame)?
-                    .into_owned();
-            (effective, input)
+            view_input_path(&state.input_path, data, shared, state, entered, frame)?.into_owned()
         }
     };
     let tail = Tail {
         assign: pass.assign.as_ref(),
         result_path: &pass.result_path,
     };
-    let output = finish(shared, state, input, result, tail, entered, frame)?;
+    finish(shared, state, data, result, tail, entered, frame)?;
     if pass.result.is_none()
         && pass.parameters.is_none()
         && matches!(pass.result_path, ResultPath::Replace)
     {
         passes_input_on(shared, state, frame);
     }
-    Ok((pass.next, output))
+    Ok(pass.next)
 }
 
 /// A JSONPath state whose output is its input, when no path selects from either: the

@@ -96,10 +96,9 @@ pub(crate) async fn attempt(
         )
     };
 
-    let mut scheduled =
-        HistoryEvent::new(EventType::TaskScheduled, shared.now()).state(&state.name);
-    scheduled.resource = Some(task.resource.clone());
-    scheduled.parameters = shared.payload(&parameters);
+    let scheduled = HistoryEvent::new(EventType::TaskScheduled, shared.now())
+        .state(&state.name)
+        .task(&task.resource, shared.payload(&parameters));
     frame.previous = shared.record(frame.previous, scheduled);
 
     let Some(handler) = shared.config.resources.resolve(&task.resource).cloned() else {
@@ -110,7 +109,9 @@ pub(crate) async fn attempt(
     };
     frame.previous = shared.record(
         frame.previous,
-        HistoryEvent::new(EventType::TaskStarted, shared.now()).state(&state.name),
+        HistoryEvent::new(EventType::TaskStarted, shared.now())
+            .state(&state.name)
+            .task(&task.resource, None),
     );
 
     let call = TaskCall {
@@ -169,8 +170,7 @@ pub(crate) async fn attempt(
             HistoryEvent::new(EventType::TaskFailed, shared.now()).failure(&f.error, &f.cause)
         }
     };
-    let mut event = event.state(&state.name);
-    event.resource = Some(task.resource.clone());
+    let event = event.state(&state.name).task(&task.resource, None);
     frame.previous = shared.record(frame.previous, event);
     result
 }
@@ -198,7 +198,11 @@ async fn wait_for_token(
         dispatched = dispatch => { dispatched.map_err(Failure::from)?; }
         _ = sleep_for(shared, left(shared, started, timeout)) => return Err(timed_out(errors::TIMEOUT, state)),
     }
-    let submitted = HistoryEvent::new(EventType::TaskSubmitted, shared.now()).state(&state.name);
+    let mut submitted =
+        HistoryEvent::new(EventType::TaskSubmitted, shared.now()).state(&state.name);
+    if let machine::Kind::Task(task) = &state.kind {
+        submitted = submitted.task(&task.resource, None);
+    }
     frame.previous = shared.record(frame.previous, submitted);
     let mut last_beat = started;
     loop {
