@@ -141,3 +141,33 @@ fn bad_arguments_exit_2_with_what_to_fix() {
     assert_eq!(code, 2);
     assert!(stderr.contains("cannot read"), "{stderr}");
 }
+
+#[test]
+fn bench_reports_the_median_of_its_rounds() {
+    let chain = format!(
+        "{}/../shared/asl/benches/compare/pass-chain-100.asl.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let (code, stdout, stderr) = skein(&[
+        "asl",
+        "bench",
+        &chain,
+        "--input",
+        r#"{"order":{"id":"o-1"}}"#,
+        "--iterations",
+        "3",
+        "--rounds",
+        "3",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let mut rounds: Vec<f64> = report["rounds_us"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_f64().unwrap())
+        .collect();
+    assert_eq!(rounds.len(), 3, "{report}");
+    rounds.sort_by(f64::total_cmp);
+    assert_eq!(report["per_execution_us"].as_f64(), Some(rounds[1]));
+}

@@ -1,5 +1,6 @@
 // Times the same definitions on aws-local-stepfunctions (in-process, like `skein asl bench`).
-// Usage: node compare.mjs ITERATIONS DEFINITION.asl.json...  (input: DEFINITION.input.json)
+// Usage: node compare.mjs ITERATIONS ROUNDS DEFINITION.asl.json...  (input: DEFINITION.input.json)
+// Each round times ITERATIONS executions; the median round is reported, as `skein asl bench` does.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
@@ -17,8 +18,9 @@ const toolsDir = process.env.SKEIN_NODE_TOOLS || new URL('../../.tools/node', im
 const requireTool = createRequire(join(toolsDir, 'package.json'));
 const { StateMachine } = requireTool('aws-local-stepfunctions');
 
-const [iterations, ...files] = process.argv.slice(2);
+const [iterations, roundCount, ...files] = process.argv.slice(2);
 const count = Number(iterations);
+const rounds = Number(roundCount);
 const results = {};
 for (const file of files) {
   const definition = JSON.parse(readFileSync(file, 'utf8'));
@@ -26,9 +28,13 @@ for (const file of files) {
   const machine = new StateMachine(definition);
   const once = async () => machine.run(structuredClone(input)).result;
   for (let i = 0; i < Math.max(1, Math.floor(count / 10)); i++) await once();
-  const started = process.hrtime.bigint();
-  for (let i = 0; i < count; i++) await once();
-  const elapsedUs = Number(process.hrtime.bigint() - started) / 1000;
-  results[file] = { iterations: count, per_execution_us: elapsedUs / count };
+  const roundsUs = [];
+  for (let round = 0; round < rounds; round++) {
+    const started = process.hrtime.bigint();
+    for (let i = 0; i < count; i++) await once();
+    roundsUs.push(Number(process.hrtime.bigint() - started) / 1000 / count);
+  }
+  const median = [...roundsUs].sort((a, b) => a - b)[Math.floor(rounds / 2)];
+  results[file] = { iterations: count, rounds_us: roundsUs, per_execution_us: median };
 }
 console.log(JSON.stringify(results));

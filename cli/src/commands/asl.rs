@@ -76,9 +76,13 @@ pub struct BenchArgs {
     /// Execution input: JSON, or @file.
     #[arg(long, default_value = "{}")]
     input: String,
-    /// How many executions to time (after a tenth as many warm-up runs).
+    /// How many executions to time in a round (after a tenth as many warm-up runs).
     #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..))]
     iterations: u32,
+    /// How many rounds to time; the median round is reported, so that one stall of the
+    /// machine does not decide the figure.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=100))]
+    rounds: u32,
     /// Keep event types but not state inputs and outputs in the history (saves a copy of
     /// the state's data at every transition).
     #[arg(long)]
@@ -260,16 +264,21 @@ fn bench(args: BenchArgs) -> Result<ExitCode, CliError> {
     for _ in 0..(args.iterations / 10).max(1) {
         run_once(input.clone())?;
     }
-    let inputs: Vec<Value> = (0..args.iterations).map(|_| input.clone()).collect();
-    let started = std::time::Instant::now();
-    for input in inputs {
-        run_once(input)?;
+    let mut rounds_us = Vec::with_capacity(args.rounds as usize);
+    for _ in 0..args.rounds {
+        let inputs: Vec<Value> = (0..args.iterations).map(|_| input.clone()).collect();
+        let started = std::time::Instant::now();
+        for input in inputs {
+            run_once(input)?;
+        }
+        rounds_us.push(started.elapsed().as_secs_f64() * 1e6 / f64::from(args.iterations));
     }
-    let elapsed = started.elapsed();
-    let per_execution_us = elapsed.as_secs_f64() * 1e6 / f64::from(args.iterations);
+    let mut sorted = rounds_us.clone();
+    sorted.sort_by(f64::total_cmp);
+    let median = sorted[sorted.len() / 2];
     println!(
         "{}",
-        json!({ "iterations": args.iterations, "total_ms": elapsed.as_secs_f64() * 1e3, "per_execution_us": per_execution_us })
+        json!({ "iterations": args.iterations, "rounds_us": rounds_us, "per_execution_us": median })
     );
     Ok(ExitCode::SUCCESS)
 }
