@@ -4,7 +4,8 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::Failure;
-use super::engine::{Frame, context, fill_scope};
+use super::data_flow::{context, fill_scope};
+use super::engine::Frame;
 use super::execution::Shared;
 use super::payload;
 use super::scope::RunScope;

@@ -8,7 +8,8 @@ use futures_util::StreamExt;
 use futures_util::future::try_join_all;
 use serde_json::Value;
 
-use super::engine::{Frame, Step, context, fill, path_failure, run_graph};
+use super::data_flow::{context, fill, path_failure};
+use super::engine::{Frame, Step, run_graph};
 use super::execution::Shared;
 use super::history::{EventType, HistoryEvent};
 use super::recovery::{self, Work};

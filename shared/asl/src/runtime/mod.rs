@@ -3,6 +3,7 @@
 
 mod clock;
 mod conclude;
+mod data_flow;
 mod engine;
 mod execution;
 mod failure;

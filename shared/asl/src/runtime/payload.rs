@@ -115,7 +115,7 @@ pub(crate) fn number(
             }
         }
         Number::Query(template) => {
-            let value = super::engine::fill(template, input, ctx, variables)?;
+            let value = super::data_flow::fill(template, input, ctx, variables)?;
             match value.as_f64() {
                 Some(n) if n >= 0.0 && n.is_finite() => Ok(n),
                 _ => Err(Failure::new(

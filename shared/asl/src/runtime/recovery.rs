@@ -8,9 +8,10 @@ use rand::Rng;
 use serde_json::Value;
 
 use super::conclude::{Seen, conclude_jsonata_with};
-use super::engine::{
-    Frame, Step, Tail, apply_result_path, context, evaluate_assign, fill, finish, view_input_path,
+use super::data_flow::{
+    Tail, apply_result_path, context, evaluate_assign, fill, finish, view_input_path,
 };
+use super::engine::{Frame, Step};
 use super::execution::Shared;
 use super::{Failure, fanout, task};
 use crate::errors;

@@ -8,10 +8,11 @@ use serde_json::Value;
 
 use super::Failure;
 use super::conclude::{Seen, conclude_jsonata, conclude_jsonata_with};
-use super::engine::{
-    Frame, OutputChange, Step, Tail, context, evaluate_assign, fill, fill_scope, finish,
-    path_failure, select_owned, view_input_path,
+use super::data_flow::{
+    Tail, context, evaluate_assign, fill, fill_scope, finish, path_failure, select_owned,
+    view_input_path,
 };
+use super::engine::{Frame, OutputChange, Step};
 use super::execution::Shared;
 use super::scope::RunScope;
 use super::{clock, payload};

@@ -12,7 +12,8 @@ use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
 use super::clock::Sleep;
-use super::engine::{Frame, Step, context, fill};
+use super::data_flow::{context, fill};
+use super::engine::{Frame, Step};
 use super::execution::{Shared, TokenSignal};
 use super::history::{EventType, HistoryEvent};
 use super::recovery::{self, Work};
