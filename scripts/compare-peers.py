@@ -82,7 +82,8 @@ class Skein:
     def __init__(self, binary):
         self.data = tempfile.mkdtemp(prefix="skein-compare-")
         # Principal and tenant limits are off unless set; the source limit is on by default.
-        env = dict(os.environ, SKEIN_DATA_DIR=self.data, SKEIN_RATE_SOURCE="off", RUST_LOG="warn")
+        # Warnings only, as the FastAPI peer runs (--no-access-log --log-level warning).
+        env = dict(os.environ, SKEIN_DATA_DIR=self.data, SKEIN_RATE_SOURCE="off", SKEIN_LOG="warn")
         env.pop("SKEIN_RATE_PRINCIPAL", None)
         env.pop("SKEIN_RATE_TENANT", None)
         self.env = env

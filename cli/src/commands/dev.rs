@@ -60,15 +60,17 @@ pub async fn run(args: DevArgs) -> Result<(), CliError> {
     }
 }
 
-/// Logs to stderr as `SKEIN_LOG` filters them and, when the `OTEL_*` variables name an
-/// endpoint, spans over OTLP (filtered apart: quiet logs do not mean missing traces).
+/// Logs to stderr as `SKEIN_LOG` filters them (else `RUST_LOG`, which the Lambdas read,
+/// else `info`) and, when the `OTEL_*` variables name an endpoint, spans over OTLP (filtered
+/// apart: quiet logs do not mean missing traces).
 fn init_logging() -> Result<Option<skein_telemetry::export::Exporting>, CliError> {
     use tracing_subscriber::Layer;
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
 
-    let filter =
-        tracing_subscriber::EnvFilter::try_from_env("SKEIN_LOG").unwrap_or_else(|_| "info".into());
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SKEIN_LOG")
+        .or_else(|_| tracing_subscriber::EnvFilter::try_from_default_env())
+        .unwrap_or_else(|_| "info".into());
     let colour = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let logs = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
