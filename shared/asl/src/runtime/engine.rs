@@ -33,9 +33,9 @@ pub(crate) struct Frame {
     /// How the state's output differs from its input, when it is that simple: the history
     /// then records the change, not a copy (see [`Payload`]).
     pub(crate) output_change: Option<OutputChange>,
-    /// How the run's input was recorded, when the caller has it already; how its output was
-    /// recorded, once it ends.
-    pub(crate) recorded: Option<Option<Payload>>,
+    /// How the run's input was recorded, when the caller has it already (else it is recorded
+    /// here); how its output was recorded, once it ends.
+    pub(crate) recorded: Option<Payload>,
 }
 
 pub(crate) enum OutputChange {
@@ -67,11 +67,11 @@ pub(crate) async fn run_machine(
         input_bound: Some(input_bound),
         output_bound: None,
         output_change: None,
-        recorded: Some(recorded),
+        recorded,
     };
     let start = machine.start.unwrap_or(machine.graph.start);
     let output = run_graph_from(shared, &machine.graph, start, input, &mut frame).await?;
-    Ok((output, frame.recorded.flatten()))
+    Ok((output, frame.recorded))
 }
 
 pub(crate) fn run_graph<'a>(
@@ -96,10 +96,7 @@ fn run_graph_from<'a>(
         let mut current = start;
         let mut state = &graph.states[current];
         // A state's recorded output is the next state's recorded input: record it once.
-        let mut recorded_input = match frame.recorded.take() {
-            Some(recorded) => recorded,
-            None => shared.payload(&data),
-        };
+        let mut recorded_input = frame.recorded.take().or_else(|| shared.payload(&data));
         let mut entered = shared.now();
         let mut input_bound = frame.input_bound.take();
         within_history_limit(shared, frame.previous)?;
@@ -139,7 +136,7 @@ fn run_graph_from<'a>(
                 .output(recorded_output.clone());
             let Transition::Next(index) = next else {
                 frame.previous = shared.record(frame.previous, exited_event);
-                frame.recorded = Some(recorded_output);
+                frame.recorded = recorded_output;
                 return Ok(data);
             };
             // Counting the exited event, as if it were recorded already.
