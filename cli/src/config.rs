@@ -135,7 +135,7 @@ impl LocalArgs {
                     region: self.llm_region.clone(),
                 }),
             // Bedrock calls read the AWS SDK's default chain (environment, profile).
-            aws_credentials: None,
+            aws_credentials: Some(skein_aws::default_chain_credentials()),
             egress: self.http_allow.clone(),
         }
     }

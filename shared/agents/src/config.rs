@@ -98,8 +98,8 @@ impl LlmSettings {
 pub struct BuiltinSettings {
     pub llm: Option<LlmSettings>,
     /// The credentials Bedrock calls are signed with: the host's AWS SDK configuration
-    /// (on Lambda, the function's role). When absent, the SDK's default chain
-    /// (environment, profile) is read at the first call.
+    /// (on Lambda, the function's role; on `skein dev`, the SDK's default chain, read at
+    /// the first call). Without them, only a Bedrock API key can authorize a call.
     pub aws_credentials: Option<aws_credential_types::provider::SharedCredentialsProvider>,
     /// What `http` steps may reach (`SKEIN_HTTP_ALLOW`); the default allows only
     /// globally routable addresses.

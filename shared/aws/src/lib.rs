@@ -3,6 +3,7 @@
 //! shared AWS configuration; `AWS_ENDPOINT_URL` (or a per-service variable such as
 //! `AWS_ENDPOINT_URL_SQS`) points them at a local AWS-protocol server like moto.
 
+mod config;
 mod dynamo;
 #[cfg(feature = "moto")]
 pub mod moto;
@@ -12,6 +13,7 @@ mod sfn;
 mod sqs;
 mod step_queue;
 
+pub use config::{config_loader, default_chain_credentials, lambda_config, load_config};
 pub use dynamo::{DynamoStore, IAM_ACTIONS as DYNAMODB_IAM_ACTIONS};
 pub use sfn::{ExecutionState, StateMachines, StepFunctionsEngine};
 pub use sqs::SqsQueue;
@@ -32,18 +34,3 @@ pub mod iam {
     };
 }
 pub use step_queue::StepQueue;
-
-/// The AWS configuration from the environment (region, credentials, endpoints), loaded
-/// once at start and shared by every client.
-pub async fn load_config() -> aws_config::SdkConfig {
-    config_loader().load().await
-}
-
-/// aws-config's loader with the one HTTPS client every SDK client shares.
-pub fn config_loader() -> aws_config::ConfigLoader {
-    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
-    let https = aws_smithy_http_client::Builder::new()
-        .tls_provider(Provider::Rustls(CryptoMode::Ring))
-        .build_https();
-    aws_config::from_env().http_client(https)
-}

@@ -62,7 +62,7 @@ impl AwsPlatform {
     ) -> Result<Self, StartError> {
         let settings = PlatformSettings::from_env()?;
         crate::metrics::install(&settings.name_prefix);
-        let sdk = skein_aws::load_config().await;
+        let sdk = skein_aws::load_config();
         let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), &settings.table);
         Self::build(&settings, &sdk, Arc::new(store), |engine| engine, builtins)
     }

@@ -1,6 +1,5 @@
-//! SigV4 for Bedrock: the AWS SDK's signer over credentials from the host's SDK
-//! configuration (on Lambda, the function's role) or, when the host gives none, the
-//! SDK's default chain (environment variables, a profile), read once.
+//! SigV4 for Bedrock: the AWS SDK's signer over the credentials the host gives (on
+//! Lambda, the function's role; on `skein dev`, the SDK's default chain).
 
 use std::time::SystemTime;
 
@@ -15,33 +14,16 @@ use skein_core::workflows::compile::StepErrorName;
 const SERVICE: &str = "bedrock";
 
 pub(crate) struct AwsSigner {
-    given: Option<SharedCredentialsProvider>,
-    default_chain: tokio::sync::OnceCell<Option<SharedCredentialsProvider>>,
+    credentials: Option<SharedCredentialsProvider>,
 }
 
 impl AwsSigner {
-    pub fn new(given: Option<SharedCredentialsProvider>) -> Self {
-        Self {
-            given,
-            default_chain: tokio::sync::OnceCell::new(),
-        }
+    pub fn new(credentials: Option<SharedCredentialsProvider>) -> Self {
+        Self { credentials }
     }
 
     /// Credentials to sign one call with (a provider caches and refreshes them).
     pub async fn identity(&self) -> Result<Identity, AgentFailure> {
-        let provider = match &self.given {
-            Some(given) => Some(given.clone()),
-            None => self
-                .default_chain
-                .get_or_init(|| async {
-                    aws_config::defaults(aws_config::BehaviorVersion::latest())
-                        .load()
-                        .await
-                        .credentials_provider()
-                })
-                .await
-                .clone(),
-        };
         let no_credentials = |detail: String| {
             AgentFailure::new(
                 StepErrorName::NonRetryable,
@@ -50,7 +32,10 @@ impl AwsSigner {
                 ),
             )
         };
-        let provider = provider.ok_or_else(|| no_credentials("none configured".into()))?;
+        let provider = self
+            .credentials
+            .as_ref()
+            .ok_or_else(|| no_credentials("the host gave none".into()))?;
         let credentials = provider
             .provide_credentials()
             .await
