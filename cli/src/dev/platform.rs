@@ -156,7 +156,7 @@ impl LocalPlatform {
             queue: messages_queue.clone(),
             max_receives: MESSAGE_MAX_RECEIVES,
         };
-        let platform = Platform::new(ctx, tokens.clone(), ports, messaging);
+        let platform = Platform::new(ctx, Some(tokens.clone()), ports, messaging);
         Ok(Self {
             platform,
             bell,

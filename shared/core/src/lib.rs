@@ -52,9 +52,11 @@ pub struct Platform {
 }
 
 impl Platform {
+    /// `tokens` is None in a process that serves no API: it can then neither verify nor
+    /// issue a token, and links none of their crypto.
     pub fn new(
         ctx: Context,
-        tokens: std::sync::Arc<auth::TokenService>,
+        tokens: Option<std::sync::Arc<auth::TokenService>>,
         ports: runs::WorkflowPorts,
         messaging: messages::MessagingPorts,
     ) -> Self {

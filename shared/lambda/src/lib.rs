@@ -14,7 +14,7 @@ pub mod step_worker;
 pub mod traces;
 
 pub use config::{AuthSettings, ConfigError, PlatformSettings, SIGNING_KEY_VARIABLES};
-pub use platform::{AwsPlatform, StartError, builtins, no_builtins};
+pub use platform::{AwsPlatform, StartError, builtins, no_builtins, no_tokens, tokens};
 
 /// JSON logs, one object per line, as CloudWatch Logs Insights queries them. The level
 /// comes from `RUST_LOG` (default `info`). With the `otlp` feature, spans go where the

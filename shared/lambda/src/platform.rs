@@ -14,7 +14,7 @@ use skein_core::system::{OsEntropy, SystemClock};
 use skein_core::{Context, Platform};
 use skein_http::{AppState, ServiceInfo, Shared, TaskBell};
 
-use crate::config::{ConfigError, PlatformSettings};
+use crate::config::{AuthSettings, ConfigError, PlatformSettings};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -31,7 +31,8 @@ pub enum StartError {
 #[derive(Clone)]
 pub struct AwsPlatform {
     pub platform: Platform,
-    pub tokens: Arc<TokenService>,
+    /// None in the functions that serve no API ([`no_tokens`]).
+    pub tokens: Option<Arc<TokenService>>,
     pub engine: Arc<StepFunctionsEngine>,
     /// The engine as the platform's port sees it (the same one, unless a test layered it).
     pub workflow_engine: Arc<dyn WorkflowEngine>,
@@ -53,18 +54,40 @@ pub fn no_builtins(_: &BuiltinSettings) -> Option<Arc<dyn BuiltinAgents>> {
     None
 }
 
+/// The token service, for the API functions: they verify callers' tokens, and
+/// api-agents, which holds the signing key, issues them.
+pub fn tokens(auth: &AuthSettings) -> Result<Option<Arc<TokenService>>, StartError> {
+    let service = TokenService::new(auth.keys.clone(), auth.tokens.clone())?;
+    Ok(Some(Arc::new(service)))
+}
+
+/// No token service: a function that serves no API (the step-worker, the
+/// message-router, the scheduler) names this instead of [`tokens`], and links none of
+/// the JWT crypto.
+pub fn no_tokens(_: &AuthSettings) -> Result<Option<Arc<TokenService>>, StartError> {
+    Ok(None)
+}
+
+/// What a function's `main` chose to link: the builtin agents or not, tokens or not.
+struct Links<B, T> {
+    builtins: B,
+    tokens: T,
+}
+
 impl AwsPlatform {
     /// Reads the settings and the AWS configuration from the environment. `builtins` is
-    /// [`builtins`] or [`no_builtins`]; a function's `main` names one, so the other's
-    /// code is not in its binary.
+    /// [`builtins`] or [`no_builtins`], and `tokens` is [`tokens`] or [`no_tokens`]; a
+    /// function's `main` names one of each, so the other's code is not in its binary.
     pub async fn from_env(
         builtins: impl FnOnce(&BuiltinSettings) -> Option<Arc<dyn BuiltinAgents>>,
+        tokens: impl FnOnce(&AuthSettings) -> Result<Option<Arc<TokenService>>, StartError>,
     ) -> Result<Self, StartError> {
         let settings = PlatformSettings::from_env()?;
         crate::metrics::install(&settings.name_prefix);
         let sdk = skein_aws::load_config();
         let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), &settings.table);
-        Self::build(&settings, &sdk, Arc::new(store), |engine| engine, builtins)
+        let links = Links { builtins, tokens };
+        Self::build(&settings, &sdk, Arc::new(store), |engine| engine, links)
     }
 
     pub fn new(
@@ -92,21 +115,24 @@ impl AwsPlatform {
         store: Arc<dyn ItemStore>,
         engine_layer: impl FnOnce(Arc<dyn WorkflowEngine>) -> Arc<dyn WorkflowEngine>,
     ) -> Result<Self, StartError> {
-        Self::build(settings, sdk, store, engine_layer, builtins)
+        let links = Links { builtins, tokens };
+        Self::build(settings, sdk, store, engine_layer, links)
     }
 
-    fn build(
+    fn build<B, T>(
         settings: &PlatformSettings,
         sdk: &aws_config::SdkConfig,
         store: Arc<dyn ItemStore>,
         engine_layer: impl FnOnce(Arc<dyn WorkflowEngine>) -> Arc<dyn WorkflowEngine>,
-        builtins: impl FnOnce(&BuiltinSettings) -> Option<Arc<dyn BuiltinAgents>>,
-    ) -> Result<Self, StartError> {
+        links: Links<B, T>,
+    ) -> Result<Self, StartError>
+    where
+        B: FnOnce(&BuiltinSettings) -> Option<Arc<dyn BuiltinAgents>>,
+        T: FnOnce(&AuthSettings) -> Result<Option<Arc<TokenService>>, StartError>,
+    {
+        let Links { builtins, tokens } = links;
         let region = sdk.region().ok_or(StartError::NoRegion)?.to_string();
-        let tokens = Arc::new(TokenService::new(
-            settings.auth.keys.clone(),
-            settings.auth.tokens.clone(),
-        )?);
+        let tokens = tokens(&settings.auth)?;
         let bell = Arc::new(TaskBell::default());
         // Runs and tasks carry the trace context of what started them (W3C, or X-Ray's
         // header from API Gateway), for whichever process traces them.
@@ -174,11 +200,74 @@ impl AwsPlatform {
                 adapters: serde_json::json!({
                     "store": "dynamodb", "queue": "sqs", "engine": "step-functions",
                 }),
-                jwt_algorithm: self.tokens.algorithm_name(),
+                jwt_algorithm: self
+                    .tokens
+                    .as_ref()
+                    .map(|tokens| tokens.algorithm_name())
+                    .unwrap_or_default(),
             }),
             claim_recheck: std::time::Duration::from_secs(1),
             limiter: self.platform.access.rate_limiter(self.rate_limits),
             sources: skein_http::SourceLimiter::new(self.rate_limits.source),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use skein_core::settings::fixed as lookup;
+
+    fn settings() -> PlatformSettings {
+        let env = lookup(&[
+            ("SKEIN_JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+            ("SKEIN_TABLE", "skein"),
+            ("SKEIN_STEP_QUEUE_URL", "http://127.0.0.1:9/1/steps"),
+            ("SKEIN_MESSAGE_QUEUE_URL", "http://127.0.0.1:9/1/messages"),
+            (
+                "SKEIN_STATES_ROLE_ARN",
+                "arn:aws:iam::123456789012:role/states",
+            ),
+        ]);
+        PlatformSettings::from_lookup(&env).unwrap()
+    }
+
+    fn platform(
+        tokens: fn(&AuthSettings) -> Result<Option<Arc<TokenService>>, StartError>,
+    ) -> AwsPlatform {
+        let sdk = skein_aws::lambda_config(Arc::new(|name| {
+            (name == "AWS_REGION").then(|| "us-east-1".to_string())
+        }));
+        let settings = settings();
+        let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), &settings.table);
+        let links = Links {
+            builtins: no_builtins,
+            tokens,
+        };
+        AwsPlatform::build(&settings, &sdk, Arc::new(store), |engine| engine, links).unwrap()
+    }
+
+    #[test]
+    fn a_function_without_tokens_can_neither_verify_nor_issue_one() {
+        let api = platform(tokens);
+        let worker = platform(no_tokens);
+        assert!(api.tokens.is_some() && worker.tokens.is_none());
+        let client = skein_core::ids::ClientId::from_ulid(ulid::Ulid::from_parts(1, 1));
+        let principal = skein_core::auth::Principal {
+            tenant: skein_core::ids::TenantId::parse("acme").unwrap(),
+            id: skein_core::ids::PrincipalId::client(&client),
+            roles: vec![skein_core::auth::Role::Admin],
+        };
+        let token = api.platform.access.mint(&principal).unwrap().access_token;
+        assert!(api.platform.access.verify_token(&token).is_ok());
+        assert!(matches!(
+            worker.platform.access.verify_token(&token),
+            Err(skein_core::Error::Internal(_))
+        ));
+        assert!(matches!(
+            worker.platform.access.mint(&principal),
+            Err(skein_core::Error::Internal(_))
+        ));
     }
 }

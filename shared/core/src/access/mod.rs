@@ -71,12 +71,21 @@ pub struct NewClient {
 #[derive(Clone)]
 pub struct Access {
     ctx: Context,
-    tokens: Arc<TokenService>,
+    /// None in a process that neither verifies nor issues tokens (the step-worker, the
+    /// message-router and the scheduler on Lambda), which then links no JWT crypto.
+    tokens: Option<Arc<TokenService>>,
 }
 
 impl Access {
-    pub fn new(ctx: Context, tokens: Arc<TokenService>) -> Self {
+    pub fn new(ctx: Context, tokens: Option<Arc<TokenService>>) -> Self {
         Self { ctx, tokens }
+    }
+
+    /// The token service, where this process has one: every API host does.
+    fn token_service(&self) -> Result<&TokenService> {
+        self.tokens
+            .as_deref()
+            .ok_or_else(|| Error::Internal("this process was built without tokens".into()))
     }
 
     /// The token buckets API requests take from, on this platform's store.
@@ -84,14 +93,14 @@ impl Access {
         crate::limits::RateLimiter::new(self.ctx.clone(), limits)
     }
 
-    pub fn tokens(&self) -> &TokenService {
-        &self.tokens
+    pub fn tokens(&self) -> Option<&TokenService> {
+        self.tokens.as_deref()
     }
 
     /// Verifies a bearer token's signature and claims, without asking the store: enough
     /// to pick a rate-limit bucket, not to act (see `authenticate`).
     pub fn verify_token(&self, bearer: &str) -> Result<Principal> {
-        self.tokens
+        self.token_service()?
             .verify(bearer)
             .map_err(|e| Error::Unauthenticated(e.to_string()))
     }
@@ -100,7 +109,7 @@ impl Access {
     /// was deleted or paused, or whose secret was rotated, after the token was issued.
     pub async fn authenticate(&self, bearer: &str) -> Result<Principal> {
         let (principal, issued_at_ms) = self
-            .tokens
+            .token_service()?
             .verify_issued(bearer)
             .map_err(|e| Error::Unauthenticated(e.to_string()))?;
         revocation::check(
@@ -258,7 +267,7 @@ impl Access {
             id: credential.principal,
             roles: credential.roles,
         };
-        self.tokens
+        self.token_service()?
             .issue(&principal, self.ctx.now(), self.ctx.ulid().to_string())
             .map_err(|e| Error::Internal(e.to_string()))
     }
@@ -322,7 +331,7 @@ impl Access {
 
     /// Mints a token directly, for whoever holds the signing key (`skein token --admin`).
     pub fn mint(&self, principal: &Principal) -> Result<IssuedToken> {
-        self.tokens
+        self.token_service()?
             .issue(principal, self.ctx.now(), self.ctx.ulid().to_string())
             .map_err(|e| Error::Internal(e.to_string()))
     }

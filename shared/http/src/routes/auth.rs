@@ -128,7 +128,12 @@ fn basic_auth(headers: &HeaderMap) -> Option<(String, String)> {
 /// The public keys that verify this server's tokens (empty for HS256).
 #[utoipa::path(get, path = "/.well-known/jwks.json", tag = "auth", security(), responses((status = 200, description = "a JWK set")))]
 async fn jwks(State(state): State<AppState>) -> impl IntoResponse {
-    let keys = state.platform.access.tokens().jwks().clone();
+    let keys = state
+        .platform
+        .access
+        .tokens()
+        .map(|tokens| tokens.jwks().clone())
+        .unwrap_or_default();
     ([(header::CACHE_CONTROL, "public, max-age=300")], Json(keys))
 }
 

@@ -69,6 +69,11 @@ async fn health(
 #[utoipa::path(get, path = "/v1/info", tag = "system", security(), responses((status = 200, description = "deployment facts")))]
 async fn info(State(state): State<AppState>) -> Json<Value> {
     let info = &state.info;
+    let tokens = state
+        .platform
+        .access
+        .tokens()
+        .map(|tokens| tokens.settings());
     Json(json!({
         "name": "skein",
         "version": info.version,
@@ -78,8 +83,8 @@ async fn info(State(state): State<AppState>) -> Json<Value> {
             "token_endpoint": "/v1/auth/token",
             "jwks_uri": "/.well-known/jwks.json",
             "algorithm": info.jwt_algorithm,
-            "issuer": state.platform.access.tokens().settings().issuer,
-            "audience": state.platform.access.tokens().settings().audience,
+            "issuer": tokens.map(|settings| &settings.issuer),
+            "audience": tokens.map(|settings| &settings.audience),
         },
         "resources": ["/v1/agents", "/v1/tasks", "/v1/clients"],
     }))
