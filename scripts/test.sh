@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-step() { printf '\n==> %s\n' "$*"; }
+# Each step says how long the run has taken so far, so a slow CI run shows where.
+step() { printf '\n==> %s  [%dm%02ds]\n' "$*" $((SECONDS / 60)) $((SECONDS % 60)); }
 
 step "setup: rustfmt, clippy, the wasm32 target, chromium, Python tools in .venv*, Node and edge build tools in .tools"
 bash scripts/setup.sh
