@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds every Lambda function as an arm64 (Graviton) zip with cargo-lambda:
 # target/lambda/<function>/bootstrap.zip. Installs cargo-lambda and zig into the
-# project venv and the aarch64 target on first use; safe to run again.
+# project venv, the aarch64 target and Debian's advancecomp on first use; safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/functions.sh
@@ -19,11 +19,22 @@ if ! rustup target list --installed | grep -qx aarch64-unknown-linux-gnu; then
     rustup target add aarch64-unknown-linux-gnu
 fi
 
+# advzip recompresses each zip with 7-Zip's deflate encoder: the same zip format Lambda
+# reads, about 4% smaller than cargo-lambda's, so less to download at every cold start.
+if ! command -v advzip > /dev/null; then
+    as_root=()
+    if [ "$(id -u)" != 0 ]; then as_root=(sudo); fi
+    "${as_root[@]}" apt-get update -q
+    "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends advancecomp
+fi
+
 packages=()
 for function in "${FUNCTIONS[@]}"; do packages+=(--package "$function"); done
 PATH="$venv/bin:$PATH" cargo lambda build --profile function --arm64 --output-format zip "${packages[@]}"
 
 echo "function          zip bytes"
 for function in "${FUNCTIONS[@]}"; do
-    printf '%-17s %s\n' "$function" "$(stat -c %s "${CARGO_TARGET_DIR:-target}/lambda/$function/bootstrap.zip")"
+    zip="${CARGO_TARGET_DIR:-target}/lambda/$function/bootstrap.zip"
+    advzip --recompress -3 --quiet "$zip"
+    printf '%-17s %s\n' "$function" "$(stat -c %s "$zip")"
 done
