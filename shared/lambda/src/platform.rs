@@ -68,12 +68,6 @@ pub fn no_tokens(_: &AuthSettings) -> Result<Option<Arc<TokenService>>, StartErr
     Ok(None)
 }
 
-/// What a function's `main` chose to link: the builtin agents or not, tokens or not.
-struct Links<B, T> {
-    builtins: B,
-    tokens: T,
-}
-
 impl AwsPlatform {
     /// Reads the settings and the AWS configuration from the environment. `builtins` is
     /// [`builtins`] or [`no_builtins`], and `tokens` is [`tokens`] or [`no_tokens`]; a
@@ -86,8 +80,14 @@ impl AwsPlatform {
         crate::metrics::install(&settings.name_prefix);
         let sdk = skein_aws::load_config();
         let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), &settings.table);
-        let links = Links { builtins, tokens };
-        Self::build(&settings, &sdk, Arc::new(store), |engine| engine, links)
+        Self::build(
+            &settings,
+            &sdk,
+            Arc::new(store),
+            |engine| engine,
+            builtins,
+            tokens,
+        )
     }
 
     pub fn new(
@@ -115,22 +115,17 @@ impl AwsPlatform {
         store: Arc<dyn ItemStore>,
         engine_layer: impl FnOnce(Arc<dyn WorkflowEngine>) -> Arc<dyn WorkflowEngine>,
     ) -> Result<Self, StartError> {
-        let links = Links { builtins, tokens };
-        Self::build(settings, sdk, store, engine_layer, links)
+        Self::build(settings, sdk, store, engine_layer, builtins, tokens)
     }
 
-    fn build<B, T>(
+    fn build(
         settings: &PlatformSettings,
         sdk: &aws_config::SdkConfig,
         store: Arc<dyn ItemStore>,
         engine_layer: impl FnOnce(Arc<dyn WorkflowEngine>) -> Arc<dyn WorkflowEngine>,
-        links: Links<B, T>,
-    ) -> Result<Self, StartError>
-    where
-        B: FnOnce(&BuiltinSettings) -> Option<Arc<dyn BuiltinAgents>>,
-        T: FnOnce(&AuthSettings) -> Result<Option<Arc<TokenService>>, StartError>,
-    {
-        let Links { builtins, tokens } = links;
+        builtins: impl FnOnce(&BuiltinSettings) -> Option<Arc<dyn BuiltinAgents>>,
+        tokens: impl FnOnce(&AuthSettings) -> Result<Option<Arc<TokenService>>, StartError>,
+    ) -> Result<Self, StartError> {
         let region = sdk.region().ok_or(StartError::NoRegion)?.to_string();
         let tokens = tokens(&settings.auth)?;
         let bell = Arc::new(TaskBell::default());
@@ -241,11 +236,8 @@ mod tests {
         }));
         let settings = settings();
         let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), &settings.table);
-        let links = Links {
-            builtins: no_builtins,
-            tokens,
-        };
-        AwsPlatform::build(&settings, &sdk, Arc::new(store), |engine| engine, links).unwrap()
+        let store = Arc::new(store);
+        AwsPlatform::build(&settings, &sdk, store, |engine| engine, no_builtins, tokens).unwrap()
     }
 
     #[test]
