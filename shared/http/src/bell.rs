@@ -1,8 +1,9 @@
 //! Wakes long-polling claimers when a task becomes claimable in this process, a run's
-//! live streams and waiting starts when that run changes, and an agent's inbox reads when
-//! something is delivered to it. Runs and inboxes ring only their own waiters: one
-//! global bell woke every stream on every change anywhere, and each woken stream re-read
-//! its run.
+//! live streams when that run changes, starts waiting for a run's end when it ends, and
+//! an agent's inbox reads when something is delivered to it. Runs and inboxes ring only
+//! their own waiters: one global bell woke every stream on every change anywhere, and
+//! each woken stream re-read its run. A waiting start is not woken by its run's step
+//! events: it re-read the run at each, about a seventh of a 3-step run's CPU.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
@@ -14,6 +15,7 @@ use tokio::sync::Notify;
 pub struct TaskBell {
     notify: Notify,
     runs: Rooms,
+    ends: Rooms,
     inboxes: Rooms,
 }
 
@@ -66,6 +68,12 @@ impl TaskBell {
         self.runs.enter(run)
     }
 
+    /// What rings when run `run` ends (waiting starts): wait on its `notified()`, enabled
+    /// before reading the run.
+    pub fn end_room(&self, run: &str) -> Arc<Notify> {
+        self.ends.enter(run)
+    }
+
     /// What rings at the next delivery into agent `agent`'s inbox.
     pub fn inbox_room(&self, agent: &str) -> Arc<Notify> {
         self.inboxes.enter(agent)
@@ -79,6 +87,10 @@ impl TaskEvents for TaskBell {
 
     fn run_changed(&self, run: &str) {
         self.runs.ring(run);
+    }
+
+    fn run_ended(&self, run: &str) {
+        self.ends.ring(run);
     }
 
     fn inbox_changed(&self, agent: &str) {
@@ -110,6 +122,27 @@ mod tests {
             tokio::time::timeout(Duration::from_millis(20), untouched)
                 .await
                 .is_err()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_waiting_start_is_woken_by_its_runs_end_and_not_by_its_steps() {
+        let bell = TaskBell::default();
+        let end = bell.end_room("run_a");
+        let ended = end.notified();
+        tokio::pin!(ended);
+        ended.as_mut().enable();
+        bell.run_changed("run_a");
+        assert!(
+            tokio::time::timeout(Duration::from_millis(20), ended.as_mut())
+                .await
+                .is_err()
+        );
+        bell.run_ended("run_a");
+        assert!(
+            tokio::time::timeout(Duration::from_secs(1), ended)
+                .await
+                .is_ok()
         );
     }
 

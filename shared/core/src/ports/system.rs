@@ -19,6 +19,11 @@ pub trait TaskEvents: Send + Sync {
     /// A run changed (a step moved, the run ended): live watchers should look again.
     fn run_changed(&self, _run: &str) {}
 
+    /// A run reached its terminal status (told after `run_changed`): starts waiting for
+    /// its end should look again. Apart from `run_changed` so that a waiting start reads
+    /// its run once at the end, not at every step event.
+    fn run_ended(&self, _run: &str) {}
+
     /// A message landed in this agent's inbox: its long-polling reads should look again.
     fn inbox_changed(&self, _agent: &str) {}
 }

@@ -130,6 +130,7 @@ impl Runs {
             Ok(()) => {
                 crate::metrics::run_ended(&run.workflow, run.status.as_str());
                 self.ctx.events.run_changed(run.id.as_str());
+                self.ctx.events.run_ended(run.id.as_str());
                 Ok(crate::retry::Try::Done(run))
             }
             Err(StoreError::TransactionCanceled { .. }) => Ok(crate::retry::Try::Raced),

@@ -110,8 +110,8 @@ async fn wait_for_end(
         if run.status.is_terminal() {
             return Ok(run);
         }
-        // Listen before reading, so a change between the read and the wait is not missed.
-        let room = state.bell.run_room(run.id.as_str());
+        // Listen before reading, so an end between the read and the wait is not missed.
+        let room = state.bell.end_room(run.id.as_str());
         let changed = room.notified();
         tokio::pin!(changed);
         changed.as_mut().enable();
