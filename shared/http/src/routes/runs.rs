@@ -112,9 +112,9 @@ async fn wait_for_end(
         }
         // Listen before reading, so an end between the read and the wait is not missed.
         let room = state.bell.end_room(run.id.as_str());
-        let changed = room.notified();
-        tokio::pin!(changed);
-        changed.as_mut().enable();
+        let ended = room.notified();
+        tokio::pin!(ended);
+        ended.as_mut().enable();
         run = state.platform.runs.get(caller, &run.id).await?;
         if run.status.is_terminal() {
             return Ok(run);
@@ -123,7 +123,7 @@ async fn wait_for_end(
         if now >= deadline {
             return Ok(run);
         }
-        let _woken_or_due = tokio::time::timeout((deadline - now).min(WAIT_RECHECK), changed).await;
+        let _woken_or_due = tokio::time::timeout((deadline - now).min(WAIT_RECHECK), ended).await;
     }
 }
 
