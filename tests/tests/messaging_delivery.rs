@@ -72,22 +72,30 @@ async fn a_message_being_routed_when_the_server_stopped_is_routed_at_the_next_st
         // As the router had it: received, under a 30 s visibility, never deleted.
         let db = std::sync::Arc::new(SqliteDb::open_dir(&data_dir).unwrap());
         let queue = SqliteQueue::new(db, MESSAGES_QUEUE, QueueSettings::default());
-        let body = OutgoingMessage::new(unrouted.to_string());
-        queue.send_batch(vec![body]).await.unwrap();
+        let body = unrouted.to_string();
+        queue
+            .send_batch(vec![OutgoingMessage::new(body.clone())])
+            .await
+            .unwrap();
+        // The first message may still be in the queue too (the stop can cut off its
+        // routing or its delete); it is taken alike, and must be routed alike.
         let taken = queue
             .receive(10, Duration::from_secs(30), Duration::ZERO)
             .await
             .unwrap();
-        assert_eq!(taken.len(), 1);
+        assert!(taken.iter().any(|m| m.body == body), "{taken:?}");
     })
     .await;
 
     let deadline = Instant::now() + Duration::from_secs(5);
     let mut kinds = Vec::new();
-    while !kinds.iter().any(|k| k == "cut-off") {
+    while !["first", "cut-off"]
+        .iter()
+        .all(|kind| kinds.iter().any(|k| k == kind))
+    {
         assert!(
             Instant::now() < deadline,
-            "the cut-off message was not routed: {kinds:?}"
+            "a message cut off by the stop was not routed: {kinds:?}"
         );
         kinds = read(&app, &bob, "wait=1&visibility=0")
             .await
