@@ -5,7 +5,7 @@
 //! store and engine ports; the same checks: every run ends, a failed run had a fault,
 //! no step's effect happens twice, and no request answers 500.
 //!
-//! `SKEIN_AWS_FAULT_SEEDS` sets the number of seeds (200 in `make test`, 1,000 in `make
+//! `SKEIN_AWS_FAULT_SEEDS` sets the number of seeds (100 in `make test`, 1,000 in `make
 //! faults`), and `SKEIN_FAULT_FIRST_SEED` the first one. moto is the limit here: one
 //! Python process per server, busy copying tables in every transaction. So the seeds are
 //! spread over one moto server per core, and the driver drains the step queue before its
@@ -358,7 +358,7 @@ async fn on_aws_adapters_every_run_ends_and_nothing_happens_twice_under_injected
     run_seeds(
         "fault injection on moto",
         "SKEIN_AWS_FAULT_SEEDS",
-        200,
+        100,
         16,
         |seed, upstream| async move { run_seed(seed, &upstream).await },
     )
