@@ -1,13 +1,16 @@
-//! The database file: one writer connection (SQLite admits one writer at a time, so a
-//! lock queues writers without busy-waiting) and a few readers that WAL lets run
-//! alongside it. Statements are short, so they run on the calling thread. A thread of
-//! its own checkpoints the write-ahead log, so no request waits for a checkpoint's
-//! copying and fsync (with `synchronous = NORMAL`, the only fsync there is).
+//! The database file: one writer connection, on which the writes queued at the same
+//! time are committed together (SQLite admits one writer at a time; see
+//! [`group_commit`](crate::group_commit)), and a few readers that WAL lets run alongside
+//! it. Statements are short, so they run on the calling thread. A thread of its own
+//! checkpoints the write-ahead log, so no request waits for a checkpoint's copying and
+//! fsync (with `synchronous = NORMAL`, the only fsync there is).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::group_commit::{GroupCommitter, WriteFailed};
 
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::Notify;
@@ -38,9 +41,11 @@ pub enum DbError {
 
 pub struct SqliteDb {
     path: PathBuf,
-    /// An async lock: a request waiting to write yields its worker thread to others
-    /// instead of blocking it (there are as few workers as cores).
-    writer: tokio::sync::Mutex<Connection>,
+    /// Runs every write, grouping those that queue up.
+    committer: GroupCommitter,
+    /// The writer connection: the leading write holds it while its group runs, and
+    /// reads borrow it when it is free.
+    writer: Arc<Mutex<Connection>>,
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
     /// Per queue: wakes long-polling receivers when a message arrives.
@@ -163,9 +168,12 @@ impl SqliteDb {
             })
             .collect::<Result<Vec<_>, DbError>>()?;
         let checkpointer = Checkpointer::start(path)?;
+        let writer = Arc::new(Mutex::new(writer));
+        let committer = GroupCommitter::new(writer.clone());
         Ok(Self {
             path: path.to_path_buf(),
-            writer: tokio::sync::Mutex::new(writer),
+            committer,
+            writer,
             readers,
             next_reader: AtomicUsize::new(0),
             queue_bells: Mutex::default(),
@@ -177,10 +185,18 @@ impl SqliteDb {
         &self.path
     }
 
-    /// The writer connection. Hold it only for synchronous SQLite work, never across an
-    /// await of anything else.
-    pub(crate) async fn writer(&self) -> tokio::sync::MutexGuard<'_, Connection> {
-        self.writer.lock().await
+    /// Runs `work` on the writer connection, in a transaction it may share with other
+    /// writes queued at the same time (its failure undoes only its own changes), and
+    /// answers once that transaction is committed.
+    pub(crate) async fn write<T, E>(
+        &self,
+        work: impl FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<WriteFailed> + Send + 'static,
+    {
+        self.committer.write(work).await
     }
 
     pub(crate) fn queue_bell(&self, queue: &str) -> Arc<Notify> {
@@ -195,18 +211,18 @@ impl SqliteDb {
     /// The writer's page cache stays warm across its own commits, while a reader's is
     /// dropped whenever anything was written since its last read, which under load is
     /// every time: reading through a reader cost three times as much.
-    pub(crate) fn reader(&self) -> ReadConnection<'_> {
+    pub(crate) fn reader(&self) -> MutexGuard<'_, Connection> {
         if let Ok(writer) = self.writer.try_lock() {
-            return ReadConnection::Writer(writer);
+            return writer;
         }
         let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
         for i in 0..self.readers.len() {
             if let Ok(conn) = self.readers[(start + i) % self.readers.len()].try_lock() {
-                return ReadConnection::Reader(conn);
+                return conn;
             }
         }
         let slot = &self.readers[start % self.readers.len()];
-        ReadConnection::Reader(slot.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
+        slot.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -301,21 +317,4 @@ fn private_file(path: &Path) -> std::io::Result<()> {
     #[cfg(unix)]
     file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
     Ok(())
-}
-
-/// A connection held for reading (see [`SqliteDb::reader`]).
-pub(crate) enum ReadConnection<'a> {
-    Writer(tokio::sync::MutexGuard<'a, Connection>),
-    Reader(MutexGuard<'a, Connection>),
-}
-
-impl std::ops::Deref for ReadConnection<'_> {
-    type Target = Connection;
-
-    fn deref(&self) -> &Connection {
-        match self {
-            Self::Writer(conn) => conn,
-            Self::Reader(conn) => conn,
-        }
-    }
 }

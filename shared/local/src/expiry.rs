@@ -10,14 +10,17 @@ impl SqliteStore {
     /// Deletes up to `limit` items whose `expires_at` has passed, as DynamoDB's TTL does
     /// on AWS (reads already skip them; this reclaims the space). Returns how many.
     pub async fn purge_expired(&self, limit: usize) -> Result<usize, StoreError> {
-        let conn = self.db.writer().await;
-        conn.execute(
-            "DELETE FROM items WHERE (pk, sk) IN (
-                 SELECT pk, sk FROM items
-                 WHERE expires_at IS NOT NULL AND expires_at <= ?1 LIMIT ?2)",
-            rusqlite::params![now_secs(), limit as i64],
-        )
-        .map_err(unavailable)
+        self.db
+            .write(move |conn| {
+                conn.execute(
+                    "DELETE FROM items WHERE (pk, sk) IN (
+                         SELECT pk, sk FROM items
+                         WHERE expires_at IS NOT NULL AND expires_at <= ?1 LIMIT ?2)",
+                    rusqlite::params![now_secs(), limit as i64],
+                )
+                .map_err(unavailable)
+            })
+            .await
     }
 }
 

@@ -4,6 +4,7 @@
 mod db;
 pub mod engine;
 mod expiry;
+mod group_commit;
 mod queue;
 mod router;
 mod step_worker;

@@ -6,13 +6,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use rusqlite::{TransactionBehavior, params};
+use rusqlite::params;
 use skein_core::ports::{
     MAX_BATCH, MAX_BODY_BYTES, OutgoingMessage, Queue, QueueDepth, QueueError, ReceivedMessage,
 };
 use tokio::sync::Notify;
 
 use crate::db::SqliteDb;
+use crate::group_commit::WriteFailed;
 
 #[derive(Debug, Clone, Default)]
 pub struct QueueSettings {
@@ -38,6 +39,12 @@ fn bell(db: &SqliteDb, queue: &str) -> Arc<Notify> {
 
 fn unavailable(err: rusqlite::Error) -> QueueError {
     QueueError::Unavailable(err.to_string())
+}
+
+impl From<WriteFailed> for QueueError {
+    fn from(failed: WriteFailed) -> Self {
+        QueueError::Unavailable(failed.to_string())
+    }
 }
 
 fn now_ms() -> i64 {
@@ -86,15 +93,18 @@ impl SqliteQueue {
     /// hidden for the rest of its visibility timeout, and a reply, or a question a run
     /// waits on, arrives that much later. Their receive counts are kept.
     pub async fn release_in_flight(&self) -> Result<usize, QueueError> {
-        let conn = self.db.writer().await;
-        let released = conn
-            .prepare_cached(
-                "UPDATE queue_messages SET visible_at = ?1, receipt = NULL
-                 WHERE queue = ?2 AND receipt IS NOT NULL AND visible_at > ?1",
-            )
-            .and_then(|mut s| s.execute(params![now_ms(), self.name]))
-            .map_err(unavailable)?;
-        drop(conn);
+        let name = self.name.clone();
+        let released = self
+            .db
+            .write(move |conn| {
+                conn.prepare_cached(
+                    "UPDATE queue_messages SET visible_at = ?1, receipt = NULL
+                     WHERE queue = ?2 AND receipt IS NOT NULL AND visible_at > ?1",
+                )
+                .and_then(|mut s| s.execute(params![now_ms(), name]))
+                .map_err(unavailable)
+            })
+            .await?;
         if released > 0 {
             bell(&self.db, &self.name).notify_waiters();
         }
@@ -106,68 +116,11 @@ impl SqliteQueue {
         max: usize,
         visibility: Duration,
     ) -> Result<Vec<ReceivedMessage>, QueueError> {
-        let mut conn = self.db.writer().await;
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(unavailable)?;
-        let now = now_ms();
-        let mut received = Vec::new();
-        let mut dead = 0;
-        {
-            let mut select = tx
-                .prepare_cached(
-                    "SELECT id, body, receive_count FROM queue_messages
-                     WHERE queue = ?1 AND visible_at <= ?2 ORDER BY visible_at, id LIMIT ?3",
-                )
-                .map_err(unavailable)?;
-            let rows = select
-                .query_map(params![self.name, now, (max * 2) as i64], |row| {
-                    Ok((
-                        row.get::<_, String>(0)?,
-                        row.get::<_, String>(1)?,
-                        row.get::<_, u32>(2)?,
-                    ))
-                })
-                .map_err(unavailable)?
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(unavailable)?;
-            for (id, body, count) in rows {
-                if received.len() == max {
-                    break;
-                }
-                match (
-                    &self.settings.max_receives,
-                    &self.settings.dead_letter_queue,
-                ) {
-                    (Some(limit), Some(dlq)) if count >= *limit => {
-                        tx.prepare_cached(
-                            "UPDATE queue_messages SET queue = ?1, receive_count = 0, receipt = NULL, visible_at = ?2
-                             WHERE queue = ?3 AND id = ?4",
-                        )
-                        .and_then(|mut s| s.execute(params![dlq, now, self.name, id]))
-                        .map_err(unavailable)?;
-                        dead += 1;
-                    }
-                    _ => {
-                        let receipt = format!("{}.{}", id, new_id());
-                        let hidden_until = now + visibility.as_millis() as i64;
-                        tx.prepare_cached(
-                            "UPDATE queue_messages SET receive_count = receive_count + 1, receipt = ?1, visible_at = ?2
-                             WHERE queue = ?3 AND id = ?4",
-                        )
-                        .and_then(|mut s| s.execute(params![receipt, hidden_until, self.name, id]))
-                        .map_err(unavailable)?;
-                        received.push(ReceivedMessage {
-                            id,
-                            body,
-                            receipt,
-                            receive_count: count + 1,
-                        });
-                    }
-                }
-            }
-        }
-        tx.commit().map_err(unavailable)?;
+        let (name, settings) = (self.name.clone(), self.settings.clone());
+        let (received, dead) = self
+            .db
+            .write(move |conn| take_visible_in(conn, &name, &settings, max, visibility))
+            .await?;
         if let Some(dlq) = self
             .settings
             .dead_letter_queue
@@ -178,6 +131,73 @@ impl SqliteQueue {
         }
         Ok(received)
     }
+}
+
+/// Takes up to `max` visible messages of queue `name`, hiding each for `visibility`;
+/// those received too often move to the dead-letter queue instead. Returns the taken
+/// messages and how many moved.
+fn take_visible_in(
+    conn: &rusqlite::Connection,
+    name: &str,
+    settings: &QueueSettings,
+    max: usize,
+    visibility: Duration,
+) -> Result<(Vec<ReceivedMessage>, usize), QueueError> {
+    let now = now_ms();
+    let mut received = Vec::new();
+    let mut dead = 0;
+    {
+        let mut select = conn
+            .prepare_cached(
+                "SELECT id, body, receive_count FROM queue_messages
+                     WHERE queue = ?1 AND visible_at <= ?2 ORDER BY visible_at, id LIMIT ?3",
+            )
+            .map_err(unavailable)?;
+        let rows = select
+            .query_map(params![name, now, (max * 2) as i64], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, u32>(2)?,
+                ))
+            })
+            .map_err(unavailable)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(unavailable)?;
+        for (id, body, count) in rows {
+            if received.len() == max {
+                break;
+            }
+            match (&settings.max_receives, &settings.dead_letter_queue) {
+                (Some(limit), Some(dlq)) if count >= *limit => {
+                    conn.prepare_cached(
+                            "UPDATE queue_messages SET queue = ?1, receive_count = 0, receipt = NULL, visible_at = ?2
+                             WHERE queue = ?3 AND id = ?4",
+                        )
+                        .and_then(|mut s| s.execute(params![dlq, now, name, id]))
+                        .map_err(unavailable)?;
+                    dead += 1;
+                }
+                _ => {
+                    let receipt = format!("{}.{}", id, new_id());
+                    let hidden_until = now + visibility.as_millis() as i64;
+                    conn.prepare_cached(
+                            "UPDATE queue_messages SET receive_count = receive_count + 1, receipt = ?1, visible_at = ?2
+                             WHERE queue = ?3 AND id = ?4",
+                        )
+                        .and_then(|mut s| s.execute(params![receipt, hidden_until, name, id]))
+                        .map_err(unavailable)?;
+                    received.push(ReceivedMessage {
+                        id,
+                        body,
+                        receipt,
+                        receive_count: count + 1,
+                    });
+                }
+            }
+        }
+    }
+    Ok((received, dead))
 }
 
 #[async_trait]
@@ -195,25 +215,24 @@ impl Queue for SqliteQueue {
                 limit: MAX_BODY_BYTES,
             });
         }
-        let ids = {
-            let mut conn = self.db.writer().await;
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(unavailable)?;
-            let now = now_ms();
-            let mut ids = Vec::with_capacity(messages.len());
-            for message in &messages {
-                let id = new_id();
-                tx.prepare_cached(
-                    "INSERT INTO queue_messages (queue, id, body, visible_at, sent_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                )
-                .and_then(|mut s| s.execute(params![self.name, id, message.body, now + message.delay.as_millis() as i64, now]))
-                .map_err(unavailable)?;
-                ids.push(id);
-            }
-            tx.commit().map_err(unavailable)?;
-            ids
-        };
+        let name = self.name.clone();
+        let ids = self
+            .db
+            .write(move |conn| {
+                let now = now_ms();
+                let mut ids = Vec::with_capacity(messages.len());
+                for message in &messages {
+                    let id = new_id();
+                    conn.prepare_cached(
+                        "INSERT INTO queue_messages (queue, id, body, visible_at, sent_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    )
+                    .and_then(|mut s| s.execute(params![name, id, message.body, now + message.delay.as_millis() as i64, now]))
+                    .map_err(unavailable)?;
+                    ids.push(id);
+                }
+                Ok::<_, QueueError>(ids)
+            })
+            .await?;
         bell(&self.db, &self.name).notify_waiters();
         Ok(ids)
     }
@@ -242,11 +261,15 @@ impl Queue for SqliteQueue {
     }
 
     async fn delete(&self, receipt: &str) -> Result<(), QueueError> {
-        let conn = self.db.writer().await;
-        let deleted = conn
-            .prepare_cached("DELETE FROM queue_messages WHERE receipt = ?1")
-            .and_then(|mut s| s.execute(params![receipt]))
-            .map_err(unavailable)?;
+        let receipt = receipt.to_string();
+        let deleted = self
+            .db
+            .write(move |conn| {
+                conn.prepare_cached("DELETE FROM queue_messages WHERE receipt = ?1")
+                    .and_then(|mut s| s.execute(params![receipt]))
+                    .map_err(unavailable)
+            })
+            .await?;
         if deleted == 0 {
             Err(QueueError::StaleReceipt)
         } else {
@@ -259,14 +282,17 @@ impl Queue for SqliteQueue {
         receipt: &str,
         visibility: Duration,
     ) -> Result<(), QueueError> {
-        let changed = {
-            let conn = self.db.writer().await;
-            conn.prepare_cached("UPDATE queue_messages SET visible_at = ?1 WHERE receipt = ?2")
-                .and_then(|mut s| {
-                    s.execute(params![now_ms() + visibility.as_millis() as i64, receipt])
-                })
-                .map_err(unavailable)?
-        };
+        let receipt = receipt.to_string();
+        let changed = self
+            .db
+            .write(move |conn| {
+                conn.prepare_cached("UPDATE queue_messages SET visible_at = ?1 WHERE receipt = ?2")
+                    .and_then(|mut s| {
+                        s.execute(params![now_ms() + visibility.as_millis() as i64, receipt])
+                    })
+                    .map_err(unavailable)
+            })
+            .await?;
         if changed == 0 {
             return Err(QueueError::StaleReceipt);
         }

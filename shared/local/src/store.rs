@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde_json::{Map, Value};
 use skein_core::ports::{
     Change, Condition, Index, IndexKey, Item, ItemStore, Key, MAX_ITEM_BYTES, Page, Query, SkRange,
@@ -13,6 +13,7 @@ use skein_core::ports::{
 };
 
 use crate::db::SqliteDb;
+use crate::group_commit::WriteFailed;
 
 #[derive(Clone)]
 pub struct SqliteStore {
@@ -31,6 +32,12 @@ impl SqliteStore {
 
 pub(crate) fn unavailable(err: rusqlite::Error) -> StoreError {
     StoreError::Unavailable(err.to_string())
+}
+
+impl From<WriteFailed> for StoreError {
+    fn from(failed: WriteFailed) -> Self {
+        StoreError::Unavailable(failed.to_string())
+    }
 }
 
 pub(crate) fn now_secs() -> i64 {
@@ -226,35 +233,34 @@ fn op_key(op: &WriteOp) -> &Key {
 impl SqliteStore {
     /// Runs `ops` atomically; the first element of the error names failed conditions.
     async fn transact(&self, ops: Vec<WriteOp>) -> Result<Vec<Item>, StoreError> {
-        let mut conn = self.db.writer().await;
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(unavailable)?;
-        let now = now_secs();
-        let mut failed = Vec::new();
-        let mut writes = Vec::new();
-        for (i, op) in ops.into_iter().enumerate() {
-            let (ok, put, delete) = prepare(&tx, op, now)?;
-            if !ok {
-                failed.push(i);
-            }
-            writes.push((put, delete));
-        }
-        if !failed.is_empty() {
-            return Err(StoreError::TransactionCanceled { failed });
-        }
-        let mut written = Vec::new();
-        for (put, delete) in writes {
-            if let Some(item) = put {
-                write(&tx, &item)?;
-                written.push(item);
-            }
-            if let Some(key) = delete {
-                remove(&tx, &key)?;
-            }
-        }
-        tx.commit().map_err(unavailable)?;
-        Ok(written)
+        self.db
+            .write(move |conn| {
+                let now = now_secs();
+                let mut failed = Vec::new();
+                let mut writes = Vec::new();
+                for (i, op) in ops.into_iter().enumerate() {
+                    let (ok, put, delete) = prepare(conn, op, now)?;
+                    if !ok {
+                        failed.push(i);
+                    }
+                    writes.push((put, delete));
+                }
+                if !failed.is_empty() {
+                    return Err(StoreError::TransactionCanceled { failed });
+                }
+                let mut written = Vec::new();
+                for (put, delete) in writes {
+                    if let Some(item) = put {
+                        write(conn, &item)?;
+                        written.push(item);
+                    }
+                    if let Some(key) = delete {
+                        remove(conn, &key)?;
+                    }
+                }
+                Ok(written)
+            })
+            .await
     }
 
     /// A single operation: a one-element transaction whose failure is ConditionFailed.

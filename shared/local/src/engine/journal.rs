@@ -7,10 +7,15 @@ use rusqlite::{OptionalExtension, params};
 use serde_json::Value;
 
 use crate::SqliteDb;
+use crate::group_commit::WriteFailed;
 
 #[derive(Debug, thiserror::Error)]
-#[error("engine checkpoint failed: {0}")]
-pub struct JournalError(#[from] rusqlite::Error);
+pub enum JournalError {
+    #[error("engine checkpoint failed: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("engine checkpoint failed: {0}")]
+    Write(#[from] WriteFailed),
+}
 
 pub struct ExecutionRow {
     pub name: String,
@@ -38,21 +43,29 @@ fn execute(
 /// Saves a machine under a new name. False when the name is taken by another definition,
 /// which is never replaced (a registration that names an existing machine is the same one).
 pub async fn save_machine(db: &SqliteDb, name: &str, asl: &Value) -> Result<bool, JournalError> {
-    let conn = db.writer().await;
-    let inserted = execute(
-        &conn,
-        "INSERT INTO engine_machines (name, asl) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING",
-        params![name, asl.to_string()],
-    )?;
-    if inserted == 1 {
-        return Ok(true);
-    }
-    let stored: String = conn.query_row(
-        "SELECT asl FROM engine_machines WHERE name = ?1",
-        [name],
-        |r| r.get(0),
-    )?;
-    Ok(serde_json::from_str::<Value>(&stored).ok().as_ref() == Some(asl))
+    let (name, text) = (name.to_string(), asl.to_string());
+    let stored = db
+        .write(move |conn| {
+            let inserted = execute(
+                conn,
+                "INSERT INTO engine_machines (name, asl) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING",
+                params![name, text],
+            )?;
+            if inserted == 1 {
+                return Ok::<_, JournalError>(None);
+            }
+            let stored: String = conn.query_row(
+                "SELECT asl FROM engine_machines WHERE name = ?1",
+                [name],
+                |r| r.get(0),
+            )?;
+            Ok(Some(stored))
+        })
+        .await?;
+    Ok(match stored {
+        None => true,
+        Some(stored) => serde_json::from_str::<Value>(&stored).ok().as_ref() == Some(asl),
+    })
 }
 
 /// Reads the journal's machines table: the engine can checkpoint.
@@ -82,19 +95,23 @@ pub async fn insert_execution(
     row: &ExecutionRow,
     now_ms: i64,
 ) -> Result<bool, JournalError> {
-    let conn = db.writer().await;
-    let changed = execute(
-        &conn,
-        "INSERT OR IGNORE INTO engine_executions (name, machine, input, secret, status, started_at)
-         VALUES (?1, ?2, ?3, ?4, 'RUNNING', ?5)",
-        params![
-            row.name,
-            row.machine,
-            row.input.to_string(),
-            row.secret,
-            now_ms
-        ],
-    )?;
+    let (name, machine, input, secret) = (
+        row.name.clone(),
+        row.machine.clone(),
+        row.input.to_string(),
+        row.secret.clone(),
+    );
+    let changed = db
+        .write(move |conn| {
+            execute(
+                conn,
+                "INSERT OR IGNORE INTO engine_executions (name, machine, input, secret, status, started_at)
+                 VALUES (?1, ?2, ?3, ?4, 'RUNNING', ?5)",
+                params![name, machine, input, secret, now_ms],
+            )
+            .map_err(JournalError::from)
+        })
+        .await?;
     Ok(changed == 1)
 }
 
@@ -134,27 +151,29 @@ pub async fn finish_execution(
     cause: Option<&str>,
     now_ms: i64,
 ) -> Result<(), JournalError> {
-    let conn = db.writer().await;
-    // One transaction: an execution marked ended without its unreported end would never
-    // be reported after a crash, and its run would wait forever.
-    let tx = conn.unchecked_transaction()?;
-    execute(
-        &tx,
-        "UPDATE engine_executions SET status = ?2, error = ?3, cause = ?4, stopped_at = ?5 WHERE name = ?1",
-        params![name, status, error, cause, now_ms],
-    )?;
-    execute(
-        &tx,
-        "DELETE FROM engine_task_results WHERE execution = ?1",
-        [name],
-    )?;
-    execute(
-        &tx,
-        "INSERT OR IGNORE INTO engine_unreported_ends (name) VALUES (?1)",
-        [name],
-    )?;
-    tx.commit()?;
-    Ok(())
+    let (name, status) = (name.to_string(), status.to_string());
+    let (error, cause) = (error.map(str::to_string), cause.map(str::to_string));
+    // One write: an execution marked ended without its unreported end would never be
+    // reported after a crash, and its run would wait forever.
+    db.write(move |conn| {
+        execute(
+            conn,
+            "UPDATE engine_executions SET status = ?2, error = ?3, cause = ?4, stopped_at = ?5 WHERE name = ?1",
+            params![name, status, error, cause, now_ms],
+        )?;
+        execute(
+            conn,
+            "DELETE FROM engine_task_results WHERE execution = ?1",
+            [&name],
+        )?;
+        execute(
+            conn,
+            "INSERT OR IGNORE INTO engine_unreported_ends (name) VALUES (?1)",
+            [&name],
+        )?;
+        Ok::<_, JournalError>(())
+    })
+    .await
 }
 
 /// An ended execution, as the journal holds it.
@@ -193,9 +212,16 @@ pub fn unreported_ends(db: &SqliteDb) -> Result<Vec<EndedRow>, JournalError> {
 
 /// The end of `name` was recorded on its run.
 pub async fn end_reported(db: &SqliteDb, name: &str) -> Result<(), JournalError> {
-    let conn = db.writer().await;
-    conn.execute("DELETE FROM engine_unreported_ends WHERE name = ?1", [name])?;
-    Ok(())
+    let name = name.to_string();
+    db.write(move |conn| {
+        execute(
+            conn,
+            "DELETE FROM engine_unreported_ends WHERE name = ?1",
+            [name],
+        )?;
+        Ok::<_, JournalError>(())
+    })
+    .await
 }
 
 /// Records a task's outcome once; false when one was already recorded.
@@ -205,19 +231,22 @@ pub async fn record_result(
     token: &str,
     outcome: &Recorded,
 ) -> Result<bool, JournalError> {
-    let conn = db.writer().await;
-    let changed = match outcome {
-        Recorded::Success(output) => execute(
-            &conn,
-            "INSERT OR IGNORE INTO engine_task_results (execution, token, ok, output) VALUES (?1, ?2, 1, ?3)",
-            params![execution, token, output.to_string()],
-        )?,
-        Recorded::Failure { error, cause } => execute(
-            &conn,
-            "INSERT OR IGNORE INTO engine_task_results (execution, token, ok, error, cause) VALUES (?1, ?2, 0, ?3, ?4)",
-            params![execution, token, error, cause],
-        )?,
+    let (execution, token) = (execution.to_string(), token.to_string());
+    let (output, error, cause) = match outcome {
+        Recorded::Success(output) => (Some(output.to_string()), None, None),
+        Recorded::Failure { error, cause } => (None, Some(error.clone()), Some(cause.clone())),
     };
+    let changed = db
+        .write(move |conn| {
+            execute(
+                conn,
+                "INSERT OR IGNORE INTO engine_task_results (execution, token, ok, output, error, cause)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![execution, token, output.is_some(), output, error, cause],
+            )
+            .map_err(JournalError::from)
+        })
+        .await?;
     Ok(changed == 1)
 }
 

@@ -1,0 +1,307 @@
+//! Group commit: the writes that queue up while one is being written share one
+//! transaction.
+//!
+//! A commit in WAL mode appends every page the transaction dirtied to the log. Writes
+//! from concurrent requests touch the same pages (the right edge of each index, where
+//! new ULID-keyed rows land, and the tree's interior pages), so when each is its own
+//! transaction the same pages are appended again and again, and `BEGIN`/`COMMIT` alone
+//! was 30% of `skein dev`'s CPU at 16 concurrent clients.
+//!
+//! Every write joins a queue, then tries to become the leader. The leader takes the
+//! writer connection, runs every queued write (up to [`MAX_GROUP`]) in a savepoint of one
+//! `BEGIN IMMEDIATE` transaction, commits once and answers them all; it leads again while
+//! writes are queued. The others wait for their answer. A write that fails rolls back to
+//! its savepoint and leaves the rest of its group alone. Nobody hears back before the
+//! commit, so an answer still means the write is in the database. An uncontended write
+//! leads itself on its own thread: no thread hand-off (one cost 1.2 ms of a 3-step run's
+//! 1.6 ms p50 when a writer thread ran every write), and no waiting for company.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use rusqlite::Connection;
+use tokio::sync::oneshot;
+
+/// The most writes that share one transaction.
+const MAX_GROUP: usize = 64;
+
+/// The shared transaction could not begin or commit: no write of the group happened.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("the database refused the write: {0}")]
+pub struct WriteFailed(#[source] Arc<rusqlite::Error>);
+
+/// One write waiting for the thread.
+trait Job: Send {
+    /// Runs the write in a savepoint of the open transaction; what it returns is told to
+    /// the caller once the transaction's fate is known.
+    fn run(self: Box<Self>, conn: &Connection) -> Box<dyn Reply>;
+    /// The group could not begin: the write never ran.
+    fn refuse(self: Box<Self>, failure: WriteFailed);
+}
+
+trait Reply: Send {
+    fn send(self: Box<Self>, committed: Result<(), WriteFailed>);
+}
+
+struct Write<F, T, E> {
+    work: F,
+    reply: oneshot::Sender<Result<T, E>>,
+}
+
+impl<F, T, E> Job for Write<F, T, E>
+where
+    F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+    T: Send + 'static,
+    E: From<WriteFailed> + Send + 'static,
+{
+    fn run(self: Box<Self>, conn: &Connection) -> Box<dyn Reply> {
+        let outcome = in_savepoint(conn, self.work);
+        Box::new(Answer {
+            outcome,
+            reply: self.reply,
+        })
+    }
+
+    fn refuse(self: Box<Self>, failure: WriteFailed) {
+        let _ = self.reply.send(Err(E::from(failure)));
+    }
+}
+
+struct Answer<T, E> {
+    outcome: Result<T, E>,
+    reply: oneshot::Sender<Result<T, E>>,
+}
+
+impl<T: Send, E: From<WriteFailed> + Send> Reply for Answer<T, E> {
+    fn send(self: Box<Self>, committed: Result<(), WriteFailed>) {
+        let outcome = match (self.outcome, committed) {
+            // A write that failed wrote nothing, whatever became of the others.
+            (Err(e), _) => Err(e),
+            (Ok(_), Err(failure)) => Err(E::from(failure)),
+            (Ok(value), Ok(())) => Ok(value),
+        };
+        // The caller may have stopped waiting; the write stands, as a lost reply's does.
+        let _ = self.reply.send(outcome);
+    }
+}
+
+/// Runs `work` so that its failure undoes only its own changes.
+fn in_savepoint<T, E: From<WriteFailed>>(
+    conn: &Connection,
+    work: impl FnOnce(&Connection) -> Result<T, E>,
+) -> Result<T, E> {
+    statement(conn, "SAVEPOINT write")?;
+    match work(conn) {
+        Ok(value) => {
+            statement(conn, "RELEASE write")?;
+            Ok(value)
+        }
+        Err(e) => {
+            // Rolling back a savepoint only fails when the transaction is already gone,
+            // which the commit then reports to every write of the group.
+            let _ = statement(conn, "ROLLBACK TO write");
+            let _ = statement(conn, "RELEASE write");
+            Err(e)
+        }
+    }
+}
+
+fn statement(conn: &Connection, sql: &str) -> Result<(), WriteFailed> {
+    conn.prepare_cached(sql)
+        .and_then(|mut s| s.execute([]))
+        .map(|_| ())
+        .map_err(|e| WriteFailed(Arc::new(e)))
+}
+
+/// The queue of writes and the writer connection they are committed on.
+pub(crate) struct GroupCommitter {
+    queued: Mutex<VecDeque<Box<dyn Job>>>,
+    /// Whether a write is leading (taking groups off the queue and committing them).
+    leading: AtomicBool,
+    writer: Arc<Mutex<Connection>>,
+}
+
+impl GroupCommitter {
+    pub(crate) fn new(writer: Arc<Mutex<Connection>>) -> Self {
+        Self {
+            queued: Mutex::default(),
+            leading: AtomicBool::new(false),
+            writer,
+        }
+    }
+
+    /// Runs `work` on the writer connection inside the next group's transaction and
+    /// answers once that transaction has committed (or failed).
+    pub(crate) async fn write<T, E>(
+        &self,
+        work: impl FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<WriteFailed> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        self.queue().push_back(Box::new(Write { work, reply }));
+        self.lead();
+        answer.await.unwrap_or_else(|_| Err(E::from(lost())))
+    }
+
+    fn queue(&self) -> MutexGuard<'_, VecDeque<Box<dyn Job>>> {
+        self.queued
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Commits groups while writes are queued, unless another write leads already (it
+    /// will take what is queued).
+    fn lead(&self) {
+        loop {
+            if self
+                .leading
+                .compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst)
+                .is_err()
+            {
+                return;
+            }
+            {
+                let _leadership = Leadership(&self.leading);
+                while self.commit_group() {}
+            }
+            // A write queued after the last look found a leader and left it the work:
+            // look once more now that there is none.
+            if self.queue().is_empty() {
+                return;
+            }
+        }
+    }
+
+    /// Runs and commits one group; false when nothing was queued.
+    fn commit_group(&self) -> bool {
+        let Some(first) = self.queue().pop_front() else {
+            return false;
+        };
+        let conn = self
+            .writer
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if !conn.is_autocommit() {
+            // A leader panicked in the middle of its group: nobody was told it committed.
+            let _ = statement(&conn, "ROLLBACK");
+        }
+        if let Err(failure) = statement(&conn, "BEGIN IMMEDIATE") {
+            drop(conn);
+            first.refuse(failure);
+            return true;
+        }
+        let mut replies = vec![first.run(&conn)];
+        while replies.len() < MAX_GROUP {
+            // Writes queued while the group ran join it.
+            let Some(job) = self.queue().pop_front() else {
+                break;
+            };
+            replies.push(job.run(&conn));
+        }
+        let committed = statement(&conn, "COMMIT");
+        if committed.is_err() {
+            let _ = statement(&conn, "ROLLBACK");
+        }
+        drop(conn);
+        for reply in replies {
+            reply.send(committed.clone());
+        }
+        true
+    }
+}
+
+/// Held while leading; given up when dropped, even by a panic.
+struct Leadership<'a>(&'a AtomicBool);
+
+impl Drop for Leadership<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::SeqCst);
+    }
+}
+
+/// A write whose leader panicked while running the group: its fate is unknown.
+fn lost() -> WriteFailed {
+    WriteFailed(Arc::new(rusqlite::Error::SqliteFailure(
+        rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ABORT),
+        Some("the write's group was abandoned".into()),
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn committer() -> (tempfile::TempDir, Arc<Mutex<Connection>>, GroupCommitter) {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = Connection::open(dir.path().join("t.db")).unwrap();
+        conn.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (k TEXT PRIMARY KEY);")
+            .unwrap();
+        let conn = Arc::new(Mutex::new(conn));
+        let committer = GroupCommitter::new(conn.clone());
+        (dir, conn, committer)
+    }
+
+    fn insert(conn: &Connection, k: &str) -> Result<usize, WriteFailed> {
+        conn.execute("INSERT INTO t (k) VALUES (?1)", [k])
+            .map_err(|e| WriteFailed(Arc::new(e)))
+    }
+
+    fn keys(conn: &Mutex<Connection>) -> Vec<String> {
+        let conn = conn.lock().unwrap();
+        let mut s = conn.prepare("SELECT k FROM t ORDER BY k").unwrap();
+        s.query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_failed_write_undoes_only_itself_and_the_others_of_its_group_commit() {
+        let (_dir, conn, committer) = committer();
+        let committer = Arc::new(committer);
+        let writes = (0..200).map(|i| {
+            let committer = committer.clone();
+            tokio::spawn(async move {
+                committer
+                    .write(move |conn| {
+                        let key = format!("k{i:03}");
+                        insert(conn, &key)?;
+                        // Every third write fails after its insert (it inserts its key
+                        // twice): it must leave no row, and the rest of its group must.
+                        if i % 3 == 0 {
+                            insert(conn, &key)?;
+                        }
+                        Ok::<_, WriteFailed>(i)
+                    })
+                    .await
+            })
+        });
+        let mut ok = Vec::new();
+        for write in writes.collect::<Vec<_>>() {
+            if let Ok(i) = write.await.unwrap() {
+                ok.push(format!("k{i:03}"));
+            }
+        }
+        let expected: Vec<String> = (0..200)
+            .filter(|i| i % 3 != 0)
+            .map(|i| format!("k{i:03}"))
+            .collect();
+        assert_eq!(ok, expected);
+        assert_eq!(keys(&conn), expected);
+    }
+
+    #[tokio::test]
+    async fn an_answered_write_is_committed_and_seen_by_another_connection() {
+        let (dir, _conn, committer) = committer();
+        committer.write(|conn| insert(conn, "seen")).await.unwrap();
+        let other = Connection::open(dir.path().join("t.db")).unwrap();
+        let count: i64 = other
+            .query_row("SELECT COUNT(*) FROM t WHERE k = 'seen'", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(count, 1);
+    }
+}
