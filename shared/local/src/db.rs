@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use crate::checkpoint::{Checkpointer, CheckpointerError};
 use crate::group_commit::{GroupCommitter, WriteFailed};
 
 use rusqlite::{Connection, OpenFlags};
@@ -56,8 +57,6 @@ pub struct SqliteDb {
 
 const SCHEMA_VERSION: i64 = 4;
 const READERS: usize = 4;
-/// How often the checkpointer copies the log into the database.
-const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS items (
@@ -154,7 +153,8 @@ impl SqliteDb {
                  PRAGMA busy_timeout = 5000;
                  PRAGMA temp_store = MEMORY;
                  PRAGMA cache_size = -16384;
-                 PRAGMA wal_autocheckpoint = 0;",
+                 PRAGMA wal_autocheckpoint = 0;
+                 PRAGMA journal_size_limit = 67108864;",
             )
             .map_err(open_err)?;
         migrate(&writer, path)?;
@@ -167,8 +167,11 @@ impl SqliteDb {
                 Ok(Mutex::new(conn))
             })
             .collect::<Result<Vec<_>, DbError>>()?;
-        let checkpointer = Checkpointer::start(path)?;
         let writer = Arc::new(Mutex::new(writer));
+        let checkpointer = Checkpointer::start(path, writer.clone()).map_err(|e| match e {
+            CheckpointerError::Open(source) => open_err(source),
+            CheckpointerError::Thread(e) => DbError::Checkpointer(e),
+        })?;
         let committer = GroupCommitter::new(writer.clone());
         Ok(Self {
             path: path.to_path_buf(),
@@ -223,62 +226,6 @@ impl SqliteDb {
         }
         let slot = &self.readers[start % self.readers.len()];
         slot.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-}
-
-/// The thread that checkpoints the log (passively: it never blocks readers or the
-/// writer) every [`CHECKPOINT_EVERY`], and truncates it when the database closes.
-struct Checkpointer {
-    stop: Option<std::sync::mpsc::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Checkpointer {
-    fn start(path: &Path) -> Result<Checkpointer, DbError> {
-        let open_err = |source| DbError::Open {
-            path: path.to_path_buf(),
-            source,
-        };
-        let conn = Connection::open(path).map_err(open_err)?;
-        conn.execute_batch("PRAGMA busy_timeout = 5000;")
-            .map_err(open_err)?;
-        let (stop, stopped) = std::sync::mpsc::channel::<()>();
-        let file = path.to_path_buf();
-        let thread = std::thread::Builder::new()
-            .name("sqlite-checkpoint".into())
-            .spawn(move || {
-                use std::sync::mpsc::RecvTimeoutError;
-                let checkpoint = |mode: &str| {
-                    let sql = format!("PRAGMA wal_checkpoint({mode})");
-                    if let Err(e) = conn.query_row(&sql, [], |_| Ok(())) {
-                        tracing::warn!(error = %e, "checkpointing the SQLite log failed; it will be tried again");
-                    }
-                };
-                while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(CHECKPOINT_EVERY) {
-                    // Its directory removed under it (a test's, say): nothing to keep.
-                    if !file.exists() {
-                        return;
-                    }
-                    checkpoint("PASSIVE");
-                }
-                if file.exists() {
-                    checkpoint("TRUNCATE");
-                }
-            })
-            .map_err(DbError::Checkpointer)?;
-        Ok(Checkpointer {
-            stop: Some(stop),
-            thread: Some(thread),
-        })
-    }
-}
-
-impl Drop for Checkpointer {
-    fn drop(&mut self) {
-        drop(self.stop.take());
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 

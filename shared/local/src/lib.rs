@@ -1,6 +1,7 @@
 //! Embedded adapters for `skein dev` and for tests: one SQLite database file (WAL mode)
 //! holds the item store and the durable queues.
 
+mod checkpoint;
 mod db;
 pub mod engine;
 mod expiry;
