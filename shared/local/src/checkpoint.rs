@@ -105,3 +105,40 @@ fn checkpoint(conn: &Connection, mode: Mode) -> Option<i64> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::SqliteDb;
+    use crate::group_commit::WriteFailed;
+
+    async fn put(db: &SqliteDb, n: usize, body: &str) {
+        let body = body.to_string();
+        db.write(move |conn| {
+            conn.execute(
+                "INSERT OR REPLACE INTO engine_machines (name, asl) VALUES (?1, ?2)",
+                rusqlite::params![format!("m{n}"), body],
+            )
+            .map_err(|e| WriteFailed(std::sync::Arc::new(e)))
+        })
+        .await
+        .unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_log_is_given_back_down_to_its_limit_once_it_starts_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = SqliteDb::open_dir(dir.path()).unwrap();
+        let log = dir.path().join("skein.db-wal");
+        let body = "x".repeat(256 * 1024);
+        // 128 MiB of rows, written without a pause.
+        for n in 0..512 {
+            put(&db, n, &body).await;
+        }
+        // A checkpoint copies all of it while nothing is written; the next write starts
+        // the log over and trims the file.
+        tokio::time::sleep(std::time::Duration::from_millis(1_200)).await;
+        put(&db, 0, "small").await;
+        let size = std::fs::metadata(&log).unwrap().len();
+        assert!(size <= 64 * 1024 * 1024, "the log holds {size} bytes");
+    }
+}

@@ -29,7 +29,7 @@ const MAX_GROUP: usize = 64;
 /// The shared transaction could not begin or commit: no write of the group happened.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("the database refused the write: {0}")]
-pub struct WriteFailed(#[source] Arc<rusqlite::Error>);
+pub struct WriteFailed(#[source] pub(crate) Arc<rusqlite::Error>);
 
 /// One write waiting for the thread.
 trait Job: Send {
