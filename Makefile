@@ -36,6 +36,7 @@ bench:
 # Skein against the peers (FastAPI seed stack, Restate, nginx) in one run, same clients:
 # a release `skein dev` in its own process, driven by ../shared/peers' clients.
 compare:
+	bash scripts/apt-install.sh wrk=wrk nginx=nginx-light
 	cargo build --release -p skein-cli
 	python3 scripts/compare-peers.py
 

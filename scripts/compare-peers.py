@@ -133,7 +133,10 @@ def main():
     args = parser.parse_args()
     for tool in ("wrk", "nginx"):
         if not shutil.which(tool):
-            raise SystemExit(f"{tool} is not installed: apt-get install -y wrk nginx-light")
+            raise SystemExit(
+                f"{tool} is not installed: make compare installs it "
+                "(bash scripts/apt-install.sh wrk=wrk nginx=nginx-light)"
+            )
     if not os.path.exists(args.skein):
         raise SystemExit(f"{args.skein} is missing: cargo build --release -p skein-cli")
     peers, d = args.peers, str(args.duration)

@@ -21,12 +21,7 @@ fi
 
 # advzip recompresses each zip with 7-Zip's deflate encoder: the same zip format Lambda
 # reads, about 4% smaller than cargo-lambda's, so less to download at every cold start.
-if ! command -v advzip > /dev/null; then
-    as_root=()
-    if [ "$(id -u)" != 0 ]; then as_root=(sudo); fi
-    "${as_root[@]}" apt-get update -q
-    "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends advancecomp
-fi
+bash scripts/apt-install.sh advzip=advancecomp
 
 packages=()
 for function in "${FUNCTIONS[@]}"; do packages+=(--package "$function"); done

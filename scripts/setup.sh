@@ -18,12 +18,7 @@ fi
 
 # The console's browser tests drive Debian's chromium through playwright-core (which must
 # never download a browser of its own). Installed once with apt.
-if ! command -v chromium > /dev/null; then
-    as_root=()
-    if [ "$(id -u)" != 0 ]; then as_root=(sudo); fi
-    "${as_root[@]}" apt-get update -q
-    "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium
-fi
+bash scripts/apt-install.sh chromium=chromium
 
 # Node tools (npm asl-validator, aws-local-stepfunctions) live in $SKEIN_NODE_TOOLS (default
 # ./.tools/node), reinstalled only when the lockfile changes.
