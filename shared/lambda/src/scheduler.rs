@@ -48,11 +48,20 @@ pub enum SchedulerError {
     SweepIncomplete { failures: usize },
 }
 
-/// Stable names for the function's errors, as Lambda reports them.
+/// Stable names for the function's errors, as Lambda reports them. A start that can never
+/// succeed (its workflow was deleted, its input is refused) is told apart from one the
+/// next firing may get through, and from the platform's own failures.
 impl From<SchedulerError> for lambda_runtime::Diagnostic {
     fn from(error: SchedulerError) -> Self {
+        use skein_core::Error;
         let error_type = match &error {
             SchedulerError::BadEvent(_) => "Skein.BadEvent",
+            SchedulerError::Platform(Error::NotFound { .. }) => "Skein.NotFound",
+            SchedulerError::Platform(Error::Validation(_) | Error::PayloadTooLarge(_)) => {
+                "Skein.BadInput"
+            }
+            SchedulerError::Platform(Error::QuotaExceeded(_)) => "Skein.QuotaExceeded",
+            SchedulerError::Platform(e) if e.is_transient() => "Skein.Unavailable",
             SchedulerError::Platform(_) => "Skein.Internal",
             SchedulerError::SweepIncomplete { .. } => "Skein.SweepIncomplete",
         };
@@ -111,4 +120,34 @@ pub async fn run() -> Result<(), lambda_runtime::Error> {
         crate::metrics::flushed(handle(platform, event.payload)).await
     }))
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use lambda_runtime::Diagnostic;
+    use skein_core::Error;
+
+    use super::SchedulerError;
+
+    fn name(error: Error) -> String {
+        Diagnostic::from(SchedulerError::Platform(error)).error_type
+    }
+
+    #[test]
+    fn a_start_for_a_deleted_workflow_is_named_for_what_happened_not_internal() {
+        assert_eq!(name(Error::NotFound { what: "workflow" }), "Skein.NotFound");
+        assert_eq!(
+            name(Error::invalid("$.input", "not an object")),
+            "Skein.BadInput"
+        );
+        assert_eq!(
+            name(Error::QuotaExceeded("runs".into())),
+            "Skein.QuotaExceeded"
+        );
+        assert_eq!(
+            name(Error::Unavailable("throttled".into())),
+            "Skein.Unavailable"
+        );
+        assert_eq!(name(Error::Internal("bug".into())), "Skein.Internal");
+    }
 }
