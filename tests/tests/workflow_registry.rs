@@ -141,6 +141,26 @@ steps:
 }
 
 #[tokio::test]
+async fn an_input_schema_that_is_not_json_schema_is_refused_at_registration() {
+    let app = TestApp::spawn().await;
+    let (status, body) = app
+        .apply("name: mistyped\ninput_schema: { type: stringg }\nsteps:\n  - { id: a, builtin: echo }\n")
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let error = &body["errors"][0];
+    assert_eq!(error["path"], "$.input_schema", "{body:#}");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("not a valid JSON Schema"),
+        "{body:#}"
+    );
+    let (status, _) = app.get(&app.admin, "/v1/workflows/mistyped").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "nothing is stored");
+}
+
+#[tokio::test]
 async fn registering_again_makes_a_version_only_when_the_definition_changed() {
     let app = TestApp::spawn().await;
     let yaml = "name: versioned\nsteps:\n  - { id: a, builtin: echo }\n";

@@ -113,9 +113,7 @@ impl Runs {
             .workflows
             .compiled(tenant, workflow, version.version)
             .await?;
-        if let Some(schema) = &compiled.definition.input_schema {
-            check_input(schema, &request.input)?;
-        }
+        compiled.input_schema.check(&request.input)?;
         let now = self.ctx.now();
         let run = Run {
             id: RunId::from_ulid(self.ctx.ulid()),
@@ -379,34 +377,4 @@ fn fingerprint(request: &StartRun) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
-}
-
-#[cfg(feature = "input-schemas")]
-fn check_input(schema: &Value, input: &Value) -> Result<()> {
-    let validator = jsonschema::validator_for(schema).map_err(|e| {
-        Error::invalid(
-            "$.input_schema",
-            format!("the workflow's input_schema is not a valid JSON Schema: {e}"),
-        )
-    })?;
-    let errors: Vec<FieldError> = validator
-        .iter_errors(input)
-        .take(20)
-        .map(|e| {
-            let pointer = e.instance_path().to_string();
-            let path = format!("$.input{}", pointer.replace('/', "."));
-            FieldError::new(path, e.to_string())
-        })
-        .collect();
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::Validation(errors))
-    }
-}
-
-/// Builds without a JSON Schema validator (the wasm32 edge) accept any input.
-#[cfg(not(feature = "input-schemas"))]
-fn check_input(_schema: &Value, _input: &Value) -> Result<()> {
-    Ok(())
 }

@@ -7,6 +7,7 @@ pub mod definition;
 pub mod deps;
 pub mod duration;
 pub mod graph;
+pub mod input_schema;
 pub mod machine_name;
 pub mod parse;
 mod ports;

@@ -8,6 +8,7 @@ use serde_json::Value;
 use super::dag::Dag;
 use super::definition::{Definition, Mode, StepKind, Tolerance};
 use super::deps::resolve_dependencies;
+use super::input_schema::InputSchema;
 use crate::error::{Error, FieldErrors, Result};
 use crate::ports::BuiltinAgents;
 
@@ -27,6 +28,8 @@ pub struct Known<'a> {
 pub struct Workflow {
     pub definition: Definition,
     pub dag: Dag,
+    /// `definition.input_schema`, compiled.
+    pub input_schema: InputSchema,
 }
 
 pub const MAX_STEPS: usize = 500;
@@ -69,19 +72,16 @@ pub fn validate(definition: Definition, known: &Known) -> Result<Workflow> {
     if let Some(budget) = &definition.budget {
         budget.check("$.budget", &mut errors);
     }
-    if let Some(schema) = &definition.input_schema
-        && !(schema.is_object() || schema.is_boolean())
-    {
-        errors.push(
-            "$.input_schema",
-            "must be a JSON Schema: an object or a boolean",
-        );
-    }
+    let input_schema = InputSchema::compile(definition.input_schema.as_ref(), &mut errors);
     let dag = resolve_dependencies(&definition, &mut errors);
     errors.into_result()?;
     let dag =
         dag.ok_or_else(|| Error::Internal("dependencies unresolved without errors".into()))?;
-    Ok(Workflow { definition, dag })
+    Ok(Workflow {
+        definition,
+        dag,
+        input_schema,
+    })
 }
 
 fn check_name(path: &str, name: &str, what: &str, errors: &mut FieldErrors) {
