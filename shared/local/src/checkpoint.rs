@@ -113,15 +113,16 @@ mod tests {
 
     async fn put(db: &SqliteDb, n: usize, body: &str) {
         let body = body.to_string();
-        db.write(move |conn| {
-            conn.execute(
-                "INSERT OR REPLACE INTO engine_machines (name, asl) VALUES (?1, ?2)",
-                rusqlite::params![format!("m{n}"), body],
-            )
-            .map_err(|e| WriteFailed(std::sync::Arc::new(e)))
-        })
-        .await
-        .unwrap();
+        db.writes()
+            .write(move |conn| {
+                conn.execute(
+                    "INSERT OR REPLACE INTO engine_machines (name, asl) VALUES (?1, ?2)",
+                    rusqlite::params![format!("m{n}"), body],
+                )
+                .map_err(|e| WriteFailed(std::sync::Arc::new(e)))
+            })
+            .await
+            .unwrap();
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::checkpoint::{Checkpointer, CheckpointerError};
-use crate::group_commit::{GroupCommitter, WriteFailed};
+use crate::group_commit::GroupCommitter;
 
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::Notify;
@@ -188,18 +188,10 @@ impl SqliteDb {
         &self.path
     }
 
-    /// Runs `work` on the writer connection, in a transaction it may share with other
-    /// writes queued at the same time (its failure undoes only its own changes), and
-    /// answers once that transaction is committed.
-    pub(crate) async fn write<T, E>(
-        &self,
-        work: impl FnOnce(&Connection) -> Result<T, E> + Send + 'static,
-    ) -> Result<T, E>
-    where
-        T: Send + 'static,
-        E: From<WriteFailed> + Send + 'static,
-    {
-        self.committer.write(work).await
+    /// Where every write goes: it runs on the writer connection, in a transaction it may
+    /// share with other writes queued at the same time, and is answered once committed.
+    pub(crate) fn writes(&self) -> &GroupCommitter {
+        &self.committer
     }
 
     pub(crate) fn queue_bell(&self, queue: &str) -> Arc<Notify> {

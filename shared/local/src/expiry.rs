@@ -11,6 +11,7 @@ impl SqliteStore {
     /// on AWS (reads already skip them; this reclaims the space). Returns how many.
     pub async fn purge_expired(&self, limit: usize) -> Result<usize, StoreError> {
         self.db
+            .writes()
             .write(move |conn| {
                 conn.execute(
                     "DELETE FROM items WHERE (pk, sk) IN (

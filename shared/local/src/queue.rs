@@ -96,6 +96,7 @@ impl SqliteQueue {
         let name = self.name.clone();
         let released = self
             .db
+            .writes()
             .write(move |conn| {
                 conn.prepare_cached(
                     "UPDATE queue_messages SET visible_at = ?1, receipt = NULL
@@ -119,6 +120,7 @@ impl SqliteQueue {
         let (name, settings) = (self.name.clone(), self.settings.clone());
         let (received, dead) = self
             .db
+            .writes()
             .write(move |conn| take_visible_in(conn, &name, &settings, max, visibility))
             .await?;
         if let Some(dlq) = self
@@ -218,6 +220,7 @@ impl Queue for SqliteQueue {
         let name = self.name.clone();
         let ids = self
             .db
+            .writes()
             .write(move |conn| {
                 let now = now_ms();
                 let mut ids = Vec::with_capacity(messages.len());
@@ -264,6 +267,7 @@ impl Queue for SqliteQueue {
         let receipt = receipt.to_string();
         let deleted = self
             .db
+            .writes()
             .write(move |conn| {
                 conn.prepare_cached("DELETE FROM queue_messages WHERE receipt = ?1")
                     .and_then(|mut s| s.execute(params![receipt]))
@@ -285,6 +289,7 @@ impl Queue for SqliteQueue {
         let receipt = receipt.to_string();
         let changed = self
             .db
+            .writes()
             .write(move |conn| {
                 conn.prepare_cached("UPDATE queue_messages SET visible_at = ?1 WHERE receipt = ?2")
                     .and_then(|mut s| {

@@ -234,6 +234,7 @@ impl SqliteStore {
     /// Runs `ops` atomically; the first element of the error names failed conditions.
     async fn transact(&self, ops: Vec<WriteOp>) -> Result<Vec<Item>, StoreError> {
         self.db
+            .writes()
             .write(move |conn| {
                 let now = now_secs();
                 let mut failed = Vec::new();

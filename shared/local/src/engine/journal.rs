@@ -45,6 +45,7 @@ fn execute(
 pub async fn save_machine(db: &SqliteDb, name: &str, asl: &Value) -> Result<bool, JournalError> {
     let (name, text) = (name.to_string(), asl.to_string());
     let stored = db
+        .writes()
         .write(move |conn| {
             let inserted = execute(
                 conn,
@@ -102,6 +103,7 @@ pub async fn insert_execution(
         row.secret.clone(),
     );
     let changed = db
+        .writes()
         .write(move |conn| {
             execute(
                 conn,
@@ -155,7 +157,7 @@ pub async fn finish_execution(
     let (error, cause) = (error.map(str::to_string), cause.map(str::to_string));
     // One write: an execution marked ended without its unreported end would never be
     // reported after a crash, and its run would wait forever.
-    db.write(move |conn| {
+    db.writes().write(move |conn| {
         execute(
             conn,
             "UPDATE engine_executions SET status = ?2, error = ?3, cause = ?4, stopped_at = ?5 WHERE name = ?1",
@@ -213,15 +215,16 @@ pub fn unreported_ends(db: &SqliteDb) -> Result<Vec<EndedRow>, JournalError> {
 /// The end of `name` was recorded on its run.
 pub async fn end_reported(db: &SqliteDb, name: &str) -> Result<(), JournalError> {
     let name = name.to_string();
-    db.write(move |conn| {
-        execute(
-            conn,
-            "DELETE FROM engine_unreported_ends WHERE name = ?1",
-            [name],
-        )?;
-        Ok::<_, JournalError>(())
-    })
-    .await
+    db.writes()
+        .write(move |conn| {
+            execute(
+                conn,
+                "DELETE FROM engine_unreported_ends WHERE name = ?1",
+                [name],
+            )?;
+            Ok::<_, JournalError>(())
+        })
+        .await
 }
 
 /// Records a task's outcome once; false when one was already recorded.
@@ -237,6 +240,7 @@ pub async fn record_result(
         Recorded::Failure { error, cause } => (None, Some(error.clone()), Some(cause.clone())),
     };
     let changed = db
+        .writes()
         .write(move |conn| {
             execute(
                 conn,
