@@ -60,11 +60,7 @@ pub(super) fn read(conn: &Connection, key: &Key, now: i64) -> Result<Option<Item
 
 /// The version of the live item at `key`, without reading its body: conditions only
 /// need this.
-fn read_version(
-    conn: &Connection,
-    key: &Key,
-    now: i64,
-) -> Result<Option<u64>, StoreError> {
+fn read_version(conn: &Connection, key: &Key, now: i64) -> Result<Option<u64>, StoreError> {
     let mut stmt = conn
         .prepare_cached("SELECT version FROM items WHERE pk = ?1 AND sk = ?2 AND (expires_at IS NULL OR expires_at > ?3)")
         .map_err(unavailable)?;
