@@ -54,9 +54,10 @@ locals {
     ]])
   }
 
-  # What every function reads at start to verify tokens: the public key only
+  # What the API's functions read at start to verify tokens: the public key only
   # (skein_lambda::AuthSettings::VERIFIER_VARIABLES). The private key is added for
-  # api-agents alone, which issues them (ISSUER_VARIABLES).
+  # api-agents alone, which issues them (ISSUER_VARIABLES). The step-worker, the
+  # message-router and the scheduler serve no API and get none of these.
   auth_environment = {
     SKEIN_JWT_ALG           = var.jwt_algorithm
     SKEIN_JWT_PUBLIC_KEY    = var.jwt_public_key
@@ -66,7 +67,7 @@ locals {
   }
 
   # What the platform functions read at start (skein_lambda::PlatformSettings::VARIABLES).
-  platform_environment = merge(local.auth_environment, {
+  platform_environment = {
     SKEIN_NAME_PREFIX             = var.name_prefix
     SKEIN_TABLE                   = module.table.name
     SKEIN_STEP_QUEUE_URL          = module.queues.step_queue_url
@@ -85,12 +86,15 @@ locals {
     SKEIN_QUOTA_MAP_ITEMS         = tostring(var.quotas.map_items)
     SKEIN_QUOTA_SCHEDULE_INTERVAL = var.quotas.schedule_interval
     SKEIN_LLM_PRICES              = var.llm_prices
-  })
+  }
+
+  # What the functions that serve the API read: the platform's settings and the tokens'.
+  api_environment = merge(local.auth_environment, local.platform_environment)
 
   # What the builtin agents read (skein_lambda::PlatformSettings::BUILTIN_VARIABLES): only
   # the step-worker, which runs them, and api-workflows, which checks their configs, get
   # these, so no other function holds the LLM API key.
-  builtin_environment = merge(local.platform_environment, {
+  builtin_environment = merge({
     SKEIN_HTTP_ALLOW = var.http_allow
     }, var.llm == null ? {} : {
     SKEIN_LLM_PROVIDER = var.llm.provider
@@ -117,7 +121,7 @@ locals {
       description = "Skein API: agents, clients, tokens and system routes"
       memory_size = 256
       timeout     = 29
-      environment = merge(local.platform_environment, {
+      environment = merge(local.api_environment, {
         SKEIN_JWT_PRIVATE_KEY = var.jwt_private_key
       })
       # The table; and, for the admins' deep health check, the messages queue's depth and
@@ -132,7 +136,7 @@ locals {
       description = "Skein API: tasks, claims, completions"
       memory_size = 256
       timeout     = 29
-      environment = local.platform_environment
+      environment = local.api_environment
       permissions = merge(local.runtime_permissions, local.finishing_steps, {
         Table = local.actions.dynamodb
       })
@@ -141,7 +145,7 @@ locals {
       description = "Skein API: workflow definitions and versions; registers their state machines"
       memory_size = 256
       timeout     = 29
-      environment = local.builtin_environment
+      environment = merge(local.api_environment, local.builtin_environment)
       permissions = merge(local.runtime_permissions, {
         Table         = local.actions.dynamodb
         StateMachines = local.actions.states_register
@@ -153,7 +157,7 @@ locals {
       description = "Skein API: runs, cancellation and approvals"
       memory_size = 256
       timeout     = 29
-      environment = local.platform_environment
+      environment = local.api_environment
       permissions = merge(local.runtime_permissions, local.finishing_steps, {
         Table         = local.actions.dynamodb
         StateMachines = local.actions.states_start
@@ -165,7 +169,7 @@ locals {
       memory_size = 256
       # A stream lasts until the run ends or this timeout; watchers resume with Last-Event-ID.
       timeout     = 900
-      environment = local.platform_environment
+      environment = local.api_environment
       permissions = merge(local.runtime_permissions, {
         Table = local.actions.dynamodb
       })
@@ -174,7 +178,7 @@ locals {
       description = "Skein API: messages, broadcasts, inboxes and dead letters"
       memory_size = 256
       timeout     = 29
-      environment = local.platform_environment
+      environment = local.api_environment
       permissions = merge(local.runtime_permissions, {
         Table        = local.actions.dynamodb
         MessageQueue = local.actions.sqs_send
@@ -191,7 +195,7 @@ locals {
       description = "Skein: runs workflow steps from the step queue and for express workflows"
       memory_size = var.step_worker_memory
       timeout     = var.step_worker_timeout
-      environment = local.builtin_environment
+      environment = merge(local.platform_environment, local.builtin_environment)
       permissions = merge(local.runtime_permissions, local.finishing_steps, local.bedrock_permissions, {
         Table           = local.actions.dynamodb
         StepQueueSource = local.actions.sqs_event_source

@@ -10,7 +10,7 @@ use axum::body::Body;
 use axum::http::Request;
 use skein_cli::aws_local::gateway::function_of;
 use skein_http::ApiGroup;
-use skein_lambda::{AwsPlatform, PlatformSettings};
+use skein_lambda::{AuthSettings, AwsPlatform, PlatformSettings};
 use skein_tests::deploy::{self, Deployment, Expected, Route, sam, terraform};
 use tower::ServiceExt;
 
@@ -53,14 +53,15 @@ fn offline_platform() -> AwsPlatform {
         ("SKEIN_RATE_TENANT", "off"),
     ]
     .into();
-    let settings =
-        PlatformSettings::from_lookup(&|name| env.get(name).map(|v| v.to_string())).unwrap();
+    let lookup = |name: &str| env.get(name).map(|v| v.to_string());
+    let settings = PlatformSettings::from_lookup(&lookup).unwrap();
+    let auth = AuthSettings::from_lookup(&lookup).unwrap();
     let sdk = aws_config::SdkConfig::builder()
         .region(aws_config::Region::new("eu-west-1"))
         .endpoint_url("http://127.0.0.1:9")
         .behavior_version(aws_config::BehaviorVersion::latest())
         .build();
-    AwsPlatform::new(&settings, &sdk).unwrap()
+    AwsPlatform::new(&settings, &auth, &sdk).unwrap()
 }
 
 /// Every operation of the OpenAPI document (and the document's own route), to the API
@@ -252,16 +253,23 @@ async fn a_missing_variable_route_or_event_source_is_caught() {
         "step-worker's queue event source does not report per-message failures",
     );
 
+    // The token settings back in the globals: every function, the step-worker included,
+    // would hold them.
     let sam = read_sam(|s| {
-        s.replace(
-            "        SKEIN_JWT_PUBLIC_KEY: !Ref JwtPublicKey\n",
-            "        SKEIN_JWT_PUBLIC_KEY: !Ref JwtPublicKey\n        SKEIN_JWT_PRIVATE_KEY: !Ref JwtPrivateKey\n",
+        s.replacen(
+            "        SKEIN_NAME_PREFIX: !Ref NamePrefix\n",
+            "        SKEIN_NAME_PREFIX: !Ref NamePrefix\n        SKEIN_JWT_PUBLIC_KEY: !Ref JwtPublicKey\n        SKEIN_JWT_PRIVATE_KEY: !Ref JwtPrivateKey\n",
+            1,
         )
     });
     let problems = deploy::check("SAM", &sam, &expected);
     assert_caught(
         &problems,
         "SAM: step-worker is given SKEIN_JWT_PRIVATE_KEY, a token signing key, but issues no tokens",
+    );
+    assert_caught(
+        &problems,
+        "SAM: scheduler is given SKEIN_JWT_PUBLIC_KEY, a token setting, but serves no API",
     );
 
     let terraform = read_terraform(|s| {

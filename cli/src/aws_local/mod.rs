@@ -121,10 +121,10 @@ pub async fn run(args: AwsLocalArgs) -> Result<(), AwsLocalError> {
         .filter(|s| s.len() >= 32)
         .unwrap_or_else(new_secret);
     let env = provision::environment(&provisioned, &endpoint, &secret);
-    let settings = provision::settings(&env)?;
+    let (settings, auth) = provision::settings(&env)?;
     provision::write_file(&args.env_file, &provision::env_file_text(&env))?;
     let admin_path = admin_file(&args.env_file);
-    match provision::first_admin(&settings, &sdk, &args.tenant).await? {
+    match provision::first_admin(&settings, &auth, &sdk, &args.tenant).await? {
         Some(admin) => provision::write_file(
             &admin_path,
             &format!(

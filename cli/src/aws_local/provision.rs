@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use skein_core::access::ClientSecret;
 use skein_core::ids::TenantId;
 use skein_lambda::deploy::{self, Resource};
-use skein_lambda::{AwsPlatform, PlatformSettings};
+use skein_lambda::{AuthSettings, AwsPlatform, PlatformSettings};
 
 use super::AwsLocalError;
 use crate::config::write_private;
@@ -136,11 +136,18 @@ pub fn environment(
     ])
 }
 
-/// The settings the functions will read from `env`: refused here, with the variable's
-/// name, rather than by every function at its first invoke.
-pub fn settings(env: &BTreeMap<String, String>) -> Result<PlatformSettings, AwsLocalError> {
-    PlatformSettings::from_lookup(&|name| env.get(name).cloned())
-        .map_err(|e| AwsLocalError::Settings(e.to_string()))
+/// The settings the functions will read from `env` (the platform's, and the API's token
+/// settings): refused here, with the variable's name, rather than by every function at
+/// its first invoke.
+pub fn settings(
+    env: &BTreeMap<String, String>,
+) -> Result<(PlatformSettings, AuthSettings), AwsLocalError> {
+    let lookup = |name: &str| env.get(name).cloned();
+    let refused = |e: skein_lambda::ConfigError| AwsLocalError::Settings(e.to_string());
+    Ok((
+        PlatformSettings::from_lookup(&lookup).map_err(refused)?,
+        AuthSettings::from_lookup(&lookup).map_err(refused)?,
+    ))
 }
 
 /// `KEY=VALUE` lines, as `cargo lambda watch --env-file` and shells read them.
@@ -182,11 +189,12 @@ pub fn write_file(path: &Path, text: &str) -> Result<(), AwsLocalError> {
 /// keeps the credentials it wrote the first time.
 pub async fn first_admin(
     settings: &PlatformSettings,
+    auth: &AuthSettings,
     sdk: &aws_config::SdkConfig,
     tenant: &TenantId,
 ) -> Result<Option<ClientSecret>, AwsLocalError> {
-    let aws =
-        AwsPlatform::new(settings, sdk).map_err(|e| AwsLocalError::Settings(e.to_string()))?;
+    let aws = AwsPlatform::new(settings, auth, sdk)
+        .map_err(|e| AwsLocalError::Settings(e.to_string()))?;
     aws.platform
         .access
         .bootstrap_tenant(tenant)
@@ -218,7 +226,7 @@ mod tests {
             "http://127.0.0.1:5000",
             "a-local-secret-a-local-secret-0123",
         );
-        let settings = settings(&env).expect("every required variable is set");
+        let (settings, _) = settings(&env).expect("every required variable is set");
         assert_eq!(settings.table, "skein-local");
         assert_eq!(settings.step_max_receives, STEP_MAX_RECEIVES);
     }

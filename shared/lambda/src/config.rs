@@ -60,9 +60,11 @@ fn quotas_from(env: Lookup) -> Result<Quotas, ConfigError> {
     })
 }
 
-/// Everything the platform needs on AWS: the API and worker functions read this.
+/// Everything the platform needs on AWS: the API and worker functions read this. The
+/// token settings are not part of it: only the functions that serve the API read them
+/// (`crate::tokens`), so the step-worker, the message-router and the scheduler start
+/// without any JWT variable.
 pub struct PlatformSettings {
-    pub auth: AuthSettings,
     pub table: String,
     pub step_queue_url: String,
     /// The role state machines' executions assume; its ARN also names the account.
@@ -169,7 +171,6 @@ impl PlatformSettings {
             region: env("AWS_REGION"),
         });
         Ok(Self {
-            auth: AuthSettings::from_lookup(env)?,
             table: required(env, "SKEIN_TABLE", "the DynamoDB table's name")?,
             step_queue_url: required(env, "SKEIN_STEP_QUEUE_URL", "the step queue's URL")?,
             states_role_arn: required(
@@ -219,7 +220,7 @@ mod tests {
 
     #[test]
     fn a_missing_variable_is_named_with_what_to_set() {
-        let env = lookup(&[("SKEIN_JWT_SECRET", "0123456789abcdef0123456789abcdef")]);
+        let env = lookup(&[]);
         let error = PlatformSettings::from_lookup(&env).err().unwrap();
         assert_eq!(
             error.to_string(),

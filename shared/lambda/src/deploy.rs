@@ -106,6 +106,9 @@ pub struct FunctionNeeds {
     /// The `functions/` crate, and the function's name after the deployment's prefix.
     pub name: &'static str,
     pub variables: Vec<&'static str>,
+    /// Whether it verifies callers' tokens (it serves the API): only then does it get the
+    /// JWT variables (`AuthSettings::VERIFIER_VARIABLES`).
+    pub verifies_tokens: bool,
     /// Whether it issues tokens (serves `/v1/auth/token`): only then does it get the
     /// signing key (`config::SIGNING_KEY_VARIABLES`).
     pub issues_tokens: bool,
@@ -166,6 +169,11 @@ fn runtime() -> [Grant; 3] {
 }
 
 fn platform(name: &'static str, grants: Vec<Grant>, triggers: Vec<Trigger>) -> FunctionNeeds {
+    // The API's functions check every caller's token (`crate::tokens` in their `main`);
+    // the others name `crate::no_tokens` and read no JWT variable.
+    let verifies_tokens = triggers
+        .iter()
+        .any(|t| matches!(t, Trigger::Http(_) | Trigger::StreamingUrl));
     // The token endpoint is one of the agents group's routes.
     let issues_tokens = triggers.contains(&Trigger::Http(ApiGroup::Agents));
     // The builtins run steps (the step-worker) and check step configs at registration.
@@ -173,8 +181,10 @@ fn platform(name: &'static str, grants: Vec<Grant>, triggers: Vec<Trigger>) -> F
         || triggers.contains(&Trigger::Http(ApiGroup::Workflows));
     let mut variables = if issues_tokens {
         AuthSettings::ISSUER_VARIABLES.to_vec()
-    } else {
+    } else if verifies_tokens {
         AuthSettings::VERIFIER_VARIABLES.to_vec()
+    } else {
+        Vec::new()
     };
     variables.extend(PlatformSettings::VARIABLES);
     if builtins {
@@ -186,6 +196,7 @@ fn platform(name: &'static str, grants: Vec<Grant>, triggers: Vec<Trigger>) -> F
     FunctionNeeds {
         name,
         variables,
+        verifies_tokens,
         issues_tokens,
         builtins,
         grants: all,
@@ -236,6 +247,7 @@ pub fn functions() -> Vec<FunctionNeeds> {
         FunctionNeeds {
             name: "authorizer",
             variables: AuthSettings::VERIFIER_VARIABLES.to_vec(),
+            verifies_tokens: true,
             issues_tokens: false,
             builtins: false,
             grants: runtime().to_vec(),
@@ -312,6 +324,23 @@ mod tests {
             .map(|f| f.name)
             .collect();
         assert_eq!(issuers, ["api-agents"]);
+    }
+
+    #[test]
+    fn only_the_functions_that_serve_the_api_read_the_jwt_variables() {
+        for function in functions() {
+            let reads_jwt = function
+                .variables
+                .iter()
+                .any(|v| v.starts_with("SKEIN_JWT_"));
+            assert_eq!(reads_jwt, function.verifies_tokens, "{}", function.name);
+        }
+        let without: Vec<_> = functions()
+            .into_iter()
+            .filter(|f| !f.verifies_tokens)
+            .map(|f| f.name)
+            .collect();
+        assert_eq!(without, ["step-worker", "message-router", "scheduler"]);
     }
 
     #[test]

@@ -14,7 +14,7 @@ use skein_core::system::{OsEntropy, SystemClock};
 use skein_core::{Context, Platform};
 use skein_http::{AppState, ServiceInfo, Shared, TaskBell};
 
-use crate::config::{AuthSettings, ConfigError, PlatformSettings};
+use crate::config::{AuthSettings, ConfigError, Lookup, PlatformSettings};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -55,17 +55,24 @@ pub fn no_builtins(_: &BuiltinSettings) -> Option<Arc<dyn BuiltinAgents>> {
 }
 
 /// The token service, for the API functions: they verify callers' tokens, and
-/// api-agents, which holds the signing key, issues them.
-pub fn tokens(auth: &AuthSettings) -> Result<Option<Arc<TokenService>>, StartError> {
-    let service = TokenService::new(auth.keys.clone(), auth.tokens.clone())?;
-    Ok(Some(Arc::new(service)))
+/// api-agents, which holds the signing key, issues them. Reads the JWT variables
+/// (`AuthSettings::VERIFIER_VARIABLES`, or `ISSUER_VARIABLES` in api-agents).
+pub fn tokens(env: Lookup) -> Result<Option<Arc<TokenService>>, StartError> {
+    token_service(&AuthSettings::from_lookup(env)?).map(Some)
 }
 
 /// No token service: a function that serves no API (the step-worker, the
-/// message-router, the scheduler) names this instead of [`tokens`], and links none of
-/// the JWT crypto.
-pub fn no_tokens(_: &AuthSettings) -> Result<Option<Arc<TokenService>>, StartError> {
+/// message-router, the scheduler) names this instead of [`tokens`]; it reads no JWT
+/// variable, and links none of the JWT crypto.
+pub fn no_tokens(_: Lookup) -> Result<Option<Arc<TokenService>>, StartError> {
     Ok(None)
+}
+
+fn token_service(auth: &AuthSettings) -> Result<Arc<TokenService>, StartError> {
+    Ok(Arc::new(TokenService::new(
+        auth.keys.clone(),
+        auth.tokens.clone(),
+    )?))
 }
 
 impl AwsPlatform {
@@ -74,9 +81,11 @@ impl AwsPlatform {
     /// function's `main` names one of each, so the other's code is not in its binary.
     pub async fn from_env(
         builtins: impl FnOnce(&BuiltinSettings) -> Option<Arc<dyn BuiltinAgents>>,
-        tokens: impl FnOnce(&AuthSettings) -> Result<Option<Arc<TokenService>>, StartError>,
+        tokens: impl FnOnce(Lookup) -> Result<Option<Arc<TokenService>>, StartError>,
     ) -> Result<Self, StartError> {
-        let settings = PlatformSettings::from_env()?;
+        let env: Lookup = &|name| std::env::var(name).ok();
+        let settings = PlatformSettings::from_lookup(env)?;
+        let tokens = tokens(env)?;
         crate::metrics::install(&settings.name_prefix);
         let sdk = skein_aws::load_config();
         let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), &settings.table);
@@ -90,31 +99,36 @@ impl AwsPlatform {
         )
     }
 
+    /// The platform as an API function builds it (the builtins, and tokens per `auth`).
     pub fn new(
         settings: &PlatformSettings,
+        auth: &AuthSettings,
         sdk: &aws_config::SdkConfig,
     ) -> Result<Self, StartError> {
         let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), &settings.table);
-        Self::with_store(settings, sdk, Arc::new(store))
+        Self::with_store(settings, auth, sdk, Arc::new(store))
     }
 
     /// The platform over a given item store: the DynamoDB one wrapped, say, to count calls.
     pub fn with_store(
         settings: &PlatformSettings,
+        auth: &AuthSettings,
         sdk: &aws_config::SdkConfig,
         store: Arc<dyn ItemStore>,
     ) -> Result<Self, StartError> {
-        Self::with_layers(settings, sdk, store, |engine| engine)
+        Self::with_layers(settings, auth, sdk, store, |engine| engine)
     }
 
     /// The platform over a given item store, with `engine_layer` around Step Functions
     /// (tests inject faults there).
     pub fn with_layers(
         settings: &PlatformSettings,
+        auth: &AuthSettings,
         sdk: &aws_config::SdkConfig,
         store: Arc<dyn ItemStore>,
         engine_layer: impl FnOnce(Arc<dyn WorkflowEngine>) -> Arc<dyn WorkflowEngine>,
     ) -> Result<Self, StartError> {
+        let tokens = Some(token_service(auth)?);
         Self::build(settings, sdk, store, engine_layer, builtins, tokens)
     }
 
@@ -124,10 +138,9 @@ impl AwsPlatform {
         store: Arc<dyn ItemStore>,
         engine_layer: impl FnOnce(Arc<dyn WorkflowEngine>) -> Arc<dyn WorkflowEngine>,
         builtins: impl FnOnce(&BuiltinSettings) -> Option<Arc<dyn BuiltinAgents>>,
-        tokens: impl FnOnce(&AuthSettings) -> Result<Option<Arc<TokenService>>, StartError>,
+        tokens: Option<Arc<TokenService>>,
     ) -> Result<Self, StartError> {
         let region = sdk.region().ok_or(StartError::NoRegion)?.to_string();
-        let tokens = tokens(&settings.auth)?;
         let bell = Arc::new(TaskBell::default());
         // Runs and tasks carry the trace context of what started them (W3C, or X-Ray's
         // header from API Gateway), for whichever process traces them.
@@ -214,9 +227,9 @@ mod tests {
 
     use skein_core::settings::fixed as lookup;
 
-    fn settings() -> PlatformSettings {
-        let env = lookup(&[
-            ("SKEIN_JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+    /// What a platform function is given, without any JWT variable.
+    fn environment() -> impl Fn(&str) -> Option<String> {
+        lookup(&[
             ("SKEIN_TABLE", "skein"),
             ("SKEIN_STEP_QUEUE_URL", "http://127.0.0.1:9/1/steps"),
             ("SKEIN_MESSAGE_QUEUE_URL", "http://127.0.0.1:9/1/messages"),
@@ -224,26 +237,45 @@ mod tests {
                 "SKEIN_STATES_ROLE_ARN",
                 "arn:aws:iam::123456789012:role/states",
             ),
-        ]);
-        PlatformSettings::from_lookup(&env).unwrap()
+        ])
     }
 
-    fn platform(
-        tokens: fn(&AuthSettings) -> Result<Option<Arc<TokenService>>, StartError>,
-    ) -> AwsPlatform {
+    fn platform(tokens: Option<Arc<TokenService>>) -> AwsPlatform {
         let sdk = skein_aws::lambda_config(Arc::new(|name| {
             (name == "AWS_REGION").then(|| "us-east-1".to_string())
         }));
-        let settings = settings();
+        let settings = PlatformSettings::from_lookup(&environment()).unwrap();
         let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), &settings.table);
         let store = Arc::new(store);
         AwsPlatform::build(&settings, &sdk, store, |engine| engine, no_builtins, tokens).unwrap()
     }
 
     #[test]
+    fn a_function_without_tokens_reads_no_jwt_variable() {
+        // The platform's own settings start without one...
+        assert!(tokens(&environment()).is_err());
+        assert!(no_tokens(&environment()).unwrap().is_none());
+        // ...and every JWT variable the API reads is one the others are not given.
+        let read = std::cell::RefCell::new(Vec::new());
+        let env = environment();
+        let watching = |name: &str| {
+            read.borrow_mut().push(name.to_string());
+            env(name)
+        };
+        PlatformSettings::from_lookup(&watching).unwrap();
+        no_tokens(&watching).unwrap();
+        let read = read.into_inner();
+        assert!(
+            read.iter().all(|name| !name.contains("JWT")),
+            "read {read:?}"
+        );
+    }
+
+    #[test]
     fn a_function_without_tokens_can_neither_verify_nor_issue_one() {
-        let api = platform(tokens);
-        let worker = platform(no_tokens);
+        let secret = [("SKEIN_JWT_SECRET", "0123456789abcdef0123456789abcdef")];
+        let api = platform(tokens(&lookup(&secret)).unwrap());
+        let worker = platform(None);
         assert!(api.tokens.is_some() && worker.tokens.is_none());
         let client = skein_core::ids::ClientId::from_ulid(ulid::Ulid::from_parts(1, 1));
         let principal = skein_core::auth::Principal {

@@ -232,6 +232,17 @@ pub fn check(source: &str, deployment: &Deployment, expected: &Expected) -> Vec<
                 }
             }
         }
+        // The token settings only where tokens are checked: the functions that serve no
+        // API read none, and a key they were given would only widen what a breach leaks.
+        if !needs.verifies_tokens {
+            for key in skein_lambda::AuthSettings::VERIFIER_VARIABLES {
+                if function.variables.contains(key) {
+                    problems.push(format!(
+                        "{who} is given {key}, a token setting, but serves no API"
+                    ));
+                }
+            }
+        }
         // The builtins' variables (the LLM API key) only where the builtins are linked.
         if !needs.builtins {
             for key in skein_lambda::PlatformSettings::BUILTIN_VARIABLES {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use skein_aws::moto;
 use skein_core::ports::{ItemStore, Layer, WorkflowEngine};
-use skein_lambda::{AwsPlatform, PlatformSettings};
+use skein_lambda::{AuthSettings, AwsPlatform, PlatformSettings};
 
 use super::{MESSAGE_MAX_RECEIVES, counting};
 
@@ -78,9 +78,10 @@ pub fn layered_platform(
         ),
     ]);
     let settings = PlatformSettings::from_lookup(&|name| env.get(name).cloned()).unwrap();
+    let auth = AuthSettings::from_lookup(&|name| env.get(name).cloned()).unwrap();
     let dynamo: Arc<dyn ItemStore> = Arc::new(skein_aws::DynamoStore::new(
         aws_sdk_dynamodb::Client::new(sdk),
         table,
     ));
-    AwsPlatform::with_layers(&settings, sdk, (layers.store)(dynamo), layers.engine).unwrap()
+    AwsPlatform::with_layers(&settings, &auth, sdk, (layers.store)(dynamo), layers.engine).unwrap()
 }
