@@ -302,3 +302,39 @@ steps:
     }
     eprintln!("{IN_FLIGHT} runs in flight at the crash; {resent} slow steps sent again after it");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_dev_server_on_the_same_data_dir_stops_and_says_why() {
+    let dev = Dev::start().await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let second = tokio::process::Command::new(env!("CARGO_BIN_EXE_skein"))
+        .arg("dev")
+        .env("SKEIN_DATA_DIR", dev.dir.path())
+        .env("SKEIN_ADDR", format!("127.0.0.1:{port}"))
+        .env("SKEIN_JWT_SECRET", SECRET)
+        .env("RUST_LOG", "warn")
+        .kill_on_drop(true)
+        .output();
+    let second = tokio::time::timeout(Duration::from_secs(30), second)
+        .await
+        .expect("the second server stops instead of serving")
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(!second.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("in use by another process"),
+        "says why: {stderr}"
+    );
+    // The first one goes on serving, its database untouched.
+    let health = dev
+        .http
+        .get(format!("{}/v1/health", dev.base))
+        .send()
+        .await
+        .unwrap();
+    assert!(health.status().is_success());
+}

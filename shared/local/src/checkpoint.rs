@@ -43,7 +43,8 @@ impl Checkpointer {
         path: &Path,
         writer: Arc<Mutex<Connection>>,
     ) -> Result<Checkpointer, CheckpointerError> {
-        let conn = Connection::open(path).map_err(CheckpointerError::Open)?;
+        let conn = crate::db::connect(path, rusqlite::OpenFlags::default())
+            .map_err(CheckpointerError::Open)?;
         conn.execute_batch("PRAGMA busy_timeout = 5000;")
             .map_err(CheckpointerError::Open)?;
         let (stop, stopped) = std::sync::mpsc::channel::<()>();

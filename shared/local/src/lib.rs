@@ -11,7 +11,7 @@ mod router;
 mod step_worker;
 mod store;
 
-pub use db::{DbError, SqliteDb};
+pub use db::{DbError, SqliteDb, VFS};
 pub use engine::{EndReceipt, EngineWork, LocalEngine, StepInbox, StepOutbox, step_channel};
 pub use queue::{QueueSettings, SqliteQueue};
 pub use router::{MESSAGES_DEAD_LETTER_QUEUE, MESSAGES_QUEUE, route_batch, route_messages};

@@ -9,9 +9,11 @@ use std::path::Path;
 /// A readable listing of everything `skein.db` in `data_dir` holds about `run`.
 pub fn run_state(data_dir: &Path, run: &str) -> String {
     let path = data_dir.join("skein.db");
-    let db = match rusqlite::Connection::open_with_flags(
+    // Through the server's own VFS: the server is in this process and holds the file.
+    let db = match rusqlite::Connection::open_with_flags_and_vfs(
         &path,
         rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        skein_local::VFS,
     ) {
         Ok(db) => db,
         Err(e) => return format!("cannot open {}: {e}", path.display()),
