@@ -326,7 +326,7 @@ async fn a_second_dev_server_on_the_same_data_dir_stops_and_says_why() {
     let stderr = String::from_utf8_lossy(&second.stderr);
     assert!(!second.status.success(), "{stderr}");
     assert!(
-        stderr.contains("in use by another process"),
+        stderr.contains("is in use by another `skein dev`"),
         "says why: {stderr}"
     );
     // The first one goes on serving, its database untouched.

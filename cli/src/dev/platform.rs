@@ -80,7 +80,12 @@ impl DataDirOwner {
             path: path.clone(),
             source,
         };
-        std::fs::create_dir_all(data_dir).map_err(locking)?;
+        // Readable only by this user, as `SqliteDb::open_dir` makes it.
+        let mut dir = std::fs::DirBuilder::new();
+        dir.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut dir, 0o700);
+        dir.create(data_dir).map_err(locking)?;
         let file = std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)
@@ -117,8 +122,10 @@ impl LocalPlatform {
             local.key_config()?,
             local.token_settings(),
         )?);
-        let db = Arc::new(SqliteDb::open_dir(&local.data_dir)?);
+        // Owned first: a second `skein dev` is told the data dir is taken, before its
+        // database refuses it less precisely (`DbError::InUse`).
         let owner = DataDirOwner::take(&local.data_dir)?;
+        let db = Arc::new(SqliteDb::open_dir(&local.data_dir)?);
         let bell = Arc::new(TaskBell::default());
         let store = Arc::new(SqliteStore::new(db.clone()));
         let ctx = Context::new(

@@ -71,8 +71,9 @@ const READERS: usize = 4;
 /// `-shm` file (152 `fcntl` calls per 3-step run, and the kernel's lock spinlocks on
 /// both cores). Measured on the 2-core build machine (2026-12-03, sequential 3-step runs,
 /// `workflow3.py skein-sync`, one tokio worker): server CPU per run 1.31-1.35 ms before,
-/// 0.86 ms after. Only one process ever serves a data directory, and a second one now
-/// stops at start with [`DbError::InUse`] instead of sharing the engine's executions.
+/// 0.86 ms after. Only one process serves a data directory (`skein dev` locks it before
+/// it opens the database); any other process that opens the file meanwhile is refused
+/// with [`DbError::InUse`].
 pub const VFS: &std::ffi::CStr = c"unix-excl";
 
 /// A connection to `path` through [`VFS`].
