@@ -241,17 +241,17 @@ pub struct Page<T> {
 /// DynamoDB's item size limit: 400 KB, names and values together.
 pub const MAX_ITEM_BYTES: usize = 400 * 1024;
 
-/// An item's size as DynamoDB counts it, near enough: its keys plus its body as JSON (which
-/// errs on the large side: quotes and braces count too).
-pub fn item_size(item: &Item) -> usize {
+/// An item's size as DynamoDB counts it, near enough: its keys plus `body_json`, its body
+/// as JSON (which errs on the large side: quotes and braces count too). The caller passes
+/// the JSON it writes, so the body is serialized once.
+pub fn item_size(item: &Item, body_json: &str) -> usize {
     let keys: usize = item
         .gsi
         .iter()
         .flatten()
         .map(|k| k.pk.len() + k.sk.len())
         .sum();
-    let body = serde_json::to_vec(&item.body).map_or(usize::MAX, |b| b.len());
-    item.key.pk.len() + item.key.sk.len() + keys + body
+    item.key.pk.len() + item.key.sk.len() + keys + body_json.len()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -27,8 +27,9 @@ pub(super) fn row_to_item(row: &Row<'_>) -> rusqlite::Result<Item> {
         let sk: Option<String> = row.get(s)?;
         Ok(pk.zip(sk).map(|(pk, sk)| IndexKey::new(pk, sk)))
     };
-    let body: String = row.get(10)?;
-    let body = serde_json::from_str::<Map<String, Value>>(&body).map_err(|e| {
+    // Parsed from SQLite's own buffer, not a copy of it.
+    let body = row.get_ref(10)?.as_str()?;
+    let body = serde_json::from_str::<Map<String, Value>>(body).map_err(|e| {
         rusqlite::Error::FromSqlConversionFailure(10, rusqlite::types::Type::Text, Box::new(e))
     })?;
     Ok(Item {
@@ -82,13 +83,13 @@ fn holds(condition: Condition, current: Option<u64>) -> bool {
 }
 
 pub(super) fn write(conn: &Connection, item: &Item) -> Result<(), StoreError> {
-    let size = item_size(item);
+    let body = serde_json::to_string(&item.body).map_err(|e| StoreError::Invalid(e.to_string()))?;
+    let size = item_size(item, &body);
     if size > MAX_ITEM_BYTES {
         return Err(StoreError::TooLarge(format!(
             "a record of {size} bytes passes the {MAX_ITEM_BYTES}-byte item limit"
         )));
     }
-    let body = serde_json::to_string(&item.body).map_err(|e| StoreError::Invalid(e.to_string()))?;
     let (g1, g2, g3) = (&item.gsi[0], &item.gsi[1], &item.gsi[2]);
     let mut stmt = conn
         .prepare_cached(&format!("INSERT OR REPLACE INTO items ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"))
