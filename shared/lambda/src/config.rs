@@ -146,10 +146,7 @@ impl PlatformSettings {
         HTTP_ALLOW_VARIABLE,
     ];
 
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(&|name| std::env::var(name).ok())
-    }
-
+    /// The settings `env` gives (`std::env::var` in a function: `AwsPlatform::from_env`).
     pub fn from_lookup(env: Lookup) -> Result<Self, ConfigError> {
         let provider = match env(LlmProvider::VARIABLE) {
             Some(name) => LlmProvider::parse(&name).map_err(|reason| ConfigError::Invalid {
