@@ -44,7 +44,7 @@ pub async fn run(
     builtins: impl FnOnce(&BuiltinSettings) -> Option<Arc<dyn BuiltinAgents>>,
 ) -> Result<(), lambda_http::Error> {
     crate::init_tracing();
-    let aws = AwsPlatform::from_env(builtins, crate::tokens).await?;
+    let aws = AwsPlatform::from_env(builtins, crate::tokens)?;
     lambda_http::run(service(routes, &aws)).await
 }
 
@@ -55,6 +55,6 @@ pub async fn run_streaming(
     routes: impl FnOnce() -> axum::Router<AppState>,
 ) -> Result<(), lambda_http::Error> {
     crate::init_tracing();
-    let aws = AwsPlatform::from_env(crate::no_builtins, crate::tokens).await?;
+    let aws = AwsPlatform::from_env(crate::no_builtins, crate::tokens)?;
     lambda_http::run_with_streaming_response(service(routes, &aws)).await
 }

@@ -48,7 +48,7 @@ impl MessageRouterFunction {
 
 pub async fn run() -> Result<(), lambda_runtime::Error> {
     crate::init_tracing();
-    let aws = AwsPlatform::from_env(crate::no_builtins, crate::no_tokens).await?;
+    let aws = AwsPlatform::from_env(crate::no_builtins, crate::no_tokens)?;
     let function = MessageRouterFunction::new(&aws);
     let function = &function;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {

@@ -79,7 +79,7 @@ impl AwsPlatform {
     /// Reads the settings and the AWS configuration from the environment. `builtins` is
     /// [`builtins`] or [`no_builtins`], and `tokens` is [`tokens`] or [`no_tokens`]; a
     /// function's `main` names one of each, so the other's code is not in its binary.
-    pub async fn from_env(
+    pub fn from_env(
         builtins: impl FnOnce(&BuiltinSettings) -> Option<Arc<dyn BuiltinAgents>>,
         tokens: impl FnOnce(Lookup) -> Result<Option<Arc<TokenService>>, StartError>,
     ) -> Result<Self, StartError> {

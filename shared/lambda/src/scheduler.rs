@@ -114,7 +114,7 @@ pub async fn handle(platform: &Platform, event: Value) -> Result<SchedulerReport
 /// Runs the scheduler function.
 pub async fn run() -> Result<(), lambda_runtime::Error> {
     crate::init_tracing();
-    let aws = AwsPlatform::from_env(crate::no_builtins, crate::no_tokens).await?;
+    let aws = AwsPlatform::from_env(crate::no_builtins, crate::no_tokens)?;
     let platform = &aws.platform;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         crate::metrics::flushed(handle(platform, event.payload)).await

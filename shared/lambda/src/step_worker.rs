@@ -266,7 +266,7 @@ pub fn execution_ended(change: ExecutionChange) -> Option<ExecutionEnded> {
 /// Runs the step-worker function.
 pub async fn run() -> Result<(), lambda_runtime::Error> {
     crate::init_tracing();
-    let aws = AwsPlatform::from_env(crate::builtins, crate::no_tokens).await?;
+    let aws = AwsPlatform::from_env(crate::builtins, crate::no_tokens)?;
     let worker = StepWorker::new(&aws);
     let worker = &worker;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
