@@ -18,6 +18,9 @@ pub struct StateMachine {
     pub(crate) definition: Arc<Definition>,
     pub(crate) graph: Arc<Graph>,
     pub(crate) timeout_seconds: Option<u64>,
+    /// All states, those inside Parallel branches and Map processors included: counted once,
+    /// as every execution sizes its history by it.
+    pub(crate) state_count: usize,
     /// The top-level state executions start in, when not `StartAt` (see `starting_at`).
     pub(crate) start: Option<usize>,
 }
@@ -54,7 +57,7 @@ impl StateMachine {
 
     /// Number of states, counting those inside Parallel branches and Map processors.
     pub fn state_count(&self) -> usize {
-        self.graph.state_count()
+        self.state_count
     }
 }
 
@@ -65,7 +68,7 @@ pub(crate) struct Graph {
 }
 
 impl Graph {
-    fn state_count(&self) -> usize {
+    pub(crate) fn state_count(&self) -> usize {
         self.states
             .iter()
             .map(|state| {

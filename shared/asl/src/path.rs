@@ -266,9 +266,12 @@ impl ReferencePath {
         }
         match (last, &mut *slot) {
             // One lookup: a key already there keeps its place.
-            (Step::Key(key), Value::Object(map)) => {
-                map.insert(key.clone(), value);
-            }
+            (Step::Key(key), Value::Object(map)) => match member_mut(map, key) {
+                Some(member) => *member = value,
+                None => {
+                    map.insert(key.clone(), value);
+                }
+            },
             (Step::Index(index), Value::Array(items)) if *index < items.len() => {
                 items[*index] = value;
             }
@@ -284,7 +287,10 @@ impl ReferencePath {
         let kind = type_name(slot);
         match (step, slot) {
             (Step::Key(key), Value::Object(map)) => {
-                Ok(map.entry(key.clone()).or_insert(Value::Null))
+                if member_mut(map, key).is_none() {
+                    map.insert(key.clone(), Value::Null);
+                }
+                Ok(member_mut(map, key).expect("the member was just put in"))
             }
             (Step::Index(index), Value::Array(items)) if *index < items.len() => {
                 Ok(&mut items[*index])
@@ -299,6 +305,24 @@ impl ReferencePath {
             self.text
         )
     }
+}
+
+/// The member `key` of `map`. Objects in state data are mostly small: up to a few keys,
+/// comparing them is cheaper than hashing `key`, and neither copies it.
+fn member_mut<'m>(map: &'m mut serde_json::Map<String, Value>, key: &str) -> Option<&'m mut Value> {
+    const SCANNED: usize = 8;
+    if map.len() <= SCANNED {
+        map.iter_mut()
+            .find_map(|(name, member)| same_key(name, key).then_some(member))
+    } else {
+        map.get_mut(key)
+    }
+}
+
+/// `a == b`, byte by byte: for the short keys of state data this is cheaper than a call
+/// to `memcmp`, which `==` on strings makes.
+fn same_key(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| x == y)
 }
 
 pub(crate) fn type_name(value: &Value) -> &'static str {
@@ -384,5 +408,32 @@ mod tests {
         assert!(path.set(&mut scalar, json!(2)).is_err());
         assert!(ReferencePath::parse("$.a[*]").is_err());
         assert!(ReferencePath::parse("$$.Execution").is_err());
+    }
+
+    #[test]
+    fn a_key_already_there_keeps_its_place_in_small_and_large_objects() {
+        for size in [3, 20] {
+            let mut target =
+                Value::Object((0..size).map(|i| (format!("k{i}"), json!(i))).collect());
+            let mut expected = target.clone();
+            for (path, value) in [
+                ("$.k1", json!("one")),
+                ("$.k1.deep", json!(true)),
+                ("$.new", json!(0)),
+            ] {
+                let path = ReferencePath::parse(path).unwrap();
+                if path.text() == "$.k1.deep" {
+                    // A scalar is in the way, whatever the size of the object around it.
+                    assert!(path.set(&mut target, value).is_err());
+                    continue;
+                }
+                path.set(&mut target, value.clone()).unwrap();
+                expected[&path.text()[2..]] = value;
+            }
+            assert_eq!(target, expected);
+            let keys: Vec<&String> = target.as_object().unwrap().keys().collect();
+            assert_eq!(keys[1], "k1", "{size} keys");
+            assert_eq!(keys.last().unwrap().as_str(), "new", "{size} keys");
+        }
     }
 }

@@ -72,6 +72,7 @@ fn compile_definition(definition: Definition) -> Result<StateMachine, InvalidDef
     let timeout_seconds = definition.timeout_seconds;
     problems.into_result(StateMachine {
         definition: Arc::new(definition),
+        state_count: graph.state_count(),
         graph: Arc::new(graph),
         timeout_seconds,
         start: None,
