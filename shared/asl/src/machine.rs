@@ -137,7 +137,10 @@ pub(crate) enum Number {
 #[derive(Debug)]
 pub(crate) enum Text {
     Fixed(String),
+    /// `ErrorPath`/`CausePath`: a path or intrinsic, wrapped as `{"value.$": ...}`.
     Dynamic(Template),
+    /// A JSONata `{% %}` expression giving the text.
+    Query(Template),
 }
 
 #[derive(Debug)]

@@ -105,7 +105,7 @@ fn run(case: &Case, datasets: &Map<String, Value>) -> Verdict {
         got.contains(code)
             || (runaway_guard && ["U1001", "D1011", "D1012"].iter().any(|c| got.contains(c)))
     };
-    let expression = match Expression::compile(&case.expr, "suite") {
+    let expression = match Expression::parse(&case.expr, "suite") {
         Ok(expression) => expression,
         Err(message) => {
             return match &case.code {

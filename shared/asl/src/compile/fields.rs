@@ -194,9 +194,8 @@ impl Ctx<'_> {
                 None
             }
             (Some(text), None) if self.is_jsonata() && expression_text(text).is_some() => {
-                let wrapped = serde_json::json!({ "value": text });
-                let template = self.template(field, Some(&wrapped))?;
-                Some(Text::Dynamic(template))
+                let template = self.template(field, Some(&Value::String(text.to_owned())))?;
+                Some(Text::Query(template))
             }
             (Some(text), None) => Some(Text::Fixed(text.to_owned())),
             (None, Some(expr)) => {

@@ -9,6 +9,7 @@
 //! fails its own state with `States.QueryEvaluationError` instead of holding the process.
 
 mod functions;
+mod top_level;
 mod values;
 
 use std::sync::Arc;
@@ -74,8 +75,26 @@ pub struct QueryError {
 }
 
 impl Expression {
-    /// Parses the text between `{%` and `%}`; `field` names where it is (`Arguments.title`).
+    /// Parses the text between `{%` and `%}` as a state's expression; `field` names where it
+    /// is (`Arguments.title`). Beyond JSONata's grammar, Step Functions refuses an expression
+    /// that reads the context item (a bare `phone`, `$`, `$$`): it never sets one.
     pub fn compile(text: &str, field: &str) -> Result<Expression, String> {
+        let expression = Expression::parse(text, field)?;
+        let references = top_level::top_level_references(&expression.ast);
+        if references.is_empty() {
+            return Ok(expression);
+        }
+        let messages: Vec<String> = references.iter().map(|r| r.message()).collect();
+        Err(format!(
+            "the JSONata expression '{}' reads the context item, which Step Functions never \
+             sets (UNSUPPORTED_JSONATA_EXPRESSION): {}",
+            expression.source,
+            messages.join("; ")
+        ))
+    }
+
+    /// Parses plain JSONata, context item and all, for [`Expression::evaluate_with`].
+    pub fn parse(text: &str, field: &str) -> Result<Expression, String> {
         let trimmed = text.trim();
         if trimmed.is_empty() {
             return Err("the JSONata expression is empty; write one between {% and %}".into());
@@ -105,7 +124,7 @@ impl Expression {
                 context.bind(name.to_string(), values::to_jvalue(value));
             }
         }
-        // Step Functions allows no `$` at the top of an expression: the context value is null.
+        // Step Functions sets no context item: `compile` refuses an expression that reads it.
         let result = self
             .run(context, &JValue::Null)
             .map_err(|e| self.error(format!("failed: {}", e.message())))?;

@@ -94,6 +94,10 @@ pub(crate) fn run_fail(
                 },
                 _ => String::new(),
             },
+            Some(Text::Query(template)) => match fill(template, input, &ctx, &frame.variables)? {
+                Value::String(s) => s,
+                other => other.to_string(),
+            },
         })
     };
     match (text(&fail.error), text(&fail.cause)) {
