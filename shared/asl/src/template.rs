@@ -52,7 +52,7 @@ impl Template {
         field: &str,
         problems: &mut Vec<(String, String)>,
     ) -> Template {
-        compile_jsonata_at(value, field, "", problems)
+        compile_jsonata_at(value, field, "", "", problems)
     }
 
     pub fn is_literal(&self) -> bool {
@@ -169,21 +169,27 @@ fn dynamic_value(text: &str) -> Result<Template, String> {
     }
 }
 
+/// `at` is where `value` sits inside `field`, as problems name it (`a.b[0]`); `cause_at`
+/// the same place as Step Functions names it in a run-time cause (`a/b[0]`: `Output/a/b[0]`).
 fn compile_jsonata_at(
     value: &Value,
     field: &str,
     at: &str,
+    cause_at: &str,
     problems: &mut Vec<(String, String)>,
 ) -> Template {
     match value {
         Value::String(text) => match expression_text(text) {
             Some(source) => {
-                let location = if at.is_empty() {
-                    field.to_owned()
+                // The field's own name is ASL's (`Choices[0].Condition`): no key of the
+                // user's is in it, so its dots are separators.
+                let cause_field = field.replace('.', "/");
+                let cause_location = if cause_at.is_empty() {
+                    cause_field
                 } else {
-                    format!("{field}.{at}")
+                    format!("{cause_field}/{cause_at}")
                 };
-                match Expression::compile(source, &location) {
+                match Expression::compile(source, &cause_location) {
                     Ok(expression) => Template::Query(Box::new(expression)),
                     Err(message) => {
                         problems.push((at.to_owned(), message));
@@ -197,7 +203,11 @@ fn compile_jsonata_at(
             let compiled: Vec<Template> = items
                 .iter()
                 .enumerate()
-                .map(|(i, item)| compile_jsonata_at(item, field, &format!("{at}[{i}]"), problems))
+                .map(|(i, item)| {
+                    let at = format!("{at}[{i}]");
+                    let cause_at = format!("{cause_at}[{i}]");
+                    compile_jsonata_at(item, field, &at, &cause_at, problems)
+                })
                 .collect();
             if compiled.iter().all(Template::is_literal) {
                 Template::Literal(value.clone())
@@ -209,14 +219,14 @@ fn compile_jsonata_at(
             let fields: Vec<(String, Template)> = map
                 .iter()
                 .map(|(key, item)| {
-                    let location = if at.is_empty() {
-                        key.clone()
+                    let (at, cause_at) = if at.is_empty() {
+                        (key.clone(), key.clone())
                     } else {
-                        format!("{at}.{key}")
+                        (format!("{at}.{key}"), format!("{cause_at}/{key}"))
                     };
                     (
                         key.clone(),
-                        compile_jsonata_at(item, field, &location, problems),
+                        compile_jsonata_at(item, field, &at, &cause_at, problems),
                     )
                 })
                 .collect();

@@ -125,10 +125,16 @@ impl Expression {
             }
         }
         // Step Functions sets no context item: `compile` refuses an expression that reads it.
-        let result = self
-            .run(context, &JValue::Null)
-            .map_err(|e| self.error(format!("failed: {}", e.message())))?;
-        values::to_json(&result).ok_or_else(|| self.error("returned nothing (undefined)".into()))
+        let result = self.run(context, &JValue::Null).map_err(|e| {
+            // Step Functions' separator: a sentence after JSONata's code, a colon before a
+            // message without one.
+            let separator = if e.code().is_some() { ". " } else { ": " };
+            self.error(format!(
+                "threw an error during evaluation{separator}{}",
+                e.message()
+            ))
+        })?;
+        values::to_json(&result).ok_or_else(|| self.error("returned nothing (undefined).".into()))
     }
 
     /// Evaluates outside any state: `data` as the context value `$` (`None` is undefined)
