@@ -34,11 +34,11 @@ fn chain(length: usize) -> Value {
 
 #[test]
 fn a_chain_records_every_state_in_order_with_its_payloads() {
-    // Longer than the 32 changes after which a recorded payload is copied in full.
-    let outcome = run(chain(70), json!({"order": 1}), 25_000);
+    // Longer than the 128 changes after which a recorded payload is copied in full.
+    let outcome = run(chain(300), json!({"order": 1}), 25_000);
     assert_eq!(outcome.status, Status::Succeeded);
     let history = &outcome.history;
-    assert_eq!(history.len(), 2 + 2 * 70);
+    assert_eq!(history.len(), 2 + 2 * 300);
     for (index, event) in history.iter().enumerate() {
         assert_eq!(event.id, index as u64 + 1);
         assert_eq!(event.previous_event_id, index as u64, "{event:?}");

@@ -192,7 +192,7 @@ impl Execution {
                 )
             }),
             name: config.name.as_str().into(),
-            input,
+            input: Arc::new(input),
             start_time,
             state_machine_id: config.state_machine_arn.clone().unwrap_or_else(|| {
                 format!("arn:aws:states:local:000000000000:stateMachine:{machine_name}")
@@ -231,9 +231,12 @@ impl Execution {
 
     pub async fn run(self) -> Outcome {
         let shared = self.shared;
-        let input = shared.info.input.clone();
+        let input = Value::clone(&shared.info.input);
         let start_date = shared.info.start_time;
-        let recorded_input = shared.payload(&input);
+        let recorded_input = shared
+            .config
+            .record_payloads
+            .then(|| Payload::shared(shared.info.input.clone()));
         let started = HistoryEvent::new(EventType::ExecutionStarted, start_date)
             .input(recorded_input.clone());
         let first = shared.record(0, started);

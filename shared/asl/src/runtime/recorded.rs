@@ -14,7 +14,10 @@ use serde_json::Value;
 
 use crate::path::ReferencePath;
 
-const MAX_CHAIN: u32 = 32;
+/// A full copy of a small payload costs about as much as replaying a hundred small changes,
+/// and one of a large payload far more; reads replay from the nearest payload already built,
+/// so reading a history in order replays one change per event whatever the bound.
+const MAX_CHAIN: u32 = 128;
 
 /// A recorded payload; [`Payload::value`] gives it as it was at that moment.
 #[derive(Clone)]
@@ -38,6 +41,15 @@ impl Payload {
     pub(crate) fn copy_of(value: &Value) -> Payload {
         Payload(Arc::new(Recorded {
             full: OnceLock::from(Arc::new(value.clone())),
+            change: None,
+            depth: 0,
+        }))
+    }
+
+    /// `value` as it is, shared rather than copied.
+    pub(crate) fn shared(value: Arc<Value>) -> Payload {
+        Payload(Arc::new(Recorded {
+            full: OnceLock::from(value),
             change: None,
             depth: 0,
         }))

@@ -44,7 +44,8 @@ impl Variables {
 pub(crate) struct ExecutionInfo {
     pub(crate) id: String,
     pub(crate) name: Arc<str>,
-    pub(crate) input: Value,
+    /// Shared with the history's ExecutionStarted event, which records it as it is.
+    pub(crate) input: Arc<Value>,
     pub(crate) start_time: DateTime<Utc>,
     pub(crate) state_machine_id: String,
     pub(crate) state_machine_name: String,
@@ -82,7 +83,7 @@ impl StateContext<'_> {
     fn to_value(&self, with_execution_input: bool) -> Value {
         let e = self.execution;
         let input = if with_execution_input {
-            e.input.clone()
+            Value::clone(&e.input)
         } else {
             Value::Null
         };
