@@ -59,6 +59,16 @@ impl Template {
         matches!(self, Template::Literal(_))
     }
 
+    /// Whether any of its JSONata expressions reads `$states.errorOutput`.
+    pub fn reads_error_output(&self) -> bool {
+        match self {
+            Template::Query(expression) => expression.reads_error_output(),
+            Template::Object(fields) => fields.iter().any(|(_, t)| t.reads_error_output()),
+            Template::Array(items) => items.iter().any(Template::reads_error_output),
+            Template::Literal(_) | Template::Path(_) | Template::Intrinsic(_) => false,
+        }
+    }
+
     pub fn eval(&self, scope: &dyn Scope) -> Result<Value, TemplateError> {
         match self {
             Template::Literal(value) => Ok(value.clone()),

@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 
 use crate::error::{Problems, join};
 use crate::errors;
-use crate::jsonata::expression_text;
+use crate::jsonata::{TopLevelReference, expression_text};
 use crate::machine::{
     Catch, InputPath, Number, QueryLanguage, Recovery, ResultPath, Retry, Text, Transition,
 };
@@ -23,6 +23,9 @@ pub(crate) struct Ctx<'a> {
     /// The enclosing definition's, which Parallel branches and Map processors inherit.
     pub(crate) definition_language: QueryLanguage,
     pub(crate) problems: &'a mut Problems,
+    /// Whether the fields being compiled are a Catch's `Output` and `Assign`, the only ones
+    /// where JSONata's `$states.errorOutput` exists.
+    pub(crate) in_catcher: bool,
 }
 
 impl Ctx<'_> {
@@ -87,6 +90,9 @@ impl Ctx<'_> {
                 format!("{field}.{inner}")
             };
             self.add(&location, message);
+        }
+        if !self.in_catcher && template.reads_error_output() {
+            self.add(field, TopLevelReference::StatesErrorOutput.message());
         }
         Some(template)
     }
@@ -310,12 +316,16 @@ impl Ctx<'_> {
             ),
             _ => {}
         }
+        self.in_catcher = true;
+        let assign = self.assign(&format!("{at}.Assign"), catcher.assign.as_ref());
+        let output = self.output(&format!("{at}.Output"), catcher.output.as_ref());
+        self.in_catcher = false;
         Catch {
             errors: catcher.error_equals.clone(),
             next: self.target(&format!("{at}.Next"), &catcher.next),
             result_path: self.result_path(&format!("{at}.ResultPath"), &catcher.result_path),
-            assign: self.assign(&format!("{at}.Assign"), catcher.assign.as_ref()),
-            output: self.output(&format!("{at}.Output"), catcher.output.as_ref()),
+            assign,
+            output,
         }
     }
 }

@@ -159,6 +159,7 @@ pub(crate) fn compile_graph(
                     language: state_language,
                     definition_language: language,
                     problems,
+                    in_catcher: false,
                 };
                 states::compile(def, &mut ctx)
             }

@@ -12,6 +12,8 @@ mod functions;
 mod top_level;
 mod values;
 
+pub(crate) use top_level::TopLevelReference;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -52,6 +54,8 @@ pub struct Expression {
     variables: Arc<[Arc<str>]>,
     /// Whether it reads `$states.context` (or `$states` whole), which is built only then.
     reads_context: bool,
+    /// Whether it reads `$states.errorOutput`, which only a Catch's fields may.
+    reads_error_output: bool,
 }
 
 impl std::fmt::Debug for Expression {
@@ -79,8 +83,11 @@ impl Expression {
     /// is (`Arguments.title`). Beyond JSONata's grammar, Step Functions refuses an expression
     /// that reads the context item (a bare `phone`, `$`, `$$`): it never sets one.
     pub fn compile(text: &str, field: &str) -> Result<Expression, String> {
-        let expression = Expression::parse(text, field)?;
-        let references = top_level::top_level_references(&expression.ast);
+        let mut expression = Expression::parse(text, field)?;
+        let mut references = top_level::top_level_references(&expression.ast);
+        let error_output = TopLevelReference::StatesErrorOutput;
+        expression.reads_error_output = references.contains(&error_output);
+        references.retain(|reference| *reference != error_output);
         if references.is_empty() {
             return Ok(expression);
         }
@@ -107,7 +114,13 @@ impl Expression {
             ast: Arc::new(ast),
             variables: referenced_variables(trimmed).into(),
             reads_context: reads_context(trimmed),
+            reads_error_output: false,
         })
+    }
+
+    /// Whether it reads `$states.errorOutput` (see [`Expression::compile`]'s caller).
+    pub fn reads_error_output(&self) -> bool {
+        self.reads_error_output
     }
 
     pub fn source(&self) -> &str {

@@ -27,6 +27,9 @@ pub(crate) enum TopLevelReference {
     ContextItem,
     /// The root of the input (`$$`).
     Root,
+    /// `$states.errorOutput`: not the context item, but it exists only in a Catch's `Output`
+    /// and `Assign`, which the field compiling the expression knows, not the expression.
+    StatesErrorOutput,
 }
 
 impl TopLevelReference {
@@ -42,6 +45,9 @@ impl TopLevelReference {
                 .to_owned(),
             TopLevelReference::Root => "Reference to '$$' at the top level is not supported: \
                  read the input as $states.input, the context object as $states.context"
+                .to_owned(),
+            TopLevelReference::StatesErrorOutput => "$states.errorOutput exists only in a \
+                 Catch's Output and Assign: read the error there"
                 .to_owned(),
         }
     }
@@ -68,6 +74,9 @@ fn collect(node: &AstNode, found: &mut Vec<TopLevelReference>) {
         AstNode::Path { steps } => {
             if let Some(PathStep { node, .. }) = steps.first() {
                 collect(node, found);
+            }
+            if reads_states_error_output(steps) {
+                note(found, TopLevelReference::StatesErrorOutput);
             }
         }
         AstNode::Binary { lhs, rhs, .. } => {
@@ -130,6 +139,16 @@ fn collect(node: &AstNode, found: &mut Vec<TopLevelReference>) {
         | AstNode::FunctionApplication(_)
         | AstNode::Transform { .. } => {}
     }
+}
+
+/// Whether a path starts `$states.errorOutput` (whatever follows it).
+fn reads_states_error_output(steps: &[PathStep]) -> bool {
+    matches!(
+        steps,
+        [first, second, ..]
+            if matches!(&first.node, AstNode::Variable(name) if name == "states")
+                && matches!(&second.node, AstNode::Name(name) if name == "errorOutput")
+    )
 }
 
 #[cfg(test)]
@@ -225,6 +244,26 @@ mod tests {
                 vec![TopLevelReference::Root],
                 "{expression}"
             );
+        }
+    }
+
+    /// floci's `JsonataTopLevelReferencesTest`: only the exact path is named.
+    #[test]
+    fn states_error_output_is_named_on_its_own() {
+        for expression in [
+            "$states.errorOutput",
+            "$states.errorOutput.Cause",
+            "[$states.errorOutput]",
+            "$states.errorOutput ? 1 : 2",
+        ] {
+            assert_eq!(
+                references(expression),
+                vec![TopLevelReference::StatesErrorOutput],
+                "{expression}"
+            );
+        }
+        for expression in ["$states.input.errorOutput", "$states.error", "$states"] {
+            assert_eq!(references(expression), vec![], "{expression}");
         }
     }
 
