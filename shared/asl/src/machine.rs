@@ -155,10 +155,25 @@ pub(crate) enum Kind {
     Map(Map),
 }
 
+/// A Pass state's `Result`, with an upper bound of its serialized size worked out once
+/// (a chain of Pass states then checks the payload limit without walking it each time).
+#[derive(Debug)]
+pub(crate) struct FixedResult {
+    pub(crate) value: Value,
+    pub(crate) size_bound: usize,
+}
+
+impl FixedResult {
+    pub(crate) fn new(value: Value) -> FixedResult {
+        let size_bound = crate::runtime::size_bound(&value, usize::MAX);
+        FixedResult { value, size_bound }
+    }
+}
+
 #[derive(Debug)]
 pub(crate) struct Pass {
     pub(crate) parameters: Option<Template>,
-    pub(crate) result: Option<Value>,
+    pub(crate) result: Option<FixedResult>,
     pub(crate) result_path: ResultPath,
     pub(crate) assign: Option<Template>,
     pub(crate) next: Transition,

@@ -52,7 +52,7 @@ fn pass(s: PassState, ctx: &mut Ctx) -> Kind {
     }
     Kind::Pass(machine::Pass {
         parameters: ctx.template("Parameters", s.parameters.as_ref()),
-        result: s.result,
+        result: s.result.map(machine::FixedResult::new),
         result_path: ctx.result_path("ResultPath", &s.result_path),
         assign: ctx.assign("Assign", s.assign.as_ref()),
         next: ctx.transition(s.next.as_deref(), s.end),

@@ -155,6 +155,8 @@ pub(crate) fn put_result(
 pub(crate) struct Tail<'a> {
     pub(crate) assign: Option<&'a Template>,
     pub(crate) result_path: &'a ResultPath,
+    /// An upper bound of the result's size, when it is known before the state runs.
+    pub(crate) result_bound: Option<usize>,
 }
 
 /// The tail every result-producing state shares: Assign, ResultPath, OutputPath, size check.
@@ -188,7 +190,10 @@ pub(crate) fn finish(
     let limit = shared.config.max_payload_bytes;
     let known = match (tail.result_path, frame.input_bound, &state.output_path) {
         (ResultPath::At(path), Some(bound), InputPath::Whole) => {
-            Some(payload::grown_bound(bound, &result, path.text(), limit))
+            let result_bound = tail
+                .result_bound
+                .unwrap_or_else(|| payload::size_bound(&result, limit));
+            Some(payload::grown_bound(bound, result_bound, path.text()))
         }
         (ResultPath::Discard, Some(bound), InputPath::Whole) => Some(bound),
         _ => None,

@@ -79,17 +79,14 @@ pub(crate) fn check_size(
     Ok(size)
 }
 
-/// An upper bound of the size of an input whose bound is known once `result` is put into it
-/// at a path written `path_text` (each level adds at most its key, quotes, colon, comma and
-/// braces). A chain of states that each add a little to their input is then checked without
-/// walking the whole input again at every state.
-pub(crate) fn grown_bound(
-    input_bound: usize,
-    result: &Value,
-    path_text: &str,
-    limit: usize,
-) -> usize {
-    input_bound + size_bound(result, limit) + 8 * path_text.len() + 16
+/// An upper bound of the size of an input whose bound is known once a result of at most
+/// `result_bound` bytes is put into it at a path written `path_text` (each level adds at most
+/// its key, quotes, colon, comma and braces). A chain of states that each add a little to
+/// their input is then checked without walking the whole input again at every state.
+pub(crate) fn grown_bound(input_bound: usize, result_bound: usize, path_text: &str) -> usize {
+    input_bound
+        .saturating_add(result_bound)
+        .saturating_add(8 * path_text.len() + 16)
 }
 
 /// A non-negative number, given directly or read from the input by `field`.

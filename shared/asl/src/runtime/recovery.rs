@@ -76,6 +76,7 @@ pub(crate) async fn run(
             let tail = Tail {
                 assign: parts.assign,
                 result_path: parts.result_path,
+                result_bound: None,
             };
             finish(shared, state, &mut input, result, tail, entered, frame).map(|()| input)
         }

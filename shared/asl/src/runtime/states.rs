@@ -30,7 +30,7 @@ pub(crate) fn run_pass(
     frame: &mut Frame,
 ) -> Result<Transition, Failure> {
     let result = match (&pass.result, &pass.parameters) {
-        (Some(result), _) => result.clone(),
+        (Some(result), _) => result.value.clone(),
         (None, Some(parameters)) => {
             let effective =
                 view_input_path(&state.input_path, data, shared, state, entered, frame)?;
@@ -50,6 +50,7 @@ pub(crate) fn run_pass(
     let tail = Tail {
         assign: pass.assign.as_ref(),
         result_path: &pass.result_path,
+        result_bound: pass.result.as_ref().map(|result| result.size_bound),
     };
     finish(shared, state, data, result, tail, entered, frame)?;
     if pass.result.is_none()
