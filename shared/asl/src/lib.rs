@@ -25,6 +25,7 @@ mod compile;
 pub mod error;
 pub mod errors;
 pub mod intrinsics;
+mod json_size;
 pub mod jsonata;
 mod machine;
 pub mod model;

@@ -165,7 +165,7 @@ pub(crate) struct FixedResult {
 
 impl FixedResult {
     pub(crate) fn new(value: Value) -> FixedResult {
-        let size_bound = crate::runtime::size_bound(&value, usize::MAX);
+        let size_bound = crate::json_size::size_bound(&value, usize::MAX);
         FixedResult { value, size_bound }
     }
 }

@@ -24,6 +24,5 @@ pub use execution::{
 };
 pub use failure::Failure;
 pub use history::{EventDetails, EventType, HistoryEvent};
-pub(crate) use payload::size_bound;
 pub use recorded::Payload;
 pub use resources::{Resources, TaskCall, TaskError, TaskHandler};

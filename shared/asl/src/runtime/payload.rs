@@ -2,59 +2,14 @@
 
 use serde_json::Value;
 
+use crate::json_size::serialized_len;
+pub(crate) use crate::json_size::size_bound;
+
 use super::Failure;
 use super::execution::Shared;
 use super::scope::{RunScope, StateContext, Variables};
 use crate::errors;
 use crate::machine::Number;
-
-/// Counts serialized bytes without building the string.
-struct ByteCounter(usize);
-
-impl std::io::Write for ByteCounter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0 += buf.len();
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-pub(crate) fn serialized_len(value: &Value) -> usize {
-    let mut counter = ByteCounter(0);
-    serde_json::to_writer(&mut counter, value).expect("counting never fails");
-    counter.0
-}
-
-/// A cheap upper bound of the serialized size (every character escaped as `\uXXXX`, every
-/// number at its longest), stopping once it passes `limit`.
-pub(crate) fn size_bound(value: &Value, limit: usize) -> usize {
-    fn walk(value: &Value, total: &mut usize, limit: usize) {
-        if *total > limit {
-            return;
-        }
-        match value {
-            Value::Null | Value::Bool(_) => *total += 5,
-            Value::Number(_) => *total += 24,
-            Value::String(s) => *total += 2 + 6 * s.len(),
-            Value::Array(items) => {
-                *total += 2 + items.len();
-                items.iter().for_each(|item| walk(item, total, limit));
-            }
-            Value::Object(map) => {
-                *total += 2 + 2 * map.len();
-                for (key, item) in map {
-                    *total += 2 + 6 * key.len();
-                    walk(item, total, limit);
-                }
-            }
-        }
-    }
-    let mut total = 0;
-    walk(value, &mut total, limit);
-    total
-}
 
 /// `States.DataLimitExceeded` when `value` is larger than the configured limit. `what` names
 /// it in the cause ("The output of state 'X'"), and is only formatted then. Returns an upper
