@@ -232,7 +232,7 @@ impl Service {
     pub(super) fn execution_history(&self, request: &Value) -> Result<Value, ApiError> {
         let run = self.run(string(request, "executionArn")?)?;
         let mut events = match run.ended() {
-            Some(outcome) => outcome.history.clone(),
+            Some(outcome) => outcome.history.events(),
             None => run.handle.history(),
         };
         if request["reverseOrder"].as_bool() == Some(true) {

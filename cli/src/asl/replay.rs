@@ -294,5 +294,5 @@ pub async fn run(
 
 /// The local run's events, as compared with the recording's.
 pub fn events_of(outcome: &Outcome) -> Vec<Event> {
-    local_events(&outcome.history)
+    local_events(&outcome.history.events())
 }

@@ -176,17 +176,16 @@ pub async fn test_state(request: &Value) -> Result<Value, ApiError> {
     let execution = Execution::new(&machine, input.clone(), config);
     handle.set(execution.handle()).ok();
     let outcome = execution.run().await;
+    let history = outcome.history.events();
 
     // The stub entered after the state is where it would go.
-    let next_state = outcome
-        .history
+    let next_state = history
         .iter()
         .filter(|e| e.event_type == EventType::SucceedStateEntered)
         .filter_map(|e| e.state_name.as_deref())
         .find(|entered| *entered != name)
         .map(str::to_string);
-    let failure = outcome
-        .history
+    let failure = history
         .iter()
         .rev()
         .find(|e| e.error().is_some() && e.event_type != EventType::ExecutionFailed)
@@ -216,16 +215,14 @@ pub async fn test_state(request: &Value) -> Result<Value, ApiError> {
     });
 
     let mut inspection = json!({ "input": input.to_string() });
-    if let Some(scheduled) = outcome
-        .history
+    if let Some(scheduled) = history
         .iter()
         .find(|e| e.event_type == EventType::TaskScheduled)
         && let Some(parameters) = scheduled.parameters()
     {
         inspection["afterParameters"] = json!(parameters.to_string());
     }
-    if let Some(result) = outcome
-        .history
+    if let Some(result) = history
         .iter()
         .find(|e| e.event_type == EventType::TaskSucceeded)
         .and_then(|e| e.output.as_ref())

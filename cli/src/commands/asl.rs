@@ -217,8 +217,8 @@ fn run_definition(args: RunArgs) -> Result<ExitCode, CliError> {
         execution.run().await
     });
     if args.history {
-        for event in &outcome.history {
-            eprintln!("{}", serde_json::to_string(event).unwrap_or_default());
+        for event in outcome.history.iter() {
+            eprintln!("{}", serde_json::to_string(&event).unwrap_or_default());
         }
     }
     let pretty = |value: &Value| serde_json::to_string_pretty(value).unwrap_or_default();

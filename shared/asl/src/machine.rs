@@ -18,9 +18,9 @@ pub struct StateMachine {
     pub(crate) definition: Arc<Definition>,
     pub(crate) graph: Arc<Graph>,
     pub(crate) timeout_seconds: Option<u64>,
-    /// All states, those inside Parallel branches and Map processors included: counted once,
-    /// as every execution sizes its history by it.
-    pub(crate) state_count: usize,
+    /// The name of every state, those inside Parallel branches and Map processors included,
+    /// by [`StateId`]: histories record the id, and give the name when read.
+    pub(crate) state_names: Arc<[Arc<str>]>,
     /// The top-level state executions start in, when not `StartAt` (see `starting_at`).
     pub(crate) start: Option<usize>,
 }
@@ -57,7 +57,7 @@ impl StateMachine {
 
     /// Number of states, counting those inside Parallel branches and Map processors.
     pub fn state_count(&self) -> usize {
-        self.state_count
+        self.state_names.len()
     }
 }
 
@@ -67,24 +67,10 @@ pub(crate) struct Graph {
     pub(crate) states: Vec<State>,
 }
 
-impl Graph {
-    pub(crate) fn state_count(&self) -> usize {
-        self.states
-            .iter()
-            .map(|state| {
-                1 + match &state.kind {
-                    Kind::Parallel(p) => p.branches.iter().map(|b| b.state_count()).sum(),
-                    Kind::Map(m) => m.processor.state_count(),
-                    _ => 0,
-                }
-            })
-            .sum()
-    }
-}
-
 #[derive(Debug)]
 pub(crate) struct State {
     pub(crate) name: Arc<str>,
+    pub(crate) id: StateId,
     pub(crate) language: QueryLanguage,
     pub(crate) input_path: InputPath,
     pub(crate) output_path: InputPath,
@@ -92,6 +78,11 @@ pub(crate) struct State {
     pub(crate) output: Option<Template>,
     pub(crate) kind: Kind,
 }
+
+/// A state's number, unique in its machine (states in Parallel branches and Map processors
+/// included), given when the machine is compiled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct StateId(pub(crate) u32);
 
 /// How a state reads and shapes its data: `QueryLanguage`, set at the top of the definition
 /// and per state.

@@ -37,7 +37,7 @@ fn a_chain_records_every_state_in_order_with_its_payloads() {
     // Longer than the 128 changes after which a recorded payload is copied in full.
     let outcome = run(chain(300), json!({"order": 1}), 25_000);
     assert_eq!(outcome.status, Status::Succeeded);
-    let history = &outcome.history;
+    let history = outcome.history.events();
     assert_eq!(history.len(), 2 + 2 * 300);
     for (index, event) in history.iter().enumerate() {
         assert_eq!(event.id, index as u64 + 1);

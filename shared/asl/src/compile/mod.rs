@@ -14,7 +14,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use crate::error::{InvalidDefinition, Problem, Problems, join};
-use crate::machine::{Graph, Kind, QueryLanguage, State, StateMachine};
+use crate::machine::{Graph, Kind, QueryLanguage, State, StateId, StateMachine};
 use crate::model::{Definition, StateDef, States};
 
 pub(crate) use fields::Ctx;
@@ -62,7 +62,7 @@ fn compile_definition(definition: Definition) -> Result<StateMachine, InvalidDef
     if definition.timeout_seconds == Some(0) {
         problems.add("TimeoutSeconds", "must be a positive number of seconds");
     }
-    let graph = compile_graph(
+    let mut graph = compile_graph(
         &definition.start_at,
         &definition.states,
         "",
@@ -70,13 +70,33 @@ fn compile_definition(definition: Definition) -> Result<StateMachine, InvalidDef
         &mut problems,
     );
     let timeout_seconds = definition.timeout_seconds;
+    let mut state_names = Vec::new();
+    number_states(&mut graph, &mut state_names);
     problems.into_result(StateMachine {
         definition: Arc::new(definition),
-        state_count: graph.state_count(),
+        state_names: state_names.into(),
         graph: Arc::new(graph),
         timeout_seconds,
         start: None,
     })
+}
+
+/// Gives every state its [`StateId`], its index in `names`, which it is added to; the states
+/// of Parallel branches and Map processors too.
+fn number_states(graph: &mut Graph, names: &mut Vec<Arc<str>>) {
+    for state in &mut graph.states {
+        state.id = StateId(u32::try_from(names.len()).expect("fewer than 2^32 states"));
+        names.push(state.name.clone());
+        let nested = match &mut state.kind {
+            Kind::Parallel(parallel) => parallel.branches.iter_mut().collect(),
+            Kind::Map(map) => vec![&mut map.processor],
+            _ => Vec::new(),
+        };
+        for graph in nested {
+            let graph = Arc::get_mut(graph).expect("a graph is not shared while it is compiled");
+            number_states(graph, names);
+        }
+    }
 }
 
 fn single(location: &str, message: String) -> InvalidDefinition {
@@ -170,6 +190,8 @@ pub(crate) fn compile_graph(
         };
         compiled.push(State {
             name: name.as_str().into(),
+            // Numbered once the whole machine is compiled.
+            id: StateId(0),
             language: state_language,
             input_path: kind_input_path(raw, &at, problems),
             output_path: kind_output_path(raw, &at, problems),

@@ -131,26 +131,31 @@ fn run_graph_from<'a>(
                 }
                 _ => shared.payload(&data),
             };
-            let exited_event = HistoryEvent::new(EventType::exited(&state.kind), exited)
-                .state(&state.name)
-                .output(recorded_output.clone());
+            let exited_event = || {
+                HistoryEvent::new(EventType::exited(&state.kind), exited)
+                    .state(&state.name)
+                    .output(recorded_output.clone())
+            };
             let Transition::Next(index) = next else {
-                frame.previous = shared.record(frame.previous, exited_event);
+                frame.previous = shared.record(frame.previous, exited_event());
                 frame.recorded = recorded_output;
                 return Ok(data);
             };
             // Counting the exited event, as if it were recorded already.
             if let Err(failure) = within_history_limit(shared, frame.previous + 1) {
-                shared.record(frame.previous, exited_event);
+                shared.record(frame.previous, exited_event());
                 return Err(failure);
             }
+            let exiting = (EventType::exited(&state.kind), state.id);
             current = index;
             state = &graph.states[current];
             // The next state is entered as this one exits: both events are recorded at once.
-            frame.previous = shared.record_pair(
+            frame.previous = shared.record_handover(
                 frame.previous,
-                exited_event,
-                entered_event(state, exited, recorded_output.clone()),
+                exited,
+                exiting,
+                (EventType::entered(&state.kind), state.id),
+                recorded_output.clone(),
             );
             recorded_input = recorded_output;
             entered = exited;

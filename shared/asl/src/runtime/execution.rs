@@ -12,11 +12,12 @@ use serde_json::Value;
 use tokio::sync::{Notify, mpsc};
 
 use super::clock::{Clock, SystemClock};
-use super::history::{EventType, HistoryEvent};
+use super::history::{EventType, History, HistoryEvent};
 use super::recorded::Payload;
 use super::scope::ExecutionInfo;
 use super::{Failure, Resources};
 use crate::StateMachine;
+use crate::machine::StateId;
 
 /// Step Functions' payload limit for inputs, outputs and results.
 pub const DEFAULT_MAX_PAYLOAD_BYTES: usize = 256 * 1024;
@@ -95,7 +96,7 @@ pub struct Outcome {
     pub error: Option<Failure>,
     pub start_date: DateTime<Utc>,
     pub stop_date: DateTime<Utc>,
-    pub history: Vec<HistoryEvent>,
+    pub history: History,
 }
 
 pub(crate) enum TokenSignal {
@@ -111,10 +112,6 @@ pub enum TokenError {
     TaskDoesNotExist,
 }
 
-pub(crate) struct History {
-    pub(crate) events: Vec<HistoryEvent>,
-}
-
 pub(crate) struct Shared {
     pub(crate) config: ExecutionConfig,
     pub(crate) info: ExecutionInfo,
@@ -127,35 +124,31 @@ pub(crate) struct Shared {
 
 impl Shared {
     /// Appends an event after `previous` and returns its id.
-    pub(crate) fn record(&self, previous: u64, mut event: HistoryEvent) -> u64 {
-        let mut history = self.history.lock().expect("history lock");
-        let id = history.events.len() as u64 + 1;
-        event.id = id;
-        event.previous_event_id = previous;
-        history.events.push(event);
-        id
+    pub(crate) fn record(&self, previous: u64, event: HistoryEvent) -> u64 {
+        self.history
+            .lock()
+            .expect("history lock")
+            .push(previous, event)
     }
 
-    /// Appends two events, the second after the first, and returns the second's id.
-    pub(crate) fn record_pair(
+    /// Records state `exited` handing over to state `entered` at `at` (see
+    /// [`History::push_handover`]) and returns the entered event's id.
+    pub(crate) fn record_handover(
         &self,
         previous: u64,
-        mut first: HistoryEvent,
-        mut second: HistoryEvent,
+        at: DateTime<Utc>,
+        exited: (EventType, StateId),
+        entered: (EventType, StateId),
+        payload: Option<Payload>,
     ) -> u64 {
-        let mut history = self.history.lock().expect("history lock");
-        let id = history.events.len() as u64 + 1;
-        first.id = id;
-        first.previous_event_id = previous;
-        second.id = id + 1;
-        second.previous_event_id = id;
-        history.events.push(first);
-        history.events.push(second);
-        id + 1
+        self.history
+            .lock()
+            .expect("history lock")
+            .push_handover(previous, at, exited, entered, payload)
     }
 
     pub(crate) fn event_count(&self) -> usize {
-        self.history.lock().expect("history lock").events.len()
+        self.history.lock().expect("history lock").len()
     }
 
     pub(crate) fn now(&self) -> DateTime<Utc> {
@@ -208,11 +201,12 @@ impl Execution {
             rng: Mutex::new(StdRng::seed_from_u64(config.seed)),
             config,
             info,
-            history: Mutex::new(History {
-                // Every state records two events: sized for one pass through the machine,
-                // so the history of most runs is never copied to grow.
-                events: Vec::with_capacity((2 * machine.state_count() + 8).min(4096)),
-            }),
+            // Every state records an entry or two: sized for one pass through the machine,
+            // so the history of most runs is never copied to grow.
+            history: Mutex::new(History::new(
+                machine.state_names.clone(),
+                (2 * machine.state_count() + 8).min(4096),
+            )),
             tokens: Mutex::new(HashMap::new()),
             stop: Notify::new(),
             stop_reason: Mutex::new(None),
@@ -276,7 +270,10 @@ impl Execution {
             }
         };
         shared.record(last, event);
-        let history = std::mem::take(&mut shared.history.lock().expect("history lock").events);
+        let history = std::mem::replace(
+            &mut *shared.history.lock().expect("history lock"),
+            History::new(self.machine.state_names.clone(), 0),
+        );
         Outcome {
             status,
             output,
@@ -332,12 +329,7 @@ impl ExecutionHandle {
 
     /// A copy of the history so far.
     pub fn history(&self) -> Vec<HistoryEvent> {
-        self.shared
-            .history
-            .lock()
-            .expect("history lock")
-            .events
-            .clone()
+        self.shared.history.lock().expect("history lock").events()
     }
 
     fn signal(&self, token: &str, signal: TokenSignal) -> Result<(), TokenError> {

@@ -23,6 +23,6 @@ pub use execution::{
     ExecutionHandle, Outcome, Status, TokenError,
 };
 pub use failure::Failure;
-pub use history::{EventDetails, EventType, HistoryEvent};
+pub use history::{EventDetails, EventType, History, HistoryEvent};
 pub use recorded::Payload;
 pub use resources::{Resources, TaskCall, TaskError, TaskHandler};
