@@ -51,11 +51,7 @@ impl Stack {
             "the edge tests need the Worker bundle and wrangler: run `bash scripts/setup.sh && make edge` (make test does)"
         );
         let dir = tempfile::tempdir().unwrap();
-        let (origin_port, edge_port, inspector_port) = (
-            crate::support::free_port(),
-            crate::support::free_port(),
-            crate::support::free_port(),
-        );
+        let origin_port = crate::support::free_port();
         let origin = format!("http://127.0.0.1:{origin_port}");
         let origin_log = dir.path().join("origin.log");
 
@@ -87,49 +83,11 @@ impl Stack {
             format!("SKEIN_RATE_PRINCIPAL:{rate_principal}"),
             format!("SKEIN_RATE_TENANT:{rate_tenant}"),
         ];
-        let bin = node_tools().join("node_modules/.bin");
-        let path = format!(
-            "{}:{}",
-            bin.display(),
-            std::env::var("PATH").unwrap_or_default()
-        );
-        let mut wrangler_command = Command::new(&wrangler);
-        wrangler_command
-            .args(["dev", "--config"])
-            .arg(&config)
-            .args([
-                "--local",
-                "--ip",
-                "127.0.0.1",
-                "--port",
-                &edge_port.to_string(),
-            ])
-            .args(["--inspector-port", &inspector_port.to_string()])
-            .arg("--persist-to")
-            .arg(dir.path().join("edge-state"))
-            .args([
-                "--show-interactive-dev-session=false",
-                "--log-level",
-                "warn",
-            ])
-            .arg("--var")
-            .args(&vars)
-            .env("PATH", path)
-            .env("WRANGLER_SEND_METRICS", "false")
-            .env("XDG_CONFIG_HOME", dir.path().join("config"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .process_group(0)
-            .kill_on_drop(true);
-        processes.push(wrangler_command.spawn().unwrap());
-
         let http = reqwest::Client::new();
-        let edge = format!("http://127.0.0.1:{edge_port}");
         let admin = wait_for_admin_token(&origin_log).await;
-        for base in [&origin, &edge] {
-            wait_until_healthy(&http, base).await;
-        }
+        wait_until_healthy(&http, &origin).await;
+        let (wrangler, edge) = start_edge(&http, &wrangler, &config, &vars, dir.path()).await;
+        processes.push(wrangler);
         Stack {
             origin,
             edge,
@@ -187,16 +145,103 @@ impl Stack {
 
 impl Drop for Stack {
     fn drop(&mut self) {
-        // wrangler runs workerd as its child: end the whole group.
         for process in &mut self.processes {
-            if let Some(pid) = process.id() {
-                let _ = std::process::Command::new("kill")
-                    .args(["-TERM", "--", &format!("-{pid}")])
-                    .stderr(Stdio::null())
-                    .status();
-            }
-            let _ = process.start_kill();
+            stop_group(process);
         }
+    }
+}
+
+/// Ends a process and its process group: wrangler runs workerd as its child.
+fn stop_group(process: &mut Child) {
+    if let Some(pid) = process.id() {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", "--", &format!("-{pid}")])
+            .stderr(Stdio::null())
+            .status();
+    }
+    let _ = process.start_kill();
+}
+
+/// Starts `wrangler dev` with the Worker in front of the origin, and waits until it answers.
+/// Its ports are picked free a moment before wrangler binds them, and workerd binds more of
+/// its own, so a test starting beside this one can take one first: wrangler then fails with
+/// "Address already in use" and exits, or never answers. It is then started again on new
+/// ports, a few times.
+async fn start_edge(
+    http: &reqwest::Client,
+    wrangler: &Path,
+    config: &Path,
+    vars: &[String],
+    dir: &Path,
+) -> (Child, String) {
+    const ATTEMPTS: u32 = 3;
+    let bin = node_tools().join("node_modules/.bin");
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    for attempt in 1..=ATTEMPTS {
+        let (edge_port, inspector_port) =
+            (crate::support::free_port(), crate::support::free_port());
+        let mut child = Command::new(wrangler)
+            .args(["dev", "--config"])
+            .arg(config)
+            .args(["--local", "--ip", "127.0.0.1"])
+            .args(["--port", &edge_port.to_string()])
+            .args(["--inspector-port", &inspector_port.to_string()])
+            .arg("--persist-to")
+            .arg(dir.join(format!("edge-state-{attempt}")))
+            .args([
+                "--show-interactive-dev-session=false",
+                "--log-level",
+                "warn",
+            ])
+            .arg("--var")
+            .args(vars)
+            .env("PATH", &path)
+            .env("WRANGLER_SEND_METRICS", "false")
+            .env("XDG_CONFIG_HOME", dir.join("config"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .process_group(0)
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let edge = format!("http://127.0.0.1:{edge_port}");
+        match wait_for_edge(http, &edge, &mut child).await {
+            Ok(()) => return (child, edge),
+            Err(why) => {
+                stop_group(&mut child);
+                assert!(attempt < ATTEMPTS, "{edge} never became healthy: {why}");
+                eprintln!("the edge did not start ({why}); starting it again on new ports");
+            }
+        }
+    }
+    unreachable!("the last attempt returns or fails")
+}
+
+/// Waits for the edge to answer its health check; why not, if wrangler exits first or a
+/// minute goes by.
+async fn wait_for_edge(
+    http: &reqwest::Client,
+    edge: &str,
+    wrangler: &mut Child,
+) -> Result<(), String> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let health = http.get(format!("{edge}/v1/health")).send().await;
+        if health.is_ok_and(|r| r.status().is_success()) {
+            return Ok(());
+        }
+        if let Ok(Some(status)) = wrangler.try_wait() {
+            return Err(format!("wrangler exited ({status})"));
+        }
+        if Instant::now() >= deadline {
+            return Err("no answer within 60 s".into());
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 
