@@ -82,6 +82,17 @@ fn holds(condition: Condition, current: Option<u64>) -> bool {
     }
 }
 
+/// Writes an item over the one at its key in place: an index whose columns did not
+/// change is not touched, where a replace deletes the row and inserts it again, and
+/// every index entry with it.
+const UPSERT: &str = "INSERT INTO items (pk, sk, gsi1pk, gsi1sk, gsi2pk, gsi2sk, gsi3pk, gsi3sk, expires_at, version, body)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+     ON CONFLICT (pk, sk) DO UPDATE SET
+         gsi1pk = excluded.gsi1pk, gsi1sk = excluded.gsi1sk,
+         gsi2pk = excluded.gsi2pk, gsi2sk = excluded.gsi2sk,
+         gsi3pk = excluded.gsi3pk, gsi3sk = excluded.gsi3sk,
+         expires_at = excluded.expires_at, version = excluded.version, body = excluded.body";
+
 pub(super) fn write(conn: &Connection, item: &Item) -> Result<(), StoreError> {
     let body = serde_json::to_string(&item.body).map_err(|e| StoreError::Invalid(e.to_string()))?;
     let size = item_size(item, &body);
@@ -91,9 +102,7 @@ pub(super) fn write(conn: &Connection, item: &Item) -> Result<(), StoreError> {
         )));
     }
     let (g1, g2, g3) = (&item.gsi[0], &item.gsi[1], &item.gsi[2]);
-    let mut stmt = conn
-        .prepare_cached(&format!("INSERT OR REPLACE INTO items ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"))
-        .map_err(unavailable)?;
+    let mut stmt = conn.prepare_cached(UPSERT).map_err(unavailable)?;
     stmt.execute(params![
         item.key.pk,
         item.key.sk,
