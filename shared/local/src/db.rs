@@ -250,6 +250,13 @@ impl SqliteDb {
     }
 }
 
+impl Drop for SqliteDb {
+    /// Deferred writes still queued commit before the connections close.
+    fn drop(&mut self) {
+        self.committer.flush();
+    }
+}
+
 fn migrate(conn: &Connection, path: &Path) -> Result<(), DbError> {
     let open_err = |source| DbError::Open {
         path: path.to_path_buf(),

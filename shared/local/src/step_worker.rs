@@ -36,7 +36,7 @@ pub async fn run_step_worker(
                 }
                 EngineWork::Ended(ended, receipt) => {
                     if record_end(&platform, ended).await {
-                        receipt.recorded().await;
+                        receipt.recorded();
                     }
                 }
             }

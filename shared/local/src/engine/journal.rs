@@ -1,5 +1,5 @@
 //! The engine's checkpoints in SQLite: machines, executions, and every task result
-//! before the interpreter sees it. Replaying an execution from its input with its
+//! (queued before the interpreter sees it, see [`note_result`]). Replaying an execution from its input with its
 //! recorded results brings it back to where it was (task tokens are derived from the
 //! execution's secret and the task's position, so the replay asks for the same tokens).
 
@@ -212,46 +212,48 @@ pub fn unreported_ends(db: &SqliteDb) -> Result<Vec<EndedRow>, JournalError> {
     Ok(rows)
 }
 
-/// The end of `name` was recorded on its run.
-pub async fn end_reported(db: &SqliteDb, name: &str) -> Result<(), JournalError> {
+/// Notes that the end of `name` was recorded on its run. Deferred (see
+/// [`GroupCommitter::defer`](crate::group_commit::GroupCommitter::defer)): if the note is
+/// lost in a crash, the end is sent again at the next start, and recording an end twice
+/// changes nothing.
+pub fn end_reported(db: &SqliteDb, name: &str) {
     let name = name.to_string();
-    db.writes()
-        .write(move |conn| {
+    db.writes().defer(
+        "the note that an execution's end was recorded",
+        move |conn| {
             execute(
                 conn,
                 "DELETE FROM engine_unreported_ends WHERE name = ?1",
                 [name],
             )?;
             Ok::<_, JournalError>(())
-        })
-        .await
+        },
+    );
 }
 
-/// Records a task's outcome once; false when one was already recorded.
-pub async fn record_result(
-    db: &SqliteDb,
-    execution: &str,
-    token: &str,
-    outcome: &Recorded,
-) -> Result<bool, JournalError> {
+/// Notes a task's outcome, for an execution resumed after a restart to find instead of
+/// sending the task again. Deferred (see
+/// [`GroupCommitter::defer`](crate::group_commit::GroupCommitter::defer)): the step-worker
+/// records a step's outcome before it answers, so an outcome whose note is lost in a
+/// crash is answered again from the step's record when the resumed execution sends the
+/// step again. Every write the outcome leads to (the next step's) is queued after this
+/// note and commits with it or after it.
+pub fn note_result(db: &SqliteDb, execution: &str, token: &str, outcome: &Recorded) {
     let (execution, token) = (execution.to_string(), token.to_string());
     let (output, error, cause) = match outcome {
         Recorded::Success(output) => (Some(output.to_string()), None, None),
         Recorded::Failure { error, cause } => (None, Some(error.clone()), Some(cause.clone())),
     };
-    let changed = db
-        .writes()
-        .write(move |conn| {
+    db.writes()
+        .defer("a task's outcome in the engine journal", move |conn| {
             execute(
-                conn,
-                "INSERT OR IGNORE INTO engine_task_results (execution, token, ok, output, error, cause)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![execution, token, output.is_some(), output, error, cause],
-            )
-            .map_err(JournalError::from)
-        })
-        .await?;
-    Ok(changed == 1)
+            conn,
+            "INSERT OR IGNORE INTO engine_task_results (execution, token, ok, output, error, cause)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![execution, token, output.is_some(), output, error, cause],
+        )?;
+            Ok::<_, JournalError>(())
+        });
 }
 
 pub fn recorded_result(

@@ -26,7 +26,17 @@ use crate::SqliteDb;
 use journal::{ExecutionRow, Recorded};
 
 /// The executions in flight, by name.
-type Running = Arc<Mutex<HashMap<String, ExecutionHandle>>>;
+type Running = Arc<Mutex<HashMap<String, Live>>>;
+
+/// An execution in flight.
+#[derive(Clone)]
+struct Live {
+    handle: ExecutionHandle,
+    /// Started again from its input after a restart: the journal may hold the results of
+    /// tasks it asks for again. A new execution's journal holds none, so its tasks are
+    /// sent without looking.
+    resumed: bool,
+}
 /// Which execution waits for each outstanding token.
 type Tokens = Arc<Mutex<HashMap<String, String>>>;
 
@@ -96,7 +106,10 @@ impl LocalEngine {
         }
         let names = journal::running_executions(&self.db).map_err(unavailable)?;
         for name in &names {
-            self.launch(name)?;
+            let row = journal::load_execution(&self.db, name)
+                .map_err(unavailable)?
+                .ok_or_else(|| EngineError::NotFound(format!("execution {name}")))?;
+            self.launch(row, true)?;
         }
         Ok(names.len())
     }
@@ -116,10 +129,8 @@ impl LocalEngine {
         Ok(machine)
     }
 
-    fn launch(&self, name: &str) -> Result<(), EngineError> {
-        let row = journal::load_execution(&self.db, name)
-            .map_err(unavailable)?
-            .ok_or_else(|| EngineError::NotFound(format!("execution {name}")))?;
+    /// Runs the execution `row` from its input; `resumed` when it ran before this process.
+    fn launch(&self, row: ExecutionRow, resumed: bool) -> Result<(), EngineError> {
         let machine = self.machine(&row.machine)?;
         let mut config = ExecutionConfig::new(self.resources.clone());
         config.name = row.name.clone();
@@ -127,7 +138,11 @@ impl LocalEngine {
         config.token_secret = row.secret.clone();
         config.record_payloads = false;
         let execution = Execution::new(&machine, row.input.clone(), config);
-        lock(&self.running).insert(row.name.clone(), execution.handle());
+        let live = Live {
+            handle: execution.handle(),
+            resumed,
+        };
+        lock(&self.running).insert(row.name.clone(), live);
         let ending = Ending {
             db: self.db.clone(),
             running: self.running.clone(),
@@ -154,24 +169,21 @@ impl LocalEngine {
     }
 
     pub(crate) fn handle(&self, execution: &str) -> Option<ExecutionHandle> {
-        lock(&self.running).get(execution).cloned()
+        lock(&self.running)
+            .get(execution)
+            .map(|live| live.handle.clone())
     }
 
+    /// Hands a task's outcome to its execution: once per token (the first answer takes
+    /// it), noted in the journal first.
     async fn complete(&self, token: &str, outcome: Recorded) -> Result<(), EngineError> {
         let execution = lock(&self.tokens)
-            .get(token)
-            .cloned()
+            .remove(token)
             .ok_or(EngineError::TaskDoesNotExist)?;
-        if !journal::record_result(&self.db, &execution, token, &outcome)
-            .await
-            .map_err(unavailable)?
-        {
-            return Err(EngineError::TaskDoesNotExist);
-        }
-        lock(&self.tokens).remove(token);
         let handle = self
             .handle(&execution)
             .ok_or(EngineError::TaskDoesNotExist)?;
+        journal::note_result(&self.db, &execution, token, &outcome);
         deliver(&handle, token, outcome)
     }
 }
@@ -268,7 +280,7 @@ impl WorkflowEngine for LocalEngine {
             .await
             .map_err(unavailable)?
         {
-            self.launch(run)?;
+            self.launch(row, false)?;
         }
         Ok(())
     }

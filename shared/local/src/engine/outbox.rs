@@ -42,10 +42,8 @@ impl std::fmt::Debug for EndReceipt {
 }
 
 impl EndReceipt {
-    pub async fn recorded(self) {
-        if let Err(e) = super::journal::end_reported(&self.db, &self.execution).await {
-            tracing::warn!(execution = %self.execution, error = %e, "could not mark an execution's end as recorded; it is sent again at the next start");
-        }
+    pub fn recorded(self) {
+        super::journal::end_reported(&self.db, &self.execution);
     }
 }
 

@@ -64,12 +64,15 @@ impl TaskHandler for StepQueue {
             .clone()
             .ok_or_else(|| internal("the step queue needs .waitForTaskToken"))?;
         let execution = task.execution_name.to_string();
-        let recorded = journal::recorded_result(&self.db, &execution, &token)
-            .map_err(|e| internal(e.to_string()))?;
+        let live = lock(&self.running).get(&execution).cloned();
+        let recorded = match &live {
+            Some(live) if !live.resumed => None,
+            _ => journal::recorded_result(&self.db, &execution, &token)
+                .map_err(|e| internal(e.to_string()))?,
+        };
         if let Some(outcome) = recorded {
-            let handle = lock(&self.running).get(&execution).cloned();
-            if let Some(handle) = handle {
-                let _ = deliver(&handle, &token, outcome);
+            if let Some(live) = live {
+                let _ = deliver(&live.handle, &token, outcome);
             }
             return Ok(json!({ "MessageId": "replayed" }));
         }
