@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::checkpoint::{Checkpointer, CheckpointerError};
 use crate::group_commit::GroupCommitter;
+use crate::store::cache::ItemCache;
 
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::Notify;
@@ -55,6 +56,8 @@ pub struct SqliteDb {
     next_reader: AtomicUsize,
     /// Per queue: wakes long-polling receivers when a message arrives.
     queue_bells: Mutex<HashMap<String, Arc<Notify>>>,
+    /// The items written last, as committed (see [`ItemCache`]).
+    item_cache: ItemCache,
     /// Dropped with the database, which stops the checkpointer.
     _checkpointer: Checkpointer,
 }
@@ -209,6 +212,7 @@ impl SqliteDb {
             readers,
             next_reader: AtomicUsize::new(0),
             queue_bells: Mutex::default(),
+            item_cache: ItemCache::new(),
             _checkpointer: checkpointer,
         })
     }
@@ -221,6 +225,10 @@ impl SqliteDb {
     /// share with other writes queued at the same time, and is answered once committed.
     pub(crate) fn writes(&self) -> &GroupCommitter {
         &self.committer
+    }
+
+    pub(crate) fn item_cache(&self) -> &ItemCache {
+        &self.item_cache
     }
 
     pub(crate) fn queue_bell(&self, queue: &str) -> Arc<Notify> {

@@ -60,16 +60,19 @@ enum Undo {
     Savepoint,
 }
 
-struct Write<F, T, E> {
+struct Write<F, T, E, C> {
     work: F,
+    /// Told what the write returned once it committed, before its caller hears.
+    on_commit: C,
     reply: oneshot::Sender<Result<T, E>>,
 }
 
-impl<F, T, E> Job for Write<F, T, E>
+impl<F, T, E, C> Job for Write<F, T, E, C>
 where
     F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
     T: Send + 'static,
     E: From<WriteFailed> + Send + 'static,
+    C: FnOnce(&T) + Send + 'static,
 {
     fn run(self: Box<Self>, conn: &Connection, undo: Undo) -> Box<dyn Reply> {
         let outcome = match undo {
@@ -78,6 +81,7 @@ where
         };
         Box::new(Answer {
             outcome,
+            on_commit: self.on_commit,
             reply: self.reply,
         })
     }
@@ -87,12 +91,13 @@ where
     }
 }
 
-struct Answer<T, E> {
+struct Answer<T, E, C> {
     outcome: Result<T, E>,
+    on_commit: C,
     reply: oneshot::Sender<Result<T, E>>,
 }
 
-impl<T: Send, E: From<WriteFailed> + Send> Reply for Answer<T, E> {
+impl<T: Send, E: From<WriteFailed> + Send, C: FnOnce(&T) + Send> Reply for Answer<T, E, C> {
     fn failed(&self) -> bool {
         self.outcome.is_err()
     }
@@ -102,7 +107,10 @@ impl<T: Send, E: From<WriteFailed> + Send> Reply for Answer<T, E> {
             // A write that failed wrote nothing, whatever became of the others.
             (Err(e), _) => Err(e),
             (Ok(_), Err(failure)) => Err(E::from(failure)),
-            (Ok(value), Ok(())) => Ok(value),
+            (Ok(value), Ok(())) => {
+                (self.on_commit)(&value);
+                Ok(value)
+            }
         };
         // The caller may have stopped waiting; the write stands, as a lost reply's does.
         let _ = self.reply.send(outcome);
@@ -226,8 +234,27 @@ impl GroupCommitter {
         T: Send + 'static,
         E: From<WriteFailed> + Send + 'static,
     {
+        self.write_then(work, |_| {}).await
+    }
+
+    /// [`write`](Self::write), and `on_commit` with what `work` returned once the write
+    /// committed. Writes are told in the order they committed, each before its caller
+    /// hears back, so what `on_commit` keeps never goes back to an older state.
+    pub(crate) async fn write_then<T, E>(
+        &self,
+        work: impl FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+        on_commit: impl FnOnce(&T) + Send + 'static,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<WriteFailed> + Send + 'static,
+    {
         let (reply, answer) = oneshot::channel();
-        self.0.queue().push_back(Box::new(Write { work, reply }));
+        self.0.queue().push_back(Box::new(Write {
+            work,
+            on_commit,
+            reply,
+        }));
         self.0.lead();
         answer.await.unwrap_or_else(|_| Err(E::from(lost())))
     }

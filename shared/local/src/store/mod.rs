@@ -2,6 +2,7 @@
 //! one write on the writer connection (a savepoint of a group commit, see
 //! [`group_commit`](crate::group_commit)), so each call is atomic.
 
+pub(crate) mod cache;
 mod rows;
 
 use std::collections::HashSet;
@@ -14,7 +15,8 @@ use skein_core::ports::{
 
 use crate::db::SqliteDb;
 use crate::group_commit::WriteFailed;
-use rows::{COLUMNS, index_columns, prepare, read, remove, row_to_item, write};
+use cache::{Committed, Lookup};
+use rows::{COLUMNS, index_columns, prepare, read_sized, remove, row_to_item, write};
 
 #[derive(Clone)]
 pub struct SqliteStore {
@@ -55,35 +57,46 @@ fn op_key(op: &WriteOp) -> &Key {
 impl SqliteStore {
     /// Runs `ops` atomically; the first element of the error names failed conditions.
     async fn transact(&self, ops: Vec<WriteOp>) -> Result<Vec<Item>, StoreError> {
-        self.db
+        let db = self.db.clone();
+        let committed = self
+            .db
             .writes()
-            .write(move |conn| {
-                let now = now_secs();
-                let mut failed = Vec::new();
-                let mut writes = Vec::new();
-                for (i, op) in ops.into_iter().enumerate() {
-                    let (ok, put, delete) = prepare(conn, op, now)?;
-                    if !ok {
-                        failed.push(i);
+            .write_then(
+                move |conn| {
+                    let now = now_secs();
+                    let mut failed = Vec::new();
+                    let mut writes = Vec::new();
+                    for (i, op) in ops.into_iter().enumerate() {
+                        let (ok, put, delete) = prepare(conn, op, now)?;
+                        if !ok {
+                            failed.push(i);
+                        }
+                        writes.push((put, delete));
                     }
-                    writes.push((put, delete));
-                }
-                if !failed.is_empty() {
-                    return Err(StoreError::TransactionCanceled { failed });
-                }
-                let mut written = Vec::new();
-                for (put, delete) in writes {
-                    if let Some(item) = put {
-                        write(conn, &item)?;
-                        written.push(item);
+                    if !failed.is_empty() {
+                        return Err(StoreError::TransactionCanceled { failed });
                     }
-                    if let Some(key) = delete {
-                        remove(conn, &key)?;
+                    let mut committed = Committed::default();
+                    for (put, delete) in writes {
+                        if let Some(item) = put {
+                            let bytes = write(conn, &item)?;
+                            committed.written.push((item, bytes));
+                        }
+                        if let Some(key) = delete {
+                            remove(conn, &key)?;
+                            committed.deleted.push(key);
+                        }
                     }
-                }
-                Ok(written)
-            })
-            .await
+                    Ok(committed)
+                },
+                move |committed| db.item_cache().committed(committed),
+            )
+            .await?;
+        Ok(committed
+            .written
+            .into_iter()
+            .map(|(item, _)| item)
+            .collect())
     }
 
     /// A single operation: a one-element transaction whose failure is ConditionFailed.
@@ -99,7 +112,16 @@ impl SqliteStore {
 #[async_trait]
 impl ItemStore for SqliteStore {
     async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
-        read(&self.db.reader(), key, now_secs())
+        let now = now_secs();
+        let cache = self.db.item_cache();
+        match cache.get(key, now) {
+            Lookup::Kept(item) => Ok(item),
+            Lookup::NotKept(began) => {
+                let (found, bytes) = read_sized(&self.db.reader(), key, now)?;
+                cache.fill(key, found.as_ref(), bytes, began);
+                Ok(found)
+            }
+        }
     }
 
     async fn put(&self, item: Item, condition: Condition) -> Result<u64, StoreError> {

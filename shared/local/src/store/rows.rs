@@ -22,6 +22,11 @@ pub(super) fn index_columns(index: Index) -> (&'static str, &'static str) {
 }
 
 pub(super) fn row_to_item(row: &Row<'_>) -> rusqlite::Result<Item> {
+    sized_row_to_item(row).map(|(item, _)| item)
+}
+
+/// The item, and the size of its JSON.
+fn sized_row_to_item(row: &Row<'_>) -> rusqlite::Result<(Item, usize)> {
     let index = |p: usize, s: usize| -> rusqlite::Result<Option<IndexKey>> {
         let pk: Option<String> = row.get(p)?;
         let sk: Option<String> = row.get(s)?;
@@ -29,16 +34,18 @@ pub(super) fn row_to_item(row: &Row<'_>) -> rusqlite::Result<Item> {
     };
     // Parsed from SQLite's own buffer, not a copy of it.
     let body = row.get_ref(10)?.as_str()?;
+    let bytes = body.len();
     let body = serde_json::from_str::<Map<String, Value>>(body).map_err(|e| {
         rusqlite::Error::FromSqlConversionFailure(10, rusqlite::types::Type::Text, Box::new(e))
     })?;
-    Ok(Item {
+    let item = Item {
         key: Key::new(row.get::<_, String>(0)?, row.get::<_, String>(1)?),
         gsi: [index(2, 3)?, index(4, 5)?, index(6, 7)?],
         expires_at: row.get(8)?,
         version: row.get::<_, i64>(9)? as u64,
         body,
-    })
+    };
+    Ok((item, bytes))
 }
 
 fn is_live(item: &Item, now: i64) -> bool {
@@ -47,16 +54,28 @@ fn is_live(item: &Item, now: i64) -> bool {
 
 /// The current, unexpired item at `key`, as seen by `conn`.
 pub(super) fn read(conn: &Connection, key: &Key, now: i64) -> Result<Option<Item>, StoreError> {
+    read_sized(conn, key, now).map(|(item, _)| item)
+}
+
+/// [`read`], and the size of the item's JSON (0 when there is none).
+pub(super) fn read_sized(
+    conn: &Connection,
+    key: &Key,
+    now: i64,
+) -> Result<(Option<Item>, usize), StoreError> {
     let mut stmt = conn
         .prepare_cached(&format!(
             "SELECT {COLUMNS} FROM items WHERE pk = ?1 AND sk = ?2"
         ))
         .map_err(unavailable)?;
-    let item = stmt
-        .query_row(params![key.pk, key.sk], row_to_item)
+    let found = stmt
+        .query_row(params![key.pk, key.sk], sized_row_to_item)
         .optional()
         .map_err(unavailable)?;
-    Ok(item.filter(|item| is_live(item, now)))
+    Ok(match found {
+        Some((item, bytes)) if is_live(&item, now) => (Some(item), bytes),
+        _ => (None, 0),
+    })
 }
 
 /// The version of the live item at `key`, without reading its body: conditions only
@@ -93,7 +112,8 @@ const UPSERT: &str = "INSERT INTO items (pk, sk, gsi1pk, gsi1sk, gsi2pk, gsi2sk,
          gsi3pk = excluded.gsi3pk, gsi3sk = excluded.gsi3sk,
          expires_at = excluded.expires_at, version = excluded.version, body = excluded.body";
 
-pub(super) fn write(conn: &Connection, item: &Item) -> Result<(), StoreError> {
+/// Writes `item`; returns the size of its JSON.
+pub(super) fn write(conn: &Connection, item: &Item) -> Result<usize, StoreError> {
     let body = serde_json::to_string(&item.body).map_err(|e| StoreError::Invalid(e.to_string()))?;
     let size = item_size(item, &body);
     if size > MAX_ITEM_BYTES {
@@ -117,7 +137,7 @@ pub(super) fn write(conn: &Connection, item: &Item) -> Result<(), StoreError> {
         body,
     ])
     .map_err(unavailable)?;
-    Ok(())
+    Ok(body.len())
 }
 
 pub(super) fn remove(conn: &Connection, key: &Key) -> Result<(), StoreError> {
