@@ -1,7 +1,8 @@
 //! The engine's checkpoints in SQLite: machines, executions, and every task result
-//! (queued before the interpreter sees it, see [`note_result`]). Replaying an execution from its input with its
-//! recorded results brings it back to where it was (task tokens are derived from the
-//! execution's secret and the task's position, so the replay asks for the same tokens).
+//! (queued before the interpreter sees it, see [`note_result`]). Replaying an execution
+//! from its input with its recorded results brings it back to where it was (task tokens
+//! are derived from the execution's secret and the task's position, so the replay asks
+//! for the same tokens).
 
 use rusqlite::{OptionalExtension, params};
 use serde_json::Value;
@@ -246,15 +247,14 @@ pub fn note_result(db: &SqliteDb, execution: &str, token: &str, outcome: &Record
     };
     db.writes()
         .defer("a task's outcome in the engine journal", move |conn| {
-            execute(
-            conn,
-            "INSERT OR IGNORE INTO engine_task_results (execution, token, ok, output, error, cause)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![execution, token, output.is_some(), output, error, cause],
-        )?;
+            let noted = params![execution, token, output.is_some(), output, error, cause];
+            execute(conn, NOTE_RESULT, noted)?;
             Ok::<_, JournalError>(())
         });
 }
+
+const NOTE_RESULT: &str = "INSERT OR IGNORE INTO engine_task_results
+    (execution, token, ok, output, error, cause) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
 
 pub fn recorded_result(
     db: &SqliteDb,
