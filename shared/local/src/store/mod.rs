@@ -1,6 +1,7 @@
 //! The item store on SQLite. A call's conditions are checked and its writes applied in
-//! one write on the writer connection (a savepoint of a group commit, see
-//! [`group_commit`](crate::group_commit)), so each call is atomic.
+//! one write on the writer connection (one write of a group commit, undone alone if it
+//! fails, see [`group_commit`](crate::group_commit)), so each call is atomic. Single
+//! items are read through [`cache`] when it holds them.
 
 pub(crate) mod cache;
 mod rows;
