@@ -20,6 +20,7 @@ macro_rules! item_store_contract {
             concurrent_counter_adds_are_never_lost,
             concurrent_conditional_writes_have_one_winner_per_version,
             update_of_a_missing_item_obeys_its_condition,
+            an_unhurried_update_obeys_its_condition_and_is_written_when_answered,
             deletes_obey_their_condition,
             queries_return_a_partition_in_sort_key_order_page_by_page,
             queries_filter_by_prefix_and_range_and_run_backwards,

@@ -219,6 +219,38 @@ async fn futures_join_all<F: std::future::Future>(
         .collect()
 }
 
+/// An unhurried update may wait to share a commit, but it is an update: it obeys its
+/// condition and answers with the item once that is written.
+pub async fn an_unhurried_update_obeys_its_condition_and_is_written_when_answered(
+    store: &dyn ItemStore,
+) {
+    let pk = unique("unhurried");
+    let key = Key::new(&pk, "a");
+    store
+        .put(item(&pk, "a", json!({"v": 1})), Condition::Always)
+        .await
+        .unwrap();
+    let parked = vec![Change::Set("token".into(), json!("t-1"))];
+    let written = store
+        .update_unhurried(&key, parked, Condition::VersionIs(1))
+        .await
+        .unwrap();
+    assert_eq!(
+        (written.version, written.body["token"].clone()),
+        (2, json!("t-1"))
+    );
+    let read = store.get(&key).await.unwrap().unwrap();
+    assert_eq!((read.version, read.body["v"].clone()), (2, json!(1)));
+    let stale = store
+        .update_unhurried(
+            &key,
+            vec![Change::Remove("token".into())],
+            Condition::VersionIs(1),
+        )
+        .await;
+    assert_eq!(stale.map(|_| ()), Err(StoreError::ConditionFailed));
+}
+
 pub async fn update_of_a_missing_item_obeys_its_condition(store: &dyn ItemStore) {
     let pk = unique("upm");
     let key = Key::new(&pk, "a");

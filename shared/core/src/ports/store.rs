@@ -287,6 +287,19 @@ pub trait ItemStore: Send + Sync {
         condition: Condition,
     ) -> Result<Item, StoreError>;
 
+    /// [`update`](Self::update), for a write on nobody's critical path (a step parked
+    /// until its dependencies are done): the store may hold it briefly, to commit it with
+    /// the next write instead of alone, and answers once it is written. A store that
+    /// commits every write on its own writes it at once.
+    async fn update_unhurried(
+        &self,
+        key: &Key,
+        changes: Vec<Change>,
+        condition: Condition,
+    ) -> Result<Item, StoreError> {
+        self.update(key, changes, condition).await
+    }
+
     async fn delete(&self, key: &Key, condition: Condition) -> Result<(), StoreError>;
 
     async fn query(&self, query: &Query) -> Result<Page<Item>, StoreError>;

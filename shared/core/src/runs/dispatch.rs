@@ -81,10 +81,12 @@ impl Runs {
                 starting = Some(prepared);
             }
             let written = match starting {
+                // Parked: nothing waits on this write but this message, so it may share
+                // the commit of the next write (often the start of the step it waits on).
                 None => self
                     .ctx
                     .store
-                    .update(&key, changes, write_condition(version))
+                    .update_unhurried(&key, changes, write_condition(version))
                     .await
                     .map(drop),
                 Some(_) => {
@@ -129,7 +131,7 @@ impl Runs {
     /// that the redelivery runs it at once instead of waiting out the step lease meant
     /// for a worker that may still be running it. If this write fails too, the lease
     /// still ends.
-    async fn abandon_start(&self, message: &StepMessage) {
+    pub(super) async fn abandon_start(&self, message: &StepMessage) {
         let key = step_key(&message.tenant, &message.run, &message.step);
         let Ok((record, version, _)) = read_step(self, &key).await else {
             return;

@@ -116,6 +116,36 @@ impl GroupCommitter {
         E: From<WriteFailed> + std::fmt::Display + Send + 'static,
     {
         self.0.queue().push_back(Box::new(Deferred { what, work }));
+        self.flush_soon();
+    }
+
+    /// [`write_then`](Self::write_then) for a write nobody waits on but its caller: it
+    /// does not commit at once, but in the next write's group, or in a group of its own
+    /// [`DEFERRED_AT_MOST`] later, and answers then. What it saves is a transaction of
+    /// its own, for a write that is not on anyone's critical path (a step parked until
+    /// its dependencies are done). Writes commit in the order they were queued.
+    pub(crate) async fn write_soon_then<T, E>(
+        &self,
+        work: impl FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+        on_commit: impl FnOnce(&T) + Send + 'static,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<WriteFailed> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        self.0.queue().push_back(Box::new(Write {
+            work,
+            on_commit,
+            reply,
+        }));
+        self.flush_soon();
+        answer.await.unwrap_or_else(|_| Err(E::from(lost())))
+    }
+
+    /// Commits what is queued [`DEFERRED_AT_MOST`] from now, unless a commit is coming
+    /// already; at once outside a runtime.
+    fn flush_soon(&self) {
         if self.0.flush_scheduled.swap(true, Ordering::SeqCst) {
             return;
         }
@@ -335,6 +365,32 @@ mod tests {
             );
             tokio::time::sleep(DEFERRED_AT_MOST).await;
         }
+        assert_eq!(keys(&conn).len(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_write_soon_waits_for_the_next_write_or_else_commits_on_its_own() {
+        let (_dir, conn, committer) = committer();
+        let committer = Arc::new(committer);
+        let soon = committer.clone();
+        let parked = tokio::spawn(async move {
+            soon.write_soon_then(|conn| insert(conn, "parked"), |_| {})
+                .await
+        });
+        // The spawned write queues itself; on this one-thread runtime nothing else (its
+        // flush included) runs until this test yields again.
+        tokio::task::yield_now().await;
+        assert!(
+            keys(&conn).is_empty(),
+            "it did not commit on its own at once"
+        );
+        committer.write(|conn| insert(conn, "next")).await.unwrap();
+        assert_eq!(keys(&conn), vec!["next".to_string(), "parked".to_string()]);
+        assert_eq!(parked.await.unwrap().unwrap(), 1, "answered once committed");
+
+        let alone = committer.write_soon_then(|conn| insert(conn, "alone"), |_| {});
+        let alone = tokio::time::timeout(Duration::from_secs(10), alone).await;
+        assert_eq!(alone.expect("it commits without company").unwrap(), 1);
         assert_eq!(keys(&conn).len(), 3);
     }
 

@@ -55,44 +55,52 @@ fn op_key(op: &WriteOp) -> &Key {
     }
 }
 
+/// When a call's write commits.
+#[derive(Clone, Copy)]
+enum Commit {
+    /// In a group of its own unless others are waiting already.
+    Now,
+    /// With the next write's group, or shortly (see `GroupCommitter::write_soon_then`).
+    Soon,
+}
+
 impl SqliteStore {
     /// Runs `ops` atomically; the first element of the error names failed conditions.
-    async fn transact(&self, ops: Vec<WriteOp>) -> Result<Vec<Item>, StoreError> {
+    async fn transact(&self, ops: Vec<WriteOp>, commit: Commit) -> Result<Vec<Item>, StoreError> {
         let db = self.db.clone();
-        let committed = self
-            .db
-            .writes()
-            .write_then(
-                move |conn| {
-                    let now = now_secs();
-                    let mut failed = Vec::new();
-                    let mut writes = Vec::new();
-                    for (i, op) in ops.into_iter().enumerate() {
-                        let (ok, put, delete) = prepare(conn, op, now)?;
-                        if !ok {
-                            failed.push(i);
-                        }
-                        writes.push((put, delete));
-                    }
-                    if !failed.is_empty() {
-                        return Err(StoreError::TransactionCanceled { failed });
-                    }
-                    let mut committed = Committed::default();
-                    for (put, delete) in writes {
-                        if let Some(item) = put {
-                            let bytes = write(conn, &item)?;
-                            committed.written.push((item, bytes));
-                        }
-                        if let Some(key) = delete {
-                            remove(conn, &key)?;
-                            committed.deleted.push(key);
-                        }
-                    }
-                    Ok(committed)
-                },
-                move |committed| db.item_cache().committed(committed),
-            )
-            .await?;
+        let work = move |conn: &rusqlite::Connection| {
+            let now = now_secs();
+            let mut failed = Vec::new();
+            let mut writes = Vec::new();
+            for (i, op) in ops.into_iter().enumerate() {
+                let (ok, put, delete) = prepare(conn, op, now)?;
+                if !ok {
+                    failed.push(i);
+                }
+                writes.push((put, delete));
+            }
+            if !failed.is_empty() {
+                return Err(StoreError::TransactionCanceled { failed });
+            }
+            let mut committed = Committed::default();
+            for (put, delete) in writes {
+                if let Some(item) = put {
+                    let bytes = write(conn, &item)?;
+                    committed.written.push((item, bytes));
+                }
+                if let Some(key) = delete {
+                    remove(conn, &key)?;
+                    committed.deleted.push(key);
+                }
+            }
+            Ok(committed)
+        };
+        let on_commit = move |committed: &Committed| db.item_cache().committed(committed);
+        let writes = self.db.writes();
+        let committed = match commit {
+            Commit::Now => writes.write_then(work, on_commit).await?,
+            Commit::Soon => writes.write_soon_then(work, on_commit).await?,
+        };
         Ok(committed
             .written
             .into_iter()
@@ -100,9 +108,25 @@ impl SqliteStore {
             .collect())
     }
 
+    async fn update_committed(
+        &self,
+        key: &Key,
+        changes: Vec<Change>,
+        condition: Condition,
+        commit: Commit,
+    ) -> Result<Item, StoreError> {
+        let update = WriteOp::Update {
+            key: key.clone(),
+            changes,
+            condition,
+        };
+        let written = self.single(update, commit).await?;
+        written.ok_or_else(|| StoreError::Unavailable("update wrote nothing".into()))
+    }
+
     /// A single operation: a one-element transaction whose failure is ConditionFailed.
-    async fn single(&self, op: WriteOp) -> Result<Option<Item>, StoreError> {
-        match self.transact(vec![op]).await {
+    async fn single(&self, op: WriteOp, commit: Commit) -> Result<Option<Item>, StoreError> {
+        match self.transact(vec![op], commit).await {
             Ok(mut written) => Ok(written.pop()),
             Err(StoreError::TransactionCanceled { .. }) => Err(StoreError::ConditionFailed),
             Err(e) => Err(e),
@@ -126,7 +150,9 @@ impl ItemStore for SqliteStore {
     }
 
     async fn put(&self, item: Item, condition: Condition) -> Result<u64, StoreError> {
-        let written = self.single(WriteOp::Put { item, condition }).await?;
+        let written = self
+            .single(WriteOp::Put { item, condition }, Commit::Now)
+            .await?;
         Ok(written.map_or(0, |item| item.version))
     }
 
@@ -136,23 +162,26 @@ impl ItemStore for SqliteStore {
         changes: Vec<Change>,
         condition: Condition,
     ) -> Result<Item, StoreError> {
-        let written = self
-            .single(WriteOp::Update {
-                key: key.clone(),
-                changes,
-                condition,
-            })
-            .await?;
-        written.ok_or_else(|| StoreError::Unavailable("update wrote nothing".into()))
+        self.update_committed(key, changes, condition, Commit::Now)
+            .await
+    }
+
+    async fn update_unhurried(
+        &self,
+        key: &Key,
+        changes: Vec<Change>,
+        condition: Condition,
+    ) -> Result<Item, StoreError> {
+        self.update_committed(key, changes, condition, Commit::Soon)
+            .await
     }
 
     async fn delete(&self, key: &Key, condition: Condition) -> Result<(), StoreError> {
-        self.single(WriteOp::Delete {
+        let delete = WriteOp::Delete {
             key: key.clone(),
             condition,
-        })
-        .await
-        .map(|_| ())
+        };
+        self.single(delete, Commit::Now).await.map(|_| ())
     }
 
     async fn query(&self, query: &Query) -> Result<Page<Item>, StoreError> {
@@ -230,7 +259,7 @@ impl ItemStore for SqliteStore {
                 "a transaction may touch each key only once".into(),
             ));
         }
-        self.transact(ops).await.map(|_| ())
+        self.transact(ops, Commit::Now).await.map(|_| ())
     }
 }
 
