@@ -146,19 +146,24 @@ pub fn running_executions(db: &SqliteDb) -> Result<Vec<String>, JournalError> {
     Ok(names)
 }
 
-pub async fn finish_execution(
+/// Marks the execution ended and its end unreported. Deferred (see
+/// [`GroupCommitter::defer`](crate::group_commit::GroupCommitter::defer)): recording the
+/// end on the run is queued after this note, so it commits with it or after it. If the
+/// note is lost in a crash, so is everything that followed it, and the execution is
+/// resumed on restart: it ends again, from the tasks' recorded outcomes.
+pub fn finish_execution(
     db: &SqliteDb,
     name: &str,
     status: &str,
     error: Option<&str>,
     cause: Option<&str>,
     now_ms: i64,
-) -> Result<(), JournalError> {
+) {
     let (name, status) = (name.to_string(), status.to_string());
     let (error, cause) = (error.map(str::to_string), cause.map(str::to_string));
     // One write: an execution marked ended without its unreported end would never be
     // reported after a crash, and its run would wait forever.
-    db.writes().write(move |conn| {
+    db.writes().defer("the end of an execution in the engine journal", move |conn| {
         execute(
             conn,
             "UPDATE engine_executions SET status = ?2, error = ?3, cause = ?4, stopped_at = ?5 WHERE name = ?1",
@@ -175,8 +180,7 @@ pub async fn finish_execution(
             [&name],
         )?;
         Ok::<_, JournalError>(())
-    })
-    .await
+    });
 }
 
 /// An ended execution, as the journal holds it.

@@ -163,7 +163,7 @@ impl LocalEngine {
                 Some(f) => (Some(f.error.clone()), Some(f.cause.clone())),
                 None => (None, None),
             };
-            ending.record(&row, status, error, cause).await;
+            ending.record(&row, status, error, cause);
         });
         Ok(())
     }
@@ -198,7 +198,7 @@ struct Ending {
 }
 
 impl Ending {
-    async fn record(
+    fn record(
         &self,
         row: &ExecutionRow,
         status: ExecutionStatus,
@@ -206,19 +206,14 @@ impl Ending {
         cause: Option<String>,
     ) {
         let now = chrono::Utc::now().timestamp_millis();
-        if let Err(e) = journal::finish_execution(
+        journal::finish_execution(
             &self.db,
             &row.name,
             status.as_str(),
             error.as_deref(),
             cause.as_deref(),
             now,
-        )
-        .await
-        {
-            tracing::error!(execution = %row.name, error = %e, "could not record the end of an execution; it will be resumed on restart");
-            return;
-        }
+        );
         lock(&self.running).remove(&row.name);
         lock(&self.tokens).retain(|_, execution| execution != &row.name);
         let ended = ExecutionEnded {
