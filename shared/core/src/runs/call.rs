@@ -3,7 +3,10 @@
 
 use std::sync::Mutex;
 
+use chrono::{DateTime, Utc};
+
 use super::model::StepMessage;
+use super::worker::Starting;
 use crate::workflows::Workflow;
 use crate::workflows::definition::Step;
 
@@ -36,26 +39,72 @@ impl<'a> StepCall<'a> {
     }
 }
 
+/// A step made ready inside a worker call, kept for that call to run next.
+pub(crate) enum Ready {
+    /// Its start is not recorded yet: the call handles its message as a delivery would.
+    Message(StepMessage),
+    /// Its start was recorded with the done flag that made it ready (one write instead
+    /// of two): the call runs it from there.
+    Started(StepMessage, Box<Starting>),
+}
+
+impl Ready {
+    pub fn into_message(self) -> StepMessage {
+        match self {
+            Ready::Message(message) | Ready::Started(message, _) => message,
+        }
+    }
+}
+
 /// The one step a worker call runs itself after the one it was given: the first that
-/// step made ready. Filled by `release`, emptied by `handle_step`.
-#[derive(Default)]
-pub(crate) struct NextStep(Mutex<Option<StepMessage>>);
+/// step made ready, while the call has time left. Filled by `release`, emptied by
+/// `handle_step`.
+pub(crate) struct NextStep {
+    kept: Mutex<Option<Ready>>,
+    /// After this, ready steps go to the step queue instead.
+    until: DateTime<Utc>,
+}
 
 impl NextStep {
-    /// Keeps `ready` to run next, or gives it back when a step is kept already.
-    pub fn offer(&self, ready: StepMessage) -> Option<StepMessage> {
-        let mut next = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        match next.as_ref() {
-            None => {
-                *next = Some(ready);
-                None
-            }
-            Some(_) => Some(ready),
+    pub fn until(until: DateTime<Utc>) -> Self {
+        Self {
+            kept: Mutex::default(),
+            until,
         }
     }
 
-    pub fn take(&self) -> Option<StepMessage> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).take()
+    fn kept(&self) -> std::sync::MutexGuard<'_, Option<Ready>> {
+        self.kept.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether a step made ready at `now` would be kept (and so may be started at once).
+    pub fn has_room(&self, now: DateTime<Utc>) -> bool {
+        now < self.until && self.kept().is_none()
+    }
+
+    /// Whether the call's time is up at `now`.
+    pub fn is_past(&self, now: DateTime<Utc>) -> bool {
+        now >= self.until
+    }
+
+    /// Keeps `ready` to run next, or gives it back when a step is kept already.
+    pub fn offer(&self, ready: StepMessage) -> Option<StepMessage> {
+        self.keep(Ready::Message(ready)).map(Ready::into_message)
+    }
+
+    /// Keeps `ready` to run next, or gives it back when a step is kept already (see
+    /// [`has_room`](Self::has_room), which says so before a step is started for this).
+    pub fn keep(&self, ready: Ready) -> Option<Ready> {
+        let mut kept = self.kept();
+        if kept.is_some() {
+            return Some(ready);
+        }
+        *kept = Some(ready);
+        None
+    }
+
+    pub fn take(&self) -> Option<Ready> {
+        self.kept().take()
     }
 }
 
@@ -80,13 +129,29 @@ mod tests {
         }
     }
 
+    fn taken(next: &NextStep) -> Option<String> {
+        next.take().map(|ready| ready.into_message().step)
+    }
+
     #[test]
     fn the_first_ready_step_is_kept_to_run_next_and_the_others_are_given_back() {
-        let next = NextStep::default();
+        let now = Utc::now();
+        let next = NextStep::until(now + chrono::Duration::seconds(1));
+        assert!(next.has_room(now));
         assert_eq!(next.offer(ready("b")), None);
+        assert!(!next.has_room(now), "one step is kept at a time");
         assert_eq!(next.offer(ready("c")).map(|m| m.step), Some("c".into()));
-        assert_eq!(next.take().map(|m| m.step), Some("b".into()));
-        assert_eq!(next.take(), None, "taking it empties the slot");
+        assert_eq!(taken(&next), Some("b".into()));
+        assert_eq!(taken(&next), None, "taking it empties the slot");
         assert_eq!(next.offer(ready("d")), None, "and the next one is kept");
+    }
+
+    #[test]
+    fn a_call_whose_time_is_up_has_no_room_to_start_a_step() {
+        let now = Utc::now();
+        let next = NextStep::until(now);
+        assert!(!next.has_room(now));
+        assert!(next.is_past(now));
+        assert!(!next.is_past(now - chrono::Duration::milliseconds(1)));
     }
 }

@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 use tracing::Instrument;
 
 use super::Runs;
-use super::call::{NextStep, StepCall};
+use super::call::{NextStep, Ready, StepCall};
 use super::model::{Attempt, RunError, StepMessage, StepRecord, StepStatus};
 use super::outcome::Reply;
 use super::values::Part;
@@ -74,31 +74,101 @@ fn step_span(message: &StepMessage) -> tracing::Span {
 impl Runs {
     /// Handles one step message of a standard workflow (the SQS consumer's job), then,
     /// for up to `inline_for`, the steps it made ready: the next step of a chain runs in
-    /// this call rather than costing another message and invocation. Other ready steps
-    /// (parallel branches) go to the dispatcher, and so does the next step once the time
-    /// is up or if running it here fails.
+    /// this call rather than costing another message and invocation, and its start is
+    /// recorded in the write that marks its dependency done (see `release`). Other ready
+    /// steps (parallel branches) go to the dispatcher, and so does the next step once the
+    /// time is up or if running it here fails (its start given up first, so that the
+    /// delivery need not wait out the step's lease).
     pub async fn handle_step(&self, message: StepMessage) -> Result<()> {
         if self.ports.inline_for <= chrono::Duration::zero() {
             return self.handle_one(message, None).await;
         }
-        let until = self.ctx.now() + self.ports.inline_for;
-        let next = NextStep::default();
-        self.handle_one(message, Some(&next)).await?;
-        while let Some(woken) = next.take() {
-            if self.ctx.now() >= until {
-                self.wake(woken).await?;
-                break;
+        let next = NextStep::until(self.ctx.now() + self.ports.inline_for);
+        if let Err(e) = self.handle_one(message, Some(&next)).await {
+            if let Some(ready) = next.take() {
+                self.give_back(ready).await?;
             }
-            if let Err(e) = self.handle_one(woken.clone(), Some(&next)).await {
+            return Err(e);
+        }
+        while let Some(ready) = next.take() {
+            let handled = match ready {
+                Ready::Message(woken) if next.is_past(self.ctx.now()) => {
+                    self.wake(woken).await?;
+                    break;
+                }
+                Ready::Message(woken) => self
+                    .handle_one(woken.clone(), Some(&next))
+                    .await
+                    .map_err(|e| (e, woken)),
+                // A failed try gives its start up itself (see `run_started`).
+                Ready::Started(woken, starting) => self
+                    .run_started(woken.clone(), *starting, &next)
+                    .await
+                    .map_err(|e| (e, woken)),
+            };
+            if let Err((e, woken)) = handled {
                 tracing::warn!(error = %e, step = %woken.step, "running a ready step in this call failed; it goes to the queue");
                 self.wake(woken).await?;
                 if let Some(also) = next.take() {
-                    self.wake(also).await?;
+                    self.give_back(also).await?;
                 }
                 break;
             }
         }
         Ok(())
+    }
+
+    /// Hands a kept step to the step queue, after giving up its start if this call
+    /// recorded one, so that the delivery runs it at once instead of after the lease.
+    pub(super) async fn give_back(&self, ready: Ready) -> Result<()> {
+        let message = match ready {
+            Ready::Message(message) => message,
+            Ready::Started(message, _) => {
+                self.abandon_start(&message).await;
+                message
+            }
+        };
+        self.wake(message).await
+    }
+
+    /// Runs a step whose start `release` recorded (see [`Ready::Started`]).
+    async fn run_started(
+        &self,
+        message: StepMessage,
+        starting: Starting,
+        next: &NextStep,
+    ) -> Result<()> {
+        let token = message.token.clone().ok_or_else(|| {
+            Error::invalid("$.token", "a standard step message carries its task token")
+        })?;
+        let workflow = self
+            .workflows
+            .compiled(&message.tenant, &message.workflow, message.version)
+            .await?;
+        let index = workflow
+            .dag
+            .index(&message.step)
+            .ok_or(Error::NotFound { what: "step" })?;
+        let span = step_span(&message);
+        if let Some(parent) = &starting.run.trace {
+            self.ctx.traces.continue_from(&span, parent);
+        }
+        let call = StepCall {
+            next: Some(next),
+            ..StepCall::new(&message, &workflow, index)
+        };
+        let executed = self
+            .execute(call, starting, Reply::Token(token))
+            .instrument(span.clone())
+            .await;
+        if let Err(e) = &executed {
+            span.record("otel.status_code", "ERROR");
+            span.record("error", tracing::field::display(e));
+            if e.is_transient() {
+                self.abandon_start(&message).await;
+            }
+        }
+        executed.map(drop)
     }
 
     async fn handle_one(&self, message: StepMessage, next: Option<&NextStep>) -> Result<()> {
@@ -284,7 +354,7 @@ impl Runs {
 }
 
 /// What a started step needs: read once, before its start is recorded.
-pub(super) struct Starting {
+pub(crate) struct Starting {
     run: super::model::Run,
     scope: super::scope::StepScope,
     input: Value,
