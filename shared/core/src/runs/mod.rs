@@ -12,6 +12,7 @@ mod items;
 mod model;
 mod outcome;
 mod perform;
+mod release;
 mod replies;
 mod results;
 mod schedules;
