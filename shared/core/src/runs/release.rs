@@ -123,7 +123,15 @@ impl Runs {
         match written {
             Ok(()) => Ok(Some((woken, starting))),
             Err(StoreError::ConditionFailed) => Ok(None),
-            Err(e) => Err(e.into()),
+            Err(e) => {
+                // The write may have happened with its answer lost: then nobody else would
+                // run the step (a redelivered release finds it started). It goes to the
+                // queue with its start given up, which runs it, or parks it again if the
+                // write did not happen.
+                self.give_back(Ready::Started(woken, Box::new(starting)))
+                    .await?;
+                Err(e.into())
+            }
         }
     }
 
