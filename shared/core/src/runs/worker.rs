@@ -131,6 +131,22 @@ impl Runs {
         self.wake(message).await
     }
 
+    /// The workflow version a message's step belongs to, and the step's place in it.
+    async fn step_of(
+        &self,
+        message: &StepMessage,
+    ) -> Result<(std::sync::Arc<crate::workflows::Workflow>, usize)> {
+        let workflow = self
+            .workflows
+            .compiled(&message.tenant, &message.workflow, message.version)
+            .await?;
+        let index = workflow
+            .dag
+            .index(&message.step)
+            .ok_or(Error::NotFound { what: "step" })?;
+        Ok((workflow, index))
+    }
+
     /// Runs a step whose start `release` recorded (see [`Ready::Started`]).
     async fn run_started(
         &self,
@@ -141,14 +157,7 @@ impl Runs {
         let token = message.token.clone().ok_or_else(|| {
             Error::invalid("$.token", "a standard step message carries its task token")
         })?;
-        let workflow = self
-            .workflows
-            .compiled(&message.tenant, &message.workflow, message.version)
-            .await?;
-        let index = workflow
-            .dag
-            .index(&message.step)
-            .ok_or(Error::NotFound { what: "step" })?;
+        let (workflow, index) = self.step_of(&message).await?;
         let span = step_span(&message);
         if let Some(parent) = &starting.run.trace {
             self.ctx.traces.continue_from(&span, parent);
@@ -222,14 +231,7 @@ impl Runs {
         &self,
         message: StepMessage,
     ) -> Result<std::result::Result<Value, RunError>> {
-        let workflow = self
-            .workflows
-            .compiled(&message.tenant, &message.workflow, message.version)
-            .await?;
-        let index = workflow
-            .dag
-            .index(&message.step)
-            .ok_or(Error::NotFound { what: "step" })?;
+        let (workflow, index) = self.step_of(&message).await?;
         match message.phase {
             StepPhase::Item => {
                 self.run_item(StepCall::new(&message, &workflow, index), Reply::Now)

@@ -44,6 +44,14 @@ pub struct WriteFailed(#[source] pub(crate) Arc<rusqlite::Error>);
 /// group of its own.
 const DEFERRED_AT_MOST: Duration = Duration::from_millis(5);
 
+/// When a queued write's group is committed.
+enum When {
+    /// Now: the write leads a group unless one is being led (which takes it).
+    Now,
+    /// With the next write's group, or [`DEFERRED_AT_MOST`] later.
+    Soon,
+}
+
 /// Where every write to the database goes.
 pub(crate) struct GroupCommitter(Arc<Committer>);
 
@@ -92,14 +100,7 @@ impl GroupCommitter {
         T: Send + 'static,
         E: From<WriteFailed> + Send + 'static,
     {
-        let (reply, answer) = oneshot::channel();
-        self.0.queue().push_back(Box::new(Write {
-            work,
-            on_commit,
-            reply,
-        }));
-        self.0.lead();
-        answer.await.unwrap_or_else(|_| Err(E::from(lost())))
+        self.queue_write(work, on_commit, When::Now).await
     }
 
     /// Queues `work` without waiting for it: it commits in the next write's group, or in
@@ -133,13 +134,30 @@ impl GroupCommitter {
         T: Send + 'static,
         E: From<WriteFailed> + Send + 'static,
     {
+        self.queue_write(work, on_commit, When::Soon).await
+    }
+
+    /// Queues a write, has it committed `when` says, and waits for its answer.
+    async fn queue_write<T, E>(
+        &self,
+        work: impl FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+        on_commit: impl FnOnce(&T) + Send + 'static,
+        when: When,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<WriteFailed> + Send + 'static,
+    {
         let (reply, answer) = oneshot::channel();
         self.0.queue().push_back(Box::new(Write {
             work,
             on_commit,
             reply,
         }));
-        self.flush_soon();
+        match when {
+            When::Now => self.0.lead(),
+            When::Soon => self.flush_soon(),
+        }
         answer.await.unwrap_or_else(|_| Err(E::from(lost())))
     }
 
