@@ -3,6 +3,7 @@
 
 pub mod queue;
 pub mod store;
+mod store_conditions;
 mod store_queries;
 pub mod usage;
 
