@@ -101,6 +101,10 @@ impl BuiltinAgents for Builtins {
         }
     }
 
+    fn only_computes(&self, name: &str) -> bool {
+        matches!(name, "echo" | "template" | "transform" | "decision")
+    }
+
     async fn invoke(&self, call: BuiltinCall) -> Result<BuiltinOutput, AgentFailure> {
         let work = async {
             let plain = |value: Result<Value, AgentFailure>| value.map(BuiltinOutput::from);

@@ -104,5 +104,12 @@ pub trait BuiltinAgents: Send + Sync {
     /// What `call` may use of a paid provider at most; None for a call that uses none.
     fn estimate(&self, call: &BuiltinCall) -> Option<UsageEstimate>;
 
+    /// Whether builtin `name` only computes: its output comes from its input and `with`
+    /// settings, and a call reaches nothing outside the process (no network, no paid
+    /// provider). Such a step is run before its start is recorded, and its start and end
+    /// are recorded in one write; should two deliveries both run it, one output is kept
+    /// and nothing else happened twice.
+    fn only_computes(&self, name: &str) -> bool;
+
     async fn invoke(&self, call: BuiltinCall) -> Result<BuiltinOutput, AgentFailure>;
 }

@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use chrono::{DateTime, Utc};
 
 use super::model::StepMessage;
-use super::worker::Starting;
+use super::start::Starting;
 use crate::workflows::Workflow;
 use crate::workflows::definition::Step;
 

@@ -3,7 +3,6 @@
 //! the attempt started, or finished and only answers again).
 
 use chrono::Utc;
-use serde_json::json;
 
 use super::Runs;
 use super::call::StepCall;
@@ -80,7 +79,7 @@ impl Runs {
                 changes.extend(start);
                 starting = Some(prepared);
             }
-            let written = match starting {
+            let written = match &starting {
                 // Parked: nothing waits on this write but this message, so it may share
                 // the commit of the next write (often the start of the step it waits on).
                 None => self
@@ -89,16 +88,9 @@ impl Runs {
                     .update_unhurried(&key, changes, write_condition(version))
                     .await
                     .map(drop),
-                Some(_) => {
-                    let data = json!({ "attempt": message.attempt + 1 });
-                    self.update_logged(
-                        message,
-                        changes,
-                        write_condition(version),
-                        "step.started",
-                        data,
-                    )
-                    .await
+                Some(starting) => {
+                    self.write_start(message, starting, changes, write_condition(version))
+                        .await
                 }
             };
             match written {

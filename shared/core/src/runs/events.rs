@@ -95,23 +95,39 @@ impl Runs {
     pub(crate) async fn update_logged(
         &self,
         message: &StepMessage,
-        mut changes: Vec<Change>,
+        changes: Vec<Change>,
         condition: Condition,
         kind: &str,
         data: Value,
     ) -> Result<(), StoreError> {
-        let event = RunEvent {
-            id: self.ctx.ulid().to_string(),
-            kind: kind.to_string(),
-            step: Some(message.step.clone()),
-            at: self.ctx.now(),
-            data,
-        };
-        let value = serde_json::to_value(&event).map_err(|e| StoreError::Invalid(e.to_string()))?;
-        changes.push(Change::Set(
-            format!("{STEP_EVENT_ATTRIBUTE}{}", event.id),
-            value,
-        ));
+        self.update_logging(message, changes, condition, vec![(kind, data)])
+            .await
+    }
+
+    /// [`update_logged`](Self::update_logged) with several events, in order (a step
+    /// started and ended in one write logs both).
+    pub(crate) async fn update_logging(
+        &self,
+        message: &StepMessage,
+        mut changes: Vec<Change>,
+        condition: Condition,
+        events: Vec<(&str, Value)>,
+    ) -> Result<(), StoreError> {
+        for (kind, data) in events {
+            let event = RunEvent {
+                id: self.ctx.ulid().to_string(),
+                kind: kind.to_string(),
+                step: Some(message.step.clone()),
+                at: self.ctx.now(),
+                data,
+            };
+            let value =
+                serde_json::to_value(&event).map_err(|e| StoreError::Invalid(e.to_string()))?;
+            changes.push(Change::Set(
+                format!("{STEP_EVENT_ATTRIBUTE}{}", event.id),
+                value,
+            ));
+        }
         let key = step_key(&message.tenant, &message.run, &message.step);
         self.ctx.store.update(&key, changes, condition).await?;
         self.ctx.events.run_changed(message.run.as_str());

@@ -18,6 +18,7 @@ mod results;
 mod schedules;
 mod scope;
 mod service;
+mod start;
 mod values;
 mod view;
 mod worker;

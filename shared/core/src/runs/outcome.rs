@@ -39,15 +39,9 @@ impl Runs {
         reply: Reply,
     ) -> Result<Outcome> {
         let message = call.message;
-        let step = call.step();
-        let now = self.ctx.now();
         let key = step_key(&message.tenant, &message.run, &message.step);
-        let mut changes = vec![
-            set("status", StepStatus::Succeeded),
-            set("error", Value::Null),
-            set("finished_at", now),
-        ];
-        changes.extend(self.place_value(&key, Part::Output, &output).await?);
+        let mut changes = vec![set("status", StepStatus::Succeeded)];
+        changes.extend(self.success_changes(&key, self.ctx.now(), &output).await?);
         let data = json!({ "attempt": message.attempt + 1 });
         self.record_attempt(
             message,
@@ -57,8 +51,40 @@ impl Runs {
             (AttemptOutcome::Succeeded, data),
         )
         .await?;
+        self.succeeded(call, reply).await
+    }
+
+    /// What a step's record gets, its status and attempts apart, when it succeeded with
+    /// `output` at `now`.
+    pub(crate) async fn success_changes(
+        &self,
+        key: &crate::ports::Key,
+        now: chrono::DateTime<chrono::Utc>,
+        output: &Value,
+    ) -> Result<Vec<Change>> {
+        let mut changes = vec![set("error", Value::Null), set("finished_at", now)];
+        changes.extend(self.place_value(key, Part::Output, output).await?);
+        Ok(changes)
+    }
+
+    /// A step whose end its start's write recorded (see `prepare`): what `complete` does
+    /// once the end is recorded.
+    pub(crate) async fn completed_with_start(
+        &self,
+        call: StepCall<'_>,
+        took: Option<std::time::Duration>,
+        reply: Reply,
+    ) -> Result<Outcome> {
+        let outcome = AttemptOutcome::Succeeded;
+        tracing::Span::current().record("skein.outcome", outcome.as_str());
+        crate::metrics::step_attempt_ended(outcome, took);
+        self.succeeded(call, reply).await
+    }
+
+    /// Releases a succeeded step's dependents and answers for it.
+    async fn succeeded(&self, call: StepCall<'_>, reply: Reply) -> Result<Outcome> {
         self.release(call).await?;
-        let answer = json!({ "step": step.id, "status": "succeeded" });
+        let answer = json!({ "step": call.step().id, "status": "succeeded" });
         self.answer(reply, Ok(answer)).await
     }
 
@@ -234,7 +260,7 @@ impl Runs {
 
 /// The attempts with this one closed (and given its error, if any).
 /// How long the closed attempt ran, from its start to its close.
-fn attempt_duration(attempts: &[Attempt], attempt: u32) -> Option<std::time::Duration> {
+pub(super) fn attempt_duration(attempts: &[Attempt], attempt: u32) -> Option<std::time::Duration> {
     let closed = attempts.iter().find(|a| a.number == attempt + 1)?;
     (closed.finished_at? - closed.started_at).to_std().ok()
 }

@@ -27,10 +27,7 @@ impl Runs {
     ) -> Result<Option<std::result::Result<Value, RunError>>> {
         let message = call.message;
         let step = call.step();
-        let idempotency_key = match item {
-            Some(i) => format!("{}:{}:{}:{}", message.run, step.id, i, message.attempt),
-            None => format!("{}:{}:{}", message.run, step.id, message.attempt),
-        };
+        let idempotency_key = idempotency_key(message, &step.id, item);
         if let Some(name) = &step.builtin {
             match name.as_str() {
                 crate::messages::SEND_BUILTIN => {
@@ -44,29 +41,7 @@ impl Runs {
                 }
                 _ => {}
             }
-            // Only a step that asks to stream gets somewhere to stream to.
-            let streams = step
-                .config
-                .as_ref()
-                .is_some_and(|c| c.get("stream") == Some(&Value::Bool(true)));
-            let deltas = streams.then(|| {
-                Deltas(std::sync::Arc::new(StepDeltas {
-                    runs: self.clone(),
-                    message: message.clone(),
-                    item,
-                }))
-            });
-            let call = BuiltinCall {
-                name: name.clone(),
-                config: step.config.clone().unwrap_or(Value::Null),
-                input,
-                idempotency_key,
-                timeout: step.timeout.map(|t| t.0),
-                trace: None,
-                deltas,
-            };
-            let result = self.invoke_builtin(message, &step.id, item, call).await?;
-            return Ok(Some(result.and_then(|output| within_limit(name, output))));
+            return self.run_builtin(call, name, input, item).await.map(Some);
         }
         let run = self.run_record(&message.tenant, &message.run).await?;
         let target_agent = match &step.agent {
@@ -136,6 +111,44 @@ impl Runs {
             tracing::Span::current().record("skein.outcome", "awaiting_agent");
         }
         Ok(None)
+    }
+
+    /// Runs builtin agent `name` (one the platform does not do itself, as it does `send`
+    /// and `await`) on `input`.
+    pub(crate) async fn run_builtin(
+        &self,
+        call: StepCall<'_>,
+        name: &str,
+        input: Value,
+        item: Option<u32>,
+    ) -> Result<std::result::Result<Value, RunError>> {
+        let message = call.message;
+        let step = call.step();
+        // Only a step that asks to stream gets somewhere to stream to.
+        let streams = step
+            .config
+            .as_ref()
+            .is_some_and(|c| c.get("stream") == Some(&Value::Bool(true)));
+        let deltas = streams.then(|| {
+            Deltas(std::sync::Arc::new(StepDeltas {
+                runs: self.clone(),
+                message: message.clone(),
+                item,
+            }))
+        });
+        let builtin = BuiltinCall {
+            name: name.to_string(),
+            config: step.config.clone().unwrap_or(Value::Null),
+            input,
+            idempotency_key: idempotency_key(message, &step.id, item),
+            timeout: step.timeout.map(|t| t.0),
+            trace: None,
+            deltas,
+        };
+        let result = self
+            .invoke_builtin(message, &step.id, item, builtin)
+            .await?;
+        Ok(result.and_then(|output| within_limit(name, output)))
     }
 
     /// Runs a builtin for a step. A call to a paid provider (the `llm` builtin) first
@@ -278,6 +291,15 @@ impl Runs {
         crate::ids::AgentId::parse(id)
             .map(Some)
             .map_err(|e| Error::Internal(e.0))
+    }
+}
+
+/// What makes an attempt's call to an agent one call however often it is made: the run,
+/// the step, the map item if any, and the attempt.
+fn idempotency_key(message: &StepMessage, step: &str, item: Option<u32>) -> String {
+    match item {
+        Some(i) => format!("{}:{}:{}:{}", message.run, step, i, message.attempt),
+        None => format!("{}:{}:{}", message.run, step, message.attempt),
     }
 }
 

@@ -2,13 +2,15 @@
 //! started in that same write and kept for the worker call to run next, or handed to
 //! the step queue.
 
-use serde_json::{Value, json};
+use serde_json::Value;
+use tracing::Instrument;
 
 use super::Runs;
 use super::call::{Ready, StepCall};
 use super::dispatch::finished_attempt;
 use super::model::{StepMessage, StepRecord};
-use super::worker::{Starting, done_flag, read_step, set, write_condition};
+use super::start::Starting;
+use super::worker::{done_flag, read_step, set, write_condition};
 use crate::error::{Error, Result};
 use crate::ports::{Condition, StoreError};
 use crate::records::step_key;
@@ -108,17 +110,15 @@ impl Runs {
         }
         let woken = woken_message(call, dependent, attempt, token);
         let dependent_call = StepCall::new(&woken, workflow, dependent);
-        let (starting, mut changes) = self.prepare(dependent_call, &record, Some(run)).await?;
+        // Prepared in its own span: a builtin that only computes runs in it.
+        let span = self.step_span(&woken, &run);
+        let (starting, mut changes) = self
+            .prepare(dependent_call, &record, Some(run))
+            .instrument(span)
+            .await?;
         changes.push(set(&done_flag(&workflow.dag.ids[index]), true));
-        let data = json!({ "attempt": attempt + 1 });
         let written = self
-            .update_logged(
-                &woken,
-                changes,
-                write_condition(version),
-                "step.started",
-                data,
-            )
+            .write_start(&woken, &starting, changes, write_condition(version))
             .await;
         match written {
             Ok(()) => Ok(Some((woken, starting))),

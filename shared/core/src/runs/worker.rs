@@ -2,15 +2,14 @@
 //! exactly once per attempt (a redelivered message finds the attempt started and leased),
 //! and runs it.
 
-use chrono::Utc;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use tracing::Instrument;
 
 use super::Runs;
 use super::call::{NextStep, Ready, StepCall};
-use super::model::{Attempt, RunError, StepMessage, StepRecord, StepStatus};
+use super::model::{RunError, StepMessage, StepRecord};
 use super::outcome::Reply;
-use super::values::Part;
+use super::start::Starting;
 use crate::error::{Error, Result};
 use crate::ports::{Change, Condition, Key};
 use crate::records::{from_item, step_key};
@@ -52,9 +51,9 @@ pub(crate) async fn read_step(
     }
 }
 
-/// The span of one step message's handling: a child of the run's trace, named for the
-/// step, with what identifies it; `outcome` is recorded when the attempt ends.
-fn step_span(message: &StepMessage) -> tracing::Span {
+/// The span of one step message's handling, named for the step, with what identifies
+/// it; `outcome` is recorded when the attempt ends.
+fn new_step_span(message: &StepMessage) -> tracing::Span {
     tracing::info_span!(
         "step",
         otel.name = %format!("step {}", message.step),
@@ -72,6 +71,19 @@ fn step_span(message: &StepMessage) -> tracing::Span {
 }
 
 impl Runs {
+    /// The span of one step message's handling, in `run`'s trace.
+    pub(super) fn step_span(
+        &self,
+        message: &StepMessage,
+        run: &super::model::Run,
+    ) -> tracing::Span {
+        let span = new_step_span(message);
+        if let Some(parent) = &run.trace {
+            self.ctx.traces.continue_from(&span, parent);
+        }
+        span
+    }
+
     /// Handles one step message of a standard workflow (the SQS consumer's job), then,
     /// for up to `inline_for`, the steps it made ready: the next step of a chain runs in
     /// this call rather than costing another message and invocation, and its start is
@@ -158,10 +170,7 @@ impl Runs {
             Error::invalid("$.token", "a standard step message carries its task token")
         })?;
         let (workflow, index) = self.step_of(&message).await?;
-        let span = step_span(&message);
-        if let Some(parent) = &starting.run.trace {
-            self.ctx.traces.continue_from(&span, parent);
-        }
+        let span = starting.span.clone();
         let call = StepCall {
             next: Some(next),
             ..StepCall::new(&message, &workflow, index)
@@ -201,10 +210,7 @@ impl Runs {
         if run.status.is_terminal() {
             return Ok(());
         }
-        let span = step_span(&message);
-        if let Some(parent) = &run.trace {
-            self.ctx.traces.continue_from(&span, parent);
-        }
+        let span = self.step_span(&message, &run);
         let reply = Reply::Token(token);
         let call = StepCall {
             next,
@@ -247,15 +253,8 @@ impl Runs {
                 let (starting, changes) = self
                     .prepare(StepCall::new(&message, &workflow, index), &record, None)
                     .await?;
-                let data = json!({ "attempt": message.attempt + 1 });
-                self.update_logged(
-                    &message,
-                    changes,
-                    write_condition(version),
-                    "step.started",
-                    data,
-                )
-                .await?;
+                self.write_start(&message, &starting, changes, write_condition(version))
+                    .await?;
                 self.execute(
                     StepCall::new(&message, &workflow, index),
                     starting,
@@ -264,58 +263,6 @@ impl Runs {
                 .await
             }
         }
-    }
-
-    /// Reads what the step starts with and renders its input, so that one write records
-    /// the start, the attempt and the input together.
-    pub(super) async fn prepare(
-        &self,
-        call: StepCall<'_>,
-        record: &StepRecord,
-        run: Option<super::model::Run>,
-    ) -> Result<(Starting, Vec<Change>)> {
-        let StepCall {
-            message,
-            workflow,
-            index,
-            ..
-        } = call;
-        let step = call.step();
-        let run = match run {
-            Some(run) => run,
-            None => self.run_record(&message.tenant, &message.run).await?,
-        };
-        let scope = self.scope_for(run.clone(), workflow, Some(index)).await?;
-        let rendered = match (step.kind, &step.input) {
-            (StepKind::Map, _) | (_, None) => Ok(Value::Null),
-            (_, Some(template)) => super::scope::render_step_input(&step.id, template, &scope),
-        };
-        let (input, refused) = match rendered {
-            Ok(input) => (input, None),
-            Err(failure) => (Value::Null, Some(failure)),
-        };
-        let mut changes =
-            start_changes(record, message, &self.ports.worker_instance, self.ctx.now());
-        let attempts = match changes.last() {
-            Some(Change::Set(_, value)) => {
-                serde_json::from_value(value.clone()).unwrap_or_default()
-            }
-            _ => Vec::new(),
-        };
-        if step.kind != StepKind::Map {
-            let key = step_key(&message.tenant, &message.run, &message.step);
-            changes.extend(self.place_value(&key, Part::Input, &input).await?);
-        }
-        Ok((
-            Starting {
-                run,
-                scope,
-                input,
-                refused,
-                attempts,
-            },
-            changes,
-        ))
     }
 
     /// Does the step's work, or sets it going (remote agents, approvals, sub-workflows
@@ -327,12 +274,15 @@ impl Runs {
         reply: Reply,
     ) -> Result<std::result::Result<Value, RunError>> {
         let step = call.step();
+        let took = starting.took(call.message.attempt);
         let Starting {
             run,
             scope,
             input,
             refused,
             attempts,
+            computed,
+            span: _,
         } = starting;
         if let Some(failure) = refused {
             return self.fail(call, failure, Some(&attempts), reply).await;
@@ -346,50 +296,16 @@ impl Runs {
                 Ok(Ok(Value::Null))
             }
             StepKind::Workflow => self.start_child(call, &run, input, reply).await,
-            _ => match self.perform(call, input, None).await? {
-                Some(Ok(output)) => self.complete(call, output, Some(&attempts), reply).await,
+            _ => match computed {
+                // Its end was written with its start.
+                Some(Ok(_)) => self.completed_with_start(call, took, reply).await,
                 Some(Err(failure)) => self.fail(call, failure, Some(&attempts), reply).await,
-                None => Ok(Ok(Value::Null)),
+                None => match self.perform(call, input, None).await? {
+                    Some(Ok(output)) => self.complete(call, output, Some(&attempts), reply).await,
+                    Some(Err(failure)) => self.fail(call, failure, Some(&attempts), reply).await,
+                    None => Ok(Ok(Value::Null)),
+                },
             },
         }
     }
-}
-
-/// What a started step needs: read once, before its start is recorded.
-pub(crate) struct Starting {
-    run: super::model::Run,
-    scope: super::scope::StepScope,
-    input: Value,
-    /// Why the step fails without running (its input rendered too large).
-    refused: Option<RunError>,
-    /// The attempts as the start recorded them.
-    attempts: Vec<Attempt>,
-}
-
-/// The changes that mark the step running for this message's attempt (attempts last).
-fn start_changes(
-    record: &StepRecord,
-    message: &StepMessage,
-    worker: &str,
-    now: chrono::DateTime<Utc>,
-) -> Vec<Change> {
-    let number = message.attempt + 1;
-    let mut attempts: Vec<Attempt> = record
-        .attempts
-        .iter()
-        .filter(|a| a.number < number)
-        .cloned()
-        .collect();
-    attempts.push(Attempt {
-        number,
-        started_at: now,
-        finished_at: None,
-        error: None,
-    });
-    vec![
-        set("started_attempt", message.attempt),
-        set("started_by", worker),
-        set("status", StepStatus::Running),
-        set("attempts", attempts),
-    ]
 }
