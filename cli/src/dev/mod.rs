@@ -3,6 +3,7 @@
 
 pub mod metrics;
 mod platform;
+mod serving;
 pub mod sign_in;
 
 use std::net::SocketAddr;
@@ -14,7 +15,6 @@ use skein_core::Platform;
 use skein_core::access::ClientSecret;
 use skein_core::ports::Queue;
 use skein_local::{MESSAGES_DEAD_LETTER_QUEUE, QueueSettings, SqliteQueue, SqliteStore};
-use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::config::{AddrOrOff, ConfigError, DevArgs, write_private};
@@ -23,6 +23,7 @@ pub use platform::{
     ADMIN_CREDENTIALS_FILE, DATA_DIR_LOCK_FILE, LocalPlatform, MESSAGE_MAX_RECEIVES, Wiring,
     mint_admin_token,
 };
+use serving::{ServingThreads, StepWork};
 use sign_in::ConsoleSignIn;
 
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +55,8 @@ pub enum DevError {
         path: std::path::PathBuf,
         source: std::io::Error,
     },
+    #[error("cannot start the threads that serve the API: {0}")]
+    Serve(#[source] std::io::Error),
 }
 
 /// A running dev server.
@@ -67,8 +70,7 @@ pub struct DevServer {
     /// The console's one-time sign-in links for the local admin.
     pub console: Arc<ConsoleSignIn>,
     pub local: LocalPlatform,
-    shutdown: Option<oneshot::Sender<()>>,
-    server: JoinHandle<std::io::Result<()>>,
+    serving: Option<ServingThreads>,
     sweeper: JoinHandle<()>,
     router: JoinHandle<()>,
     step_worker: JoinHandle<()>,
@@ -121,7 +123,6 @@ impl DevServer {
         };
         let metrics_addr = metrics.as_ref().and_then(|m| m.addr());
         let metrics = metrics.map(|endpoint| tokio::spawn(endpoint.serve()));
-        let (shutdown, stopped) = oneshot::channel::<()>();
         let console = Arc::new(ConsoleSignIn::new(
             format!("http://{addr}"),
             admin_principal(&args.local, &args.local.tenant),
@@ -131,16 +132,18 @@ impl DevServer {
             .merge(console.clone().routes(state))
             .merge(skein_console::router())
             .layer(axum::middleware::from_fn(peer_address));
-        let server = tokio::spawn(async move {
-            axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-            )
-            .with_graceful_shutdown(async {
-                let _ = stopped.await;
-            })
-            .await
-        });
+        let listener = listener.into_std().map_err(DevError::Serve)?;
+        let serving = ServingThreads::start(
+            listener,
+            app,
+            StepWork {
+                platform: local.platform.clone(),
+                engine: local.workflow_engine.clone(),
+                outbox: local.step_outbox.clone(),
+            },
+        )?;
+        // Work sent from elsewhere (the executions resumed below, schedules, the router)
+        // has a step-worker here.
         let step_worker = tokio::spawn(skein_local::run_step_worker(
             local.platform.clone(),
             local.workflow_engine.clone(),
@@ -180,8 +183,7 @@ impl DevServer {
             seeded_admin,
             console,
             local,
-            shutdown: Some(shutdown),
-            server,
+            serving: Some(serving),
             sweeper,
             router,
             step_worker,
@@ -195,8 +197,9 @@ impl DevServer {
 
     /// Stops accepting requests, lets in-flight ones finish, and stops the sweeper.
     pub async fn shutdown(mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
+        let serving = self.serving.take();
+        if let Some(serving) = &serving {
+            serving.begin_stop();
         }
         // Executions stop first: one that ran on would find no step-worker and fail its
         // step, where a stopped one resumes from its checkpoint at the next start.
@@ -207,14 +210,16 @@ impl DevServer {
         if let Some(metrics) = &self.metrics {
             metrics.abort();
         }
-        let _ = (&mut self.server).await;
+        if let Some(serving) = serving {
+            serving.stopped().await;
+        }
     }
 
     /// Runs until the server stops on its own (an I/O error).
     pub async fn wait(&mut self) -> std::io::Result<()> {
-        match (&mut self.server).await {
-            Ok(result) => result,
-            Err(join) => Err(std::io::Error::other(join)),
+        match &mut self.serving {
+            Some(serving) => serving.wait().await,
+            None => Ok(()),
         }
     }
 }

@@ -17,7 +17,7 @@ use skein_core::{Context, Platform};
 use skein_http::{AppState, ServiceInfo, Shared, TaskBell};
 use skein_local::{
     LocalEngine, MESSAGES_DEAD_LETTER_QUEUE, MESSAGES_QUEUE, OsEntropy, QueueSettings, SqliteDb,
-    SqliteQueue, SqliteStore, StepInbox, SystemClock,
+    SqliteQueue, SqliteStore, StepInbox, StepOutbox, SystemClock,
 };
 
 use crate::config::{DevArgs, LocalArgs};
@@ -62,6 +62,9 @@ pub struct LocalPlatform {
     /// The engine's step messages, invokes and execution ends, until a step-worker
     /// takes them ([`DevServer::start`] does).
     pub step_inbox: Option<StepInbox>,
+    /// Where the engine and the platform send that work (a serving thread takes what is
+    /// sent from it itself: see `StepOutbox::inbox_for_this_thread`).
+    pub step_outbox: StepOutbox,
     /// Held while the platform is open: one process owns a data dir (its engine resumes
     /// the executions in it, and its router takes back the messages left in flight).
     _owner: DataDirOwner,
@@ -140,7 +143,7 @@ impl LocalPlatform {
         let workflow_engine = (wiring.engine)(engine.clone());
         let ports = WorkflowPorts {
             engine: workflow_engine.clone(),
-            dispatch: Arc::new(step_outbox),
+            dispatch: Arc::new(step_outbox.clone()),
             builtins: Some(Arc::new(Builtins::new(local.builtin_settings()))),
             step_queue_url: LOCAL_STEP_QUEUE.to_string(),
             worker_function: LOCAL_WORKER_FUNCTION.to_string(),
@@ -174,6 +177,7 @@ impl LocalPlatform {
             workflow_engine,
             messages_queue,
             step_inbox: Some(step_inbox),
+            step_outbox,
             _owner: owner,
         })
     }
