@@ -22,6 +22,7 @@ use tokio::sync::{mpsc, watch};
 use super::DevError;
 
 /// What each serving thread's step-worker runs steps with.
+#[derive(Clone)]
 pub(super) struct StepWork {
     pub platform: Platform,
     pub engine: Arc<dyn WorkflowEngine>,
@@ -51,11 +52,7 @@ impl ServingThreads {
             let app = app.clone();
             let stopping = stopping.clone();
             let report = report.clone();
-            let work = StepWork {
-                platform: work.platform.clone(),
-                engine: work.engine.clone(),
-                outbox: work.outbox.clone(),
-            };
+            let work = work.clone();
             std::thread::Builder::new()
                 .name(format!("skein-serve-{n}"))
                 .spawn(move || {
